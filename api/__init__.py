@@ -1,0 +1,1 @@
+"""api: the Litestar shell around examengine: settings, persistence, HTTP, the CLI."""

@@ -1,0 +1,99 @@
+"""Problems found in an item bank, with where they are and what to do about them.
+
+Every parser and the lint report problems as ``Problem`` values; nothing in this package
+raises on bad input from a file. A problem names its place (file, line and column for
+text formats; sheet, row and column for spreadsheets), a stable code authors can look up
+in docs/authoring.md, and a message in English and in Chinese.
+
+The catalogue of codes is here, in one place, so the CLI, the API and the browser all
+print the same words.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from msgspec import Struct
+
+Severity = Literal["error", "warning"]
+
+
+class Problem(Struct, frozen=True, kw_only=True, omit_defaults=True):
+    code: str
+    message: str
+    message_zh: str
+    line: int = 0
+    col: int = 0
+    severity: Severity = "error"
+    file: str = ""
+    sheet: str = ""
+    item_key: str = ""
+
+    def where(self) -> str:
+        """``file:line:col`` for text formats, ``file[sheet]:row:col`` for sheets."""
+        name = self.file or "<input>"
+        if self.sheet:
+            name = f"{name}[{self.sheet}]"
+        return f"{name}:{self.line}:{self.col}"
+
+    def format(self, *, lang: Literal["en", "zh"] = "en") -> str:
+        """The lint line: ``file:line:col: severity code message``."""
+        text = self.message_zh if lang == "zh" else self.message
+        return f"{self.where()}: {self.severity} {self.code} {text}"
+
+
+class Location(Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Where an item starts in its source (row for a spreadsheet)."""
+
+    line: int
+    col: int = 1
+    sheet: str = ""
+
+
+def syntax(
+    message: str, message_zh: str, *, line: int, col: int = 1, sheet: str = ""
+) -> Problem:
+    """The file cannot be read at this place (format-specific wording)."""
+    return Problem(
+        code="syntax", message=message, message_zh=message_zh, line=line, col=col, sheet=sheet
+    )
+
+
+def unsupported(construct: str, *, line: int, col: int = 1, sheet: str = "") -> Problem:
+    """A construct this engine does not import; it is reported, never dropped silently."""
+    return Problem(
+        code="unsupported",
+        message=f"{construct} is not supported; the item was not imported",
+        message_zh=f"不支持{construct}，该题未导入",
+        line=line,
+        col=col,
+        sheet=sheet,
+    )
+
+
+def unsupported_part(construct: str, *, line: int, col: int = 1, sheet: str = "") -> Problem:
+    """A part of an item (feedback kind, attribute) that the import leaves out."""
+    return Problem(
+        code="unsupported-part",
+        message=f"{construct} is not supported and was left out of the item",
+        message_zh=f"不支持{construct}，已从该题中略去",
+        line=line,
+        col=col,
+        sheet=sheet,
+        severity="warning",
+    )
+
+
+def at(problem: Problem, *, file: str) -> Problem:
+    """The same problem, placed in ``file``."""
+    return Problem(
+        code=problem.code,
+        message=problem.message,
+        message_zh=problem.message_zh,
+        line=problem.line,
+        col=problem.col,
+        severity=problem.severity,
+        file=file,
+        sheet=problem.sheet,
+        item_key=problem.item_key,
+    )

@@ -158,7 +158,17 @@ class Item(Struct, frozen=True, kw_only=True, omit_defaults=True):
 
     @property
     def kind(self) -> ItemKind:
-        return ItemKind(type(self.body).__struct_config__.tag)
+        return _KIND_OF_BODY[type(self.body)]
+
+
+_KIND_OF_BODY: dict[type, ItemKind] = {
+    SingleChoice: ItemKind.SINGLE,
+    MultipleChoice: ItemKind.MULTIPLE,
+    TrueFalse: ItemKind.TRUE_FALSE,
+    FillBlank: ItemKind.FILL_BLANK,
+    Numerical: ItemKind.NUMERICAL,
+    Matching: ItemKind.MATCHING,
+}
 
 
 class Bank(Struct, frozen=True, kw_only=True):
@@ -186,7 +196,9 @@ def normalize_text(text: str, *, case_sensitive: bool = False) -> str:
     half-width forms and the ideographic space to a space; runs of white space become
     one space; surrounding space goes; case is folded unless asked not to.
     """
-    folded = " ".join(unicodedata.normalize("NFKC", text).split())
+    if not text.isascii():  # NFKC leaves ASCII as it is; skip the call on the common path
+        text = unicodedata.normalize("NFKC", text)
+    folded = " ".join(text.split())
     return folded if case_sensitive else folded.casefold()
 
 

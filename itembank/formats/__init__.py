@@ -75,7 +75,7 @@ def get(name: str) -> Format:
         known = ", ".join(FORMAT_NAMES)
         raise UnknownFormatError(f"unknown format {name!r}; known formats: {known}") from None
     module: ModuleType = importlib.import_module(module_name)
-    return module  # type: ignore[return-value]
+    return module
 
 
 def detect(filename: str, data: bytes = b"") -> str:

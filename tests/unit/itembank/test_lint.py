@@ -11,14 +11,14 @@ from itembank.model import (
     Item,
     Matching,
     MultipleChoice,
-    NumericAnswer,
     Numerical,
+    NumericAnswer,
     Option,
     Pair,
     SingleChoice,
     TrueFalse,
 )
-from itembank.problems import Location
+from itembank.problems import Location, at
 
 GOOD = SingleChoice(
     options=(Option(id="A", text="正确", fraction=1.0), Option(id="B", text="错误"))
@@ -218,8 +218,6 @@ def test_points_must_be_positive():
 
 def test_a_problem_formats_as_file_line_col_code_message():
     (p,) = only(lint_items([entry(line=12, points=-1)]), "bad-points")
-    from itembank.problems import at
-
     assert at(p, file="bank.gift").format() == (
         "bank.gift:12:1: error bad-points points must be a positive number, got -1"
     )

@@ -1,0 +1,142 @@
+"""The Litestar application factory.
+
+``create_app(settings)`` wires the shell together: settings on ``app.state``, the
+database engine and session factory (created at startup, disposed at shutdown), the
+per-request ``db`` transaction, server-side sessions (files, or Redis when configured),
+the login rate limit, problem+json errors, Prometheus metrics at /metrics, OpenAPI at
+/schema, and one JSON access line per request with its X-Request-ID.
+
+To add routes, append controllers or handlers to ``ROUTE_HANDLERS`` (or pass them to
+``create_app(route_handlers=...)`` in tests); to map a domain exception, add one line to
+``api.errors.EXCEPTION_HANDLERS``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+from litestar.types import ControllerRouterHandler
+from redis.asyncio import Redis
+
+from api.auth import AuthController, login_rate_limit, session_config
+from api.db import make_engine, provide_db, session_factory
+from api.errors import exception_handlers
+from api.health import health, ready
+from api.logging import RequestLog, logging_config
+from api.settings import Settings
+
+#: The app's routes. Register a new controller by appending it here.
+ROUTE_HANDLERS: list[ControllerRouterHandler] = [health, ready, AuthController]
+
+#: Paths that never need the login session (no store read on probes and scrapes).
+_SESSIONLESS = ["^/health$", "^/ready$", "^/metrics", "^/schema"]
+
+
+class MetricsController(PrometheusController):
+    """Prometheus text format at /metrics (per worker process: see the operations guide)."""
+
+    path = "/metrics"
+    include_in_schema = False
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    route_handlers: Sequence[ControllerRouterHandler] = (),
+) -> Litestar:
+    """The app for ``settings`` (read from ``os.environ`` when None).
+
+    ``route_handlers`` are added after ``ROUTE_HANDLERS`` (tests use it for probe routes).
+    """
+    if settings is None:
+        settings = Settings.from_env(os.environ)
+    redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
+    prometheus = PrometheusConfig(
+        app_name="examengine",
+        prefix="examengine",
+        group_path=True,
+        exclude=["^/metrics"],
+    )
+    sessions = session_config(
+        max_age=settings.security.session_max_age,
+        secure=settings.environment == "production",
+        exclude=_SESSIONLESS,
+    )
+    app = Litestar(
+        route_handlers=[*ROUTE_HANDLERS, MetricsController, *route_handlers],
+        dependencies={"db": Provide(provide_db)},
+        exception_handlers=exception_handlers(),
+        middleware=[
+            prometheus.middleware,
+            sessions.middleware,
+            login_rate_limit(settings.security.login_attempts_per_minute).middleware,
+        ],
+        stores=_stores(settings, redis),
+        lifespan=[_lifespan],
+        openapi_config=OpenAPIConfig(
+            title="examengine",
+            version=_version(),
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        logging_config=logging_config(settings.server.log_level),
+        state=State({"settings": settings, "redis": redis}),
+        debug=False,
+    )
+    # Outermost, around Litestar's own exception handling, so that unrouted requests
+    # (404, 405) get a request id and an access line too.
+    app.asgi_handler = RequestLog(app.asgi_handler)
+    return app
+
+
+def _version() -> str:
+    try:
+        return version("examengine")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+def _stores(settings: Settings, redis: Redis | None) -> dict[str, Store]:
+    if redis is not None:
+        prefix = settings.redis.key_prefix
+        return {
+            "sessions": RedisStore(redis, namespace=f"{prefix}:sessions"),
+            "rate_limit": RedisStore(redis, namespace=f"{prefix}:rate_limit"),
+        }
+    return {
+        "sessions": FileStore(settings.var_dir / "sessions", create_directories=True),
+        "rate_limit": MemoryStore(),
+    }
+
+
+@asynccontextmanager
+async def _lifespan(app: Litestar) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = make_engine(settings.database)
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    sessions: Any = app.stores.get("sessions")
+    if isinstance(sessions, FileStore):
+        Path(sessions.path).mkdir(parents=True, exist_ok=True)
+        await sessions.delete_expired()
+    try:
+        yield
+    finally:
+        engine.dispose()
+        if app.state.redis is not None:
+            await app.state.redis.aclose()

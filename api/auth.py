@@ -1,0 +1,306 @@
+"""Signing in and out, passwords, and the role guards controllers use.
+
+This module owns password hashing (argon2id), the login session (server-side: the
+cookie carries a random id, the data lives in the session store), the ``Principal``
+kept in it, and the guards ``requires_role(*roles)`` / ``requires_session``. Accounts
+(registration, resets, per-account lockout) are left to a later accounts module; the
+login route is rate-limited per client address only (see docs/decisions/0003).
+
+Roles and the must-change-password flag are copied into the session at login and
+refreshed when the password changes, so a guard costs no database query; a change of
+roles by an operator takes effect at the user's next login.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import msgspec
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from litestar import Controller, Request, get, post
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.middleware.session.server_side import (
+    ServerSideSessionBackend,
+    ServerSideSessionConfig,
+)
+from litestar.params import JSONBody
+from litestar.types import Message
+from msgspec import Meta, Struct
+from sqlmodel import Session, select
+
+from api.db import Db
+from api.errors import (
+    ApiError,
+    Forbidden,
+    InvalidCredentials,
+    NotAuthenticated,
+    PasswordChangeRequired,
+)
+from api.tables import ROLES, User
+
+# argon2id with OWASP's first recommended profile (19 MiB, 2 passes, 1 lane): ~45 ms per
+# verify on this project's 2-core machines, against ~210 ms for the library default
+# (64 MiB, t=3, p=4), which would take minutes of CPU for one exam room logging in at once.
+# Hashes carry their parameters: old ones still verify and are upgraded at login.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the login is unknown, so both answers take the same time."""
+    return _hasher.hash("examengine: no such account")
+
+
+#: The session key under which the Principal is stored.
+SESSION_KEY = "principal"
+_ROTATE = "_rotate_session_id"
+_ROTATED_ID = "examengine.rotated_session_id"
+
+Password = Annotated[str, Meta(min_length=1, max_length=256)]
+NewPassword = Annotated[str, Meta(min_length=8, max_length=256)]
+Login = Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password`` (PHC string, salt included)."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash``; never raises on a mismatch."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class WrongPassword(ApiError):
+    status = 403
+    code = "wrong_password"
+    detail = "The current password is wrong."
+    detail_zh = "当前密码错误。"
+
+
+class PasswordUnchanged(ApiError):
+    status = 422
+    code = "password_unchanged"
+    detail = "The new password must differ from the current one."
+    detail_zh = "新密码不能与当前密码相同。"
+
+
+# ----------------------------------------------------------------------------- wire
+
+
+class LoginRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    login: Login
+    password: Password
+
+
+class PasswordChange(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    current_password: Password
+    new_password: NewPassword
+
+
+class Principal(Struct, frozen=True, kw_only=True):
+    """Who is signed in, as kept in the session."""
+
+    user_id: int
+    login: str
+    roles: tuple[str, ...]
+    must_change_password: bool
+
+
+class Me(Struct, frozen=True, kw_only=True):
+    id: int
+    login: str
+    display_name: str
+    roles: tuple[str, ...]
+    must_change_password: bool
+
+
+def _me(user: User) -> Me:
+    assert user.id is not None
+    return Me(
+        id=user.id,
+        login=user.login,
+        display_name=user.display_name,
+        roles=tuple(user.roles),
+        must_change_password=user.must_change_password,
+    )
+
+
+# --------------------------------------------------------------------------- guards
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """The signed-in principal; raises ``NotAuthenticated`` when there is none."""
+    session = connection.scope.get("session")
+    data = session.get(SESSION_KEY) if isinstance(session, dict) else None
+    if data is None:
+        raise NotAuthenticated
+    return msgspec.convert(data, Principal)
+
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+
+
+def requires_session(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: signed in (a pending password change is allowed)."""
+    principal_of(connection)
+
+
+def requires_role(*roles: str) -> Guard:
+    """Guard factory: signed in, password changed, and holding one of ``roles`` (any
+    role when none is given). Raises ``ValueError`` at import for an unknown role."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}; known: {', '.join(ROLES)}")
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = principal_of(connection)
+        if principal.must_change_password:
+            raise PasswordChangeRequired
+        if roles and not set(roles) & set(principal.roles):
+            raise Forbidden(
+                f"This needs one of the roles: {', '.join(roles)}.",
+                f"此操作需要以下角色之一：{', '.join(roles)}。",
+            )
+
+    return guard
+
+
+# ------------------------------------------------------------------------- sessions
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    """Server-side sessions that get a fresh id at login (no session fixation)."""
+
+    def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+        rotated = connection.scope["state"].get(_ROTATED_ID)
+        return rotated if rotated is not None else super().get_session_id(connection)
+
+    async def store_in_message(
+        self, scope_session: Any, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        if isinstance(scope_session, dict) and scope_session.pop(_ROTATE, False):
+            old = connection.cookies.get(self.config.key)
+            if old and old != "null":
+                await self.delete(
+                    old, store=self.config.get_store_from_app(connection.scope["app"])
+                )
+            connection.scope["state"][_ROTATED_ID] = self.generate_session_id()
+        await super().store_in_message(scope_session, message, connection)
+
+
+class SessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend
+
+
+def session_config(*, max_age: int, secure: bool, exclude: list[str]) -> SessionConfig:
+    """Server-side sessions in the app's ``sessions`` store (files or Redis); paths
+    matching ``exclude`` (regexes) never touch the store."""
+    return SessionConfig(
+        store="sessions", key="examengine_session", max_age=max_age, secure=secure,
+        samesite="lax", httponly=True, exclude=exclude,
+    )  # fmt: skip
+
+
+#: Route ``opt`` flag: this route counts against the login rate limit.
+RATE_LIMITED = "login_rate_limited"
+
+
+def _is_rate_limited(request: Request[Any, Any, Any]) -> bool:
+    return bool(request.route_handler.opt.get(RATE_LIMITED))
+
+
+def login_rate_limit(per_minute: int) -> RateLimitConfig:
+    """At most ``per_minute`` requests per client address to the routes flagged with
+    ``opt={RATE_LIMITED: True}`` (the login), counted in the ``rate_limit`` store
+    (shared through Redis when configured, else per process).
+
+    Installed app-wide because the limit comes from Settings, which routes declared at
+    import time cannot see; ``check_throttle_handler`` keeps it to the flagged routes.
+    """
+    return RateLimitConfig(
+        rate_limit=("minute", per_minute),
+        store="rate_limit",
+        check_throttle_handler=_is_rate_limited,
+    )
+
+
+# ------------------------------------------------------------------------ controller
+
+
+def _user_by_login(db: Session, login: str) -> User | None:
+    return db.exec(select(User).where(User.login == login)).first()
+
+
+def _principal(user: User) -> dict[str, Any]:
+    assert user.id is not None
+    principal = Principal(
+        user_id=user.id,
+        login=user.login,
+        roles=tuple(user.roles),
+        must_change_password=user.must_change_password,
+    )
+    return {SESSION_KEY: msgspec.to_builtins(principal)}
+
+
+class AuthController(Controller):
+    """``/auth``: login, logout, who am I, change password."""
+
+    path = "/auth"
+    tags = ["auth"]
+
+    @post("/login", sync_to_thread=True, status_code=200, opt={RATE_LIMITED: True})
+    def login(self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest], db: Db) -> Me:
+        """Sign in with a login (resident ID or phone) and a password."""
+        user = _user_by_login(db, data.login.strip())
+        if user is None:
+            verify_password(_dummy_hash(), data.password)
+            raise InvalidCredentials
+        if not verify_password(user.password_hash, data.password):
+            raise InvalidCredentials
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = hash_password(data.password)
+            db.add(user)
+        request.set_session({**_principal(user), _ROTATE: True})
+        return _me(user)
+
+    @post("/logout", status_code=204, sync_to_thread=False)
+    def logout(self, request: Request[Any, Any, Any]) -> None:
+        """Sign out (also fine when not signed in)."""
+        request.clear_session()
+
+    @get("/me", guards=[requires_session], sync_to_thread=True)
+    def me(self, request: Request[Any, Any, Any], db: Db) -> Me:
+        """The signed-in account."""
+        user = db.get(User, principal_of(request).user_id)
+        if user is None:  # deleted since login
+            request.clear_session()
+            raise NotAuthenticated
+        return _me(user)
+
+    @post("/password", guards=[requires_session], sync_to_thread=True, status_code=200)
+    def change_password(
+        self, request: Request[Any, Any, Any], data: JSONBody[PasswordChange], db: Db
+    ) -> Me:
+        """Change the password; clears a pending forced change."""
+        user = db.get(User, principal_of(request).user_id)
+        if user is None:
+            request.clear_session()
+            raise NotAuthenticated
+        if not verify_password(user.password_hash, data.current_password):
+            raise WrongPassword
+        if data.new_password == data.current_password:
+            raise PasswordUnchanged
+        user.password_hash = hash_password(data.new_password)
+        user.must_change_password = False
+        db.add(user)
+        request.set_session({**_principal(user), _ROTATE: True})
+        return _me(user)

@@ -1,0 +1,167 @@
+"""The ``examengine`` command line: ``db upgrade``, ``user add``, ``serve``.
+
+``main`` is a click group; other modules add theirs with ``main.add_command(bank)``.
+Every failure ends as one line on stderr and exit code 2 (``--traceback`` shows the
+Python traceback, for bug reports).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+import uvicorn
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from api.auth import hash_password
+from api.db import make_engine, migrate, session_factory, transaction
+from api.settings import Settings, SettingsError
+from api.tables import ROLES, User
+
+EXIT_ERROR = 2
+
+
+class CliError(click.ClickException):
+    """A failure reported as one line on stderr with exit code 2."""
+
+    exit_code = EXIT_ERROR
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"examengine: error: {self.format_message()}", err=True)
+
+
+class Group(click.Group):
+    """A group that turns any exception of a subcommand into a ``CliError``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.find_root().params.get("traceback"):
+                raise
+            raise CliError(_one_line(exc)) from exc
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, SQLAlchemyError):
+        original = getattr(exc, "orig", None)
+        message = str(original) if original is not None else str(exc)
+        lines = message.strip().splitlines()
+        return f"database: {lines[0] if lines else type(exc).__name__}"
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env(os.environ)
+    except SettingsError as exc:
+        raise CliError(f"settings: {exc}") from None
+
+
+@click.group(cls=Group)
+@click.option("--traceback", is_flag=True, help="Show Python tracebacks on errors.")
+@click.version_option(package_name="examengine")
+def main(traceback: bool) -> None:
+    """examengine: online exams and proctoring.
+
+    Settings come from EXAMENGINE_* environment variables (see docs/operations.md).
+    """
+
+
+@main.group(cls=Group)
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Alembic revision.")
+def db_upgrade(revision: str) -> None:
+    """Create or upgrade the database schema (safe to run on every start)."""
+    settings = _settings()
+    migrate(settings.database.url, revision)
+    shown = make_url(settings.database.url).render_as_string(hide_password=True)
+    click.echo(f"database {shown} is at revision {revision}")
+
+
+@main.group(cls=Group)
+def user() -> None:
+    """Accounts."""
+
+
+@user.command("add")
+@click.argument("login")
+@click.option(
+    "--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),
+    help="A role (repeat for several).",
+)  # fmt: skip
+@click.option("--name", "display_name", default="", help="Display name (default: the login).")
+@click.option(
+    "--password", prompt=True, hide_input=True, confirmation_prompt=True,
+    help="Initial password (prompted when omitted).",
+)  # fmt: skip
+@click.option(
+    "--must-change/--no-must-change", default=True, show_default=True,
+    help="Force a password change at first login.",
+)  # fmt: skip
+def user_add(
+    login: str, roles: tuple[str, ...], display_name: str, password: str, must_change: bool
+) -> None:
+    """Create the account LOGIN (resident ID or phone number)."""
+    login = login.strip()
+    if not login or len(login) > 64 or any(c.isspace() for c in login):
+        raise CliError(f"login {login!r}: expected 1 to 64 characters without spaces")
+    if len(password) < 8:
+        raise CliError("password: at least 8 characters")
+    settings = _settings()
+    engine = make_engine(settings.database)
+    try:
+        with transaction(session_factory(engine)) as session:
+            session.add(
+                User(
+                    login=login,
+                    display_name=display_name or login,
+                    password_hash=hash_password(password),
+                    roles=sorted(set(roles)),
+                    must_change_password=must_change,
+                )
+            )
+    except IntegrityError:
+        raise CliError(f"user {login!r} already exists") from None
+    finally:
+        engine.dispose()
+    click.echo(f"added user {login} ({', '.join(sorted(set(roles)))})")
+
+
+@main.command()
+@click.option("--host", default=None, help="Overrides EXAMENGINE_HOST.")
+@click.option("--port", type=int, default=None, help="Overrides EXAMENGINE_PORT.")
+@click.option("--workers", type=int, default=None, help="Overrides EXAMENGINE_WORKERS.")
+@click.option("--reload", is_flag=True, help="Restart on code changes (development).")
+def serve(host: str | None, port: int | None, workers: int | None, reload: bool) -> None:
+    """Serve the API with uvicorn."""
+    # Workers build their own Settings from the environment: pass overrides through it.
+    for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            os.environ[f"EXAMENGINE_{name}"] = str(value)
+    settings = _settings()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=settings.server.host,
+        port=settings.server.port,
+        workers=None if reload else settings.server.workers,
+        reload=reload,
+        access_log=False,  # api.logging writes one JSON line per request
+        log_level=settings.server.log_level.lower(),
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

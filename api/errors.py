@@ -1,0 +1,291 @@
+"""Every error the API answers with, as RFC 9457 problem+json, mapped in one place.
+
+A problem body is ``{type, title, status, detail, detail_zh, code, errors?}``: ``code``
+is the stable, machine-readable name clients switch on; ``detail`` and ``detail_zh`` say
+the same thing in English and in Simplified Chinese; ``errors`` lists the fields of a
+422. The ``type`` is ``urn:examengine:problem:<code>``.
+
+Three kinds of exceptions reach this module:
+
+- ``ApiError`` subclasses, raised by the HTTP shell itself (not signed in, forbidden,
+  not found, password change required). They carry their status: they *are* HTTP.
+- Litestar's own exceptions (validation, 404 route, 405, 429 from the rate limit…).
+- Domain exceptions from ``itembank`` and ``examengine``, which know nothing of HTTP.
+  Map a domain root (or a subclass) with **one line** in ``EXCEPTION_HANDLERS``::
+
+      EXCEPTION_HANDLERS[IllegalTransition] = domain_handler(409)
+
+  ``domain_handler`` reads the exception's ``code``, ``message``, ``message_zh`` and
+  ``problems`` attributes when present (``str(exc)`` otherwise). The most specific
+  class in the exception's MRO wins, so map the root once and override subclasses only
+  where the status differs (404 for "no such attempt", 409 for a stale save…).
+
+Anything else is a 500: logged with its traceback and the request id, answered without
+either.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.types import ExceptionHandlersMap
+from msgspec import Struct
+
+PROBLEM_JSON = "application/problem+json"
+
+logger = logging.getLogger("api.errors")
+
+
+class FieldError(Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One invalid field of a request (``source``: body, query, path, header, cookie)."""
+
+    field: str
+    message: str
+    source: str = ""
+
+
+class Problem(Struct, frozen=True, kw_only=True, omit_defaults=True):
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    detail_zh: str
+    errors: tuple[Any, ...] = ()
+
+
+# Default wording per status, English and Chinese.
+MESSAGES: dict[int, tuple[str, str]] = {
+    400: ("The request is malformed.", "请求格式有误。"),
+    401: ("Please sign in first.", "请先登录。"),
+    403: ("You are not allowed to do this.", "您无权执行此操作。"),
+    404: ("Nothing was found here.", "未找到所请求的内容。"),
+    405: ("This method is not allowed here.", "此处不支持该请求方法。"),
+    409: ("The request conflicts with the current state.", "请求与当前状态冲突。"),
+    413: ("The request is too large.", "请求内容过大。"),
+    415: ("This media type is not supported.", "不支持该内容类型。"),
+    422: ("Some fields of the request are invalid.", "请求中有字段无效。"),
+    429: ("Too many requests; please try again later.", "请求过于频繁，请稍后再试。"),
+    500: (
+        "Something went wrong on our side; please quote the X-Request-ID header.",
+        "服务器内部错误，请提供响应头 X-Request-ID 以便排查。",
+    ),
+    503: ("The service is not ready.", "服务暂不可用。"),
+}
+
+
+def problem_response(
+    status: int,
+    *,
+    code: str | None = None,
+    detail: str | None = None,
+    detail_zh: str | None = None,
+    errors: Sequence[Any] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Response[Problem]:
+    """A problem+json response; missing wording comes from ``MESSAGES`` for ``status``."""
+    phrase = HTTPStatus(status).phrase
+    default_en, default_zh = MESSAGES.get(status, (phrase + ".", phrase + "."))
+    code = code or phrase.lower().replace(" ", "_").replace("-", "_")
+    problem = Problem(
+        type=f"urn:examengine:problem:{code}",
+        title=phrase,
+        status=status,
+        code=code,
+        detail=detail or default_en,
+        detail_zh=detail_zh or default_zh,
+        errors=tuple(errors),
+    )
+    return Response(problem, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+# ------------------------------------------------------------------- HTTP-shell errors
+
+
+class ApiError(Exception):
+    """An error of the HTTP shell (not the domain). Subclasses set status and code."""
+
+    status: int = 500
+    code: str = "internal_error"
+    detail: str = ""
+    detail_zh: str = ""
+
+    def __init__(
+        self, detail: str | None = None, detail_zh: str | None = None, *, code: str | None = None
+    ) -> None:
+        self.detail = detail or self.detail or MESSAGES[self.status][0]
+        self.detail_zh = detail_zh or self.detail_zh or MESSAGES[self.status][1]
+        if code is not None:
+            self.code = code
+        super().__init__(self.detail)
+
+
+class NotAuthenticated(ApiError):
+    status = 401
+    code = "not_authenticated"
+
+
+class InvalidCredentials(NotAuthenticated):
+    code = "invalid_credentials"
+    detail = "The login or the password is wrong."
+    detail_zh = "账号或密码错误。"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class PasswordChangeRequired(Forbidden):
+    code = "password_change_required"
+    detail = "Please change your password before going on (POST /auth/password)."
+    detail_zh = "请先修改密码后再继续（POST /auth/password）。"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+# --------------------------------------------------------------------------- handlers
+
+Handler = Callable[[Request[Any, Any, Any], Any], Response[Any]]
+
+
+def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Problem]:
+    return problem_response(exc.status, code=exc.code, detail=exc.detail, detail_zh=exc.detail_zh)
+
+
+#: msgspec names a missing field only in its message; Litestar then reports the key "data".
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def _field_error(entry: dict[str, Any]) -> FieldError:
+    message = str(entry.get("message", ""))
+    field = str(entry.get("key", ""))
+    if missing := _MISSING_FIELD.search(message):
+        field = missing.group(1)
+    return FieldError(field=field, message=message, source=str(entry.get("source", "")))
+
+
+def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:
+    """Litestar answers 400 for invalid input by default; a request that is well-formed
+    but has invalid fields is a 422 here, with one entry per field."""
+    errors = [
+        _field_error(entry)
+        for entry in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(entry, dict)
+    ]
+    names = ", ".join(error.field for error in errors if error.field)
+    detail, detail_zh = MESSAGES[422]
+    if names:
+        detail = f"Invalid fields: {names}."
+        detail_zh = f"以下字段无效：{names}。"
+    return problem_response(
+        422, code="validation_failed", detail=detail, detail_zh=detail_zh, errors=errors
+    )
+
+
+def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    """Litestar's exceptions: keep the status and headers (Retry-After, Allow); use our
+    wording, since Litestar's details are English-only and sometimes internal (a 400
+    keeps its detail: it says what is malformed)."""
+    if exc.status_code >= 500:
+        return _internal(request, exc)
+    code = {
+        401: "not_authenticated",
+        403: "forbidden",
+        404: "not_found",
+        429: "rate_limited",
+    }.get(exc.status_code)
+    detail = exc.detail if exc.status_code == 400 else None
+    return problem_response(exc.status_code, code=code, detail=detail, headers=exc.headers)
+
+
+def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    logger.error(
+        "unhandled %s on %s %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"request_id": request.scope["state"].get("request_id")},
+    )
+    return problem_response(500, code="internal_error")
+
+
+def domain_handler(status: int) -> Handler:
+    """A handler answering ``status`` for a domain exception (see the module docstring)."""
+
+    def handle(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+        problems = getattr(exc, "problems", ())
+        return problem_response(
+            status,
+            code=getattr(exc, "code", None) or _snake(type(exc).__name__),
+            detail=getattr(exc, "message", None) or str(exc) or None,
+            detail_zh=getattr(exc, "message_zh", None),
+            errors=[msgspec.to_builtins(problem) for problem in problems],
+        )
+
+    return handle
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+#: Installed by ``api.app.create_app``. Keys are exception classes; the most specific
+#: class in the MRO of a raised exception picks the handler.
+EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
+    ApiError: _api_error,
+    ValidationException: _validation,
+    NotAuthorizedException: _http,
+    PermissionDeniedException: _http,
+    NotFoundException: _http,
+    HTTPException: _http,
+    Exception: _internal,
+    # Domain roots go here, e.g.:
+    # ItemBankError: domain_handler(422),
+    # EngineError: domain_handler(409),
+}
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    """A copy of ``EXCEPTION_HANDLERS`` in the form Litestar takes."""
+    return dict(EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+
+
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "MESSAGES",
+    "PROBLEM_JSON",
+    "ApiError",
+    "Conflict",
+    "FieldError",
+    "Forbidden",
+    "InvalidCredentials",
+    "NotAuthenticated",
+    "NotFound",
+    "PasswordChangeRequired",
+    "Problem",
+    "domain_handler",
+    "problem_response",
+]

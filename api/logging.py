@@ -1,0 +1,143 @@
+"""Structured logs: one JSON object per line, and one access line per request.
+
+This module owns the log format (``JsonFormatter``), the logging configuration handed to
+Litestar (``logging_config``), and ``RequestLog``, the outermost ASGI wrapper that gives
+every request an id (``X-Request-ID``: the caller's, when it is sane, else a new one),
+echoes it, and logs method, path, status, duration and id when the response is done.
+What happened inside a request is logged by whoever knows (services, error handlers);
+they get the request id for free through ``request_id_var``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.logging.config import LoggingConfig
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+
+ACCESS_LOGGER = "api.access"
+REQUEST_ID_HEADER = "x-request-id"
+
+#: The current request's id, for every log record made while serving it.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+#: What a caller-supplied id may look like; anything else is replaced (log injection).
+_SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+#: LogRecord attributes that are not "extra" fields.
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object: time, level, logger, message, the request id,
+    every ``extra=`` field, and the exception text if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def logging_config(level: str) -> LoggingConfig:
+    """Litestar's logging configuration: JSON lines on stderr for the app's loggers."""
+    return LoggingConfig(
+        formatters={"json": {"()": JsonFormatter}},
+        handlers={
+            "json": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        loggers={
+            "examengine": {"level": level, "handlers": ["json"], "propagate": True},
+            "api": {"level": level, "handlers": ["json"], "propagate": True},
+        },
+        root={"level": "WARNING", "handlers": []},
+        # Exceptions are logged once, by api.errors' 500 handler.
+        log_exceptions="never",
+        configure_root_logger=False,
+        disable_existing_loggers=False,
+    )
+
+
+class RequestLog:
+    """ASGI wrapper: request id in, request id out, one access line per HTTP request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.logger = logging.getLogger(ACCESS_LOGGER)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        await self._http(scope, receive, send)
+
+    async def _http(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
+        request_id = _request_id(scope)
+        scope["state"]["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() != REQUEST_ID_HEADER.encode()
+                ]
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self.logger.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                },
+            )
+            request_id_var.reset(token)
+
+
+def _request_id(scope: HTTPScope) -> str:
+    for name, value in scope["headers"]:
+        if name == REQUEST_ID_HEADER.encode():
+            candidate = value.decode("latin-1")
+            if _SANE_ID.fullmatch(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex

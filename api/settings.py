@@ -1,0 +1,313 @@
+"""The one frozen Settings tree, built from an explicit table of environment variables.
+
+This module owns the names, defaults and parsing of every ``EXAMENGINE_*`` variable and
+the development-secret rule (docs/decisions/0002-settings-and-secrets.md). It reads
+nothing at import time: ``Settings.from_env(os.environ)`` is called by the app factory
+and the command line; tests build ``Settings`` directly or from a plain dict.
+
+Adding a variable is one row in ``VARIABLES`` plus a field in the section it fills.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+from msgspec import Struct
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+Environment = Literal["development", "production"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+#: Shortest secret accepted outside development (bytes of text, e.g. 43 for token_urlsafe(32)).
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A variable is missing or malformed; the message names the variable."""
+
+
+class DatabaseSettings(Struct, frozen=True, kw_only=True):
+    #: A SQLAlchemy URL: ``sqlite:///relative.db``, ``sqlite:////abs.db`` or
+    #: ``postgresql+psycopg://…`` (``postgresql://`` is rewritten to use psycopg 3).
+    url: str = "sqlite:///var/examengine.db"
+    echo: bool = False
+
+
+class RedisSettings(Struct, frozen=True, kw_only=True):
+    #: None: one process, in-process stores (sessions on files, rate limits in memory).
+    url: str | None = None
+    #: Every key this app writes starts with it, so apps (and test runs) can share a server.
+    key_prefix: str = "examengine"
+
+
+class SecuritySettings(Struct, frozen=True, kw_only=True):
+    #: Signs nothing by itself today; kept for CSRF and signed links (server-side sessions
+    #: carry only a random id).
+    secret_key: str
+    #: Keys the per-learner paper seeds, so a seed cannot be guessed from public inputs.
+    paper_secret: str
+    #: Seconds a login session lives.
+    session_max_age: int = 8 * 3600
+    #: Login attempts per client address and minute (a whole exam room may share one
+    #: address behind NAT: raise it there; a per-account lock is planned).
+    login_attempts_per_minute: int = 10
+
+
+class ServerSettings(Struct, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: LogLevel = "INFO"
+
+
+class ExamSettings(Struct, frozen=True, kw_only=True):
+    #: Seconds after the deadline in which a submit sent before the deadline is accepted.
+    network_grace_s: int = 30
+
+
+class Settings(Struct, frozen=True, kw_only=True):
+    security: SecuritySettings
+    environment: Environment = "development"
+    #: Where local state lives (SQLite file by default, sessions, development secrets).
+    var_dir: Path = Path("var")
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    server: ServerSettings = ServerSettings()
+    exam: ExamSettings = ExamSettings()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build the settings from ``environ`` (usually ``os.environ``).
+
+        Raises ``SettingsError`` naming the first bad variable. In development a missing
+        secret is read from (or generated into) ``<var_dir>/secrets/``; in production it
+        is an error.
+        """
+        _reject_unknown(environ)
+        values: dict[str, Any] = {}
+        for variable in VARIABLES:
+            raw = environ.get(variable.name)
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[variable.name] = variable.parse(raw.strip())
+            except ValueError as exc:
+                raise SettingsError(f"{variable.name}={raw!r}: {exc}") from None
+        environment: Environment = values.get("EXAMENGINE_ENV", "development")
+        var_dir: Path = values.get("EXAMENGINE_VAR_DIR", Path("var"))
+        secret_key = _secret(values, "EXAMENGINE_SECRET_KEY", environment, var_dir)
+        paper_secret = _secret(values, "EXAMENGINE_PAPER_SECRET", environment, var_dir)
+
+        def section(prefix: str) -> dict[str, Any]:
+            return {
+                v.field: values[v.name]
+                for v in VARIABLES
+                if v.section == prefix and v.name in values
+            }
+
+        return cls(
+            environment=environment,
+            var_dir=var_dir,
+            database=DatabaseSettings(**section("database")),
+            redis=RedisSettings(**section("redis")),
+            security=SecuritySettings(
+                **{**section("security"), "secret_key": secret_key, "paper_secret": paper_secret}
+            ),
+            server=ServerSettings(**section("server")),
+            exam=ExamSettings(**section("exam")),
+        )
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some top-level sections replaced (tests use this)."""
+        return msgspec.structs.replace(self, **changes)
+
+
+# ---------------------------------------------------------------------------- parsers
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected one of true/false, 1/0, yes/no, on/off")
+
+
+def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"expected a number {bounds}")
+        return value
+
+    return parse
+
+
+def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.upper() if upper else raw.lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def database_url(raw: str) -> str:
+    """A SQLAlchemy URL for SQLite or PostgreSQL through psycopg 3.
+
+    ``postgresql://`` and ``postgres://`` (what most hosts hand out) are rewritten to
+    ``postgresql+psycopg://``: SQLAlchemy's default PostgreSQL driver is psycopg2,
+    which is not installed.
+    """
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ValueError("not a database URL (e.g. sqlite:///var/examengine.db)") from None
+    if url.drivername in {"postgresql", "postgres", "postgresql+psycopg"}:
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if url.drivername in {"sqlite", "sqlite+pysqlite"}:
+        return raw
+    raise ValueError(f"unsupported database {url.drivername!r}: use sqlite:/// or postgresql://")
+
+
+def _redis_url(raw: str) -> str:
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return raw
+
+
+def _key_prefix(raw: str) -> str:
+    if not all(c.isalnum() or c in "-_.:" for c in raw) or len(raw) > 64:
+        raise ValueError("expected up to 64 letters, digits and - _ . :")
+    return raw
+
+
+def _secret_value(raw: str) -> str:
+    if len(raw) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"too short: at least {MIN_SECRET_LENGTH} characters "
+            '(generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))")'
+        )
+    return raw
+
+
+def _path(raw: str) -> Path:
+    return Path(raw)
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    #: "section.field" in the Settings tree, or a top-level name.
+    target: str
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def section(self) -> str:
+        return self.target.partition(".")[0]
+
+    @property
+    def field(self) -> str:
+        return self.target.partition(".")[2]
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("EXAMENGINE_ENV", "environment", _choice("development", "production"),
+             "development (default) or production: production requires both secrets"),
+    Variable("EXAMENGINE_VAR_DIR", "var_dir", _path,
+             "directory for local state (default ./var)"),
+    Variable("EXAMENGINE_DATABASE_URL", "database.url", database_url,
+             "SQLAlchemy URL (default sqlite:///var/examengine.db, relative to the cwd)"),
+    Variable("EXAMENGINE_DATABASE_ECHO", "database.echo", _boolean, "log every SQL statement"),
+    Variable("EXAMENGINE_REDIS_URL", "redis.url", _redis_url,
+             "Redis for sessions, rate limits and the scheduler (default: none)"),
+    Variable("EXAMENGINE_REDIS_PREFIX", "redis.key_prefix", _key_prefix,
+             "prefix of every Redis key (default examengine)"),
+    Variable("EXAMENGINE_SECRET_KEY", "security.secret_key", _secret_value,
+             "application secret (≥32 characters)"),
+    Variable("EXAMENGINE_PAPER_SECRET", "security.paper_secret", _secret_value,
+             "key for paper seeds (≥32 characters; keep it for audits)"),
+    Variable("EXAMENGINE_SESSION_MAX_AGE", "security.session_max_age", _integer(60),
+             "seconds a login session lives (default 28800)"),
+    Variable("EXAMENGINE_LOGIN_ATTEMPTS_PER_MINUTE", "security.login_attempts_per_minute",
+             _integer(1, 100_000), "login attempts per client address and minute (default 10)"),
+    Variable("EXAMENGINE_HOST", "server.host", str, "address to listen on (default 127.0.0.1)"),
+    Variable("EXAMENGINE_PORT", "server.port", _integer(1, 65535), "port (default 8000)"),
+    Variable("EXAMENGINE_WORKERS", "server.workers", _integer(1, 64),
+             "uvicorn worker processes (default 1)"),
+    Variable("EXAMENGINE_LOG_LEVEL", "server.log_level",
+             _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "default INFO"),
+    Variable("EXAMENGINE_NETWORK_GRACE_S", "exam.network_grace_s", _integer(0, 600),
+             "seconds of grace for a submit sent before the deadline (default 30)"),
+)  # fmt: skip
+
+_KNOWN = frozenset(v.name for v in VARIABLES)
+#: Prefixes read by others (the test suite), not by Settings.
+_IGNORED_PREFIXES = ("EXAMENGINE_TEST_",)
+
+
+def _reject_unknown(environ: Mapping[str, str]) -> None:
+    """A misspelt variable would silently fall back to a default: refuse it instead."""
+    for name in sorted(environ):
+        if (
+            name.startswith("EXAMENGINE_")
+            and name not in _KNOWN
+            and not name.startswith(_IGNORED_PREFIXES)
+        ):
+            close = difflib.get_close_matches(name, _KNOWN, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise SettingsError(f"{name}: unknown variable{hint}")
+
+
+def _secret(values: dict[str, Any], name: str, environment: Environment, var_dir: Path) -> str:
+    if name in values:
+        return str(values[name])
+    if environment == "production":
+        raise SettingsError(f"{name} is required when EXAMENGINE_ENV=production")
+    return development_secret(var_dir / "secrets" / name.removeprefix("EXAMENGINE_").lower())
+
+
+def development_secret(path: Path) -> str:
+    """The secret stored at ``path``, created (mode 0600) on first use.
+
+    The secret is written to a private temporary file and hard-linked into place, so
+    several workers starting at once agree on one secret and never read half of it.
+    """
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        temporary.unlink()
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> str:
+    value = path.read_text(encoding="ascii").strip()
+    if len(value) < MIN_SECRET_LENGTH:
+        raise SettingsError(f"{path}: the stored development secret is too short; delete it")
+    return value

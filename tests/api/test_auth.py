@@ -1,0 +1,242 @@
+"""Signing in and out, the forced password change, role guards and the login rate limit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from litestar import Litestar, get
+from litestar.testing import AsyncTestClient
+from litestar.types import ControllerRouterHandler
+
+from api.app import create_app
+from api.auth import hash_password, requires_role, verify_password
+from api.db import make_engine, migrate, session_factory, transaction
+from api.errors import PROBLEM_JSON
+from api.settings import SecuritySettings, Settings
+from api.tables import User
+
+Client = AsyncTestClient[Litestar]
+AddUser = Callable[..., None]
+
+AUTHOR = "110101199003077777"
+LEARNER = "13800138000"
+PASSWORD = "correct horse"
+
+
+@get("/probe/authoring", guards=[requires_role("author")], sync_to_thread=False)
+def authoring() -> dict[str, str]:
+    return {"ok": "author"}
+
+
+@get("/probe/signed-in", guards=[requires_role()], sync_to_thread=False)
+def signed_in() -> dict[str, str]:
+    return {"ok": "anyone"}
+
+
+@pytest.fixture
+def extra_routes() -> list[ControllerRouterHandler]:
+    return [authoring, signed_in]
+
+
+@pytest.fixture
+def add_user(app_settings: Settings) -> AddUser:
+    """Create an account directly in the (migrated) database."""
+    migrate(app_settings.database.url)
+
+    def add(login: str, *roles: str, must_change: bool = False) -> None:
+        engine = make_engine(app_settings.database)
+        try:
+            with transaction(session_factory(engine)) as db:
+                db.add(
+                    User(
+                        login=login,
+                        display_name=f"user {login}",
+                        password_hash=hash_password(PASSWORD),
+                        roles=list(roles),
+                        must_change_password=must_change,
+                    )
+                )
+        finally:
+            engine.dispose()
+
+    return add
+
+
+async def login(client: Client, who: str, password: str = PASSWORD) -> int:
+    response = await client.post("/auth/login", json={"login": who, "password": password})
+    return response.status_code
+
+
+def test_passwords_are_hashed_with_argon2id() -> None:
+    hashed = hash_password("密码 with spaces")
+    assert hashed.startswith("$argon2id$")
+    assert verify_password(hashed, "密码 with spaces")
+    assert not verify_password(hashed, "密码")
+    assert not verify_password("not a hash", "x")
+
+
+def test_a_guard_for_an_unknown_role_is_refused_at_definition() -> None:
+    with pytest.raises(ValueError, match="unknown roles \\['admin'\\]"):
+        requires_role("admin")
+
+
+async def test_login_opens_a_session_that_says_who_i_am(
+    app_client: Client, add_user: AddUser
+) -> None:
+    add_user(AUTHOR, "author")
+    response = await app_client.post("/auth/login", json={"login": AUTHOR, "password": PASSWORD})
+    assert response.status_code == 200
+    assert "examengine_session" in response.cookies
+    assert response.json()["roles"] == ["author"]
+    me = await app_client.get("/auth/me")
+    assert me.status_code == 200
+    assert me.json() == {
+        "id": 1,
+        "login": AUTHOR,
+        "display_name": f"user {AUTHOR}",
+        "roles": ["author"],
+        "must_change_password": False,
+    }
+
+
+async def test_a_wrong_password_is_refused_in_english_and_chinese(
+    app_client: Client, add_user: AddUser
+) -> None:
+    add_user(AUTHOR, "author")
+    response = await app_client.post("/auth/login", json={"login": AUTHOR, "password": "wrong"})
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM_JSON
+    body = response.json()
+    assert body["code"] == "invalid_credentials"
+    assert body["detail"] == "The login or the password is wrong."
+    assert body["detail_zh"] == "账号或密码错误。"
+    assert (await app_client.get("/auth/me")).status_code == 401
+
+
+async def test_an_unknown_login_gets_the_same_answer_as_a_wrong_password(
+    app_client: Client, add_user: AddUser
+) -> None:
+    add_user(AUTHOR, "author")
+    unknown = await app_client.post("/auth/login", json={"login": "nobody", "password": "x"})
+    wrong = await app_client.post("/auth/login", json={"login": AUTHOR, "password": "x"})
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json() == wrong.json()
+
+
+async def test_logout_ends_the_session(app_client: Client, add_user: AddUser) -> None:
+    add_user(AUTHOR, "author")
+    assert await login(app_client, AUTHOR) == 200
+    assert (await app_client.post("/auth/logout")).status_code == 204
+    assert (await app_client.get("/auth/me")).status_code == 401
+    assert (await app_client.get("/probe/signed-in")).status_code == 401
+
+
+async def test_the_session_id_changes_at_login(app_client: Client, add_user: AddUser) -> None:
+    add_user(AUTHOR, "author")
+    add_user(LEARNER, "learner")
+    assert await login(app_client, LEARNER) == 200
+    before = app_client.cookies["examengine_session"]
+    assert await login(app_client, AUTHOR) == 200
+    after = app_client.cookies["examengine_session"]
+    assert after != before
+    app_client.cookies.set("examengine_session", before)
+    assert (await app_client.get("/auth/me")).status_code == 401
+
+
+async def test_a_forced_password_change_blocks_everything_else_until_done(
+    app_client: Client, add_user: AddUser
+) -> None:
+    add_user(AUTHOR, "author", must_change=True)
+    assert await login(app_client, AUTHOR) == 200
+
+    blocked = await app_client.get("/probe/authoring")
+    assert blocked.status_code == 403
+    assert blocked.json()["code"] == "password_change_required"
+    assert "密码" in blocked.json()["detail_zh"]
+    assert (await app_client.get("/auth/me")).json()["must_change_password"] is True
+
+    wrong = await app_client.post(
+        "/auth/password", json={"current_password": "nope", "new_password": "new password 1"}
+    )
+    assert (wrong.status_code, wrong.json()["code"]) == (403, "wrong_password")
+    same = await app_client.post(
+        "/auth/password", json={"current_password": PASSWORD, "new_password": PASSWORD}
+    )
+    assert (same.status_code, same.json()["code"]) == (422, "password_unchanged")
+    short = await app_client.post(
+        "/auth/password", json={"current_password": PASSWORD, "new_password": "short"}
+    )
+    assert short.status_code == 422
+    assert [e["field"] for e in short.json()["errors"]] == ["new_password"]
+
+    changed = await app_client.post(
+        "/auth/password", json={"current_password": PASSWORD, "new_password": "new password 1"}
+    )
+    assert changed.status_code == 200
+    assert changed.json()["must_change_password"] is False
+    assert (await app_client.get("/probe/authoring")).json() == {"ok": "author"}
+
+    await app_client.post("/auth/logout")
+    assert await login(app_client, AUTHOR) == 401
+    assert await login(app_client, AUTHOR, "new password 1") == 200
+    assert (await app_client.get("/probe/authoring")).status_code == 200
+
+
+async def test_a_role_guard_refuses_other_roles_with_403(
+    app_client: Client, add_user: AddUser
+) -> None:
+    add_user(LEARNER, "learner")
+    assert (await app_client.get("/probe/authoring")).status_code == 401
+    assert await login(app_client, LEARNER) == 200
+    response = await app_client.get("/probe/authoring")
+    assert response.status_code == 403
+    body = response.json()
+    assert body["code"] == "forbidden"
+    assert "author" in body["detail"] and "author" in body["detail_zh"]
+    assert (await app_client.get("/probe/signed-in")).status_code == 200
+
+
+@pytest.fixture
+def app_settings(settings_sqlite: Settings) -> Settings:
+    limited = SecuritySettings(
+        secret_key=settings_sqlite.security.secret_key,
+        paper_secret=settings_sqlite.security.paper_secret,
+        login_attempts_per_minute=3,
+    )
+    return settings_sqlite.replace(security=limited)
+
+
+async def test_too_many_logins_from_one_address_are_refused_with_429(
+    app_client: Client, add_user: AddUser
+) -> None:
+    add_user(AUTHOR, "author")
+    assert [await login(app_client, AUTHOR, "wrong") for _ in range(3)] == [401, 401, 401]
+    response = await app_client.post("/auth/login", json={"login": AUTHOR, "password": PASSWORD})
+    assert response.status_code == 429
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["code"] == "rate_limited"
+    assert response.json()["detail_zh"] == "请求过于频繁，请稍后再试。"
+    # Only the login is limited.
+    assert (await app_client.get("/health")).status_code == 200
+    assert (await app_client.get("/auth/me")).status_code == 401
+
+
+@pytest.mark.redis
+async def test_with_redis_sessions_and_login_limits_are_shared_by_all_workers(
+    settings_redis: Settings, add_user: AddUser
+) -> None:
+    settings = settings_redis.replace(security=SecuritySettings(
+        secret_key="k" * 40, paper_secret="p" * 40, login_attempts_per_minute=3))  # fmt: skip
+    migrate(settings.database.url)
+    add_user(AUTHOR, "author")
+    async with (
+        AsyncTestClient(app=create_app(settings)) as first,
+        AsyncTestClient(app=create_app(settings)) as second,
+    ):
+        assert await login(first, AUTHOR) == 200
+        second.cookies.set("examengine_session", first.cookies["examengine_session"])
+        assert (await second.get("/auth/me")).json()["login"] == AUTHOR
+        assert await login(second, AUTHOR, "wrong") == 401
+        assert await login(first, AUTHOR, "wrong") == 401
+        assert await login(second, AUTHOR) == 429

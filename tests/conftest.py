@@ -1,0 +1,174 @@
+"""Shared fixtures: settings, real PostgreSQL and Redis servers, migrated databases, and a
+test client over the app.
+
+Servers (see docs/decisions/0002 and STACK.md):
+
+- PostgreSQL at ``EXAMENGINE_TEST_POSTGRES_URL`` (default
+  ``postgresql://postgres@127.0.0.1:5432/test``). Each test that asks for ``postgres_url``
+  gets a fresh database ``examengine_test_<random>``, dropped afterwards.
+- Redis at ``EXAMENGINE_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``). Each test
+  gets its own key prefix (``examengine_test_<random>``) and its keys are deleted
+  afterwards; nothing is flushed, so a shared server is safe.
+
+When a server is unreachable the test is skipped with instructions, except under
+``CI=true``, where it fails: CI must never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from litestar.types import ControllerRouterHandler
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from api.app import create_app
+from api.db import migrate
+from api.settings import DatabaseSettings, RedisSettings, SecuritySettings, Settings
+
+POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
+
+POSTGRES_HELP = (
+    "set EXAMENGINE_TEST_POSTGRES_URL to a server where the user may CREATE DATABASE, or "
+    "start the local one: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) "
+    "main start"
+)
+REDIS_HELP = (
+    "set EXAMENGINE_TEST_REDIS_URL, or start a local server: redis-server --daemonize yes "
+    '--bind 127.0.0.1 --port 6379 --save "" --appendonly no'
+)
+
+
+def unavailable(what: str, error: Exception, how: str) -> None:
+    """Skip (or, under CI=true, fail) because ``what`` cannot be reached."""
+    message = f"{what} is unreachable ({type(error).__name__}: {error}); {how}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def make_settings(
+    tmp_path: Path, *, database_url: str | None = None, **changes: object
+) -> Settings:
+    """Settings for a test: everything local under ``tmp_path``, fixed secrets."""
+    settings = Settings(
+        environment="development",
+        var_dir=tmp_path / "var",
+        database=DatabaseSettings(url=database_url or f"sqlite:///{tmp_path / 'test.db'}"),
+        security=SecuritySettings(
+            secret_key="test-secret-key-" + "k" * 32, paper_secret="test-paper-secret-" + "p" * 32
+        ),
+    )
+    return settings.replace(**changes) if changes else settings
+
+
+@pytest.fixture
+def settings_sqlite(tmp_path: Path) -> Settings:
+    """Settings over a fresh SQLite file in ``tmp_path`` (not migrated)."""
+    return make_settings(tmp_path)
+
+
+# ----------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A SQLAlchemy URL of a new, empty PostgreSQL database, dropped after the test."""
+    server = os.environ.get("EXAMENGINE_TEST_POSTGRES_URL", POSTGRES_DEFAULT)
+    url = make_url(server).set(drivername="postgresql")
+    conninfo = url.render_as_string(hide_password=False)
+    name = f"examengine_test_{secrets.token_hex(6)}"
+    try:
+        admin = psycopg.connect(conninfo, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        unavailable(f"PostgreSQL at {url.render_as_string()}", exc, POSTGRES_HELP)
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=3) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each backend (contract tests run once per backend)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'contract.db'}"
+    request.applymarker(pytest.mark.postgres)
+    return str(request.getfixturevalue("postgres_url"))
+
+
+# ---------------------------------------------------------------------------- Redis
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis server's URL, checked to answer PING."""
+    url = os.environ.get("EXAMENGINE_TEST_REDIS_URL", REDIS_DEFAULT)
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        unavailable(f"Redis at {url}", exc, REDIS_HELP)
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; every key under it is deleted afterwards."""
+    prefix = f"examengine_test_{secrets.token_hex(6)}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+# ------------------------------------------------------------------------------ app
+
+
+@pytest.fixture
+def app_settings(settings_sqlite: Settings) -> Settings:
+    """The settings ``app_client`` serves with; override this fixture to change them."""
+    return settings_sqlite
+
+
+@pytest.fixture
+def extra_routes() -> list[ControllerRouterHandler]:
+    """Routes added to the app under test; override in a module for probe routes."""
+    return []
+
+
+@pytest.fixture
+async def app_client(
+    app_settings: Settings, extra_routes: list[ControllerRouterHandler]
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """A test client over ``create_app(app_settings)``, database migrated, lifespan run."""
+    migrate(app_settings.database.url)
+    app = create_app(app_settings, route_handlers=extra_routes)
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+@pytest.fixture
+def settings_redis(settings_sqlite: Settings, redis_url: str, redis_prefix: str) -> Settings:
+    """``settings_sqlite`` with Redis (sessions and rate limits) under a private prefix."""
+    return settings_sqlite.replace(redis=RedisSettings(url=redis_url, key_prefix=redis_prefix))

@@ -34,6 +34,7 @@ from litestar.types import ControllerRouterHandler
 from redis.asyncio import Redis
 
 from api.auth import AuthController, login_rate_limit, session_config
+from api.authoring import AuthoringController
 from api.db import make_engine, provide_db, session_factory
 from api.errors import exception_handlers
 from api.health import health, ready
@@ -41,7 +42,7 @@ from api.logging import RequestLog, logging_config
 from api.settings import Settings
 
 #: The app's routes. Register a new controller by appending it here.
-ROUTE_HANDLERS: list[ControllerRouterHandler] = [health, ready, AuthController]
+ROUTE_HANDLERS: list[ControllerRouterHandler] = [health, ready, AuthController, AuthoringController]
 
 #: Paths that never need the login session (no store read on probes and scrapes).
 _SESSIONLESS = ["^/health$", "^/ready$", "^/metrics", "^/schema"]

@@ -17,7 +17,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.auth import hash_password
+from api.bank_cli import bank
 from api.db import make_engine, migrate, session_factory, transaction
+from api.demo import demo
 from api.settings import Settings, SettingsError
 from api.tables import ROLES, User
 
@@ -161,6 +163,10 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
         access_log=False,  # api.logging writes one JSON line per request
         log_level=settings.server.log_level.lower(),
     )
+
+
+main.add_command(bank)
+main.add_command(demo)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,7 @@ The shape of the rows lives in ``api.tables``; queries live in the services.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,18 +42,24 @@ def make_engine(settings: DatabaseSettings) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, echo=settings.echo)
+        engine = sa.create_engine(url, echo=settings.echo, json_serializer=_json)
         sa.event.listen(engine, "connect", _configure_sqlite)
         return engine
     return sa.create_engine(
         url,
         echo=settings.echo,
+        json_serializer=_json,
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
         # Fail fast on a dead server: readiness probes and CLI errors must not hang.
         connect_args={"connect_timeout": 5},
     )
+
+
+def _json(value: Any) -> str:
+    """JSON columns keep CJK text as it is (searchable with LIKE), not as \\u escapes."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

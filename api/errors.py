@@ -44,6 +44,13 @@ from litestar.exceptions import (
 from litestar.types import ExceptionHandlersMap
 from msgspec import Struct
 
+from itembank.errors import (
+    BankNotFoundError,
+    ItembankError,
+    ItemNotFoundError,
+    VersionPublishedError,
+)
+
 PROBLEM_JSON = "application/problem+json"
 
 logger = logging.getLogger("api.errors")
@@ -262,9 +269,11 @@ EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
     NotFoundException: _http,
     HTTPException: _http,
     Exception: _internal,
-    # Domain roots go here, e.g.:
-    # ItemBankError: domain_handler(422),
-    # EngineError: domain_handler(409),
+    # Domain roots: the most specific class wins.
+    ItembankError: domain_handler(422),
+    BankNotFoundError: domain_handler(404),
+    ItemNotFoundError: domain_handler(404),
+    VersionPublishedError: domain_handler(409),
 }
 
 

@@ -50,9 +50,7 @@ class Location(Struct, frozen=True, kw_only=True, omit_defaults=True):
     sheet: str = ""
 
 
-def syntax(
-    message: str, message_zh: str, *, line: int, col: int = 1, sheet: str = ""
-) -> Problem:
+def syntax(message: str, message_zh: str, *, line: int, col: int = 1, sheet: str = "") -> Problem:
     """The file cannot be read at this place (format-specific wording)."""
     return Problem(
         code="syntax", message=message, message_zh=message_zh, line=line, col=col, sheet=sheet

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 from msgspec import Struct
 
+from itembank.errors import ItembankError
 from itembank.model import (
     FillBlank,
     Item,
@@ -42,18 +43,29 @@ from itembank.model import (
 Response = str | bool | int | float | Sequence[str] | None
 
 
-class ItembankError(Exception):
-    """Root of this package's errors."""
-
-
 class ResponseShapeError(ItembankError):
     """A response does not have the shape the item's kind takes."""
+
+    code = "bad_response"
 
     def __init__(self, item_key: str, expected: str, got: object) -> None:
         self.item_key = item_key
         self.expected = expected
         self.got = type(got).__name__
-        super().__init__(f"item {item_key!r} takes {expected}, got {self.got}")
+        super().__init__(
+            f"item {item_key!r} takes {expected}, got {self.got}",
+            f"试题 {item_key!r} 的作答格式不对：应为{_ZH_SHAPES.get(expected, expected)}",
+        )
+
+
+_ZH_SHAPES = {
+    "one option id": "一个选项",
+    "a list of option ids": "选项列表",
+    "true or false": "对或错",
+    "text": "文字",
+    "a number": "数字",
+    "one answer per prompt": "每个配对题目一个答案",
+}
 
 
 class Score(Struct, frozen=True, kw_only=True):

@@ -1,0 +1,240 @@
+"""The authoring API (author role): upload and lint bank files, import, browse and edit
+items, publish versions, export in any format, diff versions, item analysis.
+
+Thin handlers: each reads the request, calls one use case in ``api.services.banks`` on
+the request's transaction, and returns a wire Struct. Domain errors (``ItembankError``)
+become problem+json in ``api.errors``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import msgspec
+from litestar import Controller, Request, Response, get, post, put
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery, JSONBody
+from msgspec import Meta, Struct
+
+from api.auth import principal_of, requires_role
+from api.db import Db
+from api.services import banks
+from itembank import formats
+from itembank.analysis import ExamStats
+from itembank.errors import ItembankError
+from itembank.model import Item
+from itembank.problems import Problem
+from itembank.versioning import BankDiff
+
+#: Largest bank file accepted in one upload.
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+
+Limit = Annotated[int, Meta(ge=1, le=500)]
+Offset = Annotated[int, Meta(ge=0)]
+FormatName = Annotated[str, Meta(pattern="^(" + "|".join(formats.FORMAT_NAMES) + ")$")]
+
+MEDIA_TYPES = {
+    "native": ("application/yaml", "yaml"),
+    "gift": ("text/plain; charset=utf-8", "gift"),
+    "aiken": ("text/plain; charset=utf-8", "txt"),
+    "moodle": ("application/xml", "xml"),
+    "qti": ("application/zip", "zip"),
+    "excel": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "csv": ("text/csv; charset=utf-8", "csv"),
+}
+
+
+class Upload(Struct, kw_only=True):
+    """A bank file; ``format`` is told from the file name when empty."""
+
+    file: UploadFile
+    format: str = ""
+    publish: bool = False
+
+
+class LintReportOut(Struct, frozen=True, kw_only=True):
+    source: str
+    format: str
+    items: int
+    errors: int
+    warnings: int
+    problems: tuple[Problem, ...]
+
+
+class ImportOut(Struct, frozen=True, kw_only=True):
+    version: banks.VersionInfo
+    unchanged: bool
+    lint: LintReportOut
+
+
+class UnreadableUpload(ItembankError):
+    code = "unreadable_upload"
+
+
+def _report_out(source: str, report: Any) -> LintReportOut:
+    return LintReportOut(
+        source=source,
+        format=report.format,
+        items=len(report.items),
+        errors=report.errors,
+        warnings=report.warnings,
+        problems=report.problems,
+    )
+
+
+async def _read(upload: Upload) -> tuple[bytes, str, str | None]:
+    data = await upload.file.read()
+    name = upload.file.filename or "upload"
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UnreadableUpload(
+            f"{name} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB",
+            f"{name} 超过 {MAX_UPLOAD_BYTES // 2**20} MiB",
+        )
+    fmt = upload.format or None
+    if fmt is not None and fmt not in formats.FORMAT_NAMES:
+        known = ", ".join(formats.FORMAT_NAMES)
+        raise UnreadableUpload(f"unknown format {fmt!r}; known: {known}", f"未知格式 {fmt!r}")
+    if fmt is None:
+        try:
+            fmt = formats.detect(name, data)
+        except formats.UnknownFormatError as exc:
+            raise UnreadableUpload(
+                str(exc), f"无法从文件名 {name!r} 判断格式，请指定格式"
+            ) from None
+    return data, name, fmt
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+Multipart = Annotated[Upload, Body(media_type=RequestEncodingType.MULTI_PART)]
+
+
+class AuthoringController(Controller):
+    path = "/api/banks"
+    tags = ["authoring"]
+    guards = [requires_role("author", "operator")]
+
+    @get("/", summary="Every bank with its latest version")
+    async def list_banks(self, db: Db) -> list[banks.VersionInfo]:
+        return banks.list_banks(db)
+
+    @post("/lint", summary="Lint a bank file without storing it", status_code=200)
+    async def lint(self, data: Multipart) -> LintReportOut:
+        raw, name, fmt = await _read(data)
+        return _report_out(name, banks.lint_upload(raw, source=name, fmt=fmt))
+
+    @post("/{bank:str}/import", summary="Import a bank file as a new draft version")
+    async def import_file(
+        self, request: Request[Any, Any, Any], db: Db, bank: FromPath[str], data: Multipart
+    ) -> ImportOut:
+        raw, name, fmt = await _read(data)
+        author = principal_of(request).user_id
+        outcome = banks.import_file(
+            db, data=raw, source=name, bank=bank, fmt=fmt, now=_now(), author_id=author
+        )
+        info = outcome.version
+        if data.publish:
+            info = banks.publish(db, bank=bank, version=info.version, now=_now())
+        return ImportOut(
+            version=info, unchanged=outcome.unchanged, lint=_report_out(name, outcome.report)
+        )
+
+    @get("/{bank:str}/versions", summary="Every version of a bank")
+    async def versions(self, db: Db, bank: FromPath[str]) -> list[banks.VersionInfo]:
+        return banks.list_versions(db, bank=bank)
+
+    @post(
+        "/{bank:str}/versions/{version:int}/publish",
+        summary="Publish a draft version (it never changes again)",
+        status_code=200,
+    )
+    async def publish(
+        self, db: Db, bank: FromPath[str], version: FromPath[int]
+    ) -> banks.VersionInfo:
+        return banks.publish(db, bank=bank, version=version, now=_now())
+
+    @get("/{bank:str}/items", summary="Search a version's items")
+    async def items(
+        self,
+        *,
+        db: Db,
+        bank: FromPath[str],
+        version: FromQuery[int | None] = None,
+        q: FromQuery[str] = "",
+        topic: FromQuery[str] = "",
+        kind: FromQuery[str] = "",
+        status: FromQuery[str] = "",
+        offset: FromQuery[Offset] = 0,
+        limit: FromQuery[Limit] = 50,
+    ) -> banks.ItemPage:
+        return banks.search_items(
+            db,
+            bank=bank,
+            version=version,
+            text=q,
+            topic=topic,
+            kind=kind,
+            status=status,
+            offset=offset,
+            limit=limit,
+        )
+
+    @get("/{bank:str}/items/{key:str}", summary="One item")
+    async def item(
+        self, db: Db, bank: FromPath[str], key: FromPath[str], version: FromQuery[int | None] = None
+    ) -> Item:
+        return banks.get_item(db, bank=bank, key=key, version=version)
+
+    @put(
+        "/{bank:str}/items/{key:str}", summary="Create or edit an item (a new version if published)"
+    )
+    async def save_item(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        bank: FromPath[str],
+        key: FromPath[str],
+        data: JSONBody[Item],
+    ) -> banks.VersionInfo:
+        item = msgspec.structs.replace(data, key=key)
+        author = principal_of(request).user_id
+        return banks.save_item(db, bank=bank, item=item, now=_now(), author_id=author)
+
+    @get("/{bank:str}/export", summary="Export a version in any format")
+    async def export(
+        self,
+        db: Db,
+        bank: FromPath[str],
+        format: FromQuery[FormatName],
+        version: FromQuery[int | None] = None,
+    ) -> Response[bytes]:
+        body = banks.export(db, bank=bank, fmt=format, version=version)
+        media_type, suffix = MEDIA_TYPES[format]
+        info = banks.version_info(db, bank=bank, version=version)
+        filename = f"{bank}-v{info.version}.{suffix}"
+        return Response(
+            body,
+            media_type=media_type,
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(filename)}"},
+        )
+
+    @get("/{bank:str}/diff", summary="What changed between two versions")
+    async def diff(
+        self, db: Db, bank: FromPath[str], old: FromQuery[int], new: FromQuery[int]
+    ) -> BankDiff:
+        return banks.diff_versions(db, bank=bank, old=old, new=new)
+
+    @get("/{bank:str}/stats", summary="Item analysis from stored responses")
+    async def stats(
+        self, db: Db, bank: FromPath[str], version: FromQuery[int | None] = None
+    ) -> ExamStats:
+        return banks.item_analysis(db, bank=bank, version=version)
+
+
+def _quote(name: str) -> str:
+    return quote(name, safe="")

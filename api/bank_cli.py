@@ -1,0 +1,251 @@
+"""``examengine bank …``: lint, import, publish, export, diff and analyse item banks.
+
+``lint`` and ``convert`` work on files alone; the others use the database named by
+``EXAMENGINE_DATABASE_URL`` (the embedded SQLite file by default). Bad input ends with
+one clear message and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlmodel import Session
+
+from api.db import make_engine, session_factory, transaction
+from api.services import banks
+from api.settings import Settings
+from itembank import formats
+from itembank.errors import ImportRefusedError, ItembankError
+from itembank.lint import lint_file
+from itembank.problems import Problem
+
+LANGS = click.Choice(["en", "zh"])
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    settings = Settings.from_env(os.environ)
+    engine = make_engine(settings.database)
+    try:
+        with transaction(session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _print_problems(problems: tuple[Problem, ...], lang: str) -> None:
+    for problem in problems:
+        click.echo(problem.format(lang="zh" if lang == "zh" else "en"))
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group("bank")
+def bank() -> None:
+    """Item banks: lint, import, publish, export, diff, stats."""
+
+
+@bank.command("lint")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(formats.FORMAT_NAMES), default=None)
+@click.option("--lang", type=LANGS, default="en", help="Language of the messages.")
+def lint(files: tuple[Path, ...], fmt: str | None, lang: str) -> None:
+    """Report every problem as file:line:col: severity code message.
+
+    Exits 1 when any file has an error, 2 when a file cannot be read at all.
+    """
+    errors = 0
+    for path in files:
+        try:
+            report = lint_file(path.read_bytes(), source=str(path), format=fmt)
+        except OSError as exc:
+            _fail(f"{path}: {exc.strerror}")
+        except formats.UnknownFormatError as exc:
+            _fail(str(exc))
+        _print_problems(report.problems, lang)
+        errors += report.errors
+        click.echo(
+            f"{path}: {len(report.items)} items, {report.errors} errors, "
+            f"{report.warnings} warnings",
+            err=True,
+        )
+    sys.exit(1 if errors else 0)
+
+
+@bank.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--bank", "bank_name", required=True, help="The bank to add a version to.")
+@click.option("--format", "fmt", type=click.Choice(formats.FORMAT_NAMES), default=None)
+@click.option("--publish", is_flag=True, help="Publish the new version at once.")
+@click.option("--lang", type=LANGS, default="en")
+def import_(file: Path, bank_name: str, fmt: str | None, publish: bool, lang: str) -> None:
+    """Lint FILE and store it as a new draft version (all or nothing)."""
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+    )
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        try:
+            with _session() as session:
+                outcome = banks.import_file(
+                    session,
+                    data=file.read_bytes(),
+                    source=str(file),
+                    bank=bank_name,
+                    fmt=fmt,
+                    now=_now(),
+                    progress=progress,
+                )
+                info = outcome.version
+                if publish:
+                    info = banks.publish(session, bank=bank_name, version=info.version, now=_now())
+        except ImportRefusedError as exc:
+            bar.stop()
+            _print_problems(exc.problems, lang)
+            _fail(exc.message_zh if lang == "zh" else exc.message)
+        except (ItembankError, formats.UnknownFormatError) as exc:
+            _fail(str(exc))
+    _print_problems(tuple(p for p in outcome.report.problems if p.severity == "warning"), lang)
+    word = "unchanged (same items as)" if outcome.unchanged else "imported as"
+    count = len(outcome.report.items)
+    click.echo(f"{file}: {count} items {word} {bank_name} v{info.version} ({info.state})")
+
+
+@bank.command("publish")
+@click.option("--bank", "bank_name", required=True)
+@click.option("--version", type=int, required=True)
+def publish(bank_name: str, version: int) -> None:
+    """Freeze a draft version: it never changes again."""
+    try:
+        with _session() as session:
+            info = banks.publish(session, bank=bank_name, version=version, now=_now())
+    except ItembankError as exc:
+        _fail(str(exc))
+    click.echo(f"{bank_name} v{info.version} published")
+
+
+@bank.command("list")
+def list_() -> None:
+    """Every bank with its latest version."""
+    table = Table("bank", "version", "state", "items", "source", "created")
+    with _session() as session:
+        for info in banks.list_banks(session):
+            table.add_row(
+                info.bank,
+                str(info.version),
+                info.state,
+                str(info.item_count),
+                f"{info.source_format} {info.source_name}",
+                info.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
+    Console().print(table)
+
+
+@bank.command("export")
+@click.option("--bank", "bank_name", required=True)
+@click.option("--version", type=int, default=None, help="Default: the latest.")
+@click.option("--format", "fmt", type=click.Choice(formats.FORMAT_NAMES), required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def export(bank_name: str, version: int | None, fmt: str, output: Path) -> None:
+    """Write a version's items in any format."""
+    try:
+        with _session() as session:
+            data = banks.export(session, bank=bank_name, version=version, fmt=fmt)
+    except ItembankError as exc:
+        _fail(str(exc))
+    output.write_bytes(data)
+    click.echo(f"wrote {output} ({len(data)} bytes)")
+
+
+@bank.command("convert")
+@click.argument("source", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "src_fmt", type=click.Choice(formats.FORMAT_NAMES), default=None)
+@click.option("--to", "dst_fmt", type=click.Choice(formats.FORMAT_NAMES), default=None)
+def convert(source: Path, target: Path, src_fmt: str | None, dst_fmt: str | None) -> None:
+    """Convert a bank file to another format (refused while it has errors)."""
+    try:
+        report = lint_file(source.read_bytes(), source=str(source), format=src_fmt)
+        out_fmt = dst_fmt or formats.detect(str(target))
+    except formats.UnknownFormatError as exc:
+        _fail(str(exc))
+    if not report.ok:
+        _print_problems(report.problems, "en")
+        _fail(f"{source}: {report.errors} error(s); nothing was written")
+    target.write_bytes(formats.get(out_fmt).dump([p.item for p in report.items]))
+    click.echo(f"wrote {target}: {len(report.items)} items as {out_fmt}")
+
+
+@bank.command("diff")
+@click.option("--bank", "bank_name", required=True)
+@click.argument("old", type=int)
+@click.argument("new", type=int)
+def diff(bank_name: str, old: int, new: int) -> None:
+    """What version NEW adds (+), removes (-) and changes (~) relative to OLD."""
+    try:
+        with _session() as session:
+            result = banks.diff_versions(session, bank=bank_name, old=old, new=new)
+    except ItembankError as exc:
+        _fail(str(exc))
+    for line in result.lines():
+        click.echo(line)
+    if result.empty:
+        click.echo(f"v{old} and v{new} hold the same items", err=True)
+
+
+@bank.command("stats")
+@click.option("--bank", "bank_name", required=True)
+@click.option("--version", type=int, default=None)
+def stats(bank_name: str, version: int | None) -> None:
+    """Item analysis from stored responses: facility, discrimination, distractors, flags."""
+    try:
+        with _session() as session:
+            result = banks.item_analysis(session, bank=bank_name, version=version)
+    except ItembankError as exc:
+        _fail(str(exc))
+    table = Table("item", "n", "facility", "r_pb", "D(27%)", "options chosen", "flags")
+    for s in result.item_stats:
+        table.add_row(
+            s.key,
+            str(s.responses),
+            _fmt(s.facility),
+            _fmt(s.point_biserial),
+            _fmt(s.discrimination_27),
+            " ".join(str(c) for c in s.option_counts),
+            ", ".join(s.flags),
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"learners {result.learners}  items {result.items}  mean {_fmt(result.mean_score)}  "
+        f"sd {_fmt(result.sd_score)}  alpha {_fmt(result.alpha)}  KR-20 {_fmt(result.kr20)}"
+    )
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"

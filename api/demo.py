@@ -1,0 +1,100 @@
+"""Demo data for a first look: accounts of every role and a published demo bank.
+
+``examengine demo load`` (run by ``make run``) is idempotent: accounts that exist are
+left alone and a bank whose items are unchanged gets no new version. The demo passwords
+are printed and are for a machine nobody else reaches; the demo accounts skip the forced
+password change so a first look needs no extra step.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from msgspec import Struct
+from sqlmodel import Session, select
+
+from api.auth import hash_password
+from api.db import make_engine, session_factory, transaction
+from api.services import banks
+from api.settings import Settings
+from api.tables import User
+
+DEMO_DIR = Path(__file__).parent / "demo"
+DEMO_BANK = "公需科目-演示题库"
+
+
+class DemoAccount(Struct, frozen=True, kw_only=True):
+    login: str
+    name: str
+    roles: tuple[str, ...]
+    password: str
+
+
+ACCOUNTS = (
+    DemoAccount(
+        login="13800000001", name="演示出题人", roles=("author",), password="author-demo-1"
+    ),
+    DemoAccount(
+        login="13800000002", name="演示监考员", roles=("proctor",), password="proctor-demo-1"
+    ),
+    DemoAccount(
+        login="13800000003", name="演示运维", roles=("operator",), password="operator-demo-1"
+    ),
+    DemoAccount(
+        login="11010519491231002X", name="张三", roles=("learner",), password="learner-demo-1"
+    ),
+)
+
+
+def load_demo(session: Session, *, now: datetime) -> list[str]:
+    """Create what is missing; returns a line per thing done."""
+    done = []
+    for account in ACCOUNTS:
+        if session.exec(select(User).where(User.login == account.login)).first() is None:
+            session.add(
+                User(
+                    login=account.login,
+                    display_name=account.name,
+                    password_hash=hash_password(account.password),
+                    roles=list(account.roles),
+                    must_change_password=False,
+                    created_at=now,
+                )
+            )
+            done.append(f"account {account.login} ({', '.join(account.roles)})")
+    session.flush()
+    source = DEMO_DIR / "bank.yaml"
+    outcome = banks.import_file(
+        session, data=source.read_bytes(), source=source.name, bank=DEMO_BANK, now=now
+    )
+    if not outcome.unchanged:
+        banks.publish(session, bank=DEMO_BANK, version=outcome.version.version, now=now)
+        done.append(
+            f"bank {DEMO_BANK} v{outcome.version.version} ({outcome.version.item_count} items)"
+        )
+    return done
+
+
+@click.group("demo")
+def demo() -> None:
+    """Demo data."""
+
+
+@demo.command("load")
+def load() -> None:
+    """Load demo accounts and the demo bank (safe to run again)."""
+    settings = Settings.from_env(os.environ)
+    engine = make_engine(settings.database)
+    try:
+        with transaction(session_factory(engine)) as session:
+            done = load_demo(session, now=datetime.now(UTC))
+    finally:
+        engine.dispose()
+    for line in done or ["demo data already loaded"]:
+        click.echo(line)
+    click.echo("demo sign-ins (login / password):")
+    for account in ACCOUNTS:
+        click.echo(f"  {', '.join(account.roles):9} {account.login} / {account.password}")

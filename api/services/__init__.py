@@ -1,0 +1,1 @@
+"""Use cases of the API and the CLI: one unit of work each, rules from the core."""

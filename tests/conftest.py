@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -31,8 +31,10 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
-from api.db import migrate
+from api.auth import hash_password
+from api.db import make_engine, migrate, session_factory, transaction
 from api.settings import DatabaseSettings, RedisSettings, SecuritySettings, Settings
+from api.tables import User
 
 POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
@@ -172,3 +174,32 @@ async def app_client(
 def settings_redis(settings_sqlite: Settings, redis_url: str, redis_prefix: str) -> Settings:
     """``settings_sqlite`` with Redis (sessions and rate limits) under a private prefix."""
     return settings_sqlite.replace(redis=RedisSettings(url=redis_url, key_prefix=redis_prefix))
+
+
+# --------------------------------------------------------------------------- accounts
+
+TEST_PASSWORD = "correct horse"
+
+
+@pytest.fixture
+def add_user(app_settings: Settings) -> Callable[..., None]:
+    """Create an account (password ``correct horse``) directly in the migrated database."""
+    migrate(app_settings.database.url)
+
+    def add(login: str, *roles: str, must_change: bool = False) -> None:
+        engine = make_engine(app_settings.database)
+        try:
+            with transaction(session_factory(engine)) as db:
+                db.add(
+                    User(
+                        login=login,
+                        display_name=f"user {login}",
+                        password_hash=hash_password(TEST_PASSWORD),
+                        roles=list(roles),
+                        must_change_password=must_change,
+                    )
+                )
+        finally:
+            engine.dispose()
+
+    return add

@@ -417,6 +417,11 @@ def _correct_mask(item: Item) -> int:
 
 
 def _choice_mask(item: Item, response: Any) -> int:
+    """The options chosen as bits (0 for items that are not choice items)."""
     ids = {o.id: i for i, o in enumerate(_options(item))}
-    chosen = [response] if isinstance(response, str) else response or []
+    if not ids:
+        return 0
+    chosen = [response] if isinstance(response, str) else response
+    if not isinstance(chosen, list | tuple):
+        return 0
     return sum(1 << ids[c] for c in chosen if isinstance(c, str) and c in ids)

@@ -11,17 +11,16 @@ from litestar.types import ControllerRouterHandler
 
 from api.app import create_app
 from api.auth import hash_password, requires_role, verify_password
-from api.db import make_engine, migrate, session_factory, transaction
+from api.db import migrate
 from api.errors import PROBLEM_JSON
 from api.settings import SecuritySettings, Settings
-from api.tables import User
 
 Client = AsyncTestClient[Litestar]
 AddUser = Callable[..., None]
 
 AUTHOR = "110101199003077777"
 LEARNER = "13800138000"
-PASSWORD = "correct horse"
+PASSWORD = "correct horse"  # what the add_user fixture sets
 
 
 @get("/probe/authoring", guards=[requires_role("author")], sync_to_thread=False)
@@ -37,30 +36,6 @@ def signed_in() -> dict[str, str]:
 @pytest.fixture
 def extra_routes() -> list[ControllerRouterHandler]:
     return [authoring, signed_in]
-
-
-@pytest.fixture
-def add_user(app_settings: Settings) -> AddUser:
-    """Create an account directly in the (migrated) database."""
-    migrate(app_settings.database.url)
-
-    def add(login: str, *roles: str, must_change: bool = False) -> None:
-        engine = make_engine(app_settings.database)
-        try:
-            with transaction(session_factory(engine)) as db:
-                db.add(
-                    User(
-                        login=login,
-                        display_name=f"user {login}",
-                        password_hash=hash_password(PASSWORD),
-                        roles=list(roles),
-                        must_change_password=must_change,
-                    )
-                )
-        finally:
-            engine.dispose()
-
-    return add
 
 
 async def login(client: Client, who: str, password: str = PASSWORD) -> int:

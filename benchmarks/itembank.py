@@ -155,20 +155,22 @@ def _import_in_fresh_process(path: str, naive: bool, queue: mp.Queue) -> None:  
     data = Path(path).read_bytes()
     start = time.perf_counter()
     report = lint_file(data, source=path)
-    linted = time.perf_counter()
+    lint_s = time.perf_counter() - start
+    start = time.perf_counter()
     with transaction(session_factory(engine)) as session:
-        if naive:
+        if naive:  # the baseline: the same lint, then one ORM object per row
+            report = lint_file(data, source=path)
             _store_one_row_at_a_time(session, [p.item for p in report.items])
-        else:
+        else:  # the service: lint, refuse on error, bulk insert
             banks.import_file(session, data=data, source=path, bank="b", now=datetime.now(UTC))
-    done = time.perf_counter()
+    import_s = time.perf_counter() - start
     engine.dispose()
     queue.put(
         {
             "items": len(report.items),
             "errors": report.errors,
-            "lint_s": linted - start,
-            "total_s": done - start,
+            "lint_s": lint_s,
+            "total_s": import_s,
             "peak_mib": _peak_mib(),
         }
     )
@@ -277,10 +279,11 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"\nLint + import of a generated {args.items:,}-item bank into SQLite (goal ≤ 5 s)\n")
-    print(f"{'format':38} {'items':>7} {'lint s':>7} {'total s':>8} {'peak MiB':>9}")
+    print(f"{'format':38} {'items':>7} {'lint s':>7} {'import s':>9} {'peak MiB':>9}")
+    print(f"{'':38} {'':>7} {'':>7} {'(lint+store)':>9}")
     for name, r in bench_import(args.items):
         print(
-            f"{name:38} {r['items']:>7} {r['lint_s']:>7.2f} {r['total_s']:>8.2f} {r['peak_mib']:>9.0f}"
+            f"{name:38} {r['items']:>7} {r['lint_s']:>7.2f} {r['total_s']:>9.2f} {r['peak_mib']:>9.0f}"
         )
 
     print(

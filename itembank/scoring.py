@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import msgspec
 from msgspec import Struct
 
 from itembank.errors import ItembankError
@@ -174,3 +175,17 @@ def _matching(item: Item, answers: list[str], response: object) -> float:
         if normalize_text(want) == normalize_text(got)
     )
     return hits / len(answers)
+
+
+def additive_weights(options: Sequence[Option]) -> tuple[Option, ...]:
+    """All-or-nothing multiple-choice options restated for formats that only add weights
+    (GIFT, core Moodle): each correct option is worth an equal share of full credit and
+    each wrong one takes the same share away, so a learner cannot gain by ticking extra
+    options. Shares are rounded to Moodle's 7-digit grade fractions (1/3 → 0.3333333)."""
+    correct = sum(1 for o in options if o.fraction > 0)
+    if not correct:
+        return tuple(options)
+    share = round(1.0 / correct, 7)
+    return tuple(
+        msgspec.structs.replace(o, fraction=share if o.fraction > 0 else -share) for o in options
+    )

@@ -78,6 +78,7 @@ from itembank.model import (
     option_id,
 )
 from itembank.problems import Location, Problem
+from itembank.scoring import additive_weights
 
 #: What PHP's ``trim`` removes, which is what Moodle trims with.
 _WS = " \t\n\r\x00\x0b"
@@ -696,7 +697,9 @@ def _write_answers(body: Body) -> str:
     match body:
         case SingleChoice(options=options):
             return _write_single(options)
-        case MultipleChoice(options=options):
+        case MultipleChoice(options=options, scoring=scoring):
+            if scoring == "all_or_nothing":
+                options = additive_weights(options)
             return "".join(f"\t~{_weighted(o)}{_feedback(o.feedback)}\n" for o in options)
         case TrueFalse(answer=answer, feedback_true=if_true, feedback_false=if_false):
             right, wrong = (if_true, if_false) if answer else (if_false, if_true)

@@ -24,10 +24,11 @@ nearest reading is that each is required.
 
 Moodle XML cannot carry: per-option ``fixed`` (``shuffleanswers`` is per question, so
 ``shuffleanswers`` false reads as every option fixed and any fixed option writes
-``shuffleanswers`` false); difficulty; enemy group; draft status. Written all-or-nothing
-multiple choice gives each correct option 100 %, which core Moodle scores by adding the
-chosen fractions (any one correct option earns full credit) — install the
-``multichoiceset`` plugin for true all-or-nothing. Answer numbering, penalties, hints,
+``shuffleanswers`` false); difficulty; enemy group; draft status. Core Moodle scores
+multiple choice by adding the chosen options' fractions, so all-or-nothing multiple
+choice is written with ``itembank.scoring.additive_weights`` (each correct option an
+equal share, each wrong one the same share taken away, so ticking extra options never pays) and
+reads back as "partial". Answer numbering, penalties, hints,
 combined feedback, units and embedded files are not read (embedded files and units are
 reported as left out).
 """
@@ -59,6 +60,7 @@ from itembank.model import (
     option_id,
 )
 from itembank.problems import Location, Problem, at, syntax, unsupported, unsupported_part
+from itembank.scoring import additive_weights
 
 # ---------------------------------------------------------------------------------------
 # The shared XML tree reader
@@ -546,7 +548,9 @@ def _body_parts(body: Body) -> tuple[str, list[str]]:
     match body:
         case SingleChoice(options=options):
             return "multichoice", _choice_parts(options, single=True)
-        case MultipleChoice(options=options):
+        case MultipleChoice(options=options, scoring=scoring):
+            if scoring == "all_or_nothing":
+                options = additive_weights(options)
             return "multichoice", _choice_parts(options, single=False)
         case TrueFalse():
             return "truefalse", _truefalse_parts(body)

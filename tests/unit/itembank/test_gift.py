@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from itembank.formats import ParseResult, gift
+from itembank.formats import ParsedItem, ParseResult, gift
+from itembank.lint import lint_items
 from itembank.model import (
     AcceptedText,
     FillBlank,
@@ -24,7 +25,8 @@ from itembank.model import (
     derive_key,
     option_id,
 )
-from itembank.problems import Problem
+from itembank.problems import Location, Problem
+from itembank.scoring import score
 
 
 def parse(text: str) -> ParseResult:
@@ -727,3 +729,26 @@ _items = st.builds(
 @given(st.lists(_items, max_size=4))
 def test_any_writable_items_read_back_the_same(items: list[Item]) -> None:
     assert round_trip(items) == items
+
+
+def test_all_or_nothing_multiple_choice_is_written_as_equal_shares_that_lint_clean():
+    item = Item(
+        key="aon",
+        stem="选出所有正确项",
+        topic="t",
+        body=MultipleChoice(
+            options=(
+                Option(id="A", text="甲", fraction=1.0),
+                Option(id="B", text="乙", fraction=1.0),
+                Option(id="C", text="丙", fraction=1.0),
+                Option(id="D", text="丁"),
+            )
+        ),
+    )
+    text = gift.dump([item]).decode()
+    assert "~%33.33333%甲" in text
+    assert "~%-33.33333%丁" in text
+    (read,) = gift.parse(text.encode()).items
+    assert lint_items([ParsedItem(item=read.item, location=Location(line=1))]) == []
+    assert score(read.item, ["A", "B", "C"]).fraction == pytest.approx(1.0, abs=1e-6)
+    assert score(read.item, ["A", "B", "C", "D"]).fraction == pytest.approx(2 / 3, abs=1e-6)

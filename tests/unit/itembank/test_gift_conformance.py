@@ -35,7 +35,7 @@ Facts = dict[str, Any]
 
 
 def _folder() -> Path:
-    configured = os.environ.get("EXAMENGINE_CONFORMANCE_DIR")
+    configured = os.environ.get("EXAMENGINE_TEST_CONFORMANCE_DIR")
     if configured:
         return Path(configured) / "gift"
     return Path(__file__).parents[3].parent / "shared" / "conformance" / "gift"

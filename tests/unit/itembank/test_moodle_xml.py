@@ -19,6 +19,7 @@ from itembank.model import (
     Status,
     TrueFalse,
 )
+from itembank.scoring import score
 
 
 def quiz(*questions: str) -> bytes:
@@ -283,9 +284,11 @@ ITEMS = (
         key="mr-2",
         stem="Both",
         body=MultipleChoice(
+            scoring="partial",
             options=(
-                Option(id="A", text="x", fraction=1.0),
-                Option(id="B", text="y", fraction=1.0),
+                Option(id="A", text="x", fraction=0.5),
+                Option(id="B", text="y", fraction=0.5),
+                Option(id="C", text="z", fraction=-0.5),
             ),
         ),
     ),
@@ -318,6 +321,30 @@ def test_dump_then_parse_gives_the_same_items():
     result = moodle_xml.parse(moodle_xml.dump(ITEMS))
     assert result.problems == ()
     assert tuple(p.item for p in result.items) == ITEMS
+
+
+def test_all_or_nothing_multiple_choice_is_written_so_core_moodle_cannot_be_gamed():
+    item = Item(
+        key="aon",
+        stem="Pick both",
+        body=MultipleChoice(
+            options=(
+                Option(id="A", text="x", fraction=1.0),
+                Option(id="B", text="y", fraction=1.0),
+                Option(id="C", text="z"),
+            ),
+        ),
+    )
+    text = moodle_xml.dump([item]).decode()
+    assert '<answer fraction="50"' in text
+    assert '<answer fraction="-50"' in text
+    (read,) = moodle_xml.parse(text.encode()).items
+    body = read.item.body
+    assert isinstance(body, MultipleChoice)
+    assert body.scoring == "partial"
+    assert score(read.item, ["A", "B"]).fraction == 1.0
+    assert score(read.item, ["A"]).fraction == 0.5
+    assert score(read.item, ["A", "B", "C"]).fraction == 0.5
 
 
 def test_dump_writes_categories_and_percent_fractions_as_moodle_does():

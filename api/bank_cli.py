@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 from sqlmodel import Session
 
-from api.db import make_engine, session_factory, transaction
+from api.db import standalone_transaction
 from api.services import banks
 from api.settings import Settings
 from itembank import formats
@@ -31,15 +30,8 @@ from itembank.problems import Problem
 LANGS = click.Choice(["en", "zh"])
 
 
-@contextmanager
-def _session() -> Iterator[Session]:
-    settings = Settings.from_env(os.environ)
-    engine = make_engine(settings.database)
-    try:
-        with transaction(session_factory(engine)) as session:
-            yield session
-    finally:
-        engine.dispose()
+def _session() -> AbstractContextManager[Session]:
+    return standalone_transaction(Settings.from_env(os.environ).database)
 
 
 def _now() -> datetime:

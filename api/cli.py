@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.auth import hash_password
 from api.bank_cli import bank
-from api.db import make_engine, migrate, session_factory, transaction
+from api.db import migrate, standalone_transaction
 from api.demo import demo
 from api.settings import Settings, SettingsError
 from api.tables import ROLES, User
@@ -122,9 +122,8 @@ def user_add(
     if len(password) < 8:
         raise CliError("password: at least 8 characters")
     settings = _settings()
-    engine = make_engine(settings.database)
     try:
-        with transaction(session_factory(engine)) as session:
+        with standalone_transaction(settings.database) as session:
             session.add(
                 User(
                     login=login,
@@ -136,8 +135,6 @@ def user_add(
             )
     except IntegrityError:
         raise CliError(f"user {login!r} already exists") from None
-    finally:
-        engine.dispose()
     click.echo(f"added user {login} ({', '.join(sorted(set(roles)))})")
 
 

@@ -95,6 +95,18 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def standalone_transaction(settings: DatabaseSettings) -> Iterator[Session]:
+    """One unit of work outside the app (the CLI, scripts, tests): an engine of its own,
+    one transaction, and the engine disposed of afterwards."""
+    engine = make_engine(settings)
+    try:
+        with transaction(session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
 #: How a handler asks for the request's session: ``def handler(db: Db) -> ...``.
 Db: TypeAlias = NamedDependency[Session]
 

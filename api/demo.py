@@ -17,7 +17,7 @@ from msgspec import Struct
 from sqlmodel import Session, select
 
 from api.auth import hash_password
-from api.db import make_engine, session_factory, transaction
+from api.db import standalone_transaction
 from api.services import banks
 from api.settings import Settings
 from api.tables import User
@@ -86,13 +86,8 @@ def demo() -> None:
 @demo.command("load")
 def load() -> None:
     """Load demo accounts and the demo bank (safe to run again)."""
-    settings = Settings.from_env(os.environ)
-    engine = make_engine(settings.database)
-    try:
-        with transaction(session_factory(engine)) as session:
-            done = load_demo(session, now=datetime.now(UTC))
-    finally:
-        engine.dispose()
+    with standalone_transaction(Settings.from_env(os.environ).database) as session:
+        done = load_demo(session, now=datetime.now(UTC))
     for line in done or ["demo data already loaded"]:
         click.echo(line)
     click.echo("demo sign-ins (login / password):")

@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from api.auth import hash_password
-from api.db import make_engine, migrate, session_factory, transaction
+from api.db import migrate, standalone_transaction
 from api.settings import DatabaseSettings, RedisSettings, SecuritySettings, Settings
 from api.tables import User
 
@@ -187,19 +187,15 @@ def add_user(app_settings: Settings) -> Callable[..., None]:
     migrate(app_settings.database.url)
 
     def add(login: str, *roles: str, must_change: bool = False) -> None:
-        engine = make_engine(app_settings.database)
-        try:
-            with transaction(session_factory(engine)) as db:
-                db.add(
-                    User(
-                        login=login,
-                        display_name=f"user {login}",
-                        password_hash=hash_password(TEST_PASSWORD),
-                        roles=list(roles),
-                        must_change_password=must_change,
-                    )
+        with standalone_transaction(app_settings.database) as db:
+            db.add(
+                User(
+                    login=login,
+                    display_name=f"user {login}",
+                    password_hash=hash_password(TEST_PASSWORD),
+                    roles=list(roles),
+                    must_change_password=must_change,
                 )
-        finally:
-            engine.dispose()
+            )
 
     return add

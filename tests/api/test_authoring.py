@@ -11,7 +11,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from api.db import make_engine, session_factory, transaction
+from api.db import standalone_transaction
 from api.errors import PROBLEM_JSON
 from api.settings import Settings
 from api.tables import BankVersion, ItemResponse
@@ -199,34 +199,30 @@ async def test_item_analysis_reads_the_stored_responses(
     author: Client, app_settings: Settings
 ) -> None:
     await author.post("/api/banks/公需/import", **upload("bank.gift", GOOD_GIFT))
-    engine = make_engine(app_settings.database)
-    try:
-        with transaction(session_factory(engine)) as db:
-            version_id = db.exec(select(BankVersion.id)).one()
-            for learner in range(40):
-                right = learner % 4 != 0
-                db.add(
-                    ItemResponse(
-                        bank_version_id=version_id,
-                        item_key="law-1",
-                        learner_ref=f"L{learner}",
-                        response="A" if right else "B",
-                        score=1.0 if right else 0.0,
-                        max_score=1.0,
-                    )
+    with standalone_transaction(app_settings.database) as db:
+        version_id = db.exec(select(BankVersion.id)).one()
+        for learner in range(40):
+            right = learner % 4 != 0
+            db.add(
+                ItemResponse(
+                    bank_version_id=version_id,
+                    item_key="law-1",
+                    learner_ref=f"L{learner}",
+                    response="A" if right else "B",
+                    score=1.0 if right else 0.0,
+                    max_score=1.0,
                 )
-                db.add(
-                    ItemResponse(
-                        bank_version_id=version_id,
-                        item_key="law-2",
-                        learner_ref=f"L{learner}",
-                        response=right,
-                        score=1.0 if learner % 2 else 0.0,
-                        max_score=1.0,
-                    )
+            )
+            db.add(
+                ItemResponse(
+                    bank_version_id=version_id,
+                    item_key="law-2",
+                    learner_ref=f"L{learner}",
+                    response=right,
+                    score=1.0 if learner % 2 else 0.0,
+                    max_score=1.0,
                 )
-    finally:
-        engine.dispose()
+            )
     stats = (await author.get("/api/banks/公需/stats")).json()
     law1 = next(s for s in stats["item_stats"] if s["key"] == "law-1")
     assert (law1["responses"], law1["facility"]) == (40, 0.75)

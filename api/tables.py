@@ -118,7 +118,10 @@ class BankVersion(SQLModel, table=True):
 
 
 class BankItem(SQLModel, table=True):
-    """One item of a bank version; ``data`` is ``msgspec.to_builtins(itembank.model.Item)``.
+    """One item of a bank version; ``data`` is the item as msgspec JSON text
+    (``itembank.model.encode_item``): text rather than a JSON column, because it is
+    written and read whole, in bulk (msgspec is several times faster than the JSON
+    column's ``json.dumps``), and stem search is a plain LIKE on every backend.
 
     ``key``, ``kind``, ``topic`` and ``status`` repeat fields of ``data`` so assembly can
     select items without decoding them.
@@ -137,7 +140,7 @@ class BankItem(SQLModel, table=True):
     kind: str = Field(max_length=32)
     topic: str = Field(default="", max_length=200)
     status: str = Field(default="active", max_length=16)
-    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    data: str = Field(sa_column=Column(sa.Text, nullable=False))
 
 
 class ItemResponse(SQLModel, table=True):

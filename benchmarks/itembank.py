@@ -194,7 +194,7 @@ def _store_one_row_at_a_time(session, items) -> None:  # type: ignore[no-untyped
                 kind=item.kind.value,
                 topic=item.topic,
                 status=item.status.value,
-                data=msgspec.to_builtins(item),
+                data=msgspec.json.encode(item).decode(),
             )
         )
 

@@ -182,8 +182,7 @@ def search_items(
         query = query.where(BankItem.status == status)
     if text:
         needle = f"%{text}%"
-        stem = sa.cast(BankItem.__table__.c.data, sa.String)  # type: ignore[attr-defined]
-        query = query.where(sa.or_(col(BankItem.key).like(needle), stem.like(needle)))
+        query = query.where(sa.or_(col(BankItem.key).like(needle), col(BankItem.data).like(needle)))
     total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(BankItem.position)).offset(offset).limit(limit))
     return ItemPage(version=row.version, total=total, items=tuple(_decode(r.data) for r in rows))
@@ -349,7 +348,7 @@ def _row_values(version_id: int, position: int, item: Item) -> dict[str, Any]:
         "kind": item.kind.value,
         "topic": item.topic,
         "status": item.status.value,
-        "data": msgspec.to_builtins(item),
+        "data": _ENCODER.encode(item).decode(),
     }
 
 
@@ -396,8 +395,12 @@ def _items_of(session: Session, row: BankVersion) -> list[Item]:
     return [_decode(d) for d in data]
 
 
-def _decode(data: Any) -> Item:
-    return msgspec.convert(data, Item)
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(Item)
+
+
+def _decode(data: str) -> Item:
+    return _DECODER.decode(data)
 
 
 def _located(items: Sequence[Item]) -> list[ParsedItem]:

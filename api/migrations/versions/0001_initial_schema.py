@@ -67,7 +67,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('topic', sa.String(length=200), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('data', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['bank_version_id'], ['bank_version.id'], name=op.f('fk_bank_item_bank_version_id_bank_version'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_item')),
     sa.UniqueConstraint('bank_version_id', 'key', name=op.f('uq_bank_item_bank_version_id_key'))

@@ -40,6 +40,7 @@ import html.entities
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Literal, NamedTuple
 
@@ -492,9 +493,16 @@ def _read_entry(archive: zipfile.ZipFile, name: str) -> bytes | Problem:
         info = archive.getinfo(name)
     except KeyError:
         return _package_problem(f"the manifest lists {name!r} but the package has no such file")
+    too_large = _package_problem(f"{name!r} is larger than {_MAX_ENTRY >> 20} MB")
     if info.file_size > _MAX_ENTRY:
-        return _package_problem(f"{name!r} is larger than {_MAX_ENTRY >> 20} MB")
-    return archive.read(info)
+        return too_large
+    try:
+        # Read at most one byte past the limit: the declared size may lie (a zip bomb).
+        with archive.open(info) as entry:
+            content = entry.read(_MAX_ENTRY + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as error:
+        return _package_problem(f"{name!r} cannot be read from the zip: {error}")
+    return too_large if len(content) > _MAX_ENTRY else content
 
 
 def _manifest_items(archive: zipfile.ZipFile) -> tuple[list[str], list[Problem]] | Problem:

@@ -94,3 +94,13 @@ def test_a_cut_or_corrupted_file_never_raises(name: str, data: st.DataObject) ->
 @given(blob=st.binary(max_size=300))
 def test_random_bytes_never_raise(name: str, blob: bytes) -> None:
     parse(name, blob)
+
+
+def test_a_qti_package_with_a_corrupt_entry_is_a_problem_naming_the_entry() -> None:
+    sample = bytearray(SAMPLES["qti"])
+    header = sample.find(b"PK\x03\x04", 4)  # the second entry's local header
+    sample[header + 4] ^= 0xFF
+    sample[header + 1] = 0  # a bad signature: "Bad magic number for file header"
+    result = parse("qti", bytes(sample))
+    assert not result.ok
+    assert any("cannot be read from the zip" in p.message for p in result.problems)

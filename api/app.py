@@ -20,12 +20,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.response import Redirect
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
@@ -41,11 +42,24 @@ from api.health import health, ready
 from api.logging import RequestLog, logging_config
 from api.settings import Settings
 
+
+@get("/", include_in_schema=False, sync_to_thread=False)
+def index() -> Redirect:
+    """Until the browser pages arrive, the front door is the API's documentation."""
+    return Redirect("/schema")
+
+
 #: The app's routes. Register a new controller by appending it here.
-ROUTE_HANDLERS: list[ControllerRouterHandler] = [health, ready, AuthController, AuthoringController]
+ROUTE_HANDLERS: list[ControllerRouterHandler] = [
+    index,
+    health,
+    ready,
+    AuthController,
+    AuthoringController,
+]
 
 #: Paths that never need the login session (no store read on probes and scrapes).
-_SESSIONLESS = ["^/health$", "^/ready$", "^/metrics", "^/schema"]
+_SESSIONLESS = ["^/$", "^/health$", "^/ready$", "^/metrics", "^/schema"]
 
 
 class MetricsController(PrometheusController):

@@ -10,6 +10,7 @@ lint, not the constructor, is where problems are found and reported with their l
 from __future__ import annotations
 
 import hashlib
+import math
 import unicodedata
 from enum import StrEnum
 from typing import Annotated, Literal, TypeAlias
@@ -177,6 +178,34 @@ class Bank(Struct, frozen=True, kw_only=True):
     name: str
     version: int = 1
     items: tuple[Item, ...] = ()
+
+
+#: Logit of each 1–5 band: band 3 is average (0), each band one logit apart.
+BAND_LOGITS = {1: -2.0, 2: -1.0, 3: 0.0, 4: 1.0, 5: 2.0}
+
+
+def difficulty_logit(d: Difficulty) -> float:
+    """One difficulty scale for every item: a logit, higher is harder.
+
+    IRT ``b`` when given (it is already on this scale); else the logit of the facility
+    (``ln((1 - p) / p)``, clipped to 0.01–0.99); else the band's logit; else 0 (average).
+    """
+    if d.irt_b is not None:
+        return d.irt_b
+    if d.facility is not None:
+        p = min(0.99, max(0.01, d.facility))
+        return math.log((1 - p) / p)
+    if d.band is not None:
+        return BAND_LOGITS.get(d.band, 0.0)
+    return 0.0
+
+
+def difficulty_band(d: Difficulty) -> int:
+    """The 1–5 band of an item: the band given, else the nearest band to its logit."""
+    if d.band is not None and d.band in BAND_LOGITS:
+        return d.band
+    logit = difficulty_logit(d)
+    return min(BAND_LOGITS, key=lambda band: abs(BAND_LOGITS[band] - logit))
 
 
 def option_id(index: int) -> str:

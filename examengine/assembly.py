@@ -1,0 +1,511 @@
+"""Paper assembly: a different, equally hard paper for every learner, rebuilt exactly
+from its seed.
+
+A paper is a pure function of (exam spec version, bank version, learner, attempt number,
+server secret). ``paper_seed`` turns those into a 64-bit seed with a keyed BLAKE2b, so a
+learner cannot predict a paper without the secret. Every random number of a paper then
+comes from a counter-based hash of that seed (splitmix64: seed, purpose, counter), not
+from a stateful generator, so a paper never depends on which other papers are built in
+the same batch, on the order they are built in, or on numpy's stream layout.
+
+How a paper is drawn (the design measured in shared/HOTPATHS.md):
+
+1. ``compile_bank`` (once per spec and bank version) sorts each stratum's items by
+   difficulty — a stratum is a blueprint cell, or a topic of a section without cells —
+   and cuts it into as many contiguous *bands* as the stratum's quota: one slot per band.
+2. Each slot takes one item from its band at a position ``u``. The ``u`` of a paper's
+   slots are a Latin hypercube across the whole paper: slot k gets
+   ``(rank_k + jitter_k) / Q`` with ``rank`` a random permutation of 0…Q-1. Easy draws in
+   one band are paired with hard draws in another, so every paper's mean difficulty lands
+   near the target, while each item of a band is still equally likely (its exposure is
+   ``quota / stratum size``, the least any fair design can give).
+3. Repairs, only on the papers that need them: two items of one enemy group, or an item
+   the learner saw in an earlier attempt, move to the next free item of the same band
+   (then of the same stratum); a retake repeats an item only when the stratum has no
+   other.
+4. Items are shuffled within their sections and options within their items (options
+   marked ``fixed`` keep their places), from the same seed.
+
+Everything is vectorised over arrays of papers × slots; Python loops run only over the
+few papers that need a repair.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import math
+from collections.abc import Collection, Sequence
+
+import numpy as np
+import numpy.typing as npt
+from msgspec import Struct
+
+from examengine.blueprint import ExamSpec, eligible, in_cell, topic_quotas, validate
+from examengine.errors import SpecInvalidError
+from itembank.model import Item, Matching, MultipleChoice, SingleChoice, difficulty_logit
+
+U64 = npt.NDArray[np.uint64]
+I32 = npt.NDArray[np.int32]
+
+# Purposes: each kind of random number has its own stream of the paper's seed.
+_DRAW_RANK = 1
+_DRAW_JITTER = 2
+_ITEM_ORDER = 3
+_OPTION_ORDER = 4
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def paper_seed(
+    secret: bytes,
+    *,
+    exam: str,
+    spec_version: int,
+    bank: str,
+    bank_version: int,
+    learner: str,
+    attempt: int,
+) -> int:
+    """The 64-bit seed of one paper: BLAKE2b keyed with the server's paper secret.
+
+    The inputs are joined with a separator that cannot occur in them (NUL), so no two
+    different inputs give the same message.
+    """
+    if not secret:
+        raise ValueError("the paper secret must not be empty")
+    key = hashlib.blake2b(secret, digest_size=32).digest() if len(secret) > 64 else secret
+    parts = (exam, str(spec_version), bank, str(bank_version), learner, str(attempt))
+    message = "\x00".join(parts).encode()
+    digest = hashlib.blake2b(message, key=key, digest_size=8, person=b"examengine-paper").digest()
+    return int.from_bytes(digest, "big")
+
+
+def _mix(x: U64) -> U64:
+    """splitmix64's finaliser: a bijective 64-bit hash (wrapping uint64 arithmetic)."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def random_bits(seeds: U64, purpose: int, count: int) -> U64:
+    """``count`` 64-bit random numbers per seed (papers × count) for ``purpose``."""
+    stream = _mix(seeds ^ _mix(np.full(1, purpose, dtype=np.uint64)))
+    counters = np.arange(1, count + 1, dtype=np.uint64) * _GOLDEN
+    return _mix(stream[:, None] + counters[None, :])
+
+
+def uniforms(seeds: U64, purpose: int, count: int) -> npt.NDArray[np.float64]:
+    """``count`` uniform numbers in [0, 1) per seed, 53 bits each."""
+    return (random_bits(seeds, purpose, count) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+# ------------------------------------------------------------------------ compiling
+
+
+class CompiledExam:
+    """A spec and its bank version as arrays, built once and used for every paper.
+
+    ``items`` are the bank's items; every other array is indexed by item number
+    (``logit``, ``enemy``, option counts) or by slot (``slot_*``, one per item a paper
+    holds, in blueprint order).
+    """
+
+    def __init__(self, spec: ExamSpec, items: Sequence[Item]) -> None:
+        self.spec = spec
+        self.items = tuple(items)
+        self.keys = tuple(item.key for item in items)
+        self.logit = np.array([difficulty_logit(i.difficulty) for i in items], dtype=np.float64)
+        groups = {
+            g: n for n, g in enumerate(sorted({i.enemy_group for i in items if i.enemy_group}))
+        }
+        self.enemy = np.array(
+            [groups[i.enemy_group] if i.enemy_group else -1 for i in items], dtype=np.int32
+        )
+        pools, quotas, sections = _strata(spec, items)
+        self.zero_quota = [pool for pool, quota in zip(pools, quotas, strict=True) if quota == 0]
+        self._build_slots(pools, quotas, sections)
+        self._build_options(items)
+
+    def _build_slots(self, pools: list[list[int]], quotas: list[int], sections: list[int]) -> None:
+        sorted_pools = [sorted(pool, key=lambda i: (self.logit[i], self.keys[i])) for pool in pools]
+        self.pool = np.array([i for pool in sorted_pools for i in pool], dtype=np.int32)
+        starts = np.cumsum([0, *[len(p) for p in sorted_pools]])[:-1]
+        band_start, band_len, stratum, section = [], [], [], []
+        for s, (pool, quota) in enumerate(zip(sorted_pools, quotas, strict=True)):
+            edges = [len(pool) * b // quota for b in range(quota + 1)] if quota else []
+            for b in range(quota):
+                band_start.append(int(starts[s]) + edges[b])
+                band_len.append(edges[b + 1] - edges[b])
+                stratum.append(s)
+                section.append(sections[s])
+        self.slot_start = np.array(band_start, dtype=np.int64)
+        self.slot_len = np.array(band_len, dtype=np.int64)
+        self.slot_stratum = np.array(stratum, dtype=np.int32)
+        self.slot_section = np.array(section, dtype=np.int32)
+        self.stratum_start = np.asarray(starts, dtype=np.int64)
+        self.stratum_len = np.array([len(p) for p in sorted_pools], dtype=np.int64)
+        band_means = np.array(
+            [
+                self.logit[self.pool[s : s + n]].mean()
+                for s, n in zip(band_start, band_len, strict=True)
+            ]
+        )
+        #: The mean difficulty (logit) a paper has on average: the papers' target.
+        self.target = float(band_means.mean()) if len(band_means) else 0.0
+
+    def _build_options(self, items: Sequence[Item]) -> None:
+        counts = [len(_choices(item)) for item in items]
+        self.max_options = max(counts, default=0)
+        self.option_count = np.array(counts, dtype=np.int32)
+        fixed = np.zeros((len(items), max(self.max_options, 1)), dtype=bool)
+        for n, item in enumerate(items):
+            body = item.body
+            if isinstance(body, SingleChoice | MultipleChoice):
+                for j, option in enumerate(body.options):
+                    fixed[n, j] = option.fixed
+        self.option_fixed = fixed
+        #: Per item, the indexes of its options that may move (padded with -1), and how many.
+        movable = np.full_like(fixed, -1, dtype=np.int8)
+        count = np.zeros(len(items), dtype=np.int32)
+        for n, total in enumerate(counts):
+            places = [j for j in range(total) if not fixed[n, j]]
+            movable[n, : len(places)] = places
+            count[n] = len(places)
+        self.movable = movable
+        self.movable_count = count
+        #: Items whose options all move (the fast path of option shuffling).
+        self.plain = count == self.option_count
+
+    @property
+    def length(self) -> int:
+        return len(self.slot_start)
+
+
+def _choices(item: Item) -> tuple[str, ...]:
+    """What a paper orders within an item: option ids, or a matching item's answers."""
+    body = item.body
+    if isinstance(body, SingleChoice | MultipleChoice):
+        return tuple(o.id for o in body.options)
+    if isinstance(body, Matching):
+        return (*(p.answer for p in body.pairs), *body.distractors)
+    return ()
+
+
+def _strata(spec: ExamSpec, items: Sequence[Item]) -> tuple[list[list[int]], list[int], list[int]]:
+    """The item numbers, quota and section of every stratum, in blueprint order."""
+    pools: list[list[int]] = []
+    quotas: list[int] = []
+    sections: list[int] = []
+    for number, section in enumerate(spec.sections):
+        pool = [n for n, item in enumerate(items) if eligible(item, section)]
+        if section.cells:
+            for cell in section.cells:
+                pools.append([n for n in pool if in_cell(items[n], cell)])
+                quotas.append(cell.count)
+                sections.append(number)
+            continue
+        by_topic: dict[str, list[int]] = {}
+        for n in pool:
+            by_topic.setdefault(items[n].topic, []).append(n)
+        shares = topic_quotas(section.count, {t: len(p) for t, p in by_topic.items()})
+        for topic in sorted(by_topic):
+            pools.append(by_topic[topic])
+            quotas.append(shares[topic])
+            sections.append(number)
+    return pools, quotas, sections
+
+
+def compile_exam(spec: ExamSpec, items: Sequence[Item]) -> CompiledExam:
+    """Check ``spec`` against ``items`` and compile it for assembly.
+
+    Raises ``SpecInvalidError`` with every problem when the spec cannot be assembled.
+    Warnings (a topic with a zero quota) do not stop it; they stay on ``zero_quota``.
+    """
+    problems = validate(spec, items)
+    if any(p.severity == "error" for p in problems):
+        raise SpecInvalidError(spec.key, problems)
+    return CompiledExam(spec, items)
+
+
+# ------------------------------------------------------------------------ assembling
+
+
+class PaperItem(Struct, frozen=True, kw_only=True, array_like=True):
+    """One item of a paper: its key, section number (0-based), points, and the order in
+    which its options (or a matching item's answers) are shown."""
+
+    key: str
+    section: int
+    points: float
+    order: tuple[str, ...] = ()
+
+
+class Paper(Struct, frozen=True, kw_only=True):
+    """A learner's paper: the seed it was built from and its items in order."""
+
+    seed: str
+    items: tuple[PaperItem, ...]
+    difficulty: float
+    #: Items repeated from an earlier attempt because their stratum had no other.
+    repeats: int = 0
+
+
+class PaperBatch(Struct, frozen=True, kw_only=True):
+    """Many papers as arrays: ``item`` (papers × slots, item numbers in the order shown),
+    ``section`` of each position, ``options`` (papers × slots × options: the order of
+    each item's choices, -1 padded), and per paper the mean difficulty and repeats."""
+
+    seeds: U64
+    item: I32
+    section: I32
+    options: npt.NDArray[np.int8]
+    difficulty: npt.NDArray[np.float64]
+    repeats: I32
+    enemy_conflicts: I32
+
+
+def assemble(
+    exam: CompiledExam,
+    seeds: Sequence[int] | U64,
+    *,
+    exclude: Sequence[Collection[str]] | None = None,
+) -> PaperBatch:
+    """The papers for ``seeds`` (one per learner and attempt), all at once.
+
+    ``exclude`` gives, per seed, the keys of items the learner saw in earlier attempts
+    (used when the spec's ``exclude_seen`` is on). Each paper depends only on its own
+    seed and exclusions, never on the rest of the batch.
+    """
+    s = np.asarray(seeds, dtype=np.uint64).reshape(-1)
+    papers, slots = len(s), exam.length
+    chosen = _draw(exam, s)
+    excluded = _excluded_sets(exam, exclude, papers) if exam.spec.exclude_seen else None
+    repeats = np.zeros(papers, dtype=np.int32)
+    conflicts = np.zeros(papers, dtype=np.int32)
+    for row in _rows_needing_repair(exam, chosen, excluded):
+        seen = excluded[row] if excluded is not None else frozenset()
+        repeats[row], conflicts[row] = _repair(exam, chosen[row], seen)
+    order = _order(exam, s, slots)
+    item = np.take_along_axis(chosen, order, axis=1)
+    section = exam.slot_section[order]
+    options = _option_orders(exam, s, item)
+    difficulty = exam.logit[chosen].mean(axis=1) if slots else np.zeros(papers)
+    return PaperBatch(
+        seeds=s,
+        item=item.astype(np.int32),
+        section=section.astype(np.int32),
+        options=options,
+        difficulty=difficulty,
+        repeats=repeats,
+        enemy_conflicts=conflicts,
+    )
+
+
+def _draw(exam: CompiledExam, seeds: U64) -> npt.NDArray[np.int64]:
+    """One item per slot, at Latin-hypercube positions within each slot's band."""
+    slots = exam.length
+    if slots == 0:
+        return np.zeros((len(seeds), 0), dtype=np.int64)
+    ranks = np.argsort(random_bits(seeds, _DRAW_RANK, slots), axis=1, kind="stable")
+    rank_of = np.empty_like(ranks)
+    np.put_along_axis(rank_of, ranks, np.arange(slots)[None, :], axis=1)
+    u = (rank_of + uniforms(seeds, _DRAW_JITTER, slots)) / slots
+    offset = np.minimum((u * exam.slot_len).astype(np.int64), exam.slot_len - 1)
+    return exam.pool[exam.slot_start + offset].astype(np.int64)
+
+
+def _excluded_sets(
+    exam: CompiledExam, exclude: Sequence[Collection[str]] | None, papers: int
+) -> list[frozenset[int]] | None:
+    if exclude is None:
+        return None
+    if len(exclude) != papers:
+        raise ValueError(f"exclude has {len(exclude)} entries for {papers} papers")
+    number = {key: n for n, key in enumerate(exam.keys)}
+    return [frozenset(number[k] for k in keys if k in number) for keys in exclude]
+
+
+def _rows_needing_repair(
+    exam: CompiledExam,
+    chosen: npt.NDArray[np.int64],
+    excluded: list[frozenset[int]] | None,
+) -> list[int]:
+    rows: set[int] = set()
+    if len(exam.enemy) and (exam.enemy >= 0).any() and chosen.size:
+        groups = np.sort(exam.enemy[chosen], axis=1)
+        clash = (groups[:, 1:] == groups[:, :-1]) & (groups[:, 1:] >= 0)
+        rows.update(np.flatnonzero(clash.any(axis=1)).tolist())
+    if excluded is not None:
+        rows.update(
+            row
+            for row, seen in enumerate(excluded)
+            if seen and not seen.isdisjoint(chosen[row].tolist())
+        )
+    return sorted(rows)
+
+
+def _repair(
+    exam: CompiledExam, row: npt.NDArray[np.int64], seen: frozenset[int]
+) -> tuple[int, int]:
+    """Move enemies and seen items to the next free item of their band, then stratum.
+
+    Works in place on ``row``; returns (items repeated from earlier attempts, enemy
+    conflicts left). Slots are visited in blueprint order, so the repair is the same
+    every time the paper is built.
+    """
+    used: set[int] = set()
+    groups: set[int] = set()
+    repeats = conflicts = 0
+    for slot, item in enumerate(row.tolist()):
+        candidates = _candidates(exam, slot, item)
+        pick = next((c for c in candidates if _free(exam, c, used, groups, seen)), None)
+        if pick is None:  # only seen items (or enemies) left: allow a repeat, keep enemies out
+            pick = next((c for c in candidates if _free(exam, c, used, groups, frozenset())), item)
+            repeats += pick in seen
+            conflicts += exam.enemy[pick] >= 0 and int(exam.enemy[pick]) in groups
+        row[slot] = pick
+        used.add(pick)
+        if exam.enemy[pick] >= 0:
+            groups.add(int(exam.enemy[pick]))
+    return repeats, conflicts
+
+
+def _candidates(exam: CompiledExam, slot: int, item: int) -> list[int]:
+    """The drawn item, the rest of its band after it (wrapping), then its stratum's."""
+    start, length = int(exam.slot_start[slot]), int(exam.slot_len[slot])
+    at = int(np.flatnonzero(exam.pool[start : start + length] == item)[0])
+    band = [int(exam.pool[start + (at + j) % length]) for j in range(length)]
+    stratum = int(exam.slot_stratum[slot])
+    s0, sn = int(exam.stratum_start[stratum]), int(exam.stratum_len[stratum])
+    rest = [int(exam.pool[s0 + (start - s0 + length + j) % sn]) for j in range(sn - length)]
+    return band + rest
+
+
+def _free(
+    exam: CompiledExam, item: int, used: set[int], groups: set[int], seen: frozenset[int]
+) -> bool:
+    group = int(exam.enemy[item])
+    return item not in used and item not in seen and (group < 0 or group not in groups)
+
+
+def _order(exam: CompiledExam, seeds: U64, slots: int) -> npt.NDArray[np.int64]:
+    """The order slots are shown in: by section, shuffled within it when the spec says."""
+    if not exam.spec.shuffle_items or slots == 0:
+        return np.broadcast_to(np.arange(slots), (len(seeds), slots)).copy()
+    keys = exam.slot_section[None, :] + uniforms(seeds, _ITEM_ORDER, slots)
+    return np.argsort(keys, axis=1, kind="stable")
+
+
+def _option_orders(
+    exam: CompiledExam, seeds: U64, item: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int8]:
+    """Per position, the order of the item's choices: a random permutation of the
+    options that are not fixed, placed in the movable options' places; fixed options
+    keep theirs; -1 pads.
+
+    One 64-bit number per position picks a row of a table holding every permutation of
+    up to ``_TABLED`` options, so the common case is a single gather. Items with fixed
+    options, or with more options than the table holds, take a slower path.
+    """
+    slots, width = item.shape[1], exam.max_options
+    if width == 0 or slots == 0:
+        return np.full((*item.shape, width), -1, dtype=np.int8)
+    flat_item = item.ravel()
+    count = exam.option_count[flat_item]
+    table, offsets, sizes = _permutation_table(width)
+    if not exam.spec.shuffle_options:
+        return table[offsets[count]].reshape(*item.shape, width)
+    bits = random_bits(seeds, _OPTION_ORDER, slots).ravel()
+    tabled = np.minimum(count, _TABLED)
+    rows = offsets[tabled] + (bits % sizes[tabled].astype(np.uint64)).astype(np.intp)
+    order = table[rows]
+    special = np.flatnonzero(~exam.plain[flat_item] | (count > _TABLED))
+    if special.size:
+        _shuffle_movable(exam, order, flat_item, bits, special)
+    return order.reshape(*item.shape, width)
+
+
+def _shuffle_movable(
+    exam: CompiledExam,
+    order: npt.NDArray[np.int8],
+    flat_item: npt.NDArray[np.int64],
+    bits: U64,
+    at: npt.NDArray[np.intp],
+) -> None:
+    """The slow path, in place: shuffle only the movable options of the items at ``at``."""
+    width = order.shape[1]
+    counts = exam.option_count[flat_item[at]]
+    order[at] = np.where(np.arange(width)[None, :] < counts[:, None], np.arange(width), -1)
+    for m in np.unique(exam.movable_count[flat_item[at]]).tolist():
+        if m < 2:
+            continue
+        these = at[exam.movable_count[flat_item[at]] == m]
+        places = exam.movable[flat_item[these], :m].astype(np.intp)
+        ranks = np.argsort(uniforms(bits[these], _OPTION_ORDER, m), axis=1)
+        order[these[:, None], places] = np.take_along_axis(places, ranks, axis=1)
+
+
+_TABLED = 7
+
+
+@functools.cache
+def _permutation_table(
+    width: int,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """Every permutation of m options for m = 0 … min(width, _TABLED), padded with -1 to
+    ``width``, stacked; with each m's first row and number of rows."""
+    blocks, offsets, sizes = [], [], []
+    start = 0
+    for m in range(min(width, _TABLED) + 1):
+        block = np.full((math.factorial(m), width), -1, dtype=np.int8)
+        if m:
+            block[:, :m] = list(itertools.permutations(range(m)))
+        blocks.append(block)
+        offsets.append(start)
+        sizes.append(len(block))
+        start += len(block)
+    return (
+        np.concatenate(blocks),
+        np.array(offsets, dtype=np.intp),
+        np.array(sizes, dtype=np.int64),
+    )
+
+
+def paper_from_batch(exam: CompiledExam, batch: PaperBatch, row: int) -> Paper:
+    """Paper ``row`` of ``batch`` as a record: keys, sections, points, choice orders."""
+    items = []
+    for position, number in enumerate(batch.item[row].tolist()):
+        item = exam.items[number]
+        section = int(batch.section[row, position])
+        choices = _choices(item)
+        order = tuple(choices[j] for j in batch.options[row, position].tolist() if j >= 0)
+        points = exam.spec.sections[section].points or item.points
+        items.append(PaperItem(key=item.key, section=section, points=points, order=order))
+    return Paper(
+        seed=f"{int(batch.seeds[row]):016x}",
+        items=tuple(items),
+        difficulty=round(float(batch.difficulty[row]), 6),
+        repeats=int(batch.repeats[row]),
+    )
+
+
+def build_paper(exam: CompiledExam, seed: int, *, exclude: Collection[str] = ()) -> Paper:
+    """One learner's paper (the same as it would be in any batch)."""
+    batch = assemble(exam, [seed], exclude=[exclude])
+    return paper_from_batch(exam, batch, 0)
+
+
+def exposure(exam: CompiledExam, batch: PaperBatch) -> npt.NDArray[np.float64]:
+    """The share of the batch's papers each item appears on."""
+    counts = np.bincount(batch.item.ravel(), minlength=len(exam.items))
+    return counts / max(len(batch.seeds), 1)
+
+
+def unused_strata(exam: CompiledExam) -> list[tuple[str, int]]:
+    """(topic, items) of every stratum whose quota rounded to zero."""
+    return [(exam.items[pool[0]].topic if pool else "", len(pool)) for pool in exam.zero_quota]

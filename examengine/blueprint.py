@@ -1,0 +1,325 @@
+"""The exam specification: what a paper must hold and the rules of sitting it.
+
+An ``ExamSpec`` is versioned like a bank: the spec names the bank version it draws from,
+so a published spec and its bank version together fix every paper that can be built
+(with the server's paper secret and the learner). This module owns the shape of a spec
+and its validation against a bank; building papers is ``examengine.assembly``'s job and
+the attempt rules are ``examengine.attempt``'s.
+
+A section asks for ``count`` items of one kind (or any kind) from some topics, each worth
+``points`` (or the item's own points). It may fix quotas per topic × difficulty band
+(``cells``); without cells, the assembler spreads the count over the section's topics in
+proportion to their items, and reports any topic whose share rounds to zero.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Annotated
+
+from msgspec import Meta, Struct
+
+from itembank.model import Item, ItemKind, Status, difficulty_band
+
+Count = Annotated[int, Meta(ge=1, le=1000)]
+Share = Annotated[float, Meta(ge=0.0, le=1.0)]
+Seconds = Annotated[int, Meta(ge=60, le=24 * 3600)]
+
+
+class ExpiryPolicy(StrEnum):
+    """What closes an attempt that is still open at its deadline."""
+
+    #: The source rule: no score, recorded as failed (DOMAIN.md, "The exam").
+    EXPIRE_FAIL = "expire_fail"
+    #: Grade what was saved.
+    AUTO_SUBMIT = "auto_submit"
+    #: Accept saves for ``grace_s`` more seconds, then grade what was saved.
+    GRACE = "grace"
+
+
+class Cell(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A quota: ``count`` items on ``topic`` in difficulty ``band`` (1–5; None: any)."""
+
+    topic: str
+    count: Count
+    band: Annotated[int, Meta(ge=1, le=5)] | None = None
+
+
+class Section(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    title: str
+    count: Count
+    #: The item kind; None takes any kind.
+    kind: ItemKind | None = None
+    #: Points per item; None keeps each item's own points.
+    points: Annotated[float, Meta(gt=0)] | None = None
+    #: Topics to draw from; empty means every topic.
+    topics: tuple[str, ...] = ()
+    #: Optional quotas; when given they must add up to ``count``.
+    cells: tuple[Cell, ...] = ()
+
+
+class PracticeSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Practice (mock) attempts: unlimited, never counted."""
+
+    enabled: bool = True
+    #: Show the key and explanations after a practice attempt is closed.
+    show_key: bool = True
+
+
+class ExamSpec(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    key: Annotated[str, Meta(min_length=1, max_length=120)]
+    title: str
+    bank: str
+    bank_version: Annotated[int, Meta(ge=1)]
+    sections: tuple[Section, ...]
+    version: Annotated[int, Meta(ge=1)] = 1
+    #: The source rule: 120 minutes.
+    duration_s: Seconds = 120 * 60
+    #: The source rule: two attempts, then study again.
+    max_attempts: Annotated[int, Meta(ge=1, le=20)] = 2
+    pass_mark: Share = 0.6
+    expiry: ExpiryPolicy = ExpiryPolicy.EXPIRE_FAIL
+    grace_s: Annotated[int, Meta(ge=0, le=3600)] = 0
+    shuffle_items: bool = True
+    shuffle_options: bool = True
+    #: Most share of papers any one item may appear on (exposure cap).
+    r_max: Annotated[float, Meta(gt=0.0, le=1.0)] = 1.0
+    #: Keep items a learner saw in earlier attempts off their retake, where the bank
+    #: has enough items.
+    exclude_seen: bool = True
+    #: Send the key and explanations after a formal attempt is closed.
+    show_key_after_close: bool = False
+    practice: PracticeSettings = PracticeSettings()
+
+    @property
+    def length(self) -> int:
+        return sum(s.count for s in self.sections)
+
+
+class SpecProblem(Struct, frozen=True, kw_only=True):
+    """What is wrong with a spec, in English and Chinese; ``where`` names the part."""
+
+    code: str
+    where: str
+    message: str
+    message_zh: str
+    severity: str = "error"
+
+
+def eligible(item: Item, section: Section) -> bool:
+    """May ``item`` fill a slot of ``section``? (active, right kind, one of its topics)"""
+    if item.status is not Status.ACTIVE:
+        return False
+    if section.kind is not None and item.kind is not section.kind:
+        return False
+    return not section.topics or item.topic in section.topics
+
+
+def in_cell(item: Item, cell: Cell) -> bool:
+    return item.topic == cell.topic and (
+        cell.band is None or difficulty_band(item.difficulty) == cell.band
+    )
+
+
+def topic_quotas(count: int, supply: dict[str, int]) -> dict[str, int]:
+    """``count`` spread over topics in proportion to their items (largest remainder).
+
+    Ties are broken by topic name so the split is the same every time.
+    """
+    total = sum(supply.values())
+    if total == 0:
+        return {topic: 0 for topic in supply}
+    exact = {topic: count * n / total for topic, n in supply.items()}
+    quotas = {topic: int(share) for topic, share in exact.items()}
+    short = count - sum(quotas.values())
+    by_remainder = sorted(exact, key=lambda t: (-(exact[t] - quotas[t]), t))
+    for topic in by_remainder[:short]:
+        quotas[topic] += 1
+    return quotas
+
+
+def validate(spec: ExamSpec, items: Sequence[Item]) -> list[SpecProblem]:
+    """Every reason ``spec`` cannot be assembled from ``items`` fairly, or at all.
+
+    Errors: a section or cell asks for more items than the bank has; cells that do not
+    add up to their section's count; a cell whose items cannot meet the exposure cap
+    (each cell needs at least ``count / r_max`` items); two sections that could take the
+    same item. Warnings: a topic whose proportional share rounds to zero (its items
+    will never be used).
+    """
+    problems: list[SpecProblem] = []
+    if not spec.sections:
+        problems.append(
+            _problem("no-sections", "spec", "the spec has no sections", "试卷没有任何大题")
+        )
+    for number, section in enumerate(spec.sections, start=1):
+        pool = [item for item in items if eligible(item, section)]
+        problems += _section_problems(spec, number, section, pool)
+    problems += _overlapping_pools(spec, items)
+    return problems
+
+
+def _problem(code: str, where: str, en: str, zh: str, severity: str = "error") -> SpecProblem:
+    return SpecProblem(code=code, where=where, message=en, message_zh=zh, severity=severity)
+
+
+def _describe(section: Section) -> tuple[str, str]:
+    kind = f"{section.kind.value} " if section.kind else ""
+    kind_zh = _KIND_ZH[section.kind] if section.kind else ""
+    topics = f" on {', '.join(repr(t) for t in section.topics)}" if section.topics else ""
+    topics_zh = f"（知识点：{'、'.join(section.topics)}）" if section.topics else ""
+    return f"{kind}items{topics}", f"{kind_zh}试题{topics_zh}"
+
+
+_KIND_ZH = {
+    ItemKind.SINGLE: "单选",
+    ItemKind.MULTIPLE: "多选",
+    ItemKind.TRUE_FALSE: "判断",
+    ItemKind.FILL_BLANK: "填空",
+    ItemKind.NUMERICAL: "数值",
+    ItemKind.MATCHING: "匹配",
+}
+
+
+def _section_problems(
+    spec: ExamSpec, number: int, section: Section, pool: Sequence[Item]
+) -> list[SpecProblem]:
+    where = f"section {number}"
+    what, what_zh = _describe(section)
+    if len(pool) < section.count:
+        return [
+            _problem(
+                "not-enough-items",
+                where,
+                f"section {number} ({section.title}) asks for {section.count} {what}, "
+                f"the bank has {len(pool)}",
+                f"第 {number} 大题（{section.title}）需要 {section.count} 道{what_zh}，"
+                f"题库中只有 {len(pool)} 道",
+            )
+        ]
+    if section.cells:
+        return _cell_problems(spec, number, section, pool)
+    supply = Counter(item.topic for item in pool)
+    quotas = topic_quotas(section.count, dict(supply))
+    out = []
+    for topic, quota in sorted(quotas.items()):
+        if quota == 0:
+            out.append(
+                _problem(
+                    "zero-quota",
+                    f"{where}, topic {topic!r}",
+                    f"section {number} ({section.title}): topic {topic!r} gets no item "
+                    f"(its {supply[topic]} items are too few a share of {len(pool)}); "
+                    "they will never be used",
+                    f"第 {number} 大题（{section.title}）：知识点“{topic}”分不到题目"
+                    f"（{supply[topic]} 道题在 {len(pool)} 道中占比过小），这些题不会被使用",
+                    "warning",
+                )
+            )
+        elif supply[topic] < quota / spec.r_max:
+            out.append(
+                _exposure_problem(
+                    number,
+                    section,
+                    topic=topic,
+                    band=None,
+                    quota=quota,
+                    have=supply[topic],
+                    spec=spec,
+                )
+            )
+    return out
+
+
+def _cell_problems(
+    spec: ExamSpec, number: int, section: Section, pool: Sequence[Item]
+) -> list[SpecProblem]:
+    out = []
+    total = sum(cell.count for cell in section.cells)
+    if total != section.count:
+        out.append(
+            _problem(
+                "cells-do-not-add-up",
+                f"section {number}",
+                f"section {number} ({section.title}) asks for {section.count} items but its "
+                f"cells add up to {total}",
+                f"第 {number} 大题（{section.title}）共 {section.count} 道，"
+                f"但各分类数量合计为 {total}",
+            )
+        )
+    for cell in section.cells:
+        have = sum(1 for item in pool if in_cell(item, cell))
+        band = f", band {cell.band}" if cell.band else ""
+        band_zh = f"、难度 {cell.band}" if cell.band else ""
+        what, what_zh = _describe(section)
+        if have < cell.count:
+            out.append(
+                _problem(
+                    "not-enough-items",
+                    f"section {number}, cell {cell.topic!r}{band}",
+                    f"section {number} ({section.title}) asks for {cell.count} {what} on topic "
+                    f"{cell.topic!r}{band}, the bank has {have}",
+                    f"第 {number} 大题（{section.title}）需要知识点“{cell.topic}”{band_zh}的"
+                    f"{what_zh} {cell.count} 道，题库中只有 {have} 道",
+                )
+            )
+        elif have < cell.count / spec.r_max:
+            out.append(
+                _exposure_problem(
+                    number,
+                    section,
+                    topic=cell.topic,
+                    band=cell.band,
+                    quota=cell.count,
+                    have=have,
+                    spec=spec,
+                )
+            )
+    return out
+
+
+def _exposure_problem(
+    number: int,
+    section: Section,
+    *,
+    topic: str,
+    band: int | None,
+    quota: int,
+    have: int,
+    spec: ExamSpec,
+) -> SpecProblem:
+    need = -(-quota * 1000 // round(spec.r_max * 1000))  # ceil(quota / r_max), exact
+    band_text = f", band {band}" if band else ""
+    return _problem(
+        "exposure-cap",
+        f"section {number}, topic {topic!r}{band_text}",
+        f"section {number} ({section.title}): topic {topic!r}{band_text} puts {quota} of its "
+        f"{have} items on every paper, so each appears on {quota / have:.0%} of papers; "
+        f"the cap r_max = {spec.r_max:.0%} needs at least {need} items",
+        f"第 {number} 大题（{section.title}）：知识点“{topic}”每卷抽 {quota} 道、仅有 {have} 道，"
+        f"每道题将出现在 {quota / have:.0%} 的试卷上；曝光上限 {spec.r_max:.0%} 要求至少 {need} 道",
+    )
+
+
+def _overlapping_pools(spec: ExamSpec, items: Sequence[Item]) -> list[SpecProblem]:
+    """Sections must draw from disjoint items (different kinds or topics), so each item
+    has one place on a paper and the blueprint of one section never eats another's."""
+    out = []
+    for i, first in enumerate(spec.sections):
+        for j in range(i + 1, len(spec.sections)):
+            second = spec.sections[j]
+            shared = sum(1 for item in items if eligible(item, first) and eligible(item, second))
+            if shared:
+                out.append(
+                    _problem(
+                        "overlapping-sections",
+                        f"sections {i + 1} and {j + 1}",
+                        f"sections {i + 1} ({first.title}) and {j + 1} ({second.title}) can both "
+                        f"take the same {shared} items; give them different kinds or topics",
+                        f"第 {i + 1} 大题（{first.title}）与第 {j + 1} 大题（{second.title}）"
+                        f"有 {shared} 道试题可同时抽取；请为它们设置不同的题型或知识点",
+                    )
+                )
+    return out

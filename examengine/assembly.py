@@ -36,7 +36,7 @@ import functools
 import hashlib
 import itertools
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -119,6 +119,7 @@ class CompiledExam:
         self.spec = spec
         self.items = tuple(items)
         self.keys = tuple(item.key for item in items)
+        self.number = {key: n for n, key in enumerate(self.keys)}
         self.logit = np.array([difficulty_logit(i.difficulty) for i in items], dtype=np.float64)
         groups = {
             g: n for n, g in enumerate(sorted({i.enemy_group for i in items if i.enemy_group}))
@@ -126,6 +127,7 @@ class CompiledExam:
         self.enemy = np.array(
             [groups[i.enemy_group] if i.enemy_group else -1 for i in items], dtype=np.int32
         )
+        self.enemy_list: list[int] = self.enemy.tolist()
         pools, quotas, sections = _strata(spec, items)
         self.zero_quota = [pool for pool, quota in zip(pools, quotas, strict=True) if quota == 0]
         self._build_slots(pools, quotas, sections)
@@ -134,6 +136,7 @@ class CompiledExam:
     def _build_slots(self, pools: list[list[int]], quotas: list[int], sections: list[int]) -> None:
         sorted_pools = [sorted(pool, key=lambda i: (self.logit[i], self.keys[i])) for pool in pools]
         self.pool = np.array([i for pool in sorted_pools for i in pool], dtype=np.int32)
+        self.pool_list: list[int] = self.pool.tolist()
         starts = np.cumsum([0, *[len(p) for p in sorted_pools]])[:-1]
         band_start, band_len, stratum, section = [], [], [], []
         for s, (pool, quota) in enumerate(zip(sorted_pools, quotas, strict=True)):
@@ -283,13 +286,14 @@ def assemble(
     """
     s = np.asarray(seeds, dtype=np.uint64).reshape(-1)
     papers, slots = len(s), exam.length
-    chosen = _draw(exam, s)
-    excluded = _excluded_sets(exam, exclude, papers) if exam.spec.exclude_seen else None
+    offset = _draw(exam, s)
+    seen = _seen_keys(exam, exclude, papers) if exam.spec.exclude_seen else _NOTHING
+    stuck = _skip_seen(exam, offset, seen) if seen.size else _NOTHING
+    chosen = exam.pool[exam.slot_start + offset].astype(np.int64)
     repeats = np.zeros(papers, dtype=np.int32)
     conflicts = np.zeros(papers, dtype=np.int32)
-    for row in _rows_needing_repair(exam, chosen, excluded):
-        seen = excluded[row] if excluded is not None else frozenset()
-        repeats[row], conflicts[row] = _repair(exam, chosen[row], seen)
+    for row in _rows_needing_repair(exam, chosen, stuck):
+        repeats[row], conflicts[row] = _repair(exam, chosen[row], _seen_of(exam, seen, row))
     order = _order(exam, s, slots)
     item = np.take_along_axis(chosen, order, axis=1)
     section = exam.slot_section[order]
@@ -307,7 +311,7 @@ def assemble(
 
 
 def _draw(exam: CompiledExam, seeds: U64) -> npt.NDArray[np.int64]:
-    """One item per slot, at Latin-hypercube positions within each slot's band."""
+    """One position per slot within the slot's band, at Latin-hypercube positions."""
     slots = exam.length
     if slots == 0:
         return np.zeros((len(seeds), 0), dtype=np.int64)
@@ -315,37 +319,70 @@ def _draw(exam: CompiledExam, seeds: U64) -> npt.NDArray[np.int64]:
     rank_of = np.empty_like(ranks)
     np.put_along_axis(rank_of, ranks, np.arange(slots)[None, :], axis=1)
     u = (rank_of + uniforms(seeds, _DRAW_JITTER, slots)) / slots
-    offset = np.minimum((u * exam.slot_len).astype(np.int64), exam.slot_len - 1)
-    return exam.pool[exam.slot_start + offset].astype(np.int64)
+    return np.minimum((u * exam.slot_len).astype(np.int64), exam.slot_len - 1)
 
 
-def _excluded_sets(
+_NOTHING = np.zeros(0, dtype=np.int64)
+
+
+def _seen_keys(
     exam: CompiledExam, exclude: Sequence[Collection[str]] | None, papers: int
-) -> list[frozenset[int]] | None:
+) -> npt.NDArray[np.int64]:
+    """The items each paper must avoid, as sorted ``paper * items + item`` numbers."""
     if exclude is None:
-        return None
+        return _NOTHING
     if len(exclude) != papers:
         raise ValueError(f"exclude has {len(exclude)} entries for {papers} papers")
-    number = {key: n for n, key in enumerate(exam.keys)}
-    return [frozenset(number[k] for k in keys if k in number) for keys in exclude]
+    number = exam.number
+    rows = np.repeat(np.arange(papers, dtype=np.int64), [len(keys) for keys in exclude])
+    items = np.fromiter(
+        (number.get(key, -1) for keys in exclude for key in keys), dtype=np.int64, count=len(rows)
+    )
+    known = items >= 0
+    return np.sort(rows[known] * len(exam.items) + items[known])
+
+
+def _seen_of(exam: CompiledExam, seen: npt.NDArray[np.int64], row: int) -> frozenset[int]:
+    """The item numbers paper ``row`` must avoid."""
+    n = len(exam.items)
+    lo, hi = np.searchsorted(seen, [row * n, (row + 1) * n])
+    return frozenset((seen[lo:hi] - row * n).tolist())
+
+
+def _skip_seen(
+    exam: CompiledExam, offset: npt.NDArray[np.int64], seen: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Move every slot holding an item its learner saw to the next unseen item of its
+    band (wrapping), all papers at once; in place on ``offset``. Returns the rows where
+    a band had no unseen item left (the Python repair looks further, in the stratum)."""
+    n = len(exam.items)
+    papers, slots = offset.shape
+    flat = offset.reshape(-1)
+    row_of = np.repeat(np.arange(papers, dtype=np.int64), slots)
+    start = np.tile(exam.slot_start, papers)
+    length = np.tile(exam.slot_len, papers)
+    todo = np.arange(flat.size)
+    for tries in range(int(exam.slot_len.max(initial=0)) + 1):
+        keys = row_of[todo] * n + exam.pool[start[todo] + flat[todo]]
+        at = np.minimum(np.searchsorted(seen, keys), len(seen) - 1)
+        todo = todo[seen[at] == keys]
+        exhausted = length[todo] <= tries + 1
+        if exhausted.all():
+            break
+        todo = todo[~exhausted]
+        flat[todo] = (flat[todo] + 1) % length[todo]
+    return np.unique(row_of[todo])
 
 
 def _rows_needing_repair(
-    exam: CompiledExam,
-    chosen: npt.NDArray[np.int64],
-    excluded: list[frozenset[int]] | None,
+    exam: CompiledExam, chosen: npt.NDArray[np.int64], stuck: npt.NDArray[np.int64]
 ) -> list[int]:
-    rows: set[int] = set()
+    """Papers with two items of one enemy group, or a band with no unseen item left."""
+    rows: set[int] = set(stuck.tolist())
     if len(exam.enemy) and (exam.enemy >= 0).any() and chosen.size:
         groups = np.sort(exam.enemy[chosen], axis=1)
         clash = (groups[:, 1:] == groups[:, :-1]) & (groups[:, 1:] >= 0)
         rows.update(np.flatnonzero(clash.any(axis=1)).tolist())
-    if excluded is not None:
-        rows.update(
-            row
-            for row, seen in enumerate(excluded)
-            if seen and not seen.isdisjoint(chosen[row].tolist())
-        )
     return sorted(rows)
 
 
@@ -358,38 +395,55 @@ def _repair(
     conflicts left). Slots are visited in blueprint order, so the repair is the same
     every time the paper is built.
     """
+    enemy = exam.enemy_list
     used: set[int] = set()
     groups: set[int] = set()
     repeats = conflicts = 0
+    no_seen: frozenset[int] = frozenset()
     for slot, item in enumerate(row.tolist()):
-        candidates = _candidates(exam, slot, item)
-        pick = next((c for c in candidates if _free(exam, c, used, groups, seen)), None)
-        if pick is None:  # only seen items (or enemies) left: allow a repeat, keep enemies out
-            pick = next((c for c in candidates if _free(exam, c, used, groups, frozenset())), item)
-            repeats += pick in seen
-            conflicts += exam.enemy[pick] >= 0 and int(exam.enemy[pick]) in groups
+        pick = item
+        if not _free(enemy, item, used, groups, seen):
+            found = next(
+                (c for c in _candidates(exam, slot, item) if _free(enemy, c, used, groups, seen)),
+                None,
+            )
+            if found is None:  # only seen items left: allow a repeat, still keep enemies apart
+                found = next(
+                    (
+                        c
+                        for c in _candidates(exam, slot, item)
+                        if _free(enemy, c, used, groups, no_seen)
+                    ),
+                    item,
+                )
+                repeats += found in seen
+                conflicts += enemy[found] >= 0 and enemy[found] in groups
+            pick = found
         row[slot] = pick
         used.add(pick)
-        if exam.enemy[pick] >= 0:
-            groups.add(int(exam.enemy[pick]))
+        if enemy[pick] >= 0:
+            groups.add(enemy[pick])
     return repeats, conflicts
 
 
-def _candidates(exam: CompiledExam, slot: int, item: int) -> list[int]:
-    """The drawn item, the rest of its band after it (wrapping), then its stratum's."""
+def _candidates(exam: CompiledExam, slot: int, item: int) -> Iterator[int]:
+    """The rest of the drawn item's band after it (wrapping), then the rest of its
+    stratum after the band (wrapping), lazily: most repairs stop at the next item."""
     start, length = int(exam.slot_start[slot]), int(exam.slot_len[slot])
-    at = int(np.flatnonzero(exam.pool[start : start + length] == item)[0])
-    band = [int(exam.pool[start + (at + j) % length]) for j in range(length)]
+    pool = exam.pool_list
+    at = pool.index(item, start, start + length) - start
+    for j in range(1, length):
+        yield pool[start + (at + j) % length]
     stratum = int(exam.slot_stratum[slot])
     s0, sn = int(exam.stratum_start[stratum]), int(exam.stratum_len[stratum])
-    rest = [int(exam.pool[s0 + (start - s0 + length + j) % sn]) for j in range(sn - length)]
-    return band + rest
+    for j in range(sn - length):
+        yield pool[s0 + (start - s0 + length + j) % sn]
 
 
 def _free(
-    exam: CompiledExam, item: int, used: set[int], groups: set[int], seen: frozenset[int]
+    enemy: list[int], item: int, used: set[int], groups: set[int], seen: frozenset[int]
 ) -> bool:
-    group = int(exam.enemy[item])
+    group = enemy[item]
     return item not in used and item not in seen and (group < 0 or group not in groups)
 
 

@@ -315,7 +315,7 @@ def _draw(exam: CompiledExam, seeds: U64) -> npt.NDArray[np.int64]:
     slots = exam.length
     if slots == 0:
         return np.zeros((len(seeds), 0), dtype=np.int64)
-    ranks = np.argsort(random_bits(seeds, _DRAW_RANK, slots), axis=1, kind="stable")
+    ranks = _sorted_slots(random_bits(seeds, _DRAW_RANK, slots))
     rank_of = np.empty_like(ranks)
     np.put_along_axis(rank_of, ranks, np.arange(slots)[None, :], axis=1)
     u = (rank_of + uniforms(seeds, _DRAW_JITTER, slots)) / slots
@@ -451,8 +451,28 @@ def _order(exam: CompiledExam, seeds: U64, slots: int) -> npt.NDArray[np.int64]:
     """The order slots are shown in: by section, shuffled within it when the spec says."""
     if not exam.spec.shuffle_items or slots == 0:
         return np.broadcast_to(np.arange(slots), (len(seeds), slots)).copy()
-    keys = exam.slot_section[None, :] + uniforms(seeds, _ITEM_ORDER, slots)
-    return np.argsort(keys, axis=1, kind="stable")
+    bits = random_bits(seeds, _ITEM_ORDER, slots) >> np.uint64(_SECTION_BITS)
+    section = exam.slot_section.astype(np.uint64) << np.uint64(64 - _SECTION_BITS)
+    return _sorted_slots(section[None, :] | bits)
+
+
+#: Sections per exam are far fewer than 2**8; their number leads the item-order keys.
+_SECTION_BITS = 8
+
+
+def _sorted_slots(keys: U64) -> npt.NDArray[np.int64]:
+    """The slot numbers in the order of their keys, per row (an argsort).
+
+    Faster than ``argsort``: each key's lowest bits are replaced by its slot number and
+    the keys are sorted, so the sort moves plain integers and the slot comes back out of
+    the low bits. Keys equal in their remaining high bits (about 2**-50 per pair) are
+    ordered by slot, as a stable argsort would.
+    """
+    slots = keys.shape[1]
+    low = max(1, (slots - 1).bit_length())
+    mask = np.uint64((1 << low) - 1)
+    packed = (keys & ~mask) | np.arange(slots, dtype=np.uint64)[None, :]
+    return (np.sort(packed, axis=1) & mask).astype(np.int64)
 
 
 def _option_orders(

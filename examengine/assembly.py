@@ -362,16 +362,18 @@ def _skip_seen(
     start = np.tile(exam.slot_start, papers)
     length = np.tile(exam.slot_len, papers)
     todo = np.arange(flat.size)
+    stuck = []
     for tries in range(int(exam.slot_len.max(initial=0)) + 1):
         keys = row_of[todo] * n + exam.pool[start[todo] + flat[todo]]
         at = np.minimum(np.searchsorted(seen, keys), len(seen) - 1)
         todo = todo[seen[at] == keys]
         exhausted = length[todo] <= tries + 1
-        if exhausted.all():
-            break
+        stuck.append(todo[exhausted])
         todo = todo[~exhausted]
+        if not todo.size:
+            break
         flat[todo] = (flat[todo] + 1) % length[todo]
-    return np.unique(row_of[todo])
+    return np.unique(row_of[np.concatenate(stuck)]) if stuck else _NOTHING
 
 
 def _rows_needing_repair(

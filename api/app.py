@@ -38,6 +38,7 @@ from api.auth import AuthController, login_rate_limit, session_config
 from api.authoring import AuthoringController
 from api.db import make_engine, provide_db, session_factory
 from api.errors import exception_handlers
+from api.exams import ExamsController
 from api.health import health, ready
 from api.logging import RequestLog, logging_config
 from api.settings import Settings
@@ -56,6 +57,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     ready,
     AuthController,
     AuthoringController,
+    ExamsController,
 ]
 
 #: Paths that never need the login session (no store read on probes and scrapes).

@@ -20,6 +20,7 @@ from api.auth import hash_password
 from api.bank_cli import bank
 from api.db import migrate, standalone_transaction
 from api.demo import demo
+from api.exam_cli import exam, paper
 from api.settings import Settings, SettingsError
 from api.tables import ROLES, User
 
@@ -164,6 +165,8 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
 
 main.add_command(bank)
 main.add_command(demo)
+main.add_command(exam)
+main.add_command(paper)
 
 
 if __name__ == "__main__":  # pragma: no cover

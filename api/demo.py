@@ -1,7 +1,9 @@
-"""Demo data for a first look: accounts of every role and a published demo bank.
+"""Demo data for a first look: accounts of every role, a published demo bank and a
+published demo exam drawing from it.
 
 ``examengine demo load`` (run by ``make run``) is idempotent: accounts that exist are
-left alone and a bank whose items are unchanged gets no new version. The demo passwords
+left alone, and a bank whose items (or an exam whose spec) are unchanged gets no new
+version. The demo passwords
 are printed and are for a machine nobody else reaches; the demo accounts skip the forced
 password change so a first look needs no extra step.
 """
@@ -18,12 +20,13 @@ from sqlmodel import Session, select
 
 from api.auth import hash_password
 from api.db import standalone_transaction
-from api.services import banks
+from api.services import banks, exams
 from api.settings import Settings
 from api.tables import User
 
 DEMO_DIR = Path(__file__).parent / "demo"
 DEMO_BANK = "公需科目-演示题库"
+DEMO_EXAM = "公需科目-演示考试"
 
 
 class DemoAccount(Struct, frozen=True, kw_only=True):
@@ -75,7 +78,18 @@ def load_demo(session: Session, *, now: datetime) -> list[str]:
         done.append(
             f"bank {DEMO_BANK} v{outcome.version.version} ({outcome.version.item_count} items)"
         )
+    done += _load_exam(session, now=now)
     return done
+
+
+def _load_exam(session: Session, *, now: datetime) -> list[str]:
+    source = DEMO_DIR / "exam.yaml"
+    spec = exams.decode_spec(source.read_bytes(), source=source.name)
+    saved = exams.save_spec(session, spec, now=now)
+    if saved.unchanged and saved.version.state == "published":
+        return []
+    info = exams.publish(session, exam=spec.key, version=saved.version.version, now=now)
+    return [f"exam {info.exam} v{info.version} ({info.length} items per paper)"]
 
 
 @click.group("demo")
@@ -85,7 +99,7 @@ def demo() -> None:
 
 @demo.command("load")
 def load() -> None:
-    """Load demo accounts and the demo bank (safe to run again)."""
+    """Load demo accounts, the demo bank and the demo exam (safe to run again)."""
     with standalone_transaction(Settings.from_env(os.environ).database) as session:
         done = load_demo(session, now=datetime.now(UTC))
     for line in done or ["demo data already loaded"]:

@@ -44,6 +44,13 @@ from litestar.exceptions import (
 from litestar.types import ExceptionHandlersMap
 from msgspec import Struct
 
+from api.services.exams import (
+    ExamNotFoundError,
+    ExamServiceError,
+    PaperRequestInvalidError,
+    SpecUnreadableError,
+)
+from examengine.errors import SpecInvalidError
 from itembank.errors import (
     BankNotFoundError,
     ItembankError,
@@ -274,6 +281,11 @@ EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
     BankNotFoundError: domain_handler(404),
     ItemNotFoundError: domain_handler(404),
     VersionPublishedError: domain_handler(409),
+    SpecInvalidError: domain_handler(422),
+    ExamServiceError: domain_handler(409),
+    ExamNotFoundError: domain_handler(404),
+    SpecUnreadableError: domain_handler(422),
+    PaperRequestInvalidError: domain_handler(422),
 }
 
 

@@ -1,5 +1,6 @@
 """The table rows (SQLModel ``table=True``): accounts, item banks and their versions, the
-items of a version, and scored responses for item analysis.
+items of a version, scored responses for item analysis, exams and their spec versions,
+and the learners' papers.
 
 This module owns the shape of the database and nothing else: no queries, no rules.
 Services (api/services) read and write these rows inside one transaction
@@ -32,6 +33,7 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 ROLES = ("learner", "author", "employer_admin", "proctor", "operator")
 BANK_VERSION_STATES = ("draft", "published")
+EXAM_VERSION_STATES = ("draft", "published")
 
 
 def utcnow() -> datetime:
@@ -159,4 +161,60 @@ class ItemResponse(SQLModel, table=True):
     response: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
     score: float
     max_score: float
+    created_at: datetime = _created_at()
+
+
+class Exam(SQLModel, table=True):
+    """An exam, named by the ``key`` of its specs; what it asks is in its versions."""
+
+    __tablename__ = "exam"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=120, unique=True)
+    created_at: datetime = _created_at()
+
+
+class ExamVersion(SQLModel, table=True):
+    """One version of an exam spec. A published version never changes (papers are built
+    from it and must be rebuildable); a draft may be replaced in place.
+
+    ``spec`` is the ``examengine.blueprint.ExamSpec`` as msgspec JSON text, its
+    ``version`` field equal to this row's ``version``.
+    """
+
+    __tablename__ = "exam_version"
+    __table_args__ = (
+        sa.UniqueConstraint("exam_id", "version"),
+        sa.CheckConstraint("state IN ('draft', 'published')", name="state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    exam_id: int = Field(foreign_key="exam.id")
+    version: int
+    state: str = Field(default="draft", max_length=16)
+    spec: str = Field(sa_column=Column(sa.Text, nullable=False))
+    bank_version_id: int = Field(foreign_key="bank_version.id", index=True)
+    created_at: datetime = _created_at()
+    published_at: datetime | None = Field(
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
+    )
+    created_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+
+
+class Paper(SQLModel, table=True):
+    """A learner's paper for one attempt: the record (``content``, an
+    ``examengine.assembly.Paper`` as msgspec JSON text) and the seed it was built from,
+    so an auditor can rebuild it and compare."""
+
+    __tablename__ = "paper"
+    __table_args__ = (sa.UniqueConstraint("exam_version_id", "learner_ref", "attempt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    exam_version_id: int = Field(foreign_key="exam_version.id")
+    #: The learner's stable id (a login or a user id as text).
+    learner_ref: str = Field(max_length=64)
+    attempt: int
+    #: The 64-bit seed in hex (16 digits).
+    seed: str = Field(max_length=16)
+    content: str = Field(sa_column=Column(sa.Text, nullable=False))
     created_at: datetime = _created_at()

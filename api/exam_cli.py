@@ -1,0 +1,259 @@
+"""``examengine exam …`` and ``examengine paper …``: check and publish exam specs, build
+and preassemble papers, and audit a stored paper by rebuilding it from its seed.
+
+Every command uses the database named by ``EXAMENGINE_DATABASE_URL`` and, for papers, the
+paper secret ``EXAMENGINE_PAPER_SECRET`` (the same as the server's, or the seeds differ).
+Bad input ends with one clear message and a non-zero exit status, never a traceback:
+exit 1 when a spec has errors or an audited paper differs, 2 when a file cannot be read
+or a name is unknown.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlmodel import Session
+
+from api.db import standalone_transaction
+from api.services import exams
+from api.settings import Settings
+from examengine.blueprint import ExamSpec, SpecProblem
+from examengine.errors import EngineError, SpecInvalidError
+from itembank.errors import ItembankError
+
+LANGS = click.Choice(["en", "zh"])
+
+
+def _settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def _session() -> AbstractContextManager[Session]:
+    return standalone_transaction(_settings().database)
+
+
+def _secret() -> bytes:
+    return _settings().security.paper_secret.encode()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _read_spec(path: Path) -> ExamSpec:
+    fmt: Literal["json", "yaml"] = "json" if path.suffix.lower() == ".json" else "yaml"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        _fail(f"{path}: {exc.strerror}")
+    try:
+        return exams.decode_spec(data, source=str(path), fmt=fmt)
+    except exams.SpecUnreadableError as exc:
+        _fail(exc.message)
+
+
+def _print_problems(problems: Sequence[SpecProblem], lang: str) -> int:
+    """Print ``where: message`` per problem (warnings marked); returns the errors."""
+    for problem in problems:
+        message = problem.message_zh if lang == "zh" else problem.message
+        mark = "" if problem.severity == "error" else "warning: "
+        click.echo(f"{problem.where}: {mark}{message}")
+    return sum(1 for p in problems if p.severity == "error")
+
+
+# ---------------------------------------------------------------------------- exam
+
+
+@click.group("exam")
+def exam() -> None:
+    """Exam specs: validate, publish, list."""
+
+
+@exam.command("validate")
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--lang", type=LANGS, default="en", help="Language of the messages.")
+def validate(spec_file: Path, lang: str) -> None:
+    """Check SPEC (YAML or JSON) against its bank version: every problem as
+    ``where: message``. Exits 1 when the spec has an error, 2 when it cannot be read."""
+    spec = _read_spec(spec_file)
+    with _session() as session:
+        problems = exams.validate_spec(session, spec)
+    errors = _print_problems(problems, lang)
+    warnings = len(problems) - errors
+    click.echo(f"{spec_file}: {errors} errors, {warnings} warnings", err=True)
+    sys.exit(1 if errors else 0)
+
+
+@exam.command("publish")
+@click.argument("spec_file", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--lang", type=LANGS, default="en", help="Language of the messages.")
+def publish(spec_file: Path, lang: str) -> None:
+    """Save SPEC as a new version of its exam and publish it (it never changes again)."""
+    spec = _read_spec(spec_file)
+    try:
+        with _session() as session:
+            saved = exams.save_spec(session, spec, now=_now())
+            info = exams.publish(session, exam=spec.key, version=saved.version.version, now=_now())
+    except SpecInvalidError as exc:
+        _print_problems(exc.problems, lang)
+        _fail(exc.message_zh if lang == "zh" else exc.message, 1)
+    except (EngineError, ItembankError) as exc:
+        _fail(exc.message_zh if lang == "zh" else exc.message)
+    _print_problems(saved.warnings, lang)
+    word = "unchanged," if saved.unchanged else "saved and"
+    click.echo(f"exam {info.exam} v{info.version} {word} published ({info.length} items per paper)")
+
+
+@exam.command("list")
+def list_() -> None:
+    """Every exam with its latest version."""
+    table = Table("exam", "version", "state", "title", "bank", "items", "created")
+    with _session() as session:
+        for info in exams.list_exams(session):
+            table.add_row(
+                info.exam,
+                str(info.version),
+                info.state,
+                info.title,
+                f"{info.bank} v{info.bank_version}",
+                str(info.length),
+                info.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
+    Console().print(table)
+
+
+# --------------------------------------------------------------------------- paper
+
+
+@click.group("paper")
+def paper() -> None:
+    """Learners' papers: build, preassemble, show (the audit)."""
+
+
+_exam_option = click.option("--exam", "exam_key", required=True, help="The exam's key.")
+_version_option = click.option(
+    "--version", type=click.IntRange(min=1), default=None,
+    help="The exam version (default: the latest published).",
+)  # fmt: skip
+_attempt_option = click.option(
+    "--attempt", type=click.IntRange(min=1), default=1, show_default=True
+)
+
+
+@paper.command("build")
+@_exam_option
+@click.option("--learner", required=True, help="The learner's id.")
+@_attempt_option
+@_version_option
+def build(exam_key: str, learner: str, attempt: int, version: int | None) -> None:
+    """Build and store a learner's paper (or show that it is stored already)."""
+    try:
+        with _session() as session:
+            record = exams.build_or_get_paper(
+                session, exam=exam_key, learner=learner, attempt=attempt, secret=_secret(),
+                now=_now(), version=version,
+            )  # fmt: skip
+    except (EngineError, ItembankError) as exc:
+        _fail(exc.message)
+    word = "built and stored" if record.created else "already stored"
+    click.echo(
+        f"paper of {record.learner} for {record.exam} v{record.version} attempt "
+        f"{record.attempt}: {word}; seed {record.paper.seed}, {len(record.paper.items)} items, "
+        f"mean difficulty {record.paper.difficulty:+.3f}"
+    )
+
+
+@paper.command("preassemble")
+@_exam_option
+@click.option(
+    "--learners", "learners_file", required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A file with one learner id per line.",
+)  # fmt: skip
+@_attempt_option
+@_version_option
+def preassemble(exam_key: str, learners_file: Path, attempt: int, version: int | None) -> None:
+    """Build and store the missing papers of many learners at once (before a peak)."""
+    try:
+        text = learners_file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"{learners_file}: {exc}")
+    learners = [line.strip() for line in text.splitlines() if line.strip()]
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+    )
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        try:
+            with _session() as session:
+                outcome = exams.preassemble(
+                    session, exam=exam_key, learners=learners, attempt=attempt,
+                    secret=_secret(), now=_now(), version=version, progress=progress,
+                )  # fmt: skip
+        except (EngineError, ItembankError) as exc:
+            bar.stop()
+            _fail(exc.message)
+    click.echo(
+        f"{outcome.exam} v{outcome.version} attempt {outcome.attempt}: "
+        f"{outcome.built} papers built, {outcome.existing} already stored"
+    )
+
+
+@paper.command("show")
+@_exam_option
+@click.option("--learner", required=True, help="The learner's id.")
+@click.option("--attempt", type=click.IntRange(min=1), required=True)
+@_version_option
+def show(exam_key: str, learner: str, attempt: int, version: int | None) -> None:
+    """Rebuild a learner's paper from its seed and compare it with the stored one.
+
+    Exits 0 when they are identical (or nothing is stored), 1 when they differ.
+    """
+    try:
+        with _session() as session:
+            audit = exams.show_paper(
+                session, exam=exam_key, learner=learner, attempt=attempt, secret=_secret(),
+                version=version,
+            )  # fmt: skip
+    except (EngineError, ItembankError) as exc:
+        _fail(exc.message)
+    click.echo(f"exam {audit.exam} v{audit.version}, learner {audit.learner}, attempt {attempt}")
+    click.echo(f"seed {audit.seed}")
+    for position, item in enumerate(audit.rebuilt.items, start=1):
+        section = audit.sections[item.section] if item.section < len(audit.sections) else ""
+        order = " ".join(item.order) if item.order else "-"
+        click.echo(f"{position:3}  {item.key:<24} {section}  {order}")
+    click.echo(f"mean difficulty {audit.rebuilt.difficulty:+.3f} (logit)")
+    if audit.rebuilt.repeats:
+        click.echo(f"items repeated from earlier attempts: {audit.rebuilt.repeats}")
+    if audit.status == "none":
+        click.echo("no stored paper")
+    elif audit.identical:
+        click.echo("identical to the stored paper")
+    else:
+        click.echo(f"DIFFERS from the stored paper: {'; '.join(audit.differences)}")
+        sys.exit(1)

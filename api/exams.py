@@ -1,0 +1,134 @@
+"""The exams API: exam specs for authors (save, live check, publish, browse, preview a
+paper) and the paper audit for operators.
+
+Thin handlers: each reads the request, calls one use case in ``api.services.exams`` on
+the request's transaction, and returns a wire Struct. Domain errors (a spec that cannot
+be assembled, an unknown exam) become problem+json in ``api.errors``. Learners get their
+papers through the attempts API, not here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery, JSONBody
+from msgspec import Meta
+
+from api.auth import principal_of, requires_role
+from api.db import Db
+from api.services import exams
+from api.settings import Settings
+from examengine.blueprint import ExamSpec, SpecProblem
+
+Learner = Annotated[str, Meta(min_length=1, max_length=exams.MAX_LEARNER_REF)]
+Attempt = Annotated[int, Meta(ge=1, le=1000)]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _secret(state: State) -> bytes:
+    settings: Settings = state.settings
+    return settings.security.paper_secret.encode()
+
+
+def _unreadable(exc: exams.SpecUnreadableError) -> SpecProblem:
+    return SpecProblem(
+        code="invalid-field", where="spec", message=exc.message, message_zh=exc.message_zh
+    )
+
+
+class ExamsController(Controller):
+    path = "/api/exams"
+    tags = ["exams"]
+    guards = [requires_role("author", "operator")]
+
+    @post("/", summary="Save a spec as the exam's draft version", sync_to_thread=True)
+    def save(
+        self, request: Request[Any, Any, Any], db: Db, data: JSONBody[ExamSpec]
+    ) -> exams.SaveOutcome:
+        """A new draft version (or the draft changed in place); 422 with every problem
+        when the spec cannot be assembled from its bank version. The server numbers
+        versions: the spec's ``version`` is ignored."""
+        author = principal_of(request).user_id
+        return exams.save_spec(db, data, now=_now(), author_id=author)
+
+    @post(
+        "/validate",
+        summary="Check a spec against its bank (the live check)",
+        status_code=200,
+        sync_to_thread=True,
+    )
+    def validate(self, db: Db, data: JSONBody[Any]) -> exams.ValidationOutcome:
+        """Always 200: ``ok`` is false when there is an error; a body of the wrong shape
+        is one problem naming the field."""
+        try:
+            spec = exams.convert_spec(data, source="spec")
+        except exams.SpecUnreadableError as exc:
+            return exams.ValidationOutcome(ok=False, problems=(_unreadable(exc),))
+        problems = tuple(exams.validate_spec(db, spec))
+        ok = not any(p.severity == "error" for p in problems)
+        return exams.ValidationOutcome(ok=ok, problems=problems)
+
+    @get("/", summary="Every exam with its latest version", sync_to_thread=True)
+    def list_exams(self, db: Db) -> list[exams.ExamVersionInfo]:
+        return exams.list_exams(db)
+
+    @get("/{key:str}", summary="An exam's latest version, its spec and every version",
+         sync_to_thread=True)  # fmt: skip
+    def detail(self, db: Db, key: FromPath[str]) -> exams.ExamDetail:
+        return exams.exam_detail(db, exam=key)
+
+    @post(
+        "/{key:str}/versions/{version:int}/publish",
+        summary="Publish a draft version (it never changes again)",
+        status_code=200,
+        sync_to_thread=True,
+    )
+    def publish(self, db: Db, key: FromPath[str], version: FromPath[int]) -> exams.ExamVersionInfo:
+        return exams.publish(db, exam=key, version=version, now=_now())
+
+    @get(
+        "/{key:str}/sample-paper",
+        summary="A preview paper for a test learner (not stored; keys included)",
+        sync_to_thread=True,
+    )
+    def sample_paper(
+        self,
+        *,
+        db: Db,
+        state: State,
+        key: FromPath[str],
+        learner: FromQuery[Learner] = "preview",
+        attempt: FromQuery[Attempt] = 1,
+        version: FromQuery[int | None] = None,
+    ) -> exams.PaperPreview:
+        return exams.preview_paper(
+            db, secret=_secret(state), exam=key, version=version, learner=learner,
+            attempt=attempt,
+        )  # fmt: skip
+
+    @get(
+        "/{key:str}/papers/{learner:str}/{attempt:int}/audit",
+        summary="Rebuild a learner's paper from its seed and compare it with the stored one",
+        guards=[requires_role("operator")],
+        sync_to_thread=True,
+    )
+    def audit(
+        self,
+        *,
+        db: Db,
+        state: State,
+        key: FromPath[str],
+        learner: FromPath[Learner],
+        attempt: FromPath[Attempt],
+        version: FromQuery[int | None] = None,
+    ) -> exams.AuditResult:
+        return exams.show_paper(
+            db, exam=key, learner=learner, attempt=attempt, secret=_secret(state),
+            version=version,
+        )  # fmt: skip

@@ -10,15 +10,16 @@ the same batch, on the order they are built in, or on numpy's stream layout.
 
 How a paper is drawn (the design measured in shared/HOTPATHS.md):
 
-1. ``compile_bank`` (once per spec and bank version) sorts each stratum's items by
-   difficulty — a stratum is a blueprint cell, or a topic of a section without cells —
-   and cuts it into as many contiguous *bands* as the stratum's quota: one slot per band.
-2. Each slot takes one item from its band at a position ``u``. The ``u`` of a paper's
-   slots are a Latin hypercube across the whole paper: slot k gets
-   ``(rank_k + jitter_k) / Q`` with ``rank`` a random permutation of 0…Q-1. Easy draws in
-   one band are paired with hard draws in another, so every paper's mean difficulty lands
-   near the target, while each item of a band is still equally likely (its exposure is
-   ``quota / stratum size``, the least any fair design can give).
+1. ``compile_exam`` (once per spec and bank version) sorts each stratum's items by
+   difficulty — a stratum is a blueprint cell, or a topic of a section without cells.
+2. Each stratum is drawn by systematic sampling over its sorted items: with n items and
+   quota q, the items at ``floor((k + u) · n / q)`` for k = 0 … q-1. The draw spreads
+   evenly over the stratum's difficulty range, never takes an item twice, and gives
+   every item an exposure of exactly ``q / n`` (the least any fair design can give, and
+   what the feasibility rule ``n ≥ q / r_max`` assumes). The ``u`` of a paper's strata
+   form a Latin hypercube — ``(rank + jitter) / S`` with ``rank`` a random permutation —
+   so strata drawn on their easy side are offset by strata drawn on their hard side and
+   every paper's mean difficulty lands near the target.
 3. Repairs, only on the papers that need them: two items of one enemy group, or an item
    the learner saw in an earlier attempt, move to the next free item of the same band
    (then of the same stratum); a retake repeats an item only when the stratum has no
@@ -73,11 +74,13 @@ def paper_seed(
 ) -> int:
     """The 64-bit seed of one paper: BLAKE2b keyed with the server's paper secret.
 
-    The inputs are joined with a separator that cannot occur in them (NUL), so no two
-    different inputs give the same message.
+    The inputs are joined with NUL, which they may not contain, so no two different
+    inputs give the same message. Raises ``ValueError`` for an empty secret or a NUL.
     """
     if not secret:
         raise ValueError("the paper secret must not be empty")
+    if any("\x00" in text for text in (exam, bank, learner)):
+        raise ValueError("exam, bank and learner must not contain NUL characters")
     key = hashlib.blake2b(secret, digest_size=32).digest() if len(secret) > 64 else secret
     parts = (exam, str(spec_version), bank, str(bank_version), learner, str(attempt))
     message = "\x00".join(parts).encode()
@@ -138,28 +141,31 @@ class CompiledExam:
         self.pool = np.array([i for pool in sorted_pools for i in pool], dtype=np.int32)
         self.pool_list: list[int] = self.pool.tolist()
         starts = np.cumsum([0, *[len(p) for p in sorted_pools]])[:-1]
-        band_start, band_len, stratum, section = [], [], [], []
-        for s, (pool, quota) in enumerate(zip(sorted_pools, quotas, strict=True)):
-            edges = [len(pool) * b // quota for b in range(quota + 1)] if quota else []
-            for b in range(quota):
-                band_start.append(int(starts[s]) + edges[b])
-                band_len.append(edges[b + 1] - edges[b])
-                stratum.append(s)
-                section.append(sections[s])
-        self.slot_start = np.array(band_start, dtype=np.int64)
-        self.slot_len = np.array(band_len, dtype=np.int64)
-        self.slot_stratum = np.array(stratum, dtype=np.int32)
-        self.slot_section = np.array(section, dtype=np.int32)
         self.stratum_start = np.asarray(starts, dtype=np.int64)
         self.stratum_len = np.array([len(p) for p in sorted_pools], dtype=np.int64)
-        band_means = np.array(
-            [
-                self.logit[self.pool[s : s + n]].mean()
-                for s, n in zip(band_start, band_len, strict=True)
-            ]
+        self.stratum_quota = np.array(quotas, dtype=np.int64)
+        stratum = [s for s, quota in enumerate(quotas) for _ in range(quota)]
+        band = [b for quota in quotas for b in range(quota)]
+        self.slot_stratum = np.array(stratum, dtype=np.int32)
+        self.slot_band = np.array(band, dtype=np.int64)
+        self.slot_section = np.array([sections[s] for s in stratum], dtype=np.int32)
+        # Band k of a stratum of n items with quota q covers positions [k·n/q, (k+1)·n/q);
+        # as whole positions, the draws of band k fall in [floor(k·n/q), ceil((k+1)·n/q)).
+        n = self.stratum_len[self.slot_stratum]
+        q = self.stratum_quota[self.slot_stratum]
+        lo = self.slot_band * n // q
+        hi = -(-(self.slot_band + 1) * n // q)
+        self.slot_start = self.stratum_start[self.slot_stratum] + lo
+        self.slot_len = hi - lo
+        used = [(s, q) for s, q in enumerate(quotas) if q]
+        #: The mean difficulty (logit) a paper has on average: the papers' target. Every
+        #: item of stratum s is drawn with probability q_s / n_s.
+        total = sum(q for _, q in used)
+        self.target = (
+            float(sum(q * self.logit[sorted_pools[s]].mean() for s, q in used) / total)
+            if total
+            else 0.0
         )
-        #: The mean difficulty (logit) a paper has on average: the papers' target.
-        self.target = float(band_means.mean()) if len(band_means) else 0.0
 
     def _build_options(self, items: Sequence[Item]) -> None:
         counts = [len(_choices(item)) for item in items]
@@ -286,13 +292,13 @@ def assemble(
     """
     s = np.asarray(seeds, dtype=np.uint64).reshape(-1)
     papers, slots = len(s), exam.length
-    offset = _draw(exam, s)
+    position = _draw(exam, s)
     seen = _seen_keys(exam, exclude, papers) if exam.spec.exclude_seen else _NOTHING
-    stuck = _skip_seen(exam, offset, seen) if seen.size else _NOTHING
-    chosen = exam.pool[exam.slot_start + offset].astype(np.int64)
+    stuck = _skip_seen(exam, position, seen) if seen.size else _NOTHING
+    chosen = exam.pool[position].astype(np.int64)
     repeats = np.zeros(papers, dtype=np.int32)
     conflicts = np.zeros(papers, dtype=np.int32)
-    for row in _rows_needing_repair(exam, chosen, stuck):
+    for row in _rows_needing_repair(exam, chosen, stuck, moved=bool(seen.size)):
         repeats[row], conflicts[row] = _repair(exam, chosen[row], _seen_of(exam, seen, row))
     order = _order(exam, s, slots)
     item = np.take_along_axis(chosen, order, axis=1)
@@ -311,15 +317,27 @@ def assemble(
 
 
 def _draw(exam: CompiledExam, seeds: U64) -> npt.NDArray[np.int64]:
-    """One position per slot within the slot's band, at Latin-hypercube positions."""
-    slots = exam.length
+    """One pool position per slot: systematic sampling within each stratum, with the
+    strata's starting points coupled across the paper (a Latin hypercube).
+
+    Stratum s (n items sorted by difficulty, quota q) takes the items at positions
+    ``floor((k + u_s) · n / q)`` for k = 0 … q-1: evenly spread over its difficulty
+    range, never the same item twice (the step n/q is at least 1), and every item with
+    probability exactly q/n. The ``u_s`` of a paper's strata are ``(rank_s + jitter) / S``
+    with ``rank`` a random permutation, so strata drawn on their easy side are offset by
+    strata drawn on their hard side.
+    """
+    slots, strata = exam.length, len(exam.stratum_len)
     if slots == 0:
         return np.zeros((len(seeds), 0), dtype=np.int64)
-    ranks = _sorted_slots(random_bits(seeds, _DRAW_RANK, slots))
+    ranks = _sorted_slots(random_bits(seeds, _DRAW_RANK, strata))
     rank_of = np.empty_like(ranks)
-    np.put_along_axis(rank_of, ranks, np.arange(slots)[None, :], axis=1)
-    u = (rank_of + uniforms(seeds, _DRAW_JITTER, slots)) / slots
-    return np.minimum((u * exam.slot_len).astype(np.int64), exam.slot_len - 1)
+    np.put_along_axis(rank_of, ranks, np.arange(strata)[None, :], axis=1)
+    u = (rank_of + uniforms(seeds, _DRAW_JITTER, strata)) / strata
+    n = exam.stratum_len[exam.slot_stratum]
+    q = exam.stratum_quota[exam.slot_stratum]
+    position = ((exam.slot_band + u[:, exam.slot_stratum]) * n / q).astype(np.int64)
+    return np.ascontiguousarray(exam.stratum_start[exam.slot_stratum] + np.minimum(position, n - 1))
 
 
 _NOTHING = np.zeros(0, dtype=np.int64)
@@ -350,21 +368,23 @@ def _seen_of(exam: CompiledExam, seen: npt.NDArray[np.int64], row: int) -> froze
 
 
 def _skip_seen(
-    exam: CompiledExam, offset: npt.NDArray[np.int64], seen: npt.NDArray[np.int64]
+    exam: CompiledExam, position: npt.NDArray[np.int64], seen: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
     """Move every slot holding an item its learner saw to the next unseen item of its
-    band (wrapping), all papers at once; in place on ``offset``. Returns the rows where
-    a band had no unseen item left (the Python repair looks further, in the stratum)."""
+    band (wrapping), all papers at once; in place on ``position``. Returns the rows where
+    a band had no unseen item left (the Python repair looks further, in the stratum);
+    a move onto a neighbouring band's item is caught as a duplicate by
+    ``_rows_needing_repair``."""
     n = len(exam.items)
-    papers, slots = offset.shape
-    flat = offset.reshape(-1)
+    papers, slots = position.shape
+    flat = position.ravel().copy()
     row_of = np.repeat(np.arange(papers, dtype=np.int64), slots)
     start = np.tile(exam.slot_start, papers)
     length = np.tile(exam.slot_len, papers)
     todo = np.arange(flat.size)
     stuck = []
     for tries in range(int(exam.slot_len.max(initial=0)) + 1):
-        keys = row_of[todo] * n + exam.pool[start[todo] + flat[todo]]
+        keys = row_of[todo] * n + exam.pool[flat[todo]]
         at = np.minimum(np.searchsorted(seen, keys), len(seen) - 1)
         todo = todo[seen[at] == keys]
         exhausted = length[todo] <= tries + 1
@@ -372,15 +392,25 @@ def _skip_seen(
         todo = todo[~exhausted]
         if not todo.size:
             break
-        flat[todo] = (flat[todo] + 1) % length[todo]
+        offset = (flat[todo] - start[todo] + 1) % length[todo]
+        flat[todo] = start[todo] + offset
+    position[...] = flat.reshape(position.shape)
     return np.unique(row_of[np.concatenate(stuck)]) if stuck else _NOTHING
 
 
 def _rows_needing_repair(
-    exam: CompiledExam, chosen: npt.NDArray[np.int64], stuck: npt.NDArray[np.int64]
+    exam: CompiledExam,
+    chosen: npt.NDArray[np.int64],
+    stuck: npt.NDArray[np.int64],
+    *,
+    moved: bool,
 ) -> list[int]:
-    """Papers with two items of one enemy group, or a band with no unseen item left."""
+    """Papers with two items of one enemy group, an item twice, or a band with no unseen
+    item left."""
     rows: set[int] = set(stuck.tolist())
+    if chosen.size and moved:
+        ordered = np.sort(chosen, axis=1)
+        rows.update(np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1)).tolist())
     if len(exam.enemy) and (exam.enemy >= 0).any() and chosen.size:
         groups = np.sort(exam.enemy[chosen], axis=1)
         clash = (groups[:, 1:] == groups[:, :-1]) & (groups[:, 1:] >= 0)
@@ -401,31 +431,46 @@ def _repair(
     used: set[int] = set()
     groups: set[int] = set()
     repeats = conflicts = 0
-    no_seen: frozenset[int] = frozenset()
     for slot, item in enumerate(row.tolist()):
         pick = item
         if not _free(enemy, item, used, groups, seen):
-            found = next(
-                (c for c in _candidates(exam, slot, item) if _free(enemy, c, used, groups, seen)),
-                None,
+            pick, repeated, clash = _replacement(
+                exam, slot, item, used=used, groups=groups, seen=seen
             )
-            if found is None:  # only seen items left: allow a repeat, still keep enemies apart
-                found = next(
-                    (
-                        c
-                        for c in _candidates(exam, slot, item)
-                        if _free(enemy, c, used, groups, no_seen)
-                    ),
-                    item,
-                )
-                repeats += found in seen
-                conflicts += enemy[found] >= 0 and enemy[found] in groups
-            pick = found
+            repeats += repeated
+            conflicts += clash
         row[slot] = pick
         used.add(pick)
         if enemy[pick] >= 0:
             groups.add(enemy[pick])
     return repeats, conflicts
+
+
+def _replacement(
+    exam: CompiledExam,
+    slot: int,
+    item: int,
+    *,
+    used: set[int],
+    groups: set[int],
+    seen: frozenset[int],
+) -> tuple[int, bool, bool]:
+    """The item for ``slot`` in place of ``item``, and whether it repeats an earlier
+    attempt or clashes with an enemy: the first free candidate; failing that, an unseen
+    rule is relaxed (a repeat); failing that, the enemy rule (a clash). Never an item
+    the paper already holds: a stratum has at least as many items as places."""
+    enemy = exam.enemy_list
+    found = next(
+        (c for c in _candidates(exam, slot, item) if _free(enemy, c, used, groups, seen)), None
+    )
+    if found is not None:
+        return found, False, False
+    candidates = [item, *_candidates(exam, slot, item)]
+    found = next((c for c in candidates if _free(enemy, c, used, groups, frozenset())), None)
+    if found is not None:
+        return found, found in seen, False
+    found = next((c for c in candidates if c not in used), item)
+    return found, found in seen, enemy[found] >= 0 and enemy[found] in groups
 
 
 def _candidates(exam: CompiledExam, slot: int, item: int) -> Iterator[int]:
@@ -493,9 +538,12 @@ def _option_orders(
         return np.full((*item.shape, width), -1, dtype=np.int8)
     flat_item = item.ravel()
     count = exam.option_count[flat_item]
-    table, offsets, sizes = _permutation_table(width)
     if not exam.spec.shuffle_options:
-        return table[offsets[count]].reshape(*item.shape, width)
+        natural = np.arange(width, dtype=np.int8)
+        return np.where(natural[None, :] < count[:, None], natural, np.int8(-1)).reshape(
+            *item.shape, width
+        )
+    table, offsets, sizes = _permutation_table(width)
     bits = random_bits(seeds, _OPTION_ORDER, slots).ravel()
     tabled = np.minimum(count, _TABLED)
     rows = offsets[tabled] + (bits % sizes[tabled].astype(np.uint64)).astype(np.intp)

@@ -14,6 +14,7 @@ proportion to their items, and reports any topic whose share rounds to zero.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from enum import StrEnum
@@ -249,6 +250,17 @@ def _cell_problems(
                 f"但各分类数量合计为 {total}",
             )
         )
+    for first, second in _overlapping_cells(section.cells, pool):
+        out.append(
+            _problem(
+                "overlapping-cells",
+                f"section {number}",
+                f"section {number} ({section.title}): cells {first + 1} and {second + 1} "
+                "can take the same items; give each cell its own topic or band",
+                f"第 {number} 大题（{section.title}）：第 {first + 1} 与第 {second + 1} 个分类"
+                "可以抽到相同的试题，请为每个分类设置不同的知识点或难度",
+            )
+        )
     for cell in section.cells:
         have = sum(1 for item in pool if in_cell(item, cell))
         band = f", band {cell.band}" if cell.band else ""
@@ -280,6 +292,19 @@ def _cell_problems(
     return out
 
 
+def _overlapping_cells(cells: Sequence[Cell], pool: Sequence[Item]) -> list[tuple[int, int]]:
+    """Pairs of cells (by index) that some item of ``pool`` belongs to both of."""
+    pairs = []
+    for i, first in enumerate(cells):
+        for j in range(i + 1, len(cells)):
+            second = cells[j]
+            if first.topic == second.topic and (
+                first.band is None or second.band is None or first.band == second.band
+            ):
+                pairs.append((i, j))
+    return pairs
+
+
 def _exposure_problem(
     number: int,
     section: Section,
@@ -290,7 +315,7 @@ def _exposure_problem(
     have: int,
     spec: ExamSpec,
 ) -> SpecProblem:
-    need = -(-quota * 1000 // round(spec.r_max * 1000))  # ceil(quota / r_max), exact
+    need = math.ceil(quota / spec.r_max)  # the least count the check `have < quota / r_max` passes
     band_text = f", band {band}" if band else ""
     return _problem(
         "exposure-cap",

@@ -164,6 +164,17 @@ class TimeExtended(Event, frozen=True, kw_only=True, tag="time_extended"):
     deadline_ms: int
 
 
+class AttemptRegraded(Event, frozen=True, kw_only=True, tag="attempt_regraded"):
+    """The stored answers were graded again (after a key fix), with who and why."""
+
+    by: str
+    reason: str
+    old_score: float | None
+    score: float
+    max_score: float
+    passed: bool
+
+
 AnyEvent = (
     AttemptStarted
     | AttemptResumed
@@ -174,6 +185,7 @@ AnyEvent = (
     | AttemptExpired
     | AttemptTerminated
     | TimeExtended
+    | AttemptRegraded
 )
 
 Events = list[AnyEvent]
@@ -531,5 +543,37 @@ def extend(
             reason=reason,
             extra_ms=extra_ms,
             deadline_ms=deadline,
+        )
+    ]
+
+
+def regrade(
+    attempt: Attempt, *, by: str, reason: str, now: int, grade: Callable[[], Grade]
+) -> tuple[Attempt, Events]:
+    """Grade a submitted attempt again from its stored answers (``grade`` replays the
+    answer log against the corrected items). Expired and terminated attempts have no
+    score to correct; open ones are graded when they close."""
+    if not reason.strip():
+        raise AttemptError("reason_required", "give a reason", "请填写原因")
+    if attempt.state is not State.SUBMITTED:
+        raise AttemptError(
+            "not_gradable",
+            f"only submitted attempts can be regraded; this one is {attempt.state.value}",
+            f"只有已交卷的考试可以重新评分，本次考试状态为“{_STATE_ZH[attempt.state]}”",
+        )
+    result = grade()
+    regraded = msgspec.structs.replace(
+        attempt, score=result.score, max_score=result.max_score, passed=result.passed
+    )
+    return regraded, [
+        AttemptRegraded(
+            attempt=attempt.id,
+            at_ms=now,
+            by=by,
+            reason=reason,
+            old_score=attempt.score,
+            score=result.score,
+            max_score=result.max_score,
+            passed=result.passed,
         )
     ]

@@ -50,7 +50,9 @@ TRANSITIONS: Mapping[State, frozenset[State]] = {
     # back to in_progress when an operator extends the time during the grace period
     State.OVERDUE: frozenset({State.IN_PROGRESS, State.OVERDUE, State.SUBMITTED, State.TERMINATED}),
     State.SUBMITTED: frozenset(),
-    State.EXPIRED: frozenset(),
+    # a submit sent before the deadline that arrives, within the network grace, after
+    # the sweeper closed the attempt by time
+    State.EXPIRED: frozenset({State.SUBMITTED}),
     State.TERMINATED: frozenset(),
 }
 OPEN = frozenset({State.IN_PROGRESS, State.OVERDUE})
@@ -93,11 +95,12 @@ class Attempt(Struct, frozen=True, kw_only=True):
         return None
 
     def seconds_left(self, *, now: int) -> int:
-        """Whole seconds until the deadline (0 when past or closed); what every reply
-        carries so the browser's countdown follows the server's clock."""
+        """Seconds until the deadline, rounded up (0 only when the time is up or the
+        attempt closed); what every reply carries so the browser's countdown follows the
+        server's clock."""
         if not self.open:
             return 0
-        return max(0, (self.deadline_ms - now) // 1000)
+        return max(0, -(-(self.deadline_ms - now) // 1000))
 
 
 class Grade(Struct, frozen=True, kw_only=True):
@@ -246,7 +249,14 @@ def _move(attempt: Attempt, target: State, **changes: Any) -> Attempt:
 
 
 def closed_error(attempt: Attempt, events: Sequence[AnyEvent] = ()) -> AttemptError:
-    """Why a closed attempt refuses a save or a resume, in the learner's words."""
+    """Why a closed attempt refuses a save or a resume, in the learner's words.
+
+    ``events`` are those of the close that just happened, if any: an attempt graded
+    because its time ran out is "time is up", not "you submitted".
+    """
+    by_time = attempt.state is State.SUBMITTED and any(
+        isinstance(e, AttemptExpired) for e in events
+    )
     if attempt.state is State.EXPIRED:
         words = (
             "attempt_expired",
@@ -259,7 +269,7 @@ def closed_error(attempt: Attempt, events: Sequence[AnyEvent] = ()) -> AttemptEr
             f"this attempt was ended by a proctor: {attempt.reason}",
             f"本次考试已被监考人员终止：{attempt.reason}",
         )
-    elif attempt.state is State.OVERDUE or attempt.open:
+    elif by_time or attempt.open:
         words = (
             "deadline_passed",
             "the time for this attempt is up; answers can no longer be saved",
@@ -414,31 +424,33 @@ def submit(
     network_grace_ms: int,
     grade: Callable[[], Grade],
 ) -> tuple[Attempt, Events]:
-    """Close and grade. Idempotent: a submitted attempt returns itself and no events.
+    """Close and grade. Idempotent: a submitted attempt returns itself and no events;
+    an expired or terminated one refuses with the reason (``AttemptError``).
 
     A submit arriving after the deadline still counts if it arrives within
     ``network_grace_ms`` and the browser says it sent it before the deadline
-    (``sent_ms``, its estimate of the server's clock); otherwise the attempt is closed
-    by its policy, exactly as the sweeper would.
+    (``sent_ms``, its estimate of the server's clock) — even if the sweeper closed the
+    attempt by time in between; it is then finished at the deadline. Otherwise a submit
+    past the deadline closes the attempt by its policy, exactly as the sweeper would.
     """
+    sent_in_time = (
+        sent_ms is not None
+        and sent_ms < attempt.deadline_ms <= now < attempt.deadline_ms + network_grace_ms
+    )
+    swept = attempt.state is State.EXPIRED and attempt.finished_ms == attempt.deadline_ms
     if attempt.state is State.SUBMITTED:
         return attempt, []
-    if not attempt.open:
+    if not attempt.open and not (swept and sent_in_time):
         raise closed_error(attempt)
-    late = now >= attempt.deadline_ms and attempt.state is State.IN_PROGRESS
-    in_grace = (
-        late
-        and now < attempt.deadline_ms + network_grace_ms
-        and sent_ms is not None
-        and sent_ms < attempt.deadline_ms
-    )
-    if late and not in_grace:
-        closed, events = check_deadline(attempt, now=now, grade=grade)
-        if closed.state is State.SUBMITTED or not closed.open:
-            return closed, events
-        attempt = closed  # overdue (grace policy): a submit in the grace period counts
+    events: Events = []
+    if not sent_in_time:
+        attempt, events = check_deadline(attempt, now=now, grade=grade)
+        if attempt.state is State.SUBMITTED:  # graded at its deadline by policy
+            return attempt, events
+        if not attempt.open:
+            raise closed_error(attempt, events)
     result = grade()
-    finished = min(now, attempt.deadline_ms) if in_grace else now
+    finished = attempt.deadline_ms if sent_in_time else now
     attempt = _move(
         attempt,
         State.SUBMITTED,
@@ -447,16 +459,17 @@ def submit(
         max_score=result.max_score,
         passed=result.passed,
     )
-    return attempt, [
+    events.append(
         AttemptSubmitted(
             attempt=attempt.id,
             at_ms=finished,
             score=result.score,
             max_score=result.max_score,
             passed=result.passed,
-            late=in_grace,
+            late=sent_in_time,
         )
-    ]
+    )
+    return attempt, events
 
 
 def check_deadline(
@@ -516,10 +529,23 @@ def terminate(attempt: Attempt, *, by: str, reason: str, now: int) -> tuple[Atte
     """A proctor ends an open attempt; it counts as failed. A reason is required."""
     if not reason.strip():
         raise AttemptError("reason_required", "give a reason", "请填写原因")
-    if not attempt.open:
-        raise closed_error(attempt)
+    _refuse_if_closed_or_due(attempt, now)
     closed = _move(attempt, State.TERMINATED, finished_ms=now, passed=False, reason=reason)
     return closed, [AttemptTerminated(attempt=attempt.id, at_ms=now, by=by, reason=reason)]
+
+
+def _refuse_if_closed_or_due(attempt: Attempt, now: int) -> None:
+    """An operator acts only on an attempt that is open and not yet due to be closed by
+    time, so the outcome never depends on whether the sweeper got there first."""
+    if not attempt.open:
+        raise closed_error(attempt)
+    grace = attempt.grace_ms if attempt.policy is ExpiryPolicy.GRACE else 0
+    if now >= attempt.deadline_ms + grace:
+        raise AttemptError(
+            "deadline_passed",
+            "the time for this attempt is up and it is being closed; grant another attempt instead",
+            "本次考试时间已到，正在按规定结束；如需补考，请增加考试次数",
+        )
 
 
 def extend(
@@ -530,8 +556,7 @@ def extend(
         raise AttemptError("bad_extension", "the extra time must be positive", "延长时间必须为正数")
     if not reason.strip():
         raise AttemptError("reason_required", "give a reason", "请填写原因")
-    if not attempt.open:
-        raise closed_error(attempt)
+    _refuse_if_closed_or_due(attempt, now)
     deadline = attempt.deadline_ms + extra_ms
     state = State.IN_PROGRESS if now < deadline else attempt.state
     moved = _move(attempt, state, deadline_ms=deadline)

@@ -59,7 +59,9 @@ def eligibility(
     used = sum(1 for a in history if not a.practice and a.cycle == cycle)
     allowed = max_attempts + extra_attempts
     passed = any(a.passed for a in history if not a.practice)
-    open_attempt = next((a.id for a in history if a.state in OPEN and a.practice == practice), None)
+    # Any open attempt, formal or practice, must be finished first: a practice paper
+    # beside a running formal exam would be a window onto the formal bank.
+    open_attempt = next((a.id for a in history if a.state in OPEN), None)
 
     def answer(
         code: str, en: str, zh: str, *, ok: bool = False, locked: bool = False

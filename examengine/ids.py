@@ -9,6 +9,7 @@ input can be wrong, so a bulk roster can say exactly what is wrong on each line.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from typing import Literal
 
@@ -17,8 +18,8 @@ from examengine.errors import EngineError
 #: Weights of the 17 digits (2^(17-i) mod 11) and the check character for each remainder.
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_RESIDENT = re.compile(r"^\d{17}[\dX]$")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_RESIDENT = re.compile(r"^[0-9]{17}[0-9X]$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 #: The first two digits of a resident ID: the province-level division (GB/T 2260).
 _PROVINCES = frozenset(
     {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50,
@@ -34,6 +35,12 @@ class InvalidIdentifier(EngineError):
         self.code = code
 
 
+def _ascii(value: str) -> str:
+    """Full-width digits, letters and signs (typed with a Chinese input method) as ASCII,
+    so one person never gets two accounts spelled differently."""
+    return unicodedata.normalize("NFKC", value)
+
+
 def check_character(first17: str) -> str:
     """The GB 11643 check character (0–9 or X) of the first 17 digits."""
     total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
@@ -46,7 +53,7 @@ def check_resident_id(value: str, *, today: date | None = None) -> str:
     Checks, in order: length, characters, province code, date of birth (a real date, not
     in the future when ``today`` is given, not before 1900), and the check character.
     """
-    text = value.strip().replace("x", "X")
+    text = _ascii(value).strip().replace("x", "X")
     if len(text) != 18:
         raise InvalidIdentifier(
             "id_length",
@@ -91,7 +98,7 @@ def _check_birth(digits: str, today: date | None) -> None:
 
 def check_mobile(value: str) -> str:
     """The mobile number without spaces, dashes or a +86 / 0086 prefix, if valid."""
-    text = re.sub(r"[\s-]", "", value)
+    text = re.sub(r"[\s-]", "", _ascii(value))
     text = re.sub(r"^(\+86|0086)", "", text)
     if not _MOBILE.match(text):
         raise InvalidIdentifier(
@@ -108,7 +115,7 @@ def identify(login: str) -> tuple[Literal["resident_id", "mobile"], str]:
     Eleven digits, or a number with a +86 / 0086 prefix, is a mobile number; anything
     else is read as an ID number, and the error is that kind's.
     """
-    compact = re.sub(r"[\s-]", "", login)
-    if re.fullmatch(r"(\+86|0086)?\d{11}", compact):
+    compact = re.sub(r"[\s-]", "", _ascii(login))
+    if re.fullmatch(r"(\+86|0086)?[0-9]{11}", compact):
         return "mobile", check_mobile(compact)
     return "resident_id", check_resident_id(login)

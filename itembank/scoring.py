@@ -151,7 +151,10 @@ def _number(item: Item, response: object) -> float | None:
     if isinstance(response, bool):
         raise ResponseShapeError(item.key, "a number", response)
     if isinstance(response, int | float):
-        value = float(response)
+        try:
+            value = float(response)
+        except OverflowError:  # an int beyond any float: no answer is that large
+            return None
     elif isinstance(response, str):
         text = normalize_text(response).replace(",", "").replace(" ", "")
         if not text:

@@ -3,8 +3,11 @@
 This module owns password hashing (argon2id), the login session (server-side: the
 cookie carries a random id, the data lives in the session store), the ``Principal``
 kept in it, and the guards ``requires_role(*roles)`` / ``requires_session``. Accounts
-(registration, resets, per-account lockout) are left to a later accounts module; the
-login route is rate-limited per client address only (see docs/decisions/0003).
+(registration, rosters, resets, the password rules and the per-account lock) are
+``api.services.accounts``; the login finds the account by login, resident ID or phone
+there, is locked per account after repeated failures (``login_locks``, the
+``login_failures`` store) and rate-limited per client address (docs/decisions/0003,
+0006).
 
 Roles and the must-change-password flag are copied into the session at login and
 refreshed when the password changes, so a guard costs no database query; a change of
@@ -14,13 +17,15 @@ roles by an operator takes effect at the user's next login.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
+from anyio import to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from litestar import Controller, Request, get, post
+from litestar import Controller, Litestar, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.rate_limit import RateLimitConfig
@@ -31,7 +36,7 @@ from litestar.middleware.session.server_side import (
 from litestar.params import JSONBody
 from litestar.types import Message
 from msgspec import Meta, Struct
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from api.db import Db
 from api.errors import (
@@ -41,6 +46,7 @@ from api.errors import (
     NotAuthenticated,
     PasswordChangeRequired,
 )
+from api.services import accounts
 from api.tables import ROLES, User
 
 # argon2id with OWASP's first recommended profile (19 MiB, 2 passes, 1 lane): ~45 ms per
@@ -236,8 +242,36 @@ def login_rate_limit(per_minute: int) -> RateLimitConfig:
 # ------------------------------------------------------------------------ controller
 
 
-def _user_by_login(db: Session, login: str) -> User | None:
-    return db.exec(select(User).where(User.login == login)).first()
+def _authenticate(db: Session, user: User | None, password: str) -> bool:
+    """Whether ``password`` is ``user``'s (re-hashing an outdated hash); an unknown
+    user costs a verify too, so both failures take the same time."""
+    if user is None:
+        verify_password(_dummy_hash(), password)
+        return False
+    if not verify_password(user.password_hash, password):
+        return False
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.add(user)
+    return True
+
+
+#: The app store holding the per-account failed-login counters.
+LOGIN_FAILURES_STORE = "login_failures"
+
+
+def login_locks(app: Litestar) -> accounts.LoginLocks:
+    """The per-account login lock over the app's ``login_failures`` store (files, or
+    Redis when configured, so all workers share it); the policy is
+    ``app.state.login_lock`` when set (tests), else 5 failures lock for 15 minutes."""
+    policy = app.state.get("login_lock")
+    return accounts.LoginLocks(app.stores.get(LOGIN_FAILURES_STORE), policy)
+
+
+def _now_ms(app: Litestar) -> int:
+    """UTC milliseconds from the app's clock (``app.state.clock``), else the system's."""
+    clock = app.state.get("clock")
+    return int(clock.now_ms()) if clock is not None else time.time_ns() // 1_000_000
 
 
 def _principal(user: User) -> dict[str, Any]:
@@ -257,18 +291,27 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post("/login", sync_to_thread=True, status_code=200, opt={RATE_LIMITED: True})
-    def login(self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest], db: Db) -> Me:
-        """Sign in with a login (resident ID or phone) and a password."""
-        user = _user_by_login(db, data.login.strip())
-        if user is None:
-            verify_password(_dummy_hash(), data.password)
+    @post("/login", status_code=200, opt={RATE_LIMITED: True})
+    async def login(
+        self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest], db: Db
+    ) -> Me:
+        """Sign in with the login, the resident ID number or the phone, and a password.
+
+        After 5 failures in a row an account is locked for 15 minutes (429
+        ``account_locked``, with Retry-After), even for the right password; a success
+        clears the count. An unknown login answers and locks exactly like a known one.
+        """
+        # Async for the lock's store; the database and argon2 run in worker threads.
+        user = await to_thread.run_sync(accounts.find_account, db, data.login)
+        locks = login_locks(request.app)
+        key = accounts.lock_key(user, data.login)
+        now_ms = _now_ms(request.app)
+        await locks.check(key, now_ms=now_ms)
+        if not await to_thread.run_sync(_authenticate, db, user, data.password):
+            await locks.failed(key, now_ms=now_ms)
             raise InvalidCredentials
-        if not verify_password(user.password_hash, data.password):
-            raise InvalidCredentials
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = hash_password(data.password)
-            db.add(user)
+        assert user is not None
+        await locks.clear(key)
         request.set_session({**_principal(user), _ROTATE: True})
         return _me(user)
 
@@ -299,6 +342,12 @@ class AuthController(Controller):
             raise WrongPassword
         if data.new_password == data.current_password:
             raise PasswordUnchanged
+        weak = accounts.password_problems(
+            data.new_password, resident_id=user.resident_id, phone=user.phone,
+            field="new_password",
+        )  # fmt: skip
+        if weak:
+            raise accounts.AccountInvalidError(weak)
         user.password_hash = hash_password(data.new_password)
         user.must_change_password = False
         db.add(user)

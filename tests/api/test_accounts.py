@@ -1,0 +1,640 @@
+"""Accounts over HTTP: self-registration and each of its messages, rosters and their
+error files, login by ID number or phone, the per-account lock, resets and roles."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from litestar import Litestar, get
+from litestar.testing import AsyncTestClient
+from litestar.types import ControllerRouterHandler
+from openpyxl import Workbook, load_workbook
+from sqlmodel import select
+
+from api.app import create_app
+from api.auth import hash_password, requires_role
+from api.cli import main
+from api.db import migrate, standalone_transaction
+from api.errors import PROBLEM_JSON
+from api.services.accounts import LockPolicy
+from api.settings import SecuritySettings, Settings
+from api.tables import AccountEvent, User
+from examengine.clock import ManualClock
+from examengine.ids import check_character
+
+Client = AsyncTestClient[Litestar]
+
+
+def resident_id(first17: str) -> str:
+    return first17 + check_character(first17)
+
+
+MAN = resident_id("11010119900307123")  # 17th digit odd: a man
+WOMAN = resident_id("11010119900307124")
+WITH_X = "11010119900301006X"  # a woman whose check character is X
+PASSWORD = "Study2026!"
+STAFF_PASSWORD = "staff password 1"
+
+
+@get("/probe/learner", guards=[requires_role("learner")], sync_to_thread=False)
+def learner_page() -> dict[str, str]:
+    return {"ok": "learner"}
+
+
+@pytest.fixture
+def extra_routes() -> list[ControllerRouterHandler]:
+    return [learner_page]
+
+
+@pytest.fixture
+def app_settings(settings_sqlite: Settings) -> Settings:
+    """The per-address login limit is raised so that only the per-account lock acts."""
+    security = SecuritySettings(
+        secret_key=settings_sqlite.security.secret_key,
+        paper_secret=settings_sqlite.security.paper_secret,
+        login_attempts_per_minute=10_000,
+    )
+    return settings_sqlite.replace(security=security)
+
+
+AddStaff = Callable[..., None]
+
+
+@pytest.fixture
+def add_staff(app_settings: Settings) -> AddStaff:
+    """Create a staff account (password ``staff password 1``) with an employer."""
+    migrate(app_settings.database.url)
+
+    def add(login: str, *roles: str, employer: str | None = None) -> None:
+        with standalone_transaction(app_settings.database) as db:
+            db.add(
+                User(
+                    login=login, display_name=f"staff {login}",
+                    password_hash=hash_password(STAFF_PASSWORD), roles=list(roles),
+                    must_change_password=False, employer=employer,
+                )
+            )  # fmt: skip
+
+    return add
+
+
+def registration(**changes: Any) -> dict[str, Any]:
+    body = {
+        "name": "张三",
+        "resident_id": MAN,
+        "phone": "13800138000",
+        "password": PASSWORD,
+        "gender": "男",
+        "employer": "重庆市第一中学",
+        "district": "渝中区",
+    }
+    return {**body, **changes}
+
+
+async def login(client: Client, who: str, password: str) -> Any:
+    return await client.post("/auth/login", json={"login": who, "password": password})
+
+
+def only_error(response: Any) -> dict[str, Any]:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    body = response.json()
+    assert body["code"] == "account_invalid"
+    assert len(body["errors"]) == 1, body["errors"]
+    error: dict[str, Any] = body["errors"][0]
+    return error
+
+
+# ---------------------------------------------------------------- self-registration
+
+
+async def test_a_learner_registers_and_signs_in_with_the_id_number_or_the_phone(
+    app_client: Client,
+) -> None:
+    response = await app_client.post("/auth/register", json=registration())
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert {k: body[k] for k in ("login", "name", "resident_id", "phone", "gender")} == {
+        "login": MAN, "name": "张三", "resident_id": MAN, "phone": "13800138000",
+        "gender": "male",
+    }  # fmt: skip
+    assert body["roles"] == ["learner"]
+    assert body["must_change_password"] is False
+    assert (await login(app_client, MAN, PASSWORD)).status_code == 200
+    assert (await login(app_client, "13800138000", PASSWORD)).status_code == 200
+    assert (await login(app_client, "+86 138 0013 8000", PASSWORD)).status_code == 200
+    assert (await app_client.get("/probe/learner")).json() == {"ok": "learner"}
+
+
+async def test_an_id_number_ending_in_x_signs_in_typed_with_a_lower_case_x(
+    app_client: Client,
+) -> None:
+    created = await app_client.post(
+        "/auth/register", json=registration(resident_id=WITH_X.lower(), gender="女")
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["login"] == WITH_X
+    assert (await login(app_client, WITH_X.lower(), PASSWORD)).status_code == 200
+    assert (await login(app_client, f" {WITH_X} ", PASSWORD)).status_code == 200
+
+
+async def test_the_gender_is_taken_from_the_id_number_when_left_out(app_client: Client) -> None:
+    response = await app_client.post("/auth/register", json=registration(gender=""))
+    assert response.json()["gender"] == "male"
+
+
+@pytest.mark.parametrize(
+    ("value", "code", "message", "message_zh"),
+    [
+        ("11010119900307123", "id_length", "has 18 characters, this one has 17", "应为 18 位"),
+        ("11010119900307123A", "id_characters", "17 digits followed by a digit or X",
+         "17 位数字加 1 位数字或 X"),
+        ("99010119900307123" + "4", "id_region", "99 is not a province code", "前两位 99"),
+        ("110101199002301234", "id_birth_date", "(19900230) are not a possible date of birth",
+         "不是有效的出生日期"),
+        (MAN[:17] + ("0" if MAN[17] != "0" else "1"), "id_checksum",
+         f"the last character should be {MAN[17]}", f"校验位应为 {MAN[17]}"),
+    ],
+)  # fmt: skip
+async def test_each_way_an_id_number_can_be_wrong_has_its_own_message(
+    app_client: Client, value: str, code: str, message: str, message_zh: str
+) -> None:
+    response = await app_client.post("/auth/register", json=registration(resident_id=value))
+    error = only_error(response)
+    assert (error["field"], error["code"]) == ("resident_id", code)
+    assert message in error["message"]
+    assert message_zh in error["message_zh"]
+    body = response.json()
+    assert body["detail"].startswith("Please correct: resident ID number: ")
+    assert body["detail_zh"].startswith("请更正：身份证号：")
+
+
+async def test_a_birth_date_in_the_future_is_refused(app_client: Client) -> None:
+    response = await app_client.post(
+        "/auth/register", json=registration(resident_id=resident_id("11010121990307123"))
+    )
+    assert only_error(response)["code"] == "id_birth_date"
+
+
+async def test_a_wrong_phone_number_is_named(app_client: Client) -> None:
+    error = only_error(await app_client.post("/auth/register", json=registration(phone="1234")))
+    assert (error["field"], error["code"]) == ("phone", "mobile")
+    assert "手机号码" in error["message_zh"]
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "message_zh"),
+    [
+        ("张 三", "name_spaces", "姓名中不能有空格"),
+        ("张三（经理）", "name_symbols", "不能有数字或符号（（）"),
+        ("张三3", "name_symbols", "3"),
+        ("·张三", "name_symbols", "间隔号"),
+        ("", "name_required", "姓名不能为空"),
+    ],
+)
+async def test_a_name_with_spaces_digits_or_symbols_is_refused(
+    app_client: Client, name: str, code: str, message_zh: str
+) -> None:
+    error = only_error(await app_client.post("/auth/register", json=registration(name=name)))
+    assert (error["field"], error["code"]) == ("name", code)
+    assert message_zh in error["message_zh"]
+    assert error["message"]
+
+
+async def test_a_minority_name_may_join_its_parts_with_a_middle_dot(app_client: Client) -> None:
+    response = await app_client.post("/auth/register", json=registration(name="阿依古丽·买买提"))
+    assert response.status_code == 201
+    assert response.json()["name"] == "阿依古丽·买买提"
+
+
+@pytest.mark.parametrize(
+    ("password", "code"),
+    [
+        ("Ab1!", "password_too_short"),
+        ("abcdefghij", "password_too_simple"),
+        ("1234567890", "password_too_simple"),
+        ("edu@" + MAN[-6:], "password_personal"),
+        ("pw-13800138000", "password_personal"),
+    ],
+)
+async def test_a_weak_password_is_refused_with_the_reason(
+    app_client: Client, password: str, code: str
+) -> None:
+    error = only_error(
+        await app_client.post("/auth/register", json=registration(password=password))
+    )
+    assert (error["field"], error["code"]) == ("password", code)
+    assert error["message"] and error["message_zh"]
+
+
+async def test_every_invalid_field_is_listed_at_once(app_client: Client) -> None:
+    response = await app_client.post(
+        "/auth/register",
+        json=registration(name="张 三", resident_id="123", phone="x", password="Sh0rt!"),
+    )
+    assert response.status_code == 422
+    fields = [e["field"] for e in response.json()["errors"]]
+    assert fields == ["name", "resident_id", "phone", "password"]
+
+
+async def test_a_gender_the_id_number_contradicts_is_refused(app_client: Client) -> None:
+    error = only_error(await app_client.post("/auth/register", json=registration(gender="女")))
+    assert (error["field"], error["code"]) == ("gender", "gender_mismatch")
+    assert "第 17 位" in error["message_zh"]
+
+
+async def test_a_registered_id_number_or_phone_is_a_409_in_both_languages(
+    app_client: Client,
+) -> None:
+    assert (await app_client.post("/auth/register", json=registration())).status_code == 201
+    again = await app_client.post("/auth/register", json=registration(phone="13900139000"))
+    assert again.status_code == 409
+    assert again.json()["code"] == "account_exists"
+    assert again.json()["detail_zh"] == "该身份证号已注册，请直接登录；如忘记密码，请找回密码。"
+    phone = await app_client.post(
+        "/auth/register", json=registration(resident_id=WOMAN, gender="女")
+    )
+    assert phone.status_code == 409
+    assert phone.json()["detail_zh"] == "该手机号已被其他账号使用。"
+    assert "mobile number" in phone.json()["detail"]
+
+
+async def test_an_unknown_field_is_refused(app_client: Client) -> None:
+    response = await app_client.post("/auth/register", json=registration(roles=["operator"]))
+    assert response.status_code in {400, 422}
+
+
+# --------------------------------------------------------------------------- roster
+
+HEADER = ["姓名", "身份证号", "手机号", "性别", "备注"]
+
+
+def roster_rows(existing: str) -> list[list[Any]]:
+    return [
+        ["李四", WOMAN, "13900139000", "女", "教研组"],               # row 2: created
+        ["王 五", resident_id("11010119850101002"), "", "", ""],      # row 3: name
+        ["赵六", "110101198501010021", "13700137000", "", ""],         # row 4: checksum?
+        ["钱七", 110101198501010030, "", "", ""],                      # row 5: a number
+        ["孙八", WOMAN, "", "", ""],                                   # row 6: repeated
+        ["周九", existing, "", "男", ""],                              # row 7: registered
+        ["吴十", WITH_X.lower(), "137 0013 7001", "", "外聘"],         # row 8: created
+        [None, None, None, None, None],                                # blank: ignored
+    ]  # fmt: skip
+
+
+def xlsx(rows: list[list[Any]], header: list[str] = HEADER) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+async def upload(client: Client, data: bytes, name: str = "roster.xlsx", fmt: str = "json") -> Any:
+    return await client.post(f"/api/accounts/roster?format={fmt}", files={"file": (name, data)})
+
+
+async def sign_in_as_operator(client: Client, add_staff: AddStaff) -> None:
+    add_staff("operator1", "operator")
+    assert (await login(client, "operator1", STAFF_PASSWORD)).status_code == 200
+
+
+async def test_a_roster_creates_the_good_lines_and_reports_every_other_line(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    assert (await app_client.post("/auth/register", json=registration())).status_code == 201
+    await sign_in_as_operator(app_client, add_staff)
+    response = await upload(app_client, xlsx(roster_rows(MAN)))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["lines"], report["created"], report["skipped"], report["failed"]) == (
+        7, 2, 1, 4,
+    )  # fmt: skip
+    by_row = {p["row"]: p for p in report["problems"]}
+    assert sorted(by_row) == [3, 4, 5, 6, 7]
+    assert by_row[3]["errors"][0]["code"] == "name_spaces"
+    assert by_row[3]["reason_zh"] == "姓名：姓名中不能有空格"
+    assert by_row[4]["errors"][0]["code"] == "id_checksum"
+    assert by_row[5]["errors"][0]["code"] == "id_as_number"
+    assert "文本格式" in by_row[5]["reason_zh"]
+    assert by_row[6]["errors"][0]["code"] == "id_repeated"
+    assert by_row[6]["reason_zh"] == "身份证号：与第 2 行重复"
+    assert (by_row[7]["status"], by_row[7]["reason_zh"]) == ("skipped", "该身份证号已注册，已跳过")
+    assert all(p["status"] == "failed" for n, p in by_row.items() if n != 7)
+
+    with standalone_transaction(_settings(app_client).database) as db:
+        created = {u.login: u for u in db.exec(select(User).where(User.login != MAN)) if
+                   "learner" in u.roles}  # fmt: skip
+        events = db.exec(select(AccountEvent).where(AccountEvent.kind == "imported")).all()
+    assert sorted(created) == sorted([WOMAN, WITH_X])
+    assert created[WITH_X].phone == "13700137001"
+    assert created[WITH_X].gender == "female"
+    assert created[WITH_X].remark == "外聘"
+    assert all(u.must_change_password for u in created.values())
+    assert {e.detail["row"] for e in events} == {2, 8}
+    assert {e.actor_id for e in events} == {2}  # the operator
+
+
+def _settings(client: Client) -> Settings:
+    settings: Settings = client.app.state.settings
+    return settings
+
+
+async def test_the_error_file_lists_the_failed_lines_as_they_were_with_the_reason(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    await sign_in_as_operator(app_client, add_staff)
+    response = await upload(app_client, xlsx(roster_rows(MAN)), fmt="xlsx")
+    assert response.status_code == 200
+    assert "roster.errors.xlsx" in response.headers["content-disposition"]
+    assert response.headers["x-roster-created"] == "3"  # MAN is not registered here
+    assert response.headers["x-roster-failed"] == "4"
+    sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
+    rows = [[c if c is not None else "" for c in r] for r in sheet.iter_rows(values_only=True)]
+    assert rows[0] == ["行号", *HEADER, "错误原因", "Reason"]
+    assert [r[0] for r in rows[1:]] == ["3", "4", "5", "6"]
+    assert rows[1][1:3] == ["王 五", resident_id("11010119850101002")]
+    assert rows[1][6] == "姓名：姓名中不能有空格"
+    assert rows[1][7] == "name: the name must not contain spaces"
+
+    # Fixed and uploaded again as it is (行号 and the reasons included), the file
+    # creates the accounts; row 6 repeated row 2, which is registered now.
+    fixed = [list(r) for r in rows[1:]]
+    fixed[0][1] = "王五"
+    fixed[1][2] = resident_id("11010119850101004")
+    fixed[2][2] = resident_id("11010119850101005")
+    again = await upload(app_client, xlsx(fixed, list(rows[0])))
+    report = again.json()
+    assert (report["created"], report["skipped"], report["failed"]) == (3, 1, 0), report
+
+
+async def test_a_gb18030_csv_roster_is_read_and_its_error_file_is_csv(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    await sign_in_as_operator(app_client, add_staff)
+    text = f"姓名,身份证号,手机号,性别,备注\r\n李四,{WOMAN},13900139000,女,\r\n王 五,{MAN},,,\r\n"
+    response = await upload(app_client, text.encode("gb18030"), "名单.csv", fmt="csv")
+    assert response.status_code == 200, response.text
+    assert response.headers["x-roster-created"] == "1"
+    assert response.content.startswith(b"\xef\xbb\xbf")  # a BOM, for Excel
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0] == ["行号", *HEADER, "错误原因", "Reason"]
+    assert rows[1][:3] == ["3", "王 五", MAN]
+    assert rows[1][6] == "姓名：姓名中不能有空格"
+
+
+async def test_a_roster_without_the_id_column_is_refused_as_a_whole(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    await sign_in_as_operator(app_client, add_staff)
+    response = await upload(app_client, xlsx([["李四", "x"]], ["姓名", "电话"]))
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "roster_unreadable"
+    assert "缺少 身份证号 列" in body["detail_zh"]
+    assert "missing 身份证号" in body["detail"]
+    old = await upload(app_client, b"\xd0\xcf\x11\xe0" + b"\0" * 100, "roster.xls")
+    assert old.json()["code"] == "roster_unreadable"
+    assert ".xlsx" in old.json()["detail_zh"]
+
+
+async def test_only_employer_administrators_and_operators_import_rosters(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    assert (await upload(app_client, xlsx([]))).status_code == 401
+    add_staff("author1", "author")
+    assert (await login(app_client, "author1", STAFF_PASSWORD)).status_code == 200
+    assert (await upload(app_client, xlsx([]))).status_code == 403
+
+
+async def test_an_imported_learner_must_change_the_initial_password_first(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    add_staff("admin1", "employer_admin", employer="重庆市第一中学")
+    assert (await login(app_client, "admin1", STAFF_PASSWORD)).status_code == 200
+    report = (await upload(app_client, xlsx([["李四", WOMAN, "", "女", ""]]))).json()
+    assert report["created"] == 1
+    await app_client.post("/auth/logout")
+
+    initial = "edu@" + WOMAN[-6:]
+    signed_in = await login(app_client, WOMAN, initial)
+    assert signed_in.status_code == 200
+    assert signed_in.json()["must_change_password"] is True
+    blocked = await app_client.get("/probe/learner")
+    assert (blocked.status_code, blocked.json()["code"]) == (403, "password_change_required")
+    # The initial password's pattern is not accepted as the new one.
+    weak = await app_client.post(
+        "/auth/password", json={"current_password": initial, "new_password": "x" + initial}
+    )
+    assert weak.status_code == 422
+    assert weak.json()["errors"][0]["field"] == "new_password"
+    assert weak.json()["errors"][0]["code"] == "password_personal"
+    changed = await app_client.post(
+        "/auth/password", json={"current_password": initial, "new_password": PASSWORD}
+    )
+    assert changed.status_code == 200
+    assert (await app_client.get("/probe/learner")).json() == {"ok": "learner"}
+    me = await app_client.get("/auth/me")
+    assert me.json()["display_name"] == "李四"
+    with standalone_transaction(_settings(app_client).database) as db:
+        user = db.exec(select(User).where(User.login == WOMAN)).one()
+    assert user.employer == "重庆市第一中学"  # the administrator's own
+
+
+def test_the_command_line_imports_a_roster_and_writes_the_error_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [n for n in os.environ if n.startswith("EXAMENGINE_")]:
+        if not name.startswith("EXAMENGINE_TEST_"):
+            monkeypatch.delenv(name)
+    env = {
+        "EXAMENGINE_VAR_DIR": str(tmp_path / "var"),
+        "EXAMENGINE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+    }
+    roster = tmp_path / "staff.xlsx"
+    roster.write_bytes(xlsx([["李四", WOMAN, "", "女", ""], ["王 五", MAN, "", "", ""]]))
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    result = runner.invoke(main, ["user", "import", str(roster)], env=env)
+    assert result.exit_code == 1, result.output
+    assert "row 3: failed: 姓名：姓名中不能有空格" in result.output
+    assert "2 lines: 1 created, 0 skipped (registered already), 1 failed" in result.output
+    errors = tmp_path / "staff.errors.xlsx"
+    sheet = load_workbook(errors).worksheets[0]
+    assert [c.value for c in sheet[2]][:3] == ["3", "王 五", MAN]
+    again = runner.invoke(main, ["user", "import", str(roster)], env=env)
+    assert "1 skipped" in again.output
+
+
+# ---------------------------------------------------------------------- login lock
+
+
+async def test_five_failures_in_a_row_lock_the_account_even_for_the_right_password(
+    app_client: Client,
+) -> None:
+    await app_client.post("/auth/register", json=registration())
+    codes = [(await login(app_client, MAN, "wrong")).status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 401]
+    fifth = await login(app_client, MAN, "wrong")
+    assert fifth.status_code == 429
+    assert fifth.json()["code"] == "account_locked"
+    assert 850 <= int(fifth.headers["retry-after"]) <= 900
+    locked = await login(app_client, "13800138000", PASSWORD)  # by phone: the same account
+    assert locked.status_code == 429
+    body = locked.json()
+    assert body["code"] == "account_locked"
+    assert "Beijing time" in body["detail"] and "15 minute(s)" in body["detail"]
+    assert "账号已锁定至北京时间" in body["detail_zh"] and "15 分钟后再试" in body["detail_zh"]
+    # Other accounts are not affected.
+    await app_client.post(
+        "/auth/register",
+        json=registration(resident_id=WOMAN, gender="女", phone="13900139000"),
+    )
+    assert (await login(app_client, WOMAN, PASSWORD)).status_code == 200
+
+
+async def test_a_successful_login_clears_the_failures(app_client: Client) -> None:
+    await app_client.post("/auth/register", json=registration())
+    for _ in range(2):
+        assert [(await login(app_client, MAN, "wrong")).status_code for _ in range(4)] == [401] * 4
+        assert (await login(app_client, MAN, PASSWORD)).status_code == 200
+
+
+async def test_an_unknown_login_locks_like_a_known_one(app_client: Client) -> None:
+    answers = [(await login(app_client, MAN, "wrong")).json()["code"] for _ in range(6)]
+    assert answers == ["invalid_credentials"] * 4 + ["account_locked"] * 2
+
+
+async def test_the_lock_policy_can_be_set_on_the_app_state(app_client: Client) -> None:
+    app_client.app.state.login_lock = LockPolicy(max_failures=2, lock_s=60)
+    await app_client.post("/auth/register", json=registration())
+    codes = [(await login(app_client, MAN, "wrong")).status_code for _ in range(2)]
+    assert codes == [401, 429]
+    assert int((await login(app_client, MAN, PASSWORD)).headers["retry-after"]) <= 60
+
+
+async def test_the_lock_lifts_when_its_time_is_up_on_the_apps_clock(
+    app_settings: Settings,
+) -> None:
+    clock = ManualClock(1_700_000_000_000)
+    migrate(app_settings.database.url)
+    async with AsyncTestClient(app=create_app(app_settings, clock=clock)) as client:
+        await client.post("/auth/register", json=registration())
+        assert [(await login(client, MAN, "wrong")).status_code for _ in range(5)][-1] == 429
+        clock.advance(15 * 60_000 - 1)
+        assert (await login(client, MAN, PASSWORD)).json()["code"] == "account_locked"
+        clock.advance(1)
+        assert (await login(client, MAN, PASSWORD)).status_code == 200
+
+
+@pytest.mark.redis
+async def test_with_redis_the_lock_is_shared_by_all_workers(settings_redis: Settings) -> None:
+    security = SecuritySettings(
+        secret_key="k" * 40, paper_secret="p" * 40, login_attempts_per_minute=10_000
+    )
+    settings = settings_redis.replace(security=security)
+    migrate(settings.database.url)
+    async with (
+        AsyncTestClient(app=create_app(settings)) as first,
+        AsyncTestClient(app=create_app(settings)) as second,
+    ):
+        assert (await first.post("/auth/register", json=registration())).status_code == 201
+        for client in (first, second, first, second):
+            assert (await login(client, MAN, "wrong")).status_code == 401
+        assert (await login(second, MAN, "wrong")).status_code == 429
+        assert (await login(first, MAN, PASSWORD)).json()["code"] == "account_locked"
+
+
+# ------------------------------------------------------------- resets and roles
+
+
+async def test_an_employer_administrator_resets_a_learner_who_must_then_change_it(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    await app_client.post("/auth/register", json=registration())
+    for _ in range(5):
+        await login(app_client, MAN, "forgotten")
+    add_staff("admin1", "employer_admin", employer="重庆市第一中学")
+    assert (await login(app_client, "admin1", STAFF_PASSWORD)).status_code == 200
+
+    reset = await app_client.post(f"/api/accounts/{MAN}/reset-password", json={})
+    assert reset.status_code == 200, reset.text
+    assert reset.json()["initial_password"] == "edu@" + MAN[-6:]
+    assert reset.json()["account"]["must_change_password"] is True
+    with standalone_transaction(_settings(app_client).database) as db:
+        event = db.exec(select(AccountEvent).where(AccountEvent.kind == "password_reset")).one()
+    assert (event.actor_id, event.detail) == (2, {"password": "initial"})
+
+    await app_client.post("/auth/logout")
+    signed_in = await login(app_client, "13800138000", "edu@" + MAN[-6:])  # the lock is lifted
+    assert signed_in.status_code == 200
+    assert signed_in.json()["must_change_password"] is True
+    assert (await app_client.get("/probe/learner")).json()["code"] == "password_change_required"
+
+
+async def test_an_employer_administrator_cannot_reset_another_employers_learner(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    await app_client.post("/auth/register", json=registration())
+    add_staff("admin2", "employer_admin", employer="另一单位")
+    add_staff("operator1", "operator")
+    assert (await login(app_client, "admin2", STAFF_PASSWORD)).status_code == 200
+    refused = await app_client.post(f"/api/accounts/{MAN}/reset-password", json={})
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_your_learner")
+    assert refused.json()["detail_zh"] == "单位管理员只能为本单位的学员操作。"
+    staff = await app_client.post("/api/accounts/operator1/reset-password", json={})
+    assert staff.status_code == 403
+    missing = await app_client.post("/api/accounts/nobody/reset-password", json={})
+    assert (missing.status_code, missing.json()["code"]) == (404, "account_not_found")
+
+
+async def test_an_operator_resets_any_account_to_a_chosen_or_random_password(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    add_staff("author1", "author")
+    add_staff("operator1", "operator")
+    assert (await login(app_client, "operator1", STAFF_PASSWORD)).status_code == 200
+    weak = await app_client.post("/api/accounts/author1/reset-password", json={"password": "short"})
+    assert weak.status_code == 422
+    chosen = await app_client.post(
+        "/api/accounts/author1/reset-password", json={"password": "Temporary-2026"}
+    )
+    assert chosen.json()["initial_password"] == "Temporary-2026"
+    generated = await app_client.post("/api/accounts/author1/reset-password", json={})
+    assert len(generated.json()["initial_password"]) >= 12
+    await app_client.post("/auth/logout")
+    again = await login(app_client, "author1", generated.json()["initial_password"])
+    assert again.json()["must_change_password"] is True
+
+
+async def test_an_operator_changes_roles_which_take_effect_at_the_next_login(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    await app_client.post("/auth/register", json=registration())
+    add_staff("operator1", "operator")
+    assert (await login(app_client, "operator1", STAFF_PASSWORD)).status_code == 200
+    changed = await app_client.post(
+        f"/api/accounts/{MAN.lower()}/roles", json={"roles": ["proctor", "learner"]}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["roles"] == ["learner", "proctor"]
+    unknown = await app_client.post(f"/api/accounts/{MAN}/roles", json={"roles": ["admin"]})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "roles"
+    own = await app_client.post("/api/accounts/operator1/roles", json={"roles": ["author"]})
+    assert (own.status_code, own.json()["code"]) == (403, "own_operator_role")
+    await app_client.post("/auth/logout")
+    assert (await login(app_client, MAN, PASSWORD)).json()["roles"] == ["learner", "proctor"]
+    refused = await app_client.post("/api/accounts/operator1/roles", json={"roles": ["learner"]})
+    assert refused.status_code == 403

@@ -1,0 +1,350 @@
+"""The account service against each database (SQLite and PostgreSQL), and the login
+lock against each store (memory, files, Redis): the same answers everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+from redis.asyncio import Redis
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, col, select
+
+from api.db import make_engine, migrate, session_factory, transaction
+from api.services import accounts
+from api.services.accounts import (
+    AccountExistsError,
+    AccountInvalidError,
+    AccountLockedError,
+    AccountNotFoundError,
+    AccountRefusedError,
+    LockPolicy,
+    LoginLocks,
+    Registration,
+)
+from api.settings import DatabaseSettings
+from api.tables import AccountEvent, User
+from examengine.ids import check_character
+
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+T = TypeVar("T")
+
+
+def resident_id(first17: str) -> str:
+    return first17 + check_character(first17)
+
+
+MAN = resident_id("11010119900307123")
+WOMAN = resident_id("11010119900307124")
+WITH_X = "11010119900301006X"
+
+
+def fake_hash(password: str) -> str:
+    """Hashing is the caller's: a cheap stand-in keeps big rosters fast here."""
+    return "plain:" + password
+
+
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    migrate(db_url)
+    engine = make_engine(DatabaseSettings(url=db_url))
+    yield session_factory(engine)
+    engine.dispose()
+
+
+Sessions = sessionmaker[Session]
+
+
+def run(sessions: Sessions, fn: Callable[[Session], T]) -> T:
+    with transaction(sessions) as session:
+        return fn(session)
+
+
+def registration(**changes: Any) -> Registration:
+    fields = {
+        "name": "张三",
+        "resident_id": MAN,
+        "phone": "13800138000",
+        "password": "Study2026!",
+        "gender": "",
+    }
+    return Registration(**{**fields, **changes})
+
+
+def register(sessions: Sessions, **changes: Any) -> accounts.Account:
+    return run(
+        sessions,
+        lambda s: accounts.register(s, registration(**changes), now=NOW, hasher=fake_hash),
+    )
+
+
+def add_staff(sessions: Sessions, login: str, *roles: str, employer: str | None = None) -> int:
+    def add(session: Session) -> int:
+        user = User(login=login, display_name=login, password_hash="x", roles=list(roles),
+                    employer=employer)  # fmt: skip
+        session.add(user)
+        session.flush()
+        assert user.id is not None
+        return user.id
+
+    return run(sessions, add)
+
+
+def roster(text: str, source: str = "roster.csv") -> accounts.Roster:
+    return accounts.read_roster(text.encode("utf-8"), source=source)
+
+
+# ------------------------------------------------------------------------- accounts
+
+
+def test_a_registration_round_trips_every_field(sessions: Sessions) -> None:
+    created = register(sessions, resident_id=WITH_X.lower(), employer=" 一中 ", district="渝中区")
+    assert (created.login, created.resident_id, created.gender) == (WITH_X, WITH_X, "female")
+    assert (created.employer, created.district, created.created_at) == ("一中", "渝中区", NOW)
+    user = run(sessions, lambda s: s.get(User, created.id))
+    assert user is not None and user.password_hash == "plain:Study2026!"
+    events = run(sessions, lambda s: s.exec(select(AccountEvent)).all())
+    assert [(e.kind, e.user_id, e.actor_id) for e in events] == [
+        ("registered", created.id, created.id)
+    ]
+
+
+@pytest.mark.parametrize(
+    "typed", [MAN, f" {MAN} ", "13800138000", "+86 138-0013-8000", "008613800138000"]
+)
+def test_an_account_is_found_by_its_id_number_or_phone_in_any_usual_form(
+    sessions: Sessions, typed: str
+) -> None:
+    created = register(sessions)
+    found = run(sessions, lambda s: accounts.find_account(s, typed))
+    assert found is not None and found.id == created.id
+
+
+def test_a_lower_case_x_finds_the_id_number(sessions: Sessions) -> None:
+    created = register(sessions, resident_id=WITH_X)
+    found = run(sessions, lambda s: accounts.find_account(s, WITH_X.lower()))
+    assert found is not None and found.id == created.id
+
+
+def test_a_staff_login_is_found_as_it_is_and_nothing_else_is(sessions: Sessions) -> None:
+    add_staff(sessions, "operator1", "operator")
+    assert run(sessions, lambda s: accounts.find_account(s, "operator1")) is not None
+    assert run(sessions, lambda s: accounts.find_account(s, "nobody")) is None
+    assert run(sessions, lambda s: accounts.find_account(s, WOMAN)) is None
+
+
+def test_a_second_registration_of_a_person_or_a_phone_is_refused(sessions: Sessions) -> None:
+    register(sessions)
+    with pytest.raises(AccountExistsError) as same_id:
+        register(sessions, phone="13900139000")
+    assert same_id.value.field == "resident_id"
+    with pytest.raises(AccountExistsError) as same_phone:
+        register(sessions, resident_id=WOMAN)
+    assert same_phone.value.field == "phone"
+    add_staff(sessions, "13700137000", "author")  # a staff login that is a phone number
+    with pytest.raises(AccountExistsError):
+        register(sessions, resident_id=WOMAN, phone="13700137000")
+
+
+def test_the_database_itself_keeps_id_numbers_and_phones_unique(sessions: Sessions) -> None:
+    register(sessions)
+    with pytest.raises(IntegrityError), transaction(sessions) as s:
+        s.add(User(login="other", display_name="x", password_hash="x", resident_id=MAN))
+    with pytest.raises(IntegrityError), transaction(sessions) as s:
+        s.add(User(login="other", display_name="x", password_hash="x", phone="13800138000"))
+    with pytest.raises(IntegrityError), transaction(sessions) as s:
+        s.add(User(login="other", display_name="x", password_hash="x", gender="other"))
+    # Staff accounts have neither: many NULLs are fine.
+    add_staff(sessions, "a", "author")
+    add_staff(sessions, "b", "author")
+
+
+def test_an_invalid_registration_names_every_field_and_stores_nothing(sessions: Sessions) -> None:
+    with pytest.raises(AccountInvalidError) as caught:
+        register(sessions, name="张三!", resident_id=MAN[:17] + "0", phone="12345678901")
+    assert [(p.field, p.code) for p in caught.value.problems] == [
+        ("name", "name_symbols"), ("resident_id", "id_checksum"), ("phone", "mobile"),
+    ]  # fmt: skip
+    assert caught.value.message_zh.startswith("请更正：姓名：")
+    assert run(sessions, lambda s: s.exec(select(User)).all()) == []
+
+
+# --------------------------------------------------------------------------- roster
+
+
+def test_a_roster_creates_valid_lines_skips_registered_people_and_reports_the_rest(
+    sessions: Sessions,
+) -> None:
+    register(sessions)
+    text = (
+        "序号,姓名*,身份证号码,手机号码,性别,备注\n"
+        f"1,李四,{WOMAN},13900139000,女,组长\n"
+        f"2,张三,{MAN},,,\n"
+        f"3,王五,{WITH_X.lower()},13800138000,,\n"
+        f"4,赵六,{resident_id('11010119850101002')},139 0013 9000,,\n"
+        "5,钱七,123,,,\n"
+    )
+    operator = add_staff(sessions, "operator1", "operator")
+    report = run(
+        sessions,
+        lambda s: accounts.import_roster(
+            s, roster(text), now=NOW, hasher=fake_hash, actor_id=operator
+        ),
+    )
+    assert (report.lines, report.created, report.skipped, report.failed) == (5, 1, 1, 3)
+    assert [(p.row, p.status, p.errors[0].code if p.errors else "") for p in report.problems] == [
+        (3, "skipped", ""), (4, "failed", "phone_taken"), (5, "failed", "phone_repeated"),
+        (6, "failed", "id_length"),
+    ]  # fmt: skip
+    user = run(sessions, lambda s: accounts.find_account(s, WOMAN))
+    assert user is not None
+    assert (user.login, user.display_name, user.phone, user.gender, user.remark) == (
+        WOMAN, "李四", "13900139000", "female", "组长",
+    )  # fmt: skip
+    assert user.must_change_password is True
+    assert user.password_hash == "plain:edu@" + WOMAN[-6:]
+    event = run(sessions, lambda s: s.exec(select(AccountEvent).where(
+        AccountEvent.kind == "imported")).one())  # fmt: skip
+    assert (event.user_id, event.actor_id, event.detail) == (
+        user.id, operator, {"source": "roster.csv", "row": 2},
+    )  # fmt: skip
+
+
+def test_a_roster_larger_than_one_query_batch_is_checked_against_every_account(
+    sessions: Sessions,
+) -> None:
+    count = accounts.IN_CHUNK + 50
+    ids = [resident_id(f"1101011980{n % 12 + 1:02d}{n // 12 % 28 + 1:02d}{n:03d}")
+           for n in range(count)]  # fmt: skip
+    assert len(set(ids)) == count
+    lines = "".join(f"学员,{rid},1{n + 3500000000:010d}\n" for n, rid in enumerate(ids))
+    first = run(sessions, lambda s: accounts.import_roster(
+        s, roster("姓名,身份证号,手机号\n" + lines), now=NOW, hasher=fake_hash))  # fmt: skip
+    assert (first.created, first.failed) == (count, 0)
+    again = run(sessions, lambda s: accounts.import_roster(
+        s, roster("姓名,身份证号,手机号\n" + lines), now=NOW, hasher=fake_hash))  # fmt: skip
+    assert (again.created, again.skipped) == (0, count)
+    total = run(sessions, lambda s: len(s.exec(select(User.id)).all()))
+    assert total == count
+
+
+def test_an_employer_administrators_roster_gets_their_employer(sessions: Sessions) -> None:
+    text = f"姓名,身份证号,单位\n李四,{WOMAN},别的单位\n"
+    run(sessions, lambda s: accounts.import_roster(
+        s, roster(text), now=NOW, hasher=fake_hash, employer="一中"))  # fmt: skip
+    user = run(sessions, lambda s: accounts.find_account(s, WOMAN))
+    assert user is not None and user.employer == "一中"
+
+
+# ------------------------------------------------------------------- resets, roles
+
+
+def test_resets_follow_who_may_act_on_whom_and_are_recorded(sessions: Sessions) -> None:
+    learner = register(sessions, employer="一中")
+    admin = add_staff(sessions, "admin1", "employer_admin", employer="一中")
+    other = add_staff(sessions, "admin2", "employer_admin", employer="二中")
+    operator = add_staff(sessions, "operator1", "operator")
+
+    def reset(actor: int, login: str = MAN, **kw: Any) -> accounts.PasswordReset:
+        return run(sessions, lambda s: accounts.reset_password(
+            s, login=login, actor_id=actor, now=NOW, hasher=fake_hash, **kw))  # fmt: skip
+
+    done = reset(admin)
+    assert done.initial_password == "edu@" + MAN[-6:]
+    assert done.account.must_change_password is True
+    with pytest.raises(AccountRefusedError):
+        reset(other)
+    with pytest.raises(AccountRefusedError):
+        reset(admin, login="operator1")
+    assert reset(operator, login="admin1", password="Temp-2026x").initial_password == "Temp-2026x"
+    with pytest.raises(AccountNotFoundError):
+        reset(operator, login="nobody")
+    events = run(sessions, lambda s: s.exec(select(AccountEvent).where(
+        AccountEvent.kind == "password_reset").order_by(col(AccountEvent.id))).all())  # fmt: skip
+    assert [(e.user_id, e.actor_id, e.detail["password"]) for e in events] == [
+        (learner.id, admin, "initial"), (admin, operator, "chosen"),
+    ]  # fmt: skip
+
+
+def test_roles_are_replaced_validated_and_recorded(sessions: Sessions) -> None:
+    learner = register(sessions)
+    operator = add_staff(sessions, "operator1", "operator")
+
+    def set_roles(login: str, roles: list[str]) -> accounts.Account:
+        return run(sessions, lambda s: accounts.set_roles(
+            s, login=login, roles=roles, actor_id=operator, now=NOW))  # fmt: skip
+
+    assert set_roles(MAN, ["proctor", "learner", "proctor"]).roles == ("learner", "proctor")
+    with pytest.raises(AccountInvalidError):
+        set_roles(MAN, [])
+    with pytest.raises(AccountInvalidError):
+        set_roles(MAN, ["root"])
+    with pytest.raises(AccountRefusedError):
+        set_roles("operator1", ["author"])
+    assert set_roles("operator1", ["operator", "author"]).roles == ("author", "operator")
+    query = select(AccountEvent).where(
+        AccountEvent.kind == "roles_changed", AccountEvent.user_id == learner.id
+    )
+    event = run(sessions, lambda s: s.exec(query).one())
+    assert event.detail == {"old": ["learner"], "new": ["learner", "proctor"]}
+
+
+# ------------------------------------------------------------------------ the lock
+
+
+@pytest.fixture(params=["memory", "file", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+    elif request.param == "file":
+        yield FileStore(tmp_path / "login_failures", create_directories=True)
+    else:
+        request.applymarker(pytest.mark.redis)
+        url = request.getfixturevalue("redis_url")
+        prefix = request.getfixturevalue("redis_prefix")
+        client = Redis.from_url(url)
+        yield RedisStore(client, namespace=f"{prefix}:login_failures")
+        await client.aclose()
+
+
+async def test_the_lock_closes_after_n_failures_and_opens_when_its_time_is_up(
+    store: Store,
+) -> None:
+    locks = LoginLocks(store, LockPolicy(max_failures=3, lock_s=600))
+    for t in (1_000, 2_000):
+        await locks.check("user:1", now_ms=t)
+        assert (await locks.failed("user:1", now_ms=t)).failures == t // 1_000
+    with pytest.raises(AccountLockedError) as locking:
+        await locks.failed("user:1", now_ms=3_000)
+    assert locking.value.locked_until_ms == 603_000
+    assert locking.value.retry_after_s == 600
+    with pytest.raises(AccountLockedError) as still:
+        await locks.check("user:1", now_ms=602_500)
+    assert still.value.retry_after_s == 1
+    await locks.check("user:1", now_ms=603_000)  # open again
+    await locks.check("user:2", now_ms=3_000)  # other accounts were never locked
+    assert (await locks.failed("user:1", now_ms=603_000)).failures == 1
+
+
+async def test_a_success_clears_the_count(store: Store) -> None:
+    locks = LoginLocks(store, LockPolicy(max_failures=2, lock_s=600))
+    await locks.failed("user:1", now_ms=1_000)
+    await locks.clear("user:1")
+    assert (await locks.failed("user:1", now_ms=2_000)).failures == 1
+
+
+def test_the_lock_message_gives_the_beijing_time_and_the_minutes_to_wait() -> None:
+    # 2026-11-22 09:00 UTC is 17:00 in Beijing; locked for 15 minutes.
+    now_ms = int(NOW.timestamp() * 1000)
+    error = AccountLockedError(locked_until_ms=now_ms + 900_000, now_ms=now_ms)
+    assert "until 17:15 Beijing time" in error.message
+    assert "Try again in 15 minute(s)" in error.message
+    assert "账号已锁定至北京时间 17:15。请 15 分钟后再试" in error.message_zh

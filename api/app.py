@@ -34,14 +34,19 @@ from litestar.stores.redis import RedisStore
 from litestar.types import ControllerRouterHandler
 from redis.asyncio import Redis
 
-from api.auth import AuthController, login_rate_limit, session_config
+from api.accounts import AccountsController, register
+from api.attempts import LearnerAttemptsController, OperatorAttemptsController
+from api.auth import LOGIN_FAILURES_STORE, AuthController, login_rate_limit, session_config
 from api.authoring import AuthoringController
+from api.clock import SystemClock
 from api.db import make_engine, provide_db, session_factory
 from api.errors import exception_handlers
 from api.exams import ExamsController
 from api.health import health, ready
 from api.logging import RequestLog, logging_config
 from api.settings import Settings
+from api.sweeper import Sweeper
+from examengine.clock import Clock
 
 
 @get("/", include_in_schema=False, sync_to_thread=False)
@@ -56,8 +61,12 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     health,
     ready,
     AuthController,
+    register,
+    AccountsController,
     AuthoringController,
     ExamsController,
+    LearnerAttemptsController,
+    OperatorAttemptsController,
 ]
 
 #: Paths that never need the login session (no store read on probes and scrapes).
@@ -75,10 +84,14 @@ def create_app(
     settings: Settings | None = None,
     *,
     route_handlers: Sequence[ControllerRouterHandler] = (),
+    clock: Clock | None = None,
 ) -> Litestar:
     """The app for ``settings`` (read from ``os.environ`` when None).
 
     ``route_handlers`` are added after ``ROUTE_HANDLERS`` (tests use it for probe routes).
+    ``clock`` is the one clock of the app (``app.state.clock``; the system clock unless a
+    test passes a ``ManualClock``): handlers and the sweeper read it once per request or
+    tick.
     """
     if settings is None:
         settings = Settings.from_env(os.environ)
@@ -112,7 +125,7 @@ def create_app(
             render_plugins=[ScalarRenderPlugin()],
         ),
         logging_config=logging_config(settings.server.log_level),
-        state=State({"settings": settings, "redis": redis}),
+        state=State({"settings": settings, "redis": redis, "clock": clock or SystemClock()}),
         debug=False,
     )
     # Outermost, around Litestar's own exception handling, so that unrouted requests
@@ -134,10 +147,15 @@ def _stores(settings: Settings, redis: Redis | None) -> dict[str, Store]:
         return {
             "sessions": RedisStore(redis, namespace=f"{prefix}:sessions"),
             "rate_limit": RedisStore(redis, namespace=f"{prefix}:rate_limit"),
+            LOGIN_FAILURES_STORE: RedisStore(redis, namespace=f"{prefix}:login_failures"),
         }
+    # Login failures on files, not in memory: every worker on the host must see them.
     return {
         "sessions": FileStore(settings.var_dir / "sessions", create_directories=True),
         "rate_limit": MemoryStore(),
+        LOGIN_FAILURES_STORE: FileStore(
+            settings.var_dir / "login_failures", create_directories=True
+        ),
     }
 
 
@@ -151,9 +169,17 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     if isinstance(sessions, FileStore):
         Path(sessions.path).mkdir(parents=True, exist_ok=True)
         await sessions.delete_expired()
+    sweeper = None
+    if settings.exam.sweep_interval_ms > 0:
+        sweeper = Sweeper(
+            app.state.sessions, app.state.clock, interval_ms=settings.exam.sweep_interval_ms
+        )
+        sweeper.start()
     try:
         yield
     finally:
+        if sweeper is not None:
+            await sweeper.stop()
         engine.dispose()
         if app.state.redis is not None:
             await app.state.redis.aclose()

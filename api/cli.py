@@ -1,4 +1,4 @@
-"""The ``examengine`` command line: ``db upgrade``, ``user add``, ``serve``.
+"""The ``examengine`` command line: ``db upgrade``, ``user add``, ``user import``, ``serve``.
 
 ``main`` is a click group; other modules add theirs with ``main.add_command(bank)``.
 Every failure ends as one line on stderr and exit code 2 (``--traceback`` shows the
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,7 +23,9 @@ from api.bank_cli import bank
 from api.db import migrate, standalone_transaction
 from api.demo import demo
 from api.exam_cli import exam, paper
+from api.services import accounts
 from api.settings import Settings, SettingsError
+from api.sweeper import sweep
 from api.tables import ROLES, User
 
 EXIT_ERROR = 2
@@ -139,6 +143,40 @@ def user_add(
     click.echo(f"added user {login} ({', '.join(sorted(set(roles)))})")
 
 
+@user.command("import")
+@click.argument("roster", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--employer", default=None, help="Employer (单位) of every account created.")
+@click.option(
+    "--errors", "errors_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Where to write the lines that made no account (default ROSTER.errors.xlsx/.csv).",
+)  # fmt: skip
+def user_import(roster: Path, employer: str | None, errors_path: Path | None) -> None:
+    """Create learner accounts from ROSTER (.xlsx or CSV: 姓名, 身份证号, 手机号, 性别, 备注).
+
+    Valid lines become accounts (login = ID number, initial password edu@ + its last
+    six characters, changed at first login); the others are listed and written to an
+    error file. Exits 1 when some lines failed, 0 otherwise.
+    """
+    parsed = accounts.read_roster(roster.read_bytes(), source=roster.name)
+    settings = _settings()
+    with standalone_transaction(settings.database) as session:
+        report = accounts.import_roster(
+            session, parsed, now=datetime.now(UTC), hasher=hash_password, employer=employer
+        )
+    for line in report.problems:
+        click.echo(f"row {line.row}: {line.status}: {line.reason_zh} ({line.reason})")
+    click.echo(
+        f"{report.lines} lines: {report.created} created, {report.skipped} skipped "
+        f"(registered already), {report.failed} failed"
+    )
+    if report.problems:
+        target = errors_path or roster.with_name(f"{roster.stem}.errors.{parsed.format}")
+        target.write_bytes(accounts.roster_error_file(parsed, report, fmt=parsed.format))
+        click.echo(f"lines without an account written to {target}")
+    if report.failed:
+        raise SystemExit(1)
+
+
 @main.command()
 @click.option("--host", default=None, help="Overrides EXAMENGINE_HOST.")
 @click.option("--port", type=int, default=None, help="Overrides EXAMENGINE_PORT.")
@@ -167,6 +205,7 @@ main.add_command(bank)
 main.add_command(demo)
 main.add_command(exam)
 main.add_command(paper)
+main.add_command(sweep)
 
 
 if __name__ == "__main__":  # pragma: no cover

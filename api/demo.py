@@ -20,13 +20,14 @@ from sqlmodel import Session, select
 
 from api.auth import hash_password
 from api.db import standalone_transaction
-from api.services import banks, exams
+from api.services import attempts, banks, exams
 from api.settings import Settings
-from api.tables import User
+from api.tables import Enrollment, User
 
 DEMO_DIR = Path(__file__).parent / "demo"
 DEMO_BANK = "公需科目-演示题库"
 DEMO_EXAM = "公需科目-演示考试"
+DEMO_LEARNER = "11010519491231002X"
 
 
 class DemoAccount(Struct, frozen=True, kw_only=True):
@@ -79,7 +80,30 @@ def load_demo(session: Session, *, now: datetime) -> list[str]:
             f"bank {DEMO_BANK} v{outcome.version.version} ({outcome.version.item_count} items)"
         )
     done += _load_exam(session, now=now)
+    done += _enroll_learner(session, now=now)
     return done
+
+
+def _enroll_learner(session: Session, *, now: datetime) -> list[str]:
+    """The demo learner may sit the demo exam at once (enrolled, study requirement met)."""
+    learner = session.exec(select(User).where(User.login == DEMO_LEARNER)).first()
+    if learner is None or learner.id is None:
+        return []
+    found = session.exec(
+        select(Enrollment).where(
+            Enrollment.learner_id == learner.id, Enrollment.exam_key == DEMO_EXAM
+        )
+    ).first()
+    if found is not None and found.study_met:
+        return []
+    attempts.enroll(
+        session,
+        learner_id=learner.id,
+        exam=DEMO_EXAM,
+        study_met=True,
+        now=int(now.timestamp() * 1000),
+    )
+    return [f"learner {DEMO_LEARNER} enrolled in {DEMO_EXAM} (study requirement met)"]
 
 
 def _load_exam(session: Session, *, now: datetime) -> list[str]:

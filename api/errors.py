@@ -15,8 +15,9 @@ Three kinds of exceptions reach this module:
 
       EXCEPTION_HANDLERS[IllegalTransition] = domain_handler(409)
 
-  ``domain_handler`` reads the exception's ``code``, ``message``, ``message_zh`` and
-  ``problems`` attributes when present (``str(exc)`` otherwise). The most specific
+  ``domain_handler`` reads the exception's ``code``, ``message``, ``message_zh``,
+  ``problems`` and ``retry_after_s`` (→ Retry-After) attributes when present
+  (``str(exc)`` otherwise). The most specific
   class in the exception's MRO wins, so map the root once and override subclasses only
   where the status differs (404 for "no such attempt", 409 for a stale save…).
 
@@ -44,12 +45,28 @@ from litestar.exceptions import (
 from litestar.types import ExceptionHandlersMap
 from msgspec import Struct
 
+from api.services.accounts import (
+    AccountError,
+    AccountExistsError,
+    AccountInvalidError,
+    AccountLockedError,
+    AccountNotFoundError,
+    AccountRefusedError,
+)
+from api.services.attempts import (
+    AttemptNotFoundError,
+    AttemptServiceError,
+    BadAnswerError,
+    LearnerNotFoundError,
+    NotEligibleError,
+)
 from api.services.exams import (
     ExamNotFoundError,
     ExamServiceError,
     PaperRequestInvalidError,
     SpecUnreadableError,
 )
+from examengine.attempt import AttemptError
 from examengine.errors import SpecInvalidError
 from itembank.errors import (
     BankNotFoundError,
@@ -251,15 +268,43 @@ def domain_handler(status: int) -> Handler:
 
     def handle(_: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
         problems = getattr(exc, "problems", ())
+        retry_after = getattr(exc, "retry_after_s", None)
         return problem_response(
             status,
             code=getattr(exc, "code", None) or _snake(type(exc).__name__),
             detail=getattr(exc, "message", None) or str(exc) or None,
             detail_zh=getattr(exc, "message_zh", None),
             errors=[msgspec.to_builtins(problem) for problem in problems],
+            headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
         )
 
     return handle
+
+
+def coded_handler(default: int, statuses: Mapping[str, int]) -> Handler:
+    """A handler for a domain exception whose instances carry different ``code``s:
+    ``statuses[code]``, else ``default``."""
+    handlers = {status: domain_handler(status) for status in {default, *statuses.values()}}
+
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+        status = statuses.get(getattr(exc, "code", ""), default)
+        return handlers[status](request, exc)
+
+    return handle
+
+
+#: Refusals of the attempt core and of starting an attempt: 409 (the request conflicts
+#: with the attempt's state: closed, expired, past the deadline, held by another device,
+#: attempts used up …) unless listed here: 422 for bad input, 403 for not enrolled.
+#: ``device_moved`` is a 409, not a 403: the learner may act on the attempt, the state
+#: (another device holds it) is what conflicts, and a resume here takes it back.
+ATTEMPT_STATUSES: dict[str, int] = {
+    "unknown_item": 422,
+    "bad_extension": 422,
+    "reason_required": 422,
+    "empty_grant": 422,
+    "not_enrolled": 403,
+}
 
 
 def _snake(name: str) -> str:
@@ -286,6 +331,19 @@ EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
     ExamNotFoundError: domain_handler(404),
     SpecUnreadableError: domain_handler(422),
     PaperRequestInvalidError: domain_handler(422),
+    AccountError: domain_handler(422),
+    AccountInvalidError: domain_handler(422),
+    AccountExistsError: domain_handler(409),
+    AccountNotFoundError: domain_handler(404),
+    AccountRefusedError: domain_handler(403),
+    # 429 like the per-address limit (clients know to wait), told apart by the code.
+    AccountLockedError: domain_handler(429),
+    AttemptError: coded_handler(409, ATTEMPT_STATUSES),
+    AttemptServiceError: domain_handler(409),
+    NotEligibleError: coded_handler(409, ATTEMPT_STATUSES),
+    AttemptNotFoundError: domain_handler(404),
+    LearnerNotFoundError: domain_handler(404),
+    BadAnswerError: domain_handler(422),
 }
 
 

@@ -72,6 +72,9 @@ class ServerSettings(Struct, frozen=True, kw_only=True):
 class ExamSettings(Struct, frozen=True, kw_only=True):
     #: Seconds after the deadline in which a submit sent before the deadline is accepted.
     network_grace_s: int = 30
+    #: Milliseconds between two runs of the in-process sweeper that closes attempts past
+    #: their deadline (0: none in this process; run ``examengine sweep`` instead).
+    sweep_interval_ms: int = 500
 
 
 class Settings(Struct, frozen=True, kw_only=True):
@@ -255,6 +258,8 @@ VARIABLES: tuple[Variable, ...] = (
              _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "default INFO"),
     Variable("EXAMENGINE_NETWORK_GRACE_S", "exam.network_grace_s", _integer(0, 600),
              "seconds of grace for a submit sent before the deadline (default 30)"),
+    Variable("EXAMENGINE_SWEEP_INTERVAL_MS", "exam.sweep_interval_ms", _integer(0, 60_000),
+             "ms between sweeps closing attempts past their deadline (default 500; 0: off)"),
 )  # fmt: skip
 
 _KNOWN = frozenset(v.name for v in VARIABLES)

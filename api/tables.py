@@ -32,6 +32,8 @@ NAMING_CONVENTION = {
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 ROLES = ("learner", "author", "employer_admin", "proctor", "operator")
+GENDERS = ("male", "female")
+ACCOUNT_EVENT_KINDS = ("registered", "imported", "password_reset", "roles_changed")
 BANK_VERSION_STATES = ("draft", "published")
 EXAM_VERSION_STATES = ("draft", "published")
 
@@ -71,9 +73,17 @@ def _created_at() -> Any:
 
 
 class User(SQLModel, table=True):
-    """An account. ``login`` is a resident ID (GB 11643) or a mobile number."""
+    """An account. ``login`` is the unique login name: the resident ID (GB 11643) for
+    learners, a mobile number or a chosen name for staff. ``display_name`` is the
+    person's real name (it is printed on certificates).
+
+    ``resident_id`` and ``phone`` are the normalised identifiers a learner may also log in
+    with (upper-case X, no +86); both are unique and empty for staff created by the CLI.
+    The profile fields are nullable because accounts made before them have none.
+    """
 
     __tablename__ = "user"
+    __table_args__ = (sa.CheckConstraint("gender IN ('male', 'female')", name="gender"),)
 
     id: int | None = Field(default=None, primary_key=True)
     login: str = Field(max_length=64, unique=True)
@@ -82,6 +92,30 @@ class User(SQLModel, table=True):
     #: A list of names from ``ROLES``.
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     must_change_password: bool = Field(default=True)
+    created_at: datetime = _created_at()
+    resident_id: str | None = Field(default=None, max_length=18, unique=True)
+    phone: str | None = Field(default=None, max_length=11, unique=True)
+    #: One of ``GENDERS``.
+    gender: str | None = Field(default=None, max_length=8)
+    #: The employer (单位), as registered; employer administrators act on their own only.
+    employer: str | None = Field(default=None, max_length=200)
+    district: str | None = Field(default=None, max_length=100)
+    remark: str | None = Field(default=None, max_length=200)
+
+
+class AccountEvent(SQLModel, table=True):
+    """What happened to an account and who did it (registered, imported from a roster,
+    password reset, roles changed): append-only, never updated."""
+
+    __tablename__ = "account_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    #: Who did it (None: the account holder, or the command line).
+    actor_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    #: One of ``ACCOUNT_EVENT_KINDS``.
+    kind: str = Field(max_length=32)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _created_at()
 
 
@@ -218,3 +252,121 @@ class Paper(SQLModel, table=True):
     seed: str = Field(max_length=16)
     content: str = Field(sa_column=Column(sa.Text, nullable=False))
     created_at: datetime = _created_at()
+
+
+# ------------------------------------------------------------------------ attempts
+#: States of an attempt (``examengine.attempt.State``) and its expiry policies.
+ATTEMPT_STATES = ("in_progress", "overdue", "submitted", "expired", "terminated")
+
+
+def _ms(*, nullable: bool = False, default: int | None = None) -> Any:
+    """A time in UTC milliseconds from the one server clock (BIGINT: ms overflow INT)."""
+    column = Column(sa.BigInteger, nullable=nullable)
+    return Field(default=default, sa_column=column)
+
+
+class Enrollment(SQLModel, table=True):
+    """A learner may sit an exam. ``study_cycle`` counts the learner's rounds of study
+    (formal attempts count per cycle); ``study_met`` says the required study is done."""
+
+    __tablename__ = "enrollment"
+    __table_args__ = (sa.UniqueConstraint("learner_id", "exam_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner_id: int = Field(foreign_key="user.id")
+    exam_key: str = Field(max_length=120)
+    study_cycle: int = 1
+    study_met: bool = False
+    created_at: datetime = _created_at()
+
+
+class Attempt(SQLModel, table=True):
+    """One attempt (``examengine.attempt.Attempt`` as a row). ``next_check_ms`` is when
+    the sweeper must look at it (None once closed); its index is the sweeper's query.
+    ``number`` counts the learner's formal attempts at the exam over every cycle (and,
+    separately, practice attempts): it is the paper's attempt number."""
+
+    __tablename__ = "attempt"
+    __table_args__ = (
+        sa.UniqueConstraint("learner_id", "exam_key", "practice", "number"),
+        sa.CheckConstraint(
+            "state IN ('in_progress', 'overdue', 'submitted', 'expired', 'terminated')",
+            name="state",
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    learner_id: int = Field(foreign_key="user.id")
+    exam_key: str = Field(max_length=120)
+    exam_version_id: int = Field(foreign_key="exam_version.id")
+    paper_id: int = Field(foreign_key="paper.id")
+    number: int
+    cycle: int
+    practice: bool
+    state: str = Field(max_length=16)
+    policy: str = Field(max_length=16)
+    grace_ms: int = 0
+    started_ms: int = _ms()
+    deadline_ms: int = _ms()
+    next_check_ms: int | None = Field(
+        default=None, sa_column=Column(sa.BigInteger, nullable=True, index=True)
+    )
+    device: str = Field(max_length=64)
+    last_seq: int = 0
+    finished_ms: int | None = _ms(nullable=True)
+    score: float | None = None
+    max_score: float | None = None
+    passed: bool | None = None
+    reason: str = Field(default="", max_length=500)
+
+
+class AnswerStep(SQLModel, table=True):
+    """One accepted answer change, append-only: never updated, never deleted. The latest
+    step of each item is the learner's answer; a regrade replays them."""
+
+    __tablename__ = "answer_step"
+    __table_args__ = (sa.UniqueConstraint("attempt_id", "item_key", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    attempt_id: str = Field(foreign_key="attempt.id", max_length=32)
+    item_key: str = Field(max_length=120)
+    seq: int
+    #: The response as JSON text (``None`` → ``null``: the answer was cleared).
+    response: str = Field(sa_column=Column(sa.Text, nullable=False))
+    saved_ms: int = _ms()
+    device: str = Field(max_length=64)
+
+
+class AttemptEvent(SQLModel, table=True):
+    """Every event the attempt core returned, in order (``data`` is the event as msgspec
+    JSON text, its tag included), integrity events too."""
+
+    __tablename__ = "attempt_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    attempt_id: str = Field(foreign_key="attempt.id", max_length=32, index=True)
+    kind: str = Field(max_length=40)
+    at_ms: int = _ms()
+    data: str = Field(sa_column=Column(sa.Text, nullable=False))
+
+
+class AttemptOverride(SQLModel, table=True):
+    """An operator's allowance, with who and why: extra attempts for the learner's
+    study cycle ``cycle``, extra time for every later attempt of the exam, or (with
+    ``attempt_id``) the extra time given to one running attempt."""
+
+    __tablename__ = "attempt_override"
+    __table_args__ = (
+        sa.Index("ix_attempt_override_learner_id_exam_key", "learner_id", "exam_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner_id: int = Field(foreign_key="user.id")
+    exam_key: str = Field(max_length=120)
+    cycle: int
+    attempt_id: str | None = Field(default=None, foreign_key="attempt.id", max_length=32)
+    extra_time_ms: int = _ms(default=0)
+    extra_attempts: int = 0
+    by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    reason: str = Field(max_length=500)
+    at_ms: int = _ms()

@@ -49,6 +49,7 @@ from api.tables import (
     Enrollment,
     Exam,
     ExamVersion,
+    ItemResponse,
     User,
 )
 from api.tables import Attempt as AttemptRow
@@ -537,7 +538,7 @@ def resume(
     the saved answers, the clock still running. Past the deadline the attempt is closed
     (and the close stored) and the resume refused with the reason (``core.AttemptError``)."""
     row = _locked(session, attempt_id, learner_id=learner_id)
-    loader = _Loader(session)
+    loader = _Loader(session, now=now)
     attempt = _domain(row)
     attempt, events = _call(
         session,
@@ -555,7 +556,7 @@ def paper_view(
     """The learner's paper without its key, and their latest answers. An attempt whose
     time is up is closed first (the view then says so; the key stays out of it)."""
     row = _close_if_due(session, _owned(session, attempt_id, learner_id), now)
-    loader = _Loader(session)
+    loader = _Loader(session, now=now)
     return _paper_view(row, _domain(row), loader.context(row), loader.latest(row.id), now=now)
 
 
@@ -573,7 +574,7 @@ def save_answers(
     naming the item), or the core's refusals (closed, past the deadline — the close is
     stored —, another device, an item not on the paper)."""
     row = _locked(session, attempt_id, learner_id=learner_id)
-    loader = _Loader(session)
+    loader = _Loader(session, now=now)
     context = loader.context(row)
     _check_shapes(saves, context.items, frozenset(context.keys))
     attempt = _domain(row)
@@ -646,7 +647,7 @@ def submit(
     """Close and grade (idempotent: a submitted attempt answers its result again and
     records nothing). Late, outside the network grace, the attempt closes by its policy."""
     row = _locked(session, attempt_id, learner_id=learner_id)
-    loader = _Loader(session)
+    loader = _Loader(session, now=now)
     attempt = _domain(row)
     attempt, events = _call(
         session,
@@ -667,7 +668,7 @@ def result(session: Session, *, learner_id: int, attempt_id: str, now: int) -> R
     """The outcome; the key and explanations only once closed and if the spec shows
     them (``practice.show_key`` for practice, ``show_key_after_close`` otherwise)."""
     row = _close_if_due(session, _owned(session, attempt_id, learner_id), now)
-    return _result_view(row, _domain(row), _Loader(session), now=now)
+    return _result_view(row, _domain(row), _Loader(session, now=now), now=now)
 
 
 # -------------------------------------------------------------------------- operator
@@ -780,7 +781,7 @@ def regrade(
     """Replay the stored answers against the newest published version of the bank's
     items (an item it lacks keeps its original version); records ``attempt_regraded``."""
     row = _locked(session, attempt_id)
-    loader = _Loader(session)
+    loader = _Loader(session, now=now)
     attempt = _domain(row)
     attempt, events = _call(
         session,
@@ -897,7 +898,7 @@ def sweep(session: Session, *, now: int, limit: int = SWEEP_BATCH) -> SweepOutco
     rows = session.execute(query).all()
     if not rows:
         return SweepOutcome(checked=0, changed=0)
-    loader = _Loader(session)
+    loader = _Loader(session, now=now)
     loader.prefetch([r for r in rows if r.policy != ExpiryPolicy.EXPIRE_FAIL.value])
     changes: list[dict[str, Any]] = []
     events: list[core.AnyEvent] = []
@@ -938,8 +939,9 @@ class _Loader:
     """Reads specs, papers, items and answers once per unit of work (the sweeper
     prefetches a whole batch)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, now: int) -> None:
         self.session = session
+        self.now = now
         self._versions: dict[int, tuple[ExamVersion, ExamSpec]] = {}
         self._papers: dict[int, Paper] = {}
         self._items: dict[tuple[int, bool], Mapping[str, Item]] = {}
@@ -1024,11 +1026,36 @@ class _Loader:
 
         def graded() -> core.Grade:
             outcome = self.result(row, current=current)
+            if not row.practice:
+                self._record_responses(row, outcome)
             return core.Grade(
                 score=outcome.score, max_score=outcome.max_score, passed=outcome.passed
             )
 
         return graded
+
+    def _record_responses(self, row: Any, outcome: PaperResult) -> None:
+        """Every graded formal answer feeds item analysis (``bank stats``): one row per
+        item of the paper, replaced when the attempt is regraded. The learner appears
+        only as the attempt id."""
+        version_row, _ = self.version(row.exam_version_id)
+        answers = self.answers(row.id)
+        self.session.execute(sa.delete(ItemResponse).where(col(ItemResponse.learner_ref) == row.id))
+        self.session.execute(
+            sa.insert(ItemResponse),
+            [
+                {
+                    "bank_version_id": version_row.bank_version_id,
+                    "item_key": item.key,
+                    "learner_ref": row.id,
+                    "response": answers.get(item.key),
+                    "score": item.points,
+                    "max_score": item.max_points,
+                    "created_at": datetime.fromtimestamp(self.now / 1000, tz=UTC),
+                }
+                for item in outcome.items
+            ],
+        )
 
 
 class _ItemsCache:
@@ -1176,7 +1203,7 @@ def _close_if_due(session: Session, row: AttemptRow, now: int) -> AttemptRow:
     if row.next_check_ms is None or now < row.next_check_ms:
         return row
     locked = _locked(session, row.id)
-    loader = _Loader(session)
+    loader = _Loader(session, now=now)
     attempt, events = core.check_deadline(_domain(locked), now=now, grade=loader.grader(locked))
     _store(session, locked, attempt, events)
     return locked

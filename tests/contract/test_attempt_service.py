@@ -542,3 +542,20 @@ def test_the_live_list_shows_open_attempts_with_their_last_save(world: World) ->
     assert [(a.attempt, a.seconds_left, a.last_save_ms, a.events) for a in listed.attempts] == [
         (paper.attempt, 50, T0 + 5_000, 2)
     ]
+
+
+def test_graded_formal_answers_feed_item_analysis_and_practice_does_not(world: World) -> None:
+    practice = world.start(practice=True)
+    world.save(practice.attempt, answers(practice, right), now=T0 + 1_000)
+    world.submit(practice.attempt, now=T0 + 2_000)
+    assert world.run(lambda s: banks.item_analysis(s, bank=BANK)).learners == 0
+
+    paper = world.start(now=T0 + 10_000)
+    world.save(paper.attempt, answers(paper, right), now=T0 + 11_000)
+    world.submit(paper.attempt, now=T0 + 12_000)
+    stats = world.run(lambda s: banks.item_analysis(s, bank=BANK))
+    assert stats.learners == 1
+    on_paper = {i.item for i in paper.items}
+    answered = {s.key for s in stats.item_stats if s.responses == 1}
+    assert answered == on_paper
+    assert all(s.facility == 1.0 for s in stats.item_stats if s.key in on_paper)

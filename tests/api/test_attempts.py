@@ -18,7 +18,7 @@ from api.app import create_app
 from api.db import migrate, standalone_transaction
 from api.errors import PROBLEM_JSON
 from api.services import attempts, banks, exams
-from api.settings import ExamSettings, Settings
+from api.settings import DatabaseSettings, ExamSettings, Settings
 from api.tables import User
 from examengine.clock import ManualClock
 
@@ -98,10 +98,16 @@ WRONG: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def app_settings(settings_sqlite: Settings) -> Settings:
-    """No sweeper here (tests/api/test_sweeper.py has it): these tests close by request."""
-    return settings_sqlite.replace(exam=ExamSettings(sweep_interval_ms=0))
+@pytest.fixture(params=["sqlite", "postgres"])
+def app_settings(request: pytest.FixtureRequest, settings_sqlite: Settings) -> Settings:
+    """The same suite on SQLite and on PostgreSQL. No sweeper here
+    (tests/api/test_sweeper.py has it): these tests close by request."""
+    settings = settings_sqlite.replace(exam=ExamSettings(sweep_interval_ms=0))
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+        url = str(request.getfixturevalue("postgres_url"))
+        settings = settings.replace(database=DatabaseSettings(url=url))
+    return settings
 
 
 @pytest.fixture

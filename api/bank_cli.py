@@ -7,45 +7,24 @@ one clear message and a non-zero exit status, never a traceback.
 
 from __future__ import annotations
 
-import os
 import sys
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlmodel import Session
 
-from api.db import standalone_transaction
+from api.cli_support import LANGS, fail, now, progress_bar, unit_of_work
 from api.services import banks
-from api.settings import Settings
 from itembank import formats
 from itembank.errors import ImportRefusedError, ItembankError
 from itembank.lint import lint_file
 from itembank.problems import Problem
 
-LANGS = click.Choice(["en", "zh"])
-
-
-def _session() -> AbstractContextManager[Session]:
-    return standalone_transaction(Settings.from_env(os.environ).database)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 def _print_problems(problems: tuple[Problem, ...], lang: str) -> None:
     for problem in problems:
         click.echo(problem.format(lang="zh" if lang == "zh" else "en"))
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
 
 
 @click.group("bank")
@@ -67,9 +46,9 @@ def lint(files: tuple[Path, ...], fmt: str | None, lang: str) -> None:
         try:
             report = lint_file(path.read_bytes(), source=str(path), format=fmt)
         except OSError as exc:
-            _fail(f"{path}: {exc.strerror}")
+            fail(f"{path}: {exc.strerror}")
         except formats.UnknownFormatError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         _print_problems(report.problems, lang)
         errors += report.errors
         click.echo(
@@ -88,40 +67,27 @@ def lint(files: tuple[Path, ...], fmt: str | None, lang: str) -> None:
 @click.option("--lang", type=LANGS, default="en")
 def import_(file: Path, bank_name: str, fmt: str | None, publish: bool, lang: str) -> None:
     """Lint FILE and store it as a new draft version (all or nothing)."""
-    console = Console(stderr=True)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-    )
-    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done)
-
+    with progress_bar() as progress:
         try:
-            with _session() as session:
+            with unit_of_work() as session:
                 outcome = banks.import_file(
                     session,
                     data=file.read_bytes(),
                     source=str(file),
                     bank=bank_name,
                     fmt=fmt,
-                    now=_now(),
+                    now=now(),
                     progress=progress,
                 )
                 info = outcome.version
                 if publish:
-                    info = banks.publish(session, bank=bank_name, version=info.version, now=_now())
+                    info = banks.publish(session, bank=bank_name, version=info.version, now=now())
         except ImportRefusedError as exc:
-            bar.stop()
+            progress.stop()
             _print_problems(exc.problems, lang)
-            _fail(exc.message_zh if lang == "zh" else exc.message)
+            fail(exc.message_zh if lang == "zh" else exc.message)
         except (ItembankError, formats.UnknownFormatError) as exc:
-            _fail(str(exc))
+            fail(str(exc))
     _print_problems(tuple(p for p in outcome.report.problems if p.severity == "warning"), lang)
     word = "unchanged (same items as)" if outcome.unchanged else "imported as"
     count = len(outcome.report.items)
@@ -134,10 +100,10 @@ def import_(file: Path, bank_name: str, fmt: str | None, publish: bool, lang: st
 def publish(bank_name: str, version: int) -> None:
     """Freeze a draft version: it never changes again."""
     try:
-        with _session() as session:
-            info = banks.publish(session, bank=bank_name, version=version, now=_now())
+        with unit_of_work() as session:
+            info = banks.publish(session, bank=bank_name, version=version, now=now())
     except ItembankError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     click.echo(f"{bank_name} v{info.version} published")
 
 
@@ -145,7 +111,7 @@ def publish(bank_name: str, version: int) -> None:
 def list_() -> None:
     """Every bank with its latest version."""
     table = Table("bank", "version", "state", "items", "source", "created")
-    with _session() as session:
+    with unit_of_work() as session:
         for info in banks.list_banks(session):
             table.add_row(
                 info.bank,
@@ -166,10 +132,10 @@ def list_() -> None:
 def export(bank_name: str, version: int | None, fmt: str, output: Path) -> None:
     """Write a version's items in any format."""
     try:
-        with _session() as session:
+        with unit_of_work() as session:
             data = banks.export(session, bank=bank_name, version=version, fmt=fmt)
     except ItembankError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     output.write_bytes(data)
     click.echo(f"wrote {output} ({len(data)} bytes)")
 
@@ -185,10 +151,10 @@ def convert(source: Path, target: Path, src_fmt: str | None, dst_fmt: str | None
         report = lint_file(source.read_bytes(), source=str(source), format=src_fmt)
         out_fmt = dst_fmt or formats.detect(str(target))
     except formats.UnknownFormatError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not report.ok:
         _print_problems(report.problems, "en")
-        _fail(f"{source}: {report.errors} error(s); nothing was written")
+        fail(f"{source}: {report.errors} error(s); nothing was written")
     target.write_bytes(formats.get(out_fmt).dump([p.item for p in report.items]))
     click.echo(f"wrote {target}: {len(report.items)} items as {out_fmt}")
 
@@ -200,10 +166,10 @@ def convert(source: Path, target: Path, src_fmt: str | None, dst_fmt: str | None
 def diff(bank_name: str, old: int, new: int) -> None:
     """What version NEW adds (+), removes (-) and changes (~) relative to OLD."""
     try:
-        with _session() as session:
+        with unit_of_work() as session:
             result = banks.diff_versions(session, bank=bank_name, old=old, new=new)
     except ItembankError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for line in result.lines():
         click.echo(line)
     if result.empty:
@@ -216,10 +182,10 @@ def diff(bank_name: str, old: int, new: int) -> None:
 def stats(bank_name: str, version: int | None) -> None:
     """Item analysis from stored responses: facility, discrimination, distractors, flags."""
     try:
-        with _session() as session:
+        with unit_of_work() as session:
             result = banks.item_analysis(session, bank=bank_name, version=version)
     except ItembankError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     table = Table("item", "n", "facility", "r_pb", "D(27%)", "options chosen", "flags")
     for s in result.item_stats:
         table.add_row(

@@ -10,49 +10,24 @@ or a name is unknown.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, NoReturn
+from typing import Literal
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlmodel import Session
 
-from api.db import standalone_transaction
+from api.cli_support import LANGS, fail, now, progress_bar, settings, unit_of_work
 from api.services import exams
-from api.settings import Settings
 from examengine.blueprint import ExamSpec, SpecProblem
 from examengine.errors import EngineError, SpecInvalidError
 from itembank.errors import ItembankError
 
-LANGS = click.Choice(["en", "zh"])
-
-
-def _settings() -> Settings:
-    return Settings.from_env(os.environ)
-
-
-def _session() -> AbstractContextManager[Session]:
-    return standalone_transaction(_settings().database)
-
 
 def _secret() -> bytes:
-    return _settings().security.paper_secret.encode()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+    return settings().security.paper_secret.encode()
 
 
 def _read_spec(path: Path) -> ExamSpec:
@@ -60,11 +35,11 @@ def _read_spec(path: Path) -> ExamSpec:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        _fail(f"{path}: {exc.strerror}")
+        fail(f"{path}: {exc.strerror}")
     try:
         return exams.decode_spec(data, source=str(path), fmt=fmt)
     except exams.SpecUnreadableError as exc:
-        _fail(exc.message)
+        fail(exc.message)
 
 
 def _print_problems(problems: Sequence[SpecProblem], lang: str) -> int:
@@ -91,7 +66,7 @@ def validate(spec_file: Path, lang: str) -> None:
     """Check SPEC (YAML or JSON) against its bank version: every problem as
     ``where: message``. Exits 1 when the spec has an error, 2 when it cannot be read."""
     spec = _read_spec(spec_file)
-    with _session() as session:
+    with unit_of_work() as session:
         problems = exams.validate_spec(session, spec)
     errors = _print_problems(problems, lang)
     warnings = len(problems) - errors
@@ -106,14 +81,14 @@ def publish(spec_file: Path, lang: str) -> None:
     """Save SPEC as a new version of its exam and publish it (it never changes again)."""
     spec = _read_spec(spec_file)
     try:
-        with _session() as session:
-            saved = exams.save_spec(session, spec, now=_now())
-            info = exams.publish(session, exam=spec.key, version=saved.version.version, now=_now())
+        with unit_of_work() as session:
+            saved = exams.save_spec(session, spec, now=now())
+            info = exams.publish(session, exam=spec.key, version=saved.version.version, now=now())
     except SpecInvalidError as exc:
         _print_problems(exc.problems, lang)
-        _fail(exc.message_zh if lang == "zh" else exc.message, 1)
+        fail(exc.message_zh if lang == "zh" else exc.message, 1)
     except (EngineError, ItembankError) as exc:
-        _fail(exc.message_zh if lang == "zh" else exc.message)
+        fail(exc.message_zh if lang == "zh" else exc.message)
     _print_problems(saved.warnings, lang)
     word = "unchanged," if saved.unchanged else "saved and"
     click.echo(f"exam {info.exam} v{info.version} {word} published ({info.length} items per paper)")
@@ -123,7 +98,7 @@ def publish(spec_file: Path, lang: str) -> None:
 def list_() -> None:
     """Every exam with its latest version."""
     table = Table("exam", "version", "state", "title", "bank", "items", "created")
-    with _session() as session:
+    with unit_of_work() as session:
         for info in exams.list_exams(session):
             table.add_row(
                 info.exam,
@@ -163,13 +138,13 @@ _attempt_option = click.option(
 def build(exam_key: str, learner: str, attempt: int, version: int | None) -> None:
     """Build and store a learner's paper (or show that it is stored already)."""
     try:
-        with _session() as session:
+        with unit_of_work() as session:
             record = exams.build_or_get_paper(
                 session, exam=exam_key, learner=learner, attempt=attempt, secret=_secret(),
-                now=_now(), version=version,
+                now=now(), version=version,
             )  # fmt: skip
     except (EngineError, ItembankError) as exc:
-        _fail(exc.message)
+        fail(exc.message)
     word = "built and stored" if record.created else "already stored"
     click.echo(
         f"paper of {record.learner} for {record.exam} v{record.version} attempt "
@@ -192,31 +167,18 @@ def preassemble(exam_key: str, learners_file: Path, attempt: int, version: int |
     try:
         text = learners_file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"{learners_file}: {exc}")
+        fail(f"{learners_file}: {exc}")
     learners = [line.strip() for line in text.splitlines() if line.strip()]
-    console = Console(stderr=True)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-    )
-    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done)
-
+    with progress_bar() as progress:
         try:
-            with _session() as session:
+            with unit_of_work() as session:
                 outcome = exams.preassemble(
                     session, exam=exam_key, learners=learners, attempt=attempt,
-                    secret=_secret(), now=_now(), version=version, progress=progress,
+                    secret=_secret(), now=now(), version=version, progress=progress,
                 )  # fmt: skip
         except (EngineError, ItembankError) as exc:
-            bar.stop()
-            _fail(exc.message)
+            progress.stop()
+            fail(exc.message)
     click.echo(
         f"{outcome.exam} v{outcome.version} attempt {outcome.attempt}: "
         f"{outcome.built} papers built, {outcome.existing} already stored"
@@ -234,13 +196,13 @@ def show(exam_key: str, learner: str, attempt: int, version: int | None) -> None
     Exits 0 when they are identical (or nothing is stored), 1 when they differ.
     """
     try:
-        with _session() as session:
+        with unit_of_work() as session:
             audit = exams.show_paper(
                 session, exam=exam_key, learner=learner, attempt=attempt, secret=_secret(),
                 version=version,
             )  # fmt: skip
     except (EngineError, ItembankError) as exc:
-        _fail(exc.message)
+        fail(exc.message)
     click.echo(f"exam {audit.exam} v{audit.version}, learner {audit.learner}, attempt {attempt}")
     click.echo(f"seed {audit.seed}")
     for position, item in enumerate(audit.rebuilt.items, start=1):

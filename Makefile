@@ -26,7 +26,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml $(LOCK)
 	touch $@
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml $(LOCK)
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[test,load]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[test,load,bench]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -39,8 +39,14 @@ lint: install-test
 typecheck: install-test
 	$(BIN)/mypy
 
+## e2e: the browser tests alone (Debian's Chromium at /usr/bin/chromium; `make test` runs them too)
+e2e: install-test
+	$(BIN)/python -m pytest tests/e2e
+
 bench: install-test
 	$(BIN)/python -m benchmarks.itembank
+	$(BIN)/python -m benchmarks.assembly
+	$(BIN)/python -m benchmarks.attempts
 
 ## lock: record the resolved versions of everything installed (commit requirements.lock)
 lock: install-test

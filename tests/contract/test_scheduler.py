@@ -6,14 +6,17 @@ needs to know exactly when a challenge fires.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+import redis
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from examengine.challenges import ChallengePolicy, InProcessScheduler, Phase, SchedulerFull
+from examengine.challenges.redis_backend import RedisScheduler
 
 EPOCH = 1_000_000
 FIXED = ChallengePolicy(min_interval_ms=300_000, max_interval_ms=300_000, window_ms=60_000)
@@ -25,12 +28,39 @@ def inprocess(capacity: int, policy: ChallengePolicy, seed: int = 7) -> InProces
     return InProcessScheduler(capacity, policy, rng=np.random.default_rng(seed), epoch_ms=EPOCH)
 
 
-BACKENDS = {"inprocess": inprocess}
+_fresh = itertools.count()
+
+
+def on_redis(
+    capacity: int,
+    policy: ChallengePolicy,
+    seed: int = 7,
+    *,
+    client: redis.Redis,
+    prefix: str,
+) -> RedisScheduler:
+    """A scheduler over keys of its own (``prefix:<n>``), so every call starts empty."""
+    return RedisScheduler(
+        client, policy, prefix=f"{prefix}:{next(_fresh)}", shards=4, capacity=capacity, rng=seed
+    )
+
+
+BACKENDS: dict[str, Factory] = {"inprocess": inprocess, "redis": on_redis}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def make(request: pytest.FixtureRequest) -> Iterator[Factory]:
-    yield BACKENDS[request.param]
+    if request.param != "redis":
+        yield BACKENDS[request.param]
+        return
+    request.applymarker(pytest.mark.redis)
+    url = str(request.getfixturevalue("redis_url"))
+    prefix = str(request.getfixturevalue("redis_prefix"))
+    client = redis.Redis.from_url(url)
+    try:
+        yield lambda *args, **kwargs: on_redis(*args, client=client, prefix=prefix, **kwargs)
+    finally:
+        client.close()
 
 
 def arr(*values: int) -> np.ndarray:
@@ -139,7 +169,9 @@ def test_intervals_are_drawn_within_the_policy(make: Factory) -> None:
     assert 850 < first_half < 1150, "uniform over [5, 15] minutes"
 
 
-@settings(max_examples=40, deadline=None)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     script=st.lists(
         st.tuples(st.integers(0, 3), st.integers(0, 200_000), st.booleans()),
@@ -147,28 +179,26 @@ def test_intervals_are_drawn_within_the_policy(make: Factory) -> None:
         max_size=40,
     )
 )
-def test_every_issued_challenge_ends_exactly_once_passed_or_missed(script) -> None:  # type: ignore[no-untyped-def]
-    for factory in BACKENDS.values():
-        s = factory(
-            4, ChallengePolicy(min_interval_ms=60_000, max_interval_ms=120_000, window_ms=30_000)
-        )
-        slots = s.allocate(4)
-        s.arm(slots, now=EPOCH)
-        now = EPOCH
-        outstanding: dict[int, int] = {}
-        ended: list[tuple[int, int]] = []
-        for slot, step, answer in script:
-            now += step
-            result = s.tick(now=now)
-            for sl in result.passed.tolist():
-                ended.append((sl, outstanding.pop(sl)))
-            for sl, sq in zip(result.missed.tolist(), result.missed_seq.tolist(), strict=True):
-                assert outstanding.pop(sl) == sq
-                ended.append((sl, sq))
-                s.arm(arr(sl), now=now)
-            for sl, sq in zip(result.issued.tolist(), result.issued_seq.tolist(), strict=True):
-                assert sl not in outstanding, "issued while one was still open"
-                outstanding[sl] = sq
-            if answer and slot in outstanding:
-                s.acknowledge(arr(slot), arr(outstanding[slot]), arr(now))
-        assert len(ended) == len(set(ended)), "a challenge ended twice"
+def test_every_issued_challenge_ends_exactly_once_passed_or_missed(make, script) -> None:  # type: ignore[no-untyped-def]
+    # Each example builds a fresh scheduler (the Redis factory gives it keys of its own).
+    s = make(4, ChallengePolicy(min_interval_ms=60_000, max_interval_ms=120_000, window_ms=30_000))
+    slots = s.allocate(4)
+    s.arm(slots, now=EPOCH)
+    now = EPOCH
+    outstanding: dict[int, int] = {}
+    ended: list[tuple[int, int]] = []
+    for slot, step, answer in script:
+        now += step
+        result = s.tick(now=now)
+        for sl in result.passed.tolist():
+            ended.append((sl, outstanding.pop(sl)))
+        for sl, sq in zip(result.missed.tolist(), result.missed_seq.tolist(), strict=True):
+            assert outstanding.pop(sl) == sq
+            ended.append((sl, sq))
+            s.arm(arr(sl), now=now)
+        for sl, sq in zip(result.issued.tolist(), result.issued_seq.tolist(), strict=True):
+            assert sl not in outstanding, "issued while one was still open"
+            outstanding[sl] = sq
+        if answer and slot in outstanding:
+            s.acknowledge(arr(slot), arr(outstanding[slot]), arr(now))
+    assert len(ended) == len(set(ended)), "a challenge ended twice"

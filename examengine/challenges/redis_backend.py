@@ -1,0 +1,500 @@
+"""The Redis scheduler: the same contract as ``InProcessScheduler`` for many API workers.
+
+Design (docs/decisions/0008-redis-scheduler.md): sessions live in ``shards`` fixed logical
+shards (``slot % shards``); every key of a shard carries the shard as a hash tag, so each
+Lua call touches one Redis Cluster slot::
+
+    {prefix}:{<shard>}:when   sorted set  slot -> ms of the slot's next event
+                              (SCHEDULED: the challenge fires; AWAITING: the window
+                              ends, plus ``miss_grace_ms``); absent when nothing is due
+    {prefix}:{<shard>}:st     hash        slot -> "phase,seq,deadline,last_pass,owner"
+                              (deadline: fire time or window end, absolute ms)
+    {prefix}:{<shard>}:free   list        a stack of disarmed slots
+    {prefix}:{<shard>}:hw     string      how many of the shard's slots were ever handed out
+    {prefix}:{0}:meta         hash        shards and capacity (checked by every worker)
+
+Every change is one atomic Lua step per shard over at most ``batch`` (≤ 500) sessions, so
+several workers may tick the same shards at once: a due member is popped and rescheduled
+by exactly one of them. Results come back packed (little-endian int64 pairs), never as
+thousands of Lua values. Times are absolute ms (int64; exact in Lua's doubles up to
+2**53). Random intervals are drawn in Python from the injected generator and passed as
+arguments, so the scripts stay deterministic. The module reads neither the clock nor
+the environment: ``now`` is passed in.
+
+Acks from requests are appended to plain lists and applied at the next ``tick``, in the
+same pipeline as (and before) the shard's due scan, each with its own arrival time.
+Because another worker may tick meanwhile, ``miss_grace_ms`` (≥ the ack flush period)
+delays declaring a window missed so an ack that arrived in time and still sits in a
+worker's queue is not lost; the window itself (the ack's deadline) is unchanged.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import redis
+from redis.exceptions import NoScriptError
+
+from examengine.challenges.contract import Phase, SchedulerFull, Seqs, Slots, TickResult
+from examengine.challenges.policy import ChallengePolicy
+
+#: The most sessions one Lua call may touch (1,000 block Redis ~10 ms; see HOTPATHS.md).
+MAX_BATCH = 500
+_EMPTY = np.zeros(0, dtype=np.int64)
+_PAIR = np.dtype("<i8")
+
+# Every script works on one shard's keys. A state value is "phase,seq,deadline,last,owner";
+# owner stays a string in Lua (an int64 learner id need not fit a double).
+_PARSE = "'^(%d+),(%d+),(%-?%d+),(%-?%d+),(.*)$'"
+
+_ALLOCATE = f"""
+local cap, nshards, shard = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {{}}
+for i = 4, #ARGV do
+  local slot = redis.call('RPOP', KEYS[1])
+  if not slot then
+    local idx = tonumber(redis.call('GET', KEYS[2]) or '0')
+    if idx >= cap then break end
+    redis.call('SET', KEYS[2], string.format('%d', idx + 1))
+    slot = string.format('%d', shard + idx * nshards)
+  end
+  local seq = '0'
+  local v = redis.call('HGET', KEYS[3], slot)
+  if v then
+    local p, q = string.match(v, {_PARSE})
+    seq = q
+  end
+  redis.call('HSET', KEYS[3], slot, '3,' .. seq .. ',0,0,' .. ARGV[i])
+  out[#out + 1] = struct.pack('<i8', tonumber(slot))
+end
+return table.concat(out)
+"""
+
+_ARM = f"""
+-- ARGV[1]: now; ARGV[2]: packed (slot, interval) int64 pairs
+local now, data = tonumber(ARGV[1]), ARGV[2]
+local fields = {{}}
+for i = 1, #data / 16 do
+  fields[i] = string.format('%d', (struct.unpack('<i8', data, i * 16 - 15)))
+end
+if #fields == 0 then return 0 end
+local values = redis.call('HMGET', KEYS[2], unpack(fields))
+local states, scores = {{}}, {{}}
+for i = 1, #fields do
+  local v = values[i]
+  if v then
+    local p, q, d, l, o = string.match(v, {_PARSE})
+    if p ~= '0' then
+      local at = now + struct.unpack('<i8', data, i * 16 - 7)
+      states[#states + 1] = fields[i]
+      states[#states + 1] = string.format('1,%s,%d,%s,%s', q, at, l, o)
+      scores[#scores + 1] = string.format('%d', at)
+      scores[#scores + 1] = fields[i]
+    end
+  end
+end
+if #states > 0 then
+  redis.call('HSET', KEYS[2], unpack(states))
+  redis.call('ZADD', KEYS[1], unpack(scores))
+end
+return #scores / 2
+"""
+
+_ACK = f"""
+-- ARGV[1]: packed (slot, seq, received_ms, interval) int64 quadruples, in arrival order;
+-- returns one byte per ack, '1' passed or '0' refused
+local data = ARGV[1]
+local n = #data / 32
+local fields = {{}}
+for i = 1, n do
+  fields[i] = string.format('%d', (struct.unpack('<i8', data, i * 32 - 31)))
+end
+if n == 0 then return '' end
+local values = redis.call('HMGET', KEYS[2], unpack(fields))
+local latest, states, scores, out = {{}}, {{}}, {{}}, {{}}
+for i = 1, n do
+  local slot = fields[i]
+  local v = latest[slot] or values[i]
+  local ok = '0'
+  if v then
+    local p, q, d, l, o = string.match(v, {_PARSE})
+    local _, seq, at, interval = struct.unpack('<i8i8i8i8', data, i * 32 - 31)
+    if p == '2' and tonumber(q) == seq and at <= tonumber(d) then
+      local nxt = at + interval
+      local state = string.format('1,%s,%d,%d,%s', q, nxt, at, o)
+      latest[slot] = state
+      states[#states + 1] = slot
+      states[#states + 1] = state
+      scores[#scores + 1] = string.format('%d', nxt)
+      scores[#scores + 1] = slot
+      ok = '1'
+    end
+  end
+  out[i] = ok
+end
+if #states > 0 then
+  redis.call('HSET', KEYS[2], unpack(states))
+  redis.call('ZADD', KEYS[1], unpack(scores))
+end
+return table.concat(out)
+"""
+
+_TICK = f"""
+local now, window, grace = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[4])
+if #due == 0 then return {{0, '', ''}} end
+local issued, missed, states, scores, gone = {{}}, {{}}, {{}}, {{}}, {{}}
+local values = redis.call('HMGET', KEYS[2], unpack(due))
+for i = 1, #due do
+  local slot, v = due[i], values[i]
+  local p, q, d, l, o
+  if v then p, q, d, l, o = string.match(v, {_PARSE}) end
+  if p == '1' then
+    local seq, deadline = tonumber(q) + 1, now + window
+    states[#states + 1] = slot
+    states[#states + 1] = string.format('2,%d,%d,%s,%s', seq, deadline, l, o)
+    scores[#scores + 1] = string.format('%d', deadline + grace)
+    scores[#scores + 1] = slot
+    issued[#issued + 1] = struct.pack('<i8i8', tonumber(slot), seq)
+  elseif p == '2' then
+    states[#states + 1] = slot
+    states[#states + 1] = string.format('3,%s,%s,%s,%s', q, d, l, o)
+    gone[#gone + 1] = slot
+    missed[#missed + 1] = struct.pack('<i8i8', tonumber(slot), tonumber(q))
+  else
+    gone[#gone + 1] = slot
+  end
+end
+if #states > 0 then redis.call('HSET', KEYS[2], unpack(states)) end
+if #scores > 0 then redis.call('ZADD', KEYS[1], unpack(scores)) end
+if #gone > 0 then redis.call('ZREM', KEYS[1], unpack(gone)) end
+return {{#due, table.concat(issued), table.concat(missed)}}
+"""
+
+_DISARM = f"""
+-- ARGV[1]: packed int64 slots
+local data = ARGV[1]
+local n = 0
+for i = 1, #data / 8 do
+  local slot = string.format('%d', (struct.unpack('<i8', data, i * 8 - 7)))
+  local v = redis.call('HGET', KEYS[2], slot)
+  if v then
+    local p, q = string.match(v, {_PARSE})
+    if p ~= '0' then
+      redis.call('HSET', KEYS[2], slot, '0,' .. q .. ',0,0,0')
+      redis.call('ZREM', KEYS[1], slot)
+      redis.call('RPUSH', KEYS[3], slot)
+      n = n + 1
+    end
+  end
+end
+return n
+"""
+
+_SCRIPTS = {
+    "allocate": _ALLOCATE,
+    "arm": _ARM,
+    "ack": _ACK,
+    "tick": _TICK,
+    "disarm": _DISARM,
+}
+
+
+def _pairs(packed: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    values = np.frombuffer(packed, dtype=_PAIR).astype(np.int64)
+    return values[0::2], values[1::2]
+
+
+class RedisScheduler:
+    """See the module docstring. ``client`` must return bytes (``decode_responses``
+    off); ``rng`` (a Generator or a seed) draws the intervals; ``capacity`` and
+    ``shards`` must be the same for every worker over one ``prefix`` (checked)."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        policy: ChallengePolicy,
+        *,
+        prefix: str,
+        shards: int,
+        capacity: int,
+        rng: np.random.Generator | int,
+        miss_grace_ms: int = 0,
+        batch: int = MAX_BATCH,
+    ) -> None:
+        if not 1 <= batch <= MAX_BATCH:
+            raise ValueError(f"batch must be within 1..{MAX_BATCH}")
+        if shards < 1 or capacity < 0 or miss_grace_ms < 0:
+            raise ValueError("shards must be positive; capacity and miss_grace_ms not negative")
+        if client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ValueError("the Redis client must not decode responses")
+        self.client = client
+        self.policy = policy
+        self.prefix = prefix
+        self.shards = shards
+        self.capacity = capacity
+        self.miss_grace_ms = miss_grace_ms
+        self.batch = batch
+        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self._shas: dict[str, str] = {}
+        self._load_scripts()
+        self._check_layout()
+        # the slots of shard s are s, s + S, s + 2S, ... below capacity
+        self._shard_capacity = [max(0, -(-(capacity - s) // shards)) for s in range(shards)]
+        self._cursor = 0
+        # (slot, seq, received_ms); a deque so request threads may append while a tick drains
+        self._acks: deque[tuple[int, int, int]] = deque()
+
+    # -- keys --------------------------------------------------------------------------
+
+    def key(self, shard: int, name: str) -> str:
+        return f"{self.prefix}:{{{shard}}}:{name}"
+
+    def _shard_keys(self, shard: int) -> list[str]:
+        return [self.key(shard, "when"), self.key(shard, "st"), self.key(shard, "free")]
+
+    def _check_layout(self) -> None:
+        meta = self.key(0, "meta")
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hsetnx(meta, "shards", self.shards)
+        pipe.hsetnx(meta, "capacity", self.capacity)
+        pipe.hmget(meta, ["shards", "capacity"])
+        stored = [int(v) for v in pipe.execute()[-1]]
+        if stored != [self.shards, self.capacity]:
+            raise ValueError(
+                f"{self.prefix} was laid out with {stored[0]} shards and capacity "
+                f"{stored[1]}, not {self.shards} and {self.capacity}"
+            )
+
+    # -- slots -------------------------------------------------------------------------
+
+    def allocate(self, count: int, owners: npt.NDArray[np.int64] | None = None) -> Slots:
+        """``count`` free slots, held by ``owners`` (learner ids); idle until armed.
+        Spread over the shards; all or nothing (raises ``SchedulerFull``)."""
+        owner_of = ["0"] * count if owners is None else [str(o) for o in owners.tolist()]
+        result = np.full(count, -1, dtype=np.int64)
+        open_shards = [
+            (self._cursor + i) % self.shards
+            for i in range(self.shards)
+            if self._shard_capacity[(self._cursor + i) % self.shards] > 0
+        ]
+        self._cursor = (self._cursor + count) % self.shards
+        waiting = list(range(count))
+        while waiting and open_shards:
+            share, extra = divmod(len(waiting), len(open_shards))
+            plan: list[tuple[int, list[int]]] = []
+            start = 0
+            for i, shard in enumerate(open_shards):
+                take = min(share + (i < extra), self.batch)
+                if take:
+                    plan.append((shard, waiting[start : start + take]))
+                    start += take
+            rest = waiting[start:]
+            calls = [
+                (
+                    "allocate",
+                    [self.key(shard, "free"), self.key(shard, "hw"), self.key(shard, "st")],
+                    [self._shard_capacity[shard], self.shards, shard]
+                    + [owner_of[j] for j in wanted],
+                )
+                for shard, wanted in plan
+            ]
+            replies = self._run(calls)
+            waiting = rest
+            for (shard, wanted), packed in zip(plan, replies, strict=True):
+                got = np.frombuffer(packed, dtype=_PAIR)
+                result[wanted[: len(got)]] = got
+                if len(got) < len(wanted):
+                    open_shards.remove(shard)
+                    waiting.extend(wanted[len(got) :])
+        if waiting:
+            self.disarm(result[result >= 0])
+            raise SchedulerFull(f"{count} slots asked for, {count - len(waiting)} free")
+        return result
+
+    def owns(self, slot: int, owner: int) -> bool:
+        """Whether ``owner`` holds ``slot`` (the slot travels in the session token)."""
+        if not 0 <= slot < self.capacity:
+            return False
+        value: bytes | None = self.client.hget(self.key(slot % self.shards, "st"), str(slot))  # type: ignore[assignment]
+        if value is None:
+            return False
+        phase, _, _, _, holder = value.split(b",", 4)
+        return int(phase) != Phase.FREE and int(holder) == owner
+
+    def phase_of(self, slots: Slots) -> npt.NDArray[np.int8]:
+        return self._states(slots)[0].astype(np.int8)
+
+    def seq_of(self, slots: Slots) -> Seqs:
+        return self._states(slots)[1]
+
+    # -- the contract ------------------------------------------------------------------
+
+    def arm(self, slots: Slots, *, now: int) -> None:
+        """Schedule each slot's next challenge in [min, max] after ``now`` (a free slot
+        is left alone)."""
+        intervals = self._intervals(len(slots))
+        pairs = np.stack([slots, intervals], axis=1).astype(_PAIR)
+        calls: list[tuple[str, list[str], list[Any]]] = [
+            ("arm", self._shard_keys(shard), [now, pairs[chunk].tobytes()])
+            for shard, idx in self._by_shard(slots)
+            for chunk in self._chunks(idx)
+        ]
+        self._run(calls)
+
+    def acknowledge(self, slots: Slots, seqs: Seqs, received_ms: npt.NDArray[np.int64]) -> None:
+        """Queue a batch of answers for the next tick."""
+        self._acks.extend(zip(slots.tolist(), seqs.tolist(), received_ms.tolist(), strict=True))
+
+    def ack(self, slot: int, seq: int, received_ms: int) -> None:
+        """Queue one answer (the request path: a deque append, no Redis, no numpy)."""
+        self._acks.append((slot, seq, received_ms))
+
+    def tick(self, *, now: int, shards: Sequence[int] | None = None) -> TickResult:
+        """Apply the queued acks, then issue due challenges and report missed windows.
+        ``shards`` limits the due scan to some shards (workers may split them; any
+        overlap is safe); the acks are always applied in full."""
+        ack_calls, ack_parts, refused = self._ack_calls()
+        scan = range(self.shards) if shards is None else shards
+        tick_args = [now, self.policy.window_ms, self.miss_grace_ms, self.batch]
+        calls = ack_calls + [("tick", self._shard_keys(s), tick_args) for s in scan]
+        replies = self._run(calls)
+        passed_parts: list[npt.NDArray[np.int64]] = []
+        passed_ms_parts: list[npt.NDArray[np.int64]] = []
+        refused_parts = [refused]
+        for (slots, received), reply in zip(ack_parts, replies, strict=False):
+            ok = np.frombuffer(reply, dtype=np.uint8) == ord("1")
+            passed_parts.append(slots[ok])
+            passed_ms_parts.append(received[ok])
+            refused_parts.append(slots[~ok])
+        issued: list[npt.NDArray[np.int64]] = []
+        issued_seq: list[npt.NDArray[np.int64]] = []
+        missed: list[npt.NDArray[np.int64]] = []
+        missed_seq: list[npt.NDArray[np.int64]] = []
+        pending = list(zip(scan, replies[len(ack_calls) :], strict=True))
+        while pending:
+            again: list[int] = []
+            for shard, (seen, fired, expired) in pending:
+                slot, seq = _pairs(fired)
+                issued.append(slot)
+                issued_seq.append(seq)
+                slot, seq = _pairs(expired)
+                missed.append(slot)
+                missed_seq.append(seq)
+                if seen >= self.batch:
+                    again.append(shard)
+            replies = self._run([("tick", self._shard_keys(s), tick_args) for s in again])
+            pending = list(zip(again, replies, strict=True))
+        return TickResult(
+            issued=_concat(issued),
+            issued_seq=_concat(issued_seq),
+            missed=_concat(missed),
+            missed_seq=_concat(missed_seq),
+            passed=_concat(passed_parts),
+            passed_ms=_concat(passed_ms_parts),
+            refused=_concat(refused_parts),
+        )
+
+    def disarm(self, slots: Slots) -> None:
+        """Stop the slots for good and return them to their shard's free list. A slot
+        already free is left alone (disarming twice is harmless)."""
+        slots = slots[(slots >= 0) & (slots < self.capacity)]
+        packed = slots.astype(_PAIR)
+        calls: list[tuple[str, list[str], list[Any]]] = [
+            ("disarm", self._shard_keys(shard), [packed[chunk].tobytes()])
+            for shard, idx in self._by_shard(slots)
+            for chunk in self._chunks(idx)
+        ]
+        self._run(calls)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _intervals(self, n: int) -> npt.NDArray[np.int64]:
+        p = self.policy
+        return self.rng.integers(p.min_interval_ms, p.max_interval_ms + 1, size=n)
+
+    def _by_shard(self, slots: Slots) -> list[tuple[int, npt.NDArray[np.intp]]]:
+        """(shard, indices into ``slots``) for every shard present, order kept within."""
+        if len(slots) == 0:
+            return []
+        shard_of = slots % self.shards
+        order = np.argsort(shard_of, kind="stable")
+        cuts = np.flatnonzero(np.diff(shard_of[order])) + 1
+        return [(int(shard_of[part[0]]), part) for part in np.split(order, cuts)]
+
+    def _chunks(self, idx: npt.NDArray[np.intp]) -> list[npt.NDArray[np.intp]]:
+        return [idx[i : i + self.batch] for i in range(0, len(idx), self.batch)]
+
+    def _ack_calls(
+        self,
+    ) -> tuple[
+        list[tuple[str, list[str], list[Any]]],
+        list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+        Slots,
+    ]:
+        queue = self._acks
+        taken = [queue.popleft() for _ in range(len(queue))]
+        if not taken:
+            return [], [], _EMPTY
+        slots, seqs, received = np.array(taken, dtype=np.int64).reshape(-1, 3).T
+        inside = (slots >= 0) & (slots < self.capacity)
+        refused = slots[~inside]
+        slots, seqs, received = slots[inside], seqs[inside], received[inside]
+        intervals = self._intervals(len(slots))
+        quads = np.stack([slots, seqs, received, intervals], axis=1).astype(_PAIR)
+        calls: list[tuple[str, list[str], list[Any]]] = []
+        parts = []
+        for shard, idx in self._by_shard(slots):
+            for chunk in self._chunks(idx):
+                calls.append(("ack", self._shard_keys(shard), [quads[chunk].tobytes()]))
+                parts.append((slots[chunk], received[chunk]))
+        return calls, parts, refused
+
+    def _states(self, slots: Slots) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(phase, seq) of each slot; a slot never handed out is FREE with seq 0."""
+        phase = np.zeros(len(slots), dtype=np.int64)
+        seq = np.zeros(len(slots), dtype=np.int64)
+        groups = self._by_shard(slots)
+        pipe = self.client.pipeline(transaction=False)
+        for shard, idx in groups:
+            pipe.hmget(self.key(shard, "st"), slots[idx].tolist())
+        for (_, idx), values in zip(groups, pipe.execute(), strict=True):
+            for i, value in zip(idx.tolist(), values, strict=True):
+                if value is not None:
+                    p, q, _ = bytes(value).split(b",", 2)
+                    phase[i], seq[i] = int(p), int(q)
+        return phase, seq
+
+    def _load_scripts(self) -> None:
+        for name, source in _SCRIPTS.items():
+            self._shas[name] = str(self.client.script_load(source))
+
+    def _run(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
+        """Run script calls in one pipeline (one round trip); a script the server lost
+        (restart, SCRIPT FLUSH) is loaded again and only the calls that failed rerun."""
+        if not calls:
+            return []
+        replies = self._pipeline(calls)
+        lost = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+        if lost:
+            self._load_scripts()
+            for i, reply in zip(lost, self._pipeline([calls[i] for i in lost]), strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    def _pipeline(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for name, keys, args in calls:
+            pipe.evalsha(self._shas[name], len(keys), *keys, *args)
+        return list(pipe.execute(raise_on_error=False))
+
+
+def _concat(parts: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+    return np.concatenate(parts).astype(np.int64, copy=False) if parts else _EMPTY

@@ -1,0 +1,281 @@
+"""What only the Redis scheduler promises (the shared contract is tests/contract/test_scheduler.py):
+several workers over the same keys, restarts, Cluster-ready key names, bounded Lua batches.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import redis
+from redis.crc import key_slot
+
+from examengine.challenges import ChallengePolicy, Phase, SchedulerFull
+from examengine.challenges.redis_backend import MAX_BATCH, RedisScheduler
+
+pytestmark = pytest.mark.redis
+
+EPOCH = 1_700_000_000_000  # absolute ms: the backend stores real times
+FIXED = ChallengePolicy(min_interval_ms=300_000, max_interval_ms=300_000, window_ms=60_000)
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    c = redis.Redis.from_url(redis_url)
+    yield c
+    c.close()
+
+
+def arr(*values: int) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def worker(redis_url: str, prefix: str, seed: int, **kw: Any) -> RedisScheduler:
+    """A scheduler on its own connection, as in another API process."""
+    kw.setdefault("policy", FIXED)
+    kw.setdefault("shards", 8)
+    kw.setdefault("capacity", 4000)
+    return RedisScheduler(redis.Redis.from_url(redis_url), prefix=prefix, rng=seed, **kw)
+
+
+def test_two_workers_ticking_at_once_never_issue_twice_or_lose_one(
+    redis_url: str, redis_prefix: str
+) -> None:
+    policy = ChallengePolicy(min_interval_ms=2_000, max_interval_ms=6_000, window_ms=3_000)
+    # small batches: each tick is many Lua calls, so the two workers interleave
+    a, b = (worker(redis_url, redis_prefix, seed, policy=policy, batch=37) for seed in (1, 2))
+    slots = a.allocate(3000)
+    b.arm(slots[::2], now=EPOCH)
+    a.arm(slots[1::2], now=EPOCH)
+    steps = [EPOCH + 250 * k for k in range(1, 121)]  # 30 s, every 250 ms
+    barrier = threading.Barrier(2)
+    seen: dict[str, dict[str, list[Any]]] = {}
+
+    def run(name: str, s: RedisScheduler, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        log: dict[str, list[Any]] = {"issued": [], "missed": [], "acked": [], "passed": []}
+        for now in steps:
+            barrier.wait()
+            result = s.tick(now=now)
+            assert len(result.refused) == 0, "every ack was in time"
+            log["issued"] += zip(result.issued.tolist(), result.issued_seq.tolist(), strict=True)
+            log["missed"] += zip(result.missed.tolist(), result.missed_seq.tolist(), strict=True)
+            log["passed"] += result.passed.tolist()
+            answer = rng.random(len(result.issued)) < 0.7
+            for slot, seq in zip(result.issued[answer], result.issued_seq[answer], strict=True):
+                s.ack(int(slot), int(seq), now + 100)
+                log["acked"].append((int(slot), int(seq)))
+        seen[name] = log
+
+    threads = [
+        threading.Thread(target=run, args=("a", a, 10)),
+        threading.Thread(target=run, args=("b", b, 11)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert set(seen) == {"a", "b"}, "a worker thread failed"
+    # one more tick each flushes the last queued acks (nothing new is due at +1 ms)
+    for name, s in (("a", a), ("b", b)):
+        last = s.tick(now=steps[-1] + 1)
+        seen[name]["issued"] += zip(last.issued.tolist(), last.issued_seq.tolist(), strict=True)
+        seen[name]["missed"] += zip(last.missed.tolist(), last.missed_seq.tolist(), strict=True)
+        seen[name]["passed"] += last.passed.tolist()
+    issued = seen["a"]["issued"] + seen["b"]["issued"]
+    counts = Counter(issued)
+    assert len(issued) > 3000, "challenges fired repeatedly"
+    assert max(counts.values()) == 1, "a challenge was issued twice"
+    for log in seen.values():
+        assert len(log["issued"]) > 500, "both workers did a share of the work"
+    # nothing lost: per slot the sequence numbers are 1..n without a gap, n as Redis says
+    by_slot: dict[int, list[int]] = {}
+    for slot, seq in issued:
+        by_slot.setdefault(slot, []).append(seq)
+    assert set(by_slot) == set(slots.tolist())
+    stored = dict(zip(slots.tolist(), a.seq_of(slots).tolist(), strict=True))
+    for slot, seqs in by_slot.items():
+        assert sorted(seqs) == list(range(1, stored[slot] + 1))
+    # every ack counted once, every unanswered challenge whose window ran out was missed once
+    acked = seen["a"]["acked"] + seen["b"]["acked"]
+    passed = seen["a"]["passed"] + seen["b"]["passed"]
+    assert len(passed) == len(acked)
+    missed = seen["a"]["missed"] + seen["b"]["missed"]
+    assert missed, "some windows ran out"
+    assert len(missed) == len(set(missed))
+    assert not set(missed) & set(acked)
+    phases = dict(zip(slots.tolist(), a.phase_of(slots).tolist(), strict=True))
+    open_now = {(sl, sq) for sl, sq in issued if phases[sl] == Phase.AWAITING and sq == stored[sl]}
+    assert set(issued) == set(missed) | set(acked) | open_now
+
+
+def test_a_restarted_worker_carries_on_with_the_armed_sessions(
+    redis_url: str, redis_prefix: str
+) -> None:
+    first = worker(redis_url, redis_prefix, 1)
+    owners = np.arange(1000, 1100, dtype=np.int64)
+    slots = first.allocate(100, owners)
+    first.arm(slots, now=EPOCH)
+    assert len(first.tick(now=EPOCH + 300_000).issued) == 100
+    first.client.close()
+    del first  # the worker dies; its keys stay
+
+    second = worker(redis_url, redis_prefix, 99)
+    assert all(second.owns(int(sl), int(o)) for sl, o in zip(slots, owners, strict=True))
+    assert not second.owns(int(slots[0]), 1)
+    assert second.phase_of(slots).tolist() == [Phase.AWAITING] * 100
+    assert second.seq_of(slots).tolist() == [1] * 100
+    answered = slots[:60]
+    second.acknowledge(answered, np.ones(60, dtype=np.int64), np.full(60, EPOCH + 330_000))
+    result = second.tick(now=EPOCH + 360_000)
+    assert sorted(result.passed.tolist()) == sorted(answered.tolist())
+    assert sorted(result.missed.tolist()) == sorted(slots[60:].tolist())
+    again = second.tick(now=EPOCH + 630_000)
+    assert sorted(again.issued.tolist()) == sorted(answered.tolist())
+    assert set(again.issued_seq.tolist()) == {2}
+    fresh = second.allocate(50)
+    assert not set(fresh.tolist()) & set(slots.tolist()), "the slots in use stay taken"
+
+
+def test_a_worker_with_another_layout_is_refused(redis_url: str, redis_prefix: str) -> None:
+    worker(redis_url, redis_prefix, 1)
+    with pytest.raises(ValueError, match="laid out"):
+        worker(redis_url, redis_prefix, 1, shards=16)
+    with pytest.raises(ValueError, match="laid out"):
+        worker(redis_url, redis_prefix, 1, capacity=10)
+
+
+def test_an_ack_queued_in_another_worker_is_not_lost_within_the_grace(
+    redis_url: str, redis_prefix: str
+) -> None:
+    a = worker(redis_url, redis_prefix, 1, miss_grace_ms=2_000)
+    b = worker(redis_url, redis_prefix, 2, miss_grace_ms=2_000)
+    (slot,) = a.allocate(1)
+    a.arm(arr(slot), now=EPOCH)
+    assert b.tick(now=EPOCH + 300_000).issued.tolist() == [slot]
+    a.ack(int(slot), 1, EPOCH + 359_999)  # in time, still in a's queue
+    assert len(b.tick(now=EPOCH + 361_000).missed) == 0, "b waits out the grace"
+    assert a.tick(now=EPOCH + 361_500).passed.tolist() == [slot]
+    # without an ack, the window is missed once the grace has passed
+    b.tick(now=EPOCH + 659_999)
+    late = b.tick(now=EPOCH + 659_999 + 60_000)
+    assert len(late.missed) == 0
+    assert a.tick(now=EPOCH + 659_999 + 62_000).missed.tolist() == [slot]
+    a.ack(int(slot), 2, EPOCH + 720_000)  # after the window: refused despite the grace
+    assert a.tick(now=EPOCH + 720_001).refused.tolist() == [slot]
+
+
+def test_every_key_carries_its_shard_as_a_hash_tag(
+    client: redis.Redis, redis_url: str, redis_prefix: str
+) -> None:
+    s = worker(redis_url, redis_prefix, 1, shards=5, capacity=100)
+    slots = s.allocate(40)
+    s.arm(slots, now=EPOCH)
+    s.tick(now=EPOCH + 300_000)
+    s.acknowledge(slots[:10], np.ones(10, dtype=np.int64), np.full(10, EPOCH + 300_001))
+    s.tick(now=EPOCH + 300_002)
+    s.disarm(slots[10:20])
+    keys = sorted(k.decode() for k in client.scan_iter(match=f"{redis_prefix}*"))
+    pattern = re.compile(rf"^{re.escape(redis_prefix)}:\{{(\d+)\}}:(when|st|free|hw|meta)$")
+    shards = set()
+    for key in keys:
+        m = pattern.match(key)
+        assert m, key
+        shard = int(m.group(1))
+        assert 0 <= shard < 5
+        assert key_slot(key.encode()) == key_slot(f"{{{shard}}}".encode())
+        shards.add(shard)
+    assert shards == set(range(5))
+    # a slot's keys are its shard's
+    for slot in slots.tolist():
+        assert client.hexists(f"{redis_prefix}:{{{slot % 5}}}:st", str(slot))
+
+
+def test_lua_batches_are_bounded(
+    redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError):
+        worker(redis_url, redis_prefix, 1, batch=MAX_BATCH + 1)
+    s = worker(redis_url, redis_prefix, 1, shards=1, capacity=1000, batch=50)
+    calls: list[tuple[str, int]] = []  # (script, sessions it touches)
+    run = s._pipeline
+    # arguments: allocate (capacity, shards, shard, owner...); arm (now, packed slot and
+    # interval); ack (packed slot, seq, time, interval); disarm (packed slots); tick (limit)
+    width = {"arm": 16, "ack": 32, "disarm": 8}
+
+    def items(name: str, args: list[Any]) -> int:
+        if name == "allocate":
+            return len(args) - 3
+        if name == "tick":
+            return int(args[-1])
+        return len(args[-1]) // width[name]
+
+    def spy(batch: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
+        calls.extend((name, items(name, args)) for name, _, args in batch)
+        return run(batch)
+
+    monkeypatch.setattr(s, "_pipeline", spy)
+    slots = s.allocate(1000)
+    s.arm(slots, now=EPOCH)
+    fired = s.tick(now=EPOCH + 300_000)
+    assert len(fired.issued) == 1000, "one tick issues everything due, batch by batch"
+    s.acknowledge(slots, np.ones(1000, dtype=np.int64), np.full(1000, EPOCH + 300_001))
+    assert len(s.tick(now=EPOCH + 300_002).passed) == 1000
+    s.disarm(slots)
+    assert {name for name, _ in calls} == {"allocate", "arm", "tick", "ack", "disarm"}
+    assert max(n for _, n in calls) == 50
+    assert sum(1 for name, _ in calls if name == "tick") >= 1000 // 50
+
+
+def test_a_script_the_server_lost_is_loaded_again(redis_url: str, redis_prefix: str) -> None:
+    s = worker(redis_url, redis_prefix, 1)
+    slots = s.allocate(3)
+    s._shas = dict.fromkeys(s._shas, "0" * 40)  # as after a Redis restart or SCRIPT FLUSH
+    s.arm(slots, now=EPOCH)
+    assert len(s.tick(now=EPOCH + 300_000).issued) == 3
+
+
+def test_allocation_is_all_or_nothing_and_spread_over_the_shards(
+    redis_url: str, redis_prefix: str
+) -> None:
+    s = worker(redis_url, redis_prefix, 1, shards=4, capacity=10)
+    owners = np.arange(500, 508, dtype=np.int64)
+    slots = s.allocate(8, owners)
+    assert len(set(slots.tolist())) == 8
+    assert set((slots % 4).tolist()) == {0, 1, 2, 3}
+    assert all(s.owns(int(sl), int(o)) for sl, o in zip(slots, owners, strict=True))
+    with pytest.raises(SchedulerFull):
+        s.allocate(3)
+    assert len(s.allocate(2)) == 2, "the failed allocation gave its slots back"
+    with pytest.raises(SchedulerFull):
+        s.allocate(1)
+
+
+def test_a_decoding_client_is_refused(redis_url: str, redis_prefix: str) -> None:
+    with pytest.raises(ValueError, match="decode"):
+        RedisScheduler(
+            redis.Redis.from_url(redis_url, decode_responses=True),
+            FIXED,
+            prefix=redis_prefix,
+            shards=2,
+            capacity=10,
+            rng=1,
+        )
+
+
+def test_workers_may_split_the_shards(redis_url: str, redis_prefix: str) -> None:
+    a = worker(redis_url, redis_prefix, 1, shards=4, capacity=40)
+    b = worker(redis_url, redis_prefix, 2, shards=4, capacity=40)
+    slots = a.allocate(40)
+    a.arm(slots, now=EPOCH)
+    mine = a.tick(now=EPOCH + 300_000, shards=[0, 1])
+    theirs = b.tick(now=EPOCH + 300_000, shards=[2, 3])
+    assert set((mine.issued % 4).tolist()) == {0, 1}
+    assert set((theirs.issued % 4).tolist()) == {2, 3}
+    assert sorted(mine.issued.tolist() + theirs.issued.tolist()) == sorted(slots.tolist())
+    assert len(a.tick(now=EPOCH + 300_001).issued) == 0, "an overlapping scan finds nothing"

@@ -20,14 +20,16 @@ from sqlmodel import Session, select
 
 from api.auth import hash_password
 from api.db import standalone_transaction
-from api.services import attempts, banks, exams
+from api.services import attempts, banks, exams, study
 from api.settings import Settings
-from api.tables import Enrollment, User
+from api.tables import Enrollment, PlanEnrollment, User
+from examengine import credit
 
 DEMO_DIR = Path(__file__).parent / "demo"
 DEMO_BANK = "公需科目-演示题库"
 DEMO_EXAM = "公需科目-演示考试"
 DEMO_LEARNER = "11010519491231002X"
+DEMO_PLAN = "2026-公需科目-演示计划"
 
 
 class DemoAccount(Struct, frozen=True, kw_only=True):
@@ -81,7 +83,46 @@ def load_demo(session: Session, *, now: datetime) -> list[str]:
         )
     done += _load_exam(session, now=now)
     done += _enroll_learner(session, now=now)
+    done += _load_plan(session, now=now)
     return done
+
+
+def demo_plan() -> credit.Plan:
+    """Two required and two elective short courses (two 2-minute chapters each, 1 h of
+    credit per course): 2 h required + 1 h elective, questions from the demo bank."""
+
+    def course(key: str, title: str) -> credit.Course:
+        chapters = tuple(
+            credit.Chapter(
+                key=f"{key}-{n}", title=f"第{n}章", duration_ms=120_000, credit_hours=0.5
+            )
+            for n in (1, 2)
+        )
+        return credit.Course(key=key, title=title, chapters=chapters, bank=DEMO_BANK)
+
+    courses = [("demo-law", "法治建设", True), ("demo-ethics", "职业道德", True),
+               ("demo-digital", "数字经济", False), ("demo-safety", "信息安全", False)]  # fmt: skip
+    return credit.Plan(
+        key=DEMO_PLAN, title="2026 年公需科目（演示）", year=2026, category="public",
+        required_hours=2, elective_hours=1, exam=DEMO_EXAM,
+        courses=tuple(credit.PlanCourse(course=course(k, t), required=r) for k, t, r in courses),
+    )  # fmt: skip
+
+
+def _load_plan(session: Session, *, now: datetime) -> list[str]:
+    """The demo plan, and the demo learner enrolled in it (the exam stays open to them)."""
+    ms = int(now.timestamp() * 1000)
+    study.save_plan(session, demo_plan(), now=ms)
+    learner = session.exec(select(User).where(User.login == DEMO_LEARNER)).first()
+    if learner is None or learner.id is None:
+        return []
+    if (
+        session.exec(select(PlanEnrollment).where(PlanEnrollment.learner_id == learner.id)).first()
+        is not None
+    ):
+        return []
+    study.enroll(session, learner_id=learner.id, plan=DEMO_PLAN, now=ms)
+    return [f"learner {DEMO_LEARNER} studies {DEMO_PLAN} (2 required + 2 elective courses)"]
 
 
 def _enroll_learner(session: Session, *, now: datetime) -> list[str]:

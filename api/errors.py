@@ -67,6 +67,7 @@ from api.services.exams import (
     SpecUnreadableError,
 )
 from examengine.attempt import AttemptError
+from examengine.credit import StudyError
 from examengine.errors import SpecInvalidError
 from itembank.errors import (
     BankNotFoundError,
@@ -307,6 +308,19 @@ ATTEMPT_STATUSES: dict[str, int] = {
 }
 
 
+#: Refusals of study (``examengine.credit.StudyError``): 409 (the session ended, no
+#: challenge waiting, re-study not due, required courses first …) unless listed here.
+STUDY_STATUSES: dict[str, int] = {
+    "plan_not_found": 404,
+    "chapter_not_found": 404,
+    "chapter_not_in_plan": 404,
+    "not_enrolled_in_plan": 403,
+    "bad_token": 403,
+    "wrong_answer": 422,
+    "study_full": 503,
+}
+
+
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
@@ -344,6 +358,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
     AttemptNotFoundError: domain_handler(404),
     LearnerNotFoundError: domain_handler(404),
     BadAnswerError: domain_handler(422),
+    StudyError: coded_handler(409, STUDY_STATUSES),
 }
 
 

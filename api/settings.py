@@ -77,6 +77,22 @@ class ExamSettings(Struct, frozen=True, kw_only=True):
     sweep_interval_ms: int = 500
 
 
+class StudySettings(Struct, frozen=True, kw_only=True):
+    """Credited study and its anti-idle challenges (docs/decisions/0009)."""
+
+    #: Study sessions the in-process challenge scheduler holds at once.
+    capacity: int = 100_000
+    #: Milliseconds between two ticks of the study ticker (0: no ticker; tests tick).
+    tick_interval_ms: int = 1000
+    #: Milliseconds between two batched writes of live study progress: the crash bound.
+    flush_interval_ms: int = 10_000
+    #: The next challenge comes at a random moment in [min, max] seconds; ``window_s``
+    #: seconds to answer it.
+    challenge_min_s: int = 300
+    challenge_max_s: int = 900
+    challenge_window_s: int = 60
+
+
 class Settings(Struct, frozen=True, kw_only=True):
     security: SecuritySettings
     environment: Environment = "development"
@@ -86,6 +102,7 @@ class Settings(Struct, frozen=True, kw_only=True):
     redis: RedisSettings = RedisSettings()
     server: ServerSettings = ServerSettings()
     exam: ExamSettings = ExamSettings()
+    study: StudySettings = StudySettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -127,6 +144,7 @@ class Settings(Struct, frozen=True, kw_only=True):
             ),
             server=ServerSettings(**section("server")),
             exam=ExamSettings(**section("exam")),
+            study=StudySettings(**section("study")),
         )
 
     def replace(self, **changes: Any) -> Settings:
@@ -260,6 +278,18 @@ VARIABLES: tuple[Variable, ...] = (
              "seconds of grace for a submit sent before the deadline (default 30)"),
     Variable("EXAMENGINE_SWEEP_INTERVAL_MS", "exam.sweep_interval_ms", _integer(0, 60_000),
              "ms between sweeps closing attempts past their deadline (default 500; 0: off)"),
+    Variable("EXAMENGINE_STUDY_CAPACITY", "study.capacity", _integer(1, 50_000_000),
+             "study sessions the in-process challenge scheduler holds (default 100000)"),
+    Variable("EXAMENGINE_STUDY_TICK_MS", "study.tick_interval_ms", _integer(0, 60_000),
+             "ms between ticks of the study ticker (default 1000; 0: off)"),
+    Variable("EXAMENGINE_STUDY_FLUSH_MS", "study.flush_interval_ms", _integer(1000, 600_000),
+             "ms between batched writes of live study progress, the crash bound (default 10000)"),
+    Variable("EXAMENGINE_CHALLENGE_MIN_S", "study.challenge_min_s", _integer(1, 86_400),
+             "earliest next anti-idle challenge, seconds (default 300)"),
+    Variable("EXAMENGINE_CHALLENGE_MAX_S", "study.challenge_max_s", _integer(1, 86_400),
+             "latest next anti-idle challenge, seconds (default 900)"),
+    Variable("EXAMENGINE_CHALLENGE_WINDOW_S", "study.challenge_window_s", _integer(1, 3600),
+             "seconds to answer an anti-idle challenge (default 60)"),
 )  # fmt: skip
 
 _KNOWN = frozenset(v.name for v in VARIABLES)

@@ -370,3 +370,121 @@ class AttemptOverride(SQLModel, table=True):
     by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     reason: str = Field(max_length=500)
     at_ms: int = _ms()
+
+
+# --------------------------------------------------------------------------- study
+#: Kinds of ``study_event`` rows (``examengine.credit`` event tags).
+STUDY_EVENT_KINDS = (
+    "challenge_issued",
+    "challenge_passed",
+    "challenge_missed",
+    "segment_voided",
+    "session_taken_over",
+    "chapter_completed",
+)
+
+
+class Plan(SQLModel, table=True):
+    """A training plan (学习计划): required and elective hours, the exam it unlocks, and
+    what must be studied again after two failed attempts (``restudy``)."""
+
+    __tablename__ = "plan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=120, unique=True)
+    title: str = Field(max_length=200)
+    year: int
+    category: str = Field(max_length=32)
+    required_hours: float
+    elective_hours: float
+    exam_key: str | None = Field(default=None, max_length=120)
+    restudy: str = Field(default="required", max_length=16)
+    required_first: bool = True
+    created_at: datetime = _created_at()
+
+
+class Course(SQLModel, table=True):
+    """A course; ``bank`` names the item bank of its anti-idle questions (None: prompts)."""
+
+    __tablename__ = "course"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=120, unique=True)
+    title: str = Field(max_length=200)
+    bank: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _created_at()
+
+
+class PlanCourse(SQLModel, table=True):
+    """A course in a plan: required or elective, in order (required first)."""
+
+    __tablename__ = "plan_course"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "course_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id")
+    course_id: int = Field(foreign_key="course.id")
+    required: bool
+    position: int
+
+
+class Chapter(SQLModel, table=True):
+    """A chapter of a course: its playing time and the credit hours it carries."""
+
+    __tablename__ = "chapter"
+
+    id: int | None = Field(default=None, primary_key=True)
+    course_id: int = Field(foreign_key="course.id", index=True)
+    key: str = Field(max_length=120, unique=True)
+    title: str = Field(max_length=200)
+    position: int
+    duration_ms: int = _ms()
+    credit_hours: float = 0.0
+
+
+class PlanEnrollment(SQLModel, table=True):
+    """A learner studies a plan; ``cycle`` is the study cycle (a re-study opens the next)."""
+
+    __tablename__ = "plan_enrollment"
+    __table_args__ = (sa.UniqueConstraint("learner_id", "plan_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner_id: int = Field(foreign_key="user.id")
+    plan_id: int = Field(foreign_key="plan.id")
+    cycle: int = 1
+    created_at: datetime = _created_at()
+
+
+class ChapterProgress(SQLModel, table=True):
+    """A learner's verified credit on a chapter in one study cycle. ``credited_ms`` only
+    grows (written in batches by the study ticker); ``completed_ms`` is set once, when
+    the credit reaches the duration; ``position_ms`` is where playing resumes."""
+
+    __tablename__ = "chapter_progress"
+    __table_args__ = (sa.UniqueConstraint("learner_id", "chapter_id", "cycle"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner_id: int = Field(foreign_key="user.id")
+    chapter_id: int = Field(foreign_key="chapter.id")
+    cycle: int
+    credited_ms: int = _ms(default=0)
+    position_ms: int = _ms(default=0)
+    updated_ms: int = _ms(default=0)
+    completed_ms: int | None = _ms(nullable=True)
+
+
+class StudyEvent(SQLModel, table=True):
+    """Integrity events of study (challenge issued, passed, missed; segment voided;
+    session taken over; chapter completed), append-only; ``data`` is the core's event as
+    msgspec JSON text. The event-log issue chains them."""
+
+    __tablename__ = "study_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    learner_id: int = Field(foreign_key="user.id", index=True)
+    chapter_id: int = Field(foreign_key="chapter.id")
+    cycle: int
+    kind: str = Field(max_length=40)
+    seq: int | None = None
+    at_ms: int = _ms()
+    data: str = Field(sa_column=Column(sa.Text, nullable=False))

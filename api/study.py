@@ -1,0 +1,138 @@
+"""The study API: my plans and their progress, start a chapter, heartbeats, challenge
+answers, and a Server-Sent Events stream that pushes a challenge the moment it is issued.
+
+Thin handlers. ``/api/me/plans`` and ``start`` read the database (on a thread); the
+hot ones — ``heartbeat`` and ``ack`` — run on the event loop against the live sessions
+(``app.state.study``, an ``api.services.study.LiveStudy``): no database write, no numpy
+beyond O(1) reads, an ack is a list append. The study ticker (api/study_ticker.py)
+applies the answers and persists in batches. A session is named by a signed token
+carrying its scheduler slot, returned by ``start`` and by every reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Annotated, Any
+
+import msgspec
+from anyio import to_thread
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from msgspec import Meta, Struct
+
+from api.auth import principal_of, requires_role
+from api.db import Db, transaction
+from api.services import study
+
+Token = Annotated[str, Meta(min_length=1, max_length=200)]
+Position = Annotated[int, Meta(ge=0, le=24 * 3600 * 1000)]
+ChapterKey = Annotated[str, Meta(min_length=1, max_length=120)]
+PlanKey = Annotated[str, Meta(min_length=1, max_length=120)]
+
+
+class HeartbeatRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    token: Token
+    position_ms: Position
+    playing: bool
+
+
+class AckRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    token: Token
+    seq: Annotated[int, Meta(ge=1, le=2**31 - 1)]
+    #: The chosen option's id (a question) or ``continue`` (a prompt).
+    answer: Annotated[str, Meta(max_length=120)] | None = None
+
+
+def _now(state: State) -> int:
+    return int(state.clock.now_ms())
+
+
+def _learner(request: Request[Any, Any, Any]) -> int:
+    return principal_of(request).user_id
+
+
+def _live(state: State) -> study.LiveStudy:
+    live: study.LiveStudy = state.study
+    return live
+
+
+class StudyController(Controller):
+    """A learner's plans and study sessions."""
+
+    path = "/api"
+    tags = ["study"]
+    guards = [requires_role("learner")]
+
+    @get("/me/plans", summary="My plans: credit required, credit earned, completion %",
+         sync_to_thread=True)  # fmt: skip
+    def my_plans(self, request: Request[Any, Any, Any], db: Db, state: State) -> study.MyPlans:
+        return study.my_plans(db, learner_id=_learner(request), now=_now(state))
+
+    @post("/me/plans/{plan:str}/restudy", summary="Open a new study cycle after the exam locked",
+          status_code=200, sync_to_thread=True)  # fmt: skip
+    def restudy(
+        self, request: Request[Any, Any, Any], db: Db, state: State, plan: FromPath[PlanKey]
+    ) -> study.PlanEntry:
+        return study.restudy(db, learner_id=_learner(request), plan=plan, now=_now(state))
+
+    @post("/study/{chapter:str}/start", summary="Start (or resume) a chapter: a session token",
+          status_code=200)  # fmt: skip
+    async def start(
+        self, request: Request[Any, Any, Any], state: State, chapter: FromPath[ChapterKey]
+    ) -> study.StudyStatus:
+        """Takes over the learner's other session, if any (another chapter or tab)."""
+        learner = _learner(request)
+
+        def prepare() -> study.StartInfo:
+            with transaction(state.sessions) as db:
+                return study.prepare_start(db, learner_id=learner, chapter=chapter)
+
+        info = await to_thread.run_sync(prepare)
+        return _live(state).begin(info, now=_now(state))
+
+    @post("/study/heartbeat", summary="Where the player is: credit so far, a due challenge",
+          status_code=200, sync_to_thread=False)  # fmt: skip
+    def heartbeat(
+        self, request: Request[Any, Any, Any], state: State, data: JSONBody[HeartbeatRequest]
+    ) -> study.StudyStatus:
+        return _live(state).heartbeat(
+            data.token,
+            learner=_learner(request),
+            position_ms=data.position_ms,
+            playing=data.playing,
+            now=_now(state),
+        )
+
+    @post("/study/ack", summary="Answer the due challenge (applied at the next tick)",
+          status_code=200, sync_to_thread=False)  # fmt: skip
+    def ack(
+        self, request: Request[Any, Any, Any], state: State, data: JSONBody[AckRequest]
+    ) -> study.AckResult:
+        return _live(state).ack(
+            data.token, learner=_learner(request), seq=data.seq, answer=data.answer,
+            now=_now(state),
+        )  # fmt: skip
+
+    @get("/study/events", summary="Server-Sent Events: each challenge the moment it is issued",
+         sync_to_thread=False)  # fmt: skip
+    def events(
+        self, request: Request[Any, Any, Any], state: State, token: FromQuery[Token]
+    ) -> ServerSentEvent:
+        """``event: challenge`` with the challenge as JSON data; ``event: ended`` when
+        the session ends (taken over or idle), then the stream closes."""
+        live = _live(state)
+        queue = live.subscribe(token, learner=_learner(request))
+
+        async def stream() -> AsyncGenerator[ServerSentEventMessage, None]:
+            try:
+                while (challenge := await queue.get()) is not None:
+                    yield ServerSentEventMessage(
+                        event="challenge", data=msgspec.json.encode(challenge).decode()
+                    )
+                yield ServerSentEventMessage(event="ended", data="{}")
+            finally:
+                live.unsubscribe(token, queue)
+
+        return ServerSentEvent(stream())

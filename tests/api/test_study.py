@@ -1,0 +1,280 @@
+"""The study API with a manual clock and the ticker run by the test: a challenge in the
+heartbeat reply, answered, closes the segment; a miss voids it and pauses; the closing
+check completes the chapter; the completed plan makes the exam startable; Server-Sent
+Events push a challenge the moment it is issued."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlmodel import select
+
+from api.app import create_app
+from api.db import migrate, standalone_transaction
+from api.services import attempts, banks, exams, study
+from api.settings import ExamSettings, Settings, StudySettings
+from api.tables import StudyEvent, User
+from examengine import credit
+from examengine.clock import ManualClock
+
+Client = AsyncTestClient[Litestar]
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+T0 = 1_795_000_000_000
+LEARNER = "11010519491231002X"
+BANK = "学习题库"
+EXAM = "公需-2026"
+BANK_YAML = """format: examengine-bank
+items:
+  - key: s0
+    kind: single
+    topic: t
+    stem: 单选题
+    options: [{text: 甲, correct: true}, {text: 乙}]
+"""
+PLAN = credit.Plan(
+    key="2026-公需",
+    title="2026 公需科目",
+    year=2026,
+    category="public",
+    required_hours=1,
+    elective_hours=0,
+    exam=EXAM,
+    courses=(
+        credit.PlanCourse(
+            required=True,
+            course=credit.Course(
+                key="法规",
+                title="法规",
+                bank=BANK,
+                chapters=(
+                    credit.Chapter(key="法规-1", title="一", duration_ms=30_000, credit_hours=1),
+                ),
+            ),
+        ),
+        credit.PlanCourse(
+            required=True,
+            course=credit.Course(
+                key="伦理",
+                title="伦理",
+                chapters=(credit.Chapter(key="伦理-1", title="一", duration_ms=600_000),),
+            ),
+        ),
+    ),
+)
+
+
+@pytest.fixture
+def app_settings(settings_sqlite: Settings) -> Settings:
+    """No background tasks: the test ticks. A challenge 20 s after arming, 10 s to answer."""
+    return settings_sqlite.replace(
+        exam=ExamSettings(sweep_interval_ms=0),
+        study=StudySettings(
+            tick_interval_ms=0, challenge_min_s=20, challenge_max_s=20, challenge_window_s=10
+        ),
+    )
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def world(app_settings: Settings, add_user: Callable[..., None]) -> int:
+    add_user(LEARNER, "learner")
+    with standalone_transaction(app_settings.database) as session:
+        banks.import_file(session, data=BANK_YAML.encode(), source="b.yaml", bank=BANK, now=NOW)
+        banks.publish(session, bank=BANK, version=1, now=NOW)
+        section = {"title": "单选", "kind": "single", "count": 1, "points": 10}
+        spec = {"key": EXAM, "title": "公需", "bank": BANK, "bank_version": 1,
+                "duration_s": 600, "sections": [section]}  # fmt: skip
+        saved = exams.save_spec(session, exams.convert_spec(spec, source="spec"), now=NOW)
+        exams.publish(session, exam=EXAM, version=saved.version.version, now=NOW)
+        study.save_plan(session, PLAN, now=T0)
+        learner = session.exec(select(User).where(User.login == LEARNER)).one()
+        assert learner.id is not None
+        study.enroll(session, learner_id=learner.id, plan=PLAN.key, now=T0)
+        return learner.id
+
+
+@pytest.fixture
+async def app(app_settings: Settings, clock: ManualClock, world: int) -> Litestar:
+    migrate(app_settings.database.url)
+    exams.COMPILED.clear()
+    attempts.ITEMS.clear()
+    return create_app(app_settings, clock=clock)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[Client]:
+    async with AsyncTestClient(app=app) as test_client:
+        response = await test_client.post(
+            "/auth/login", json={"login": LEARNER, "password": "correct horse"}
+        )
+        assert response.status_code == 200, response.text
+        yield test_client
+
+
+def tick(app: Litestar) -> study.TickOutcome:
+    outcome: study.TickOutcome = app.state.study_ticker.run_once()
+    return outcome
+
+
+async def beat(client: Client, token: str, position_ms: int, playing: bool = True) -> Any:
+    response = await client.post(
+        "/api/study/heartbeat",
+        json={"token": token, "position_ms": position_ms, "playing": playing},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def start(client: Client, chapter: str) -> str:
+    response = await client.post(f"/api/study/{chapter}/start")
+    assert response.status_code == 200, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+async def play_to_first_challenge(client: Client, app: Litestar, clock: ManualClock) -> Any:
+    token = await start(client, "法规-1")
+    await beat(client, token, 0)
+    clock.advance(15_000)
+    await beat(client, token, 15_000)
+    clock.advance(5_000)
+    assert tick(app).issued == 1
+    return token, await beat(client, token, 20_000)
+
+
+async def test_studying_a_plan_through_its_challenges_makes_the_exam_startable(
+    client: Client, app: Litestar, clock: ManualClock
+) -> None:
+    exams_before = (await client.get("/api/me/exams")).json()["exams"][0]
+    assert (exams_before["may_start"], exams_before["code"]) == (False, "study_required")
+    plans = (await client.get("/api/me/plans")).json()["plans"][0]["progress"]
+    assert (plans["credit_required"], plans["percent"], plans["met"]) == (1.0, 0.0, False)
+
+    token, reply = await play_to_first_challenge(client, app, clock)
+    challenge = reply["challenge"]
+    assert (reply["credited_s"], reply["pending_s"]) == (0, 20)
+    assert challenge["kind"] == "question" and challenge["prompt"] == "单选题"
+    assert [o["text"] for o in challenge["options"]] == ["甲", "乙"]
+    assert "correct" not in str(challenge)
+
+    wrong = await client.post("/api/study/ack", json={"token": token, "seq": 1, "answer": "B"})
+    assert (wrong.status_code, wrong.json()["code"]) == (422, "wrong_answer")
+    ack = await client.post("/api/study/ack", json={"token": token, "seq": 1, "answer": "A"})
+    assert ack.status_code == 200 and ack.json()["queued"] is True
+    clock.advance(500)
+    assert tick(app).passed == 1
+    reply = await beat(client, token, 20_500)
+    assert (reply["credited_s"], reply["challenge"]) == (20, None)
+
+    clock.advance(14_500)
+    reply = await beat(client, token, 35_000)  # 10 s more would complete it: a closing check
+    assert reply["state"] == "closing"
+    tick(app)
+    clock.advance(1_000)
+    assert tick(app).issued == 1
+    reply = await beat(client, token, 36_000, playing=False)
+    closing = reply["challenge"]
+    assert closing["closing"] is True
+    await client.post("/api/study/ack", json={"token": token, "seq": closing["seq"], "answer": "A"})
+    assert tick(app).passed == 1
+    reply = await beat(client, token, 36_000, playing=False)
+    assert (reply["state"], reply["complete"], reply["credited_s"]) == ("complete", True, 30)
+
+    plans = (await client.get("/api/me/plans")).json()["plans"][0]["progress"]
+    assert (plans["required_done"], plans["percent"], plans["met"]) == (1.0, 100.0, True)
+    exams_after = (await client.get("/api/me/exams")).json()["exams"][0]
+    assert exams_after["may_start"] is True
+    started = await client.post(f"/api/exams/{EXAM}/attempts", json={})
+    assert started.status_code == 201, started.text
+
+
+async def test_a_missed_challenge_voids_the_segment_and_pauses_the_chapter(
+    client: Client, app: Litestar, clock: ManualClock, app_settings: Settings, world: int
+) -> None:
+    token, reply = await play_to_first_challenge(client, app, clock)
+    assert reply["challenge"]["seq"] == 1
+    clock.advance(10_001)
+    assert tick(app).missed == 1
+    reply = await beat(client, token, 30_000)
+    assert (reply["state"], reply["credited_s"], reply["pending_s"]) == ("paused", 0, 0)
+    for _ in range(4):
+        clock.advance(15_000)
+        reply = await beat(client, token, reply["position_ms"] + 15_000)
+    assert (reply["credited_s"], reply["pending_s"]) == (0, 0)
+    late = await client.post("/api/study/ack", json={"token": token, "seq": 1, "answer": "A"})
+    assert late.json()["code"] == "no_challenge"
+    with standalone_transaction(app_settings.database) as session:
+        kinds = [e.kind for e in session.exec(select(StudyEvent).order_by(StudyEvent.id)).all()]
+    assert kinds == [
+        "session_started", "challenge_issued", "challenge_missed", "segment_voided",
+    ]  # fmt: skip
+
+
+async def test_a_second_tab_takes_over_and_the_first_is_told(
+    client: Client, app: Litestar, clock: ManualClock
+) -> None:
+    first = await start(client, "法规-1")
+    await beat(client, first, 0)
+    second = await start(client, "伦理-1")
+    response = await client.post(
+        "/api/study/heartbeat", json={"token": first, "position_ms": 1000, "playing": True}
+    )
+    assert (response.status_code, response.json()["code"]) == (409, "session_ended")
+    await beat(client, second, 0)
+    forged = second[:-1] + ("0" if second[-1] != "0" else "1")
+    response = await client.post(
+        "/api/study/heartbeat", json={"token": forged, "position_ms": 0, "playing": True}
+    )
+    assert (response.status_code, response.json()["code"]) == (403, "bad_token")
+
+
+async def test_server_sent_events_push_a_challenge_the_moment_it_is_issued(
+    client: Client, app: Litestar, clock: ManualClock
+) -> None:
+    token = await start(client, "法规-1")
+    await beat(client, token, 0)
+    clock.advance(20_000)
+    received: list[bytes] = []
+    got = asyncio.Event()
+
+    requested: list[bool] = []
+
+    async def receive() -> dict[str, Any]:
+        if not requested:
+            requested.append(True)
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # the browser keeps the stream open
+        return {"type": "http.disconnect"}  # pragma: no cover
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            received.append(message.get("body", b""))
+            if b"event: challenge" in b"".join(received):
+                got.set()
+
+    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": "/api/study/events", "raw_path": b"/api/study/events",
+        "query_string": f"token={token}".encode(), "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"cookie", cookie.encode())],
+        "client": ("127.0.0.1", 1), "server": ("testserver", 80), "state": {},
+    }  # fmt: skip
+    stream = asyncio.create_task(app(scope, receive, send))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert not got.is_set()
+    assert tick(app).issued == 1  # the tick issues it and the stream carries it at once
+    await asyncio.wait_for(got.wait(), timeout=2)
+    stream.cancel()
+    body = b"".join(received).decode()
+    assert '"seq":1' in body and '"kind":"question"' in body

@@ -14,19 +14,20 @@ To add routes, append controllers or handlers to ``ROUTE_HANDLERS`` (or pass the
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, get
+import numpy as np
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from litestar.response import Redirect
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
@@ -44,20 +45,18 @@ from api.errors import exception_handlers
 from api.exams import ExamsController
 from api.health import health, ready
 from api.logging import RequestLog, logging_config
+from api.pages import PAGE_HANDLERS, template_config
+from api.services.study import LiveStudy
 from api.settings import Settings
+from api.study import StudyController
+from api.study_ticker import StudyTicker
 from api.sweeper import Sweeper
+from examengine.challenges import ChallengePolicy, InProcessScheduler
 from examengine.clock import Clock
-
-
-@get("/", include_in_schema=False, sync_to_thread=False)
-def index() -> Redirect:
-    """Until the browser pages arrive, the front door is the API's documentation."""
-    return Redirect("/schema")
-
 
 #: The app's routes. Register a new controller by appending it here.
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
-    index,
+    *PAGE_HANDLERS,
     health,
     ready,
     AuthController,
@@ -67,10 +66,11 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     ExamsController,
     LearnerAttemptsController,
     OperatorAttemptsController,
+    StudyController,
 ]
 
 #: Paths that never need the login session (no store read on probes and scrapes).
-_SESSIONLESS = ["^/$", "^/health$", "^/ready$", "^/metrics", "^/schema"]
+_SESSIONLESS = ["^/static/", "^/health$", "^/ready$", "^/metrics", "^/schema"]
 
 
 class MetricsController(PrometheusController):
@@ -95,6 +95,7 @@ def create_app(
     """
     if settings is None:
         settings = Settings.from_env(os.environ)
+    clock = clock or SystemClock()
     redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
     prometheus = PrometheusConfig(
         app_name="examengine",
@@ -117,6 +118,7 @@ def create_app(
             login_rate_limit(settings.security.login_attempts_per_minute).middleware,
         ],
         stores=_stores(settings, redis),
+        template_config=template_config(),
         lifespan=[_lifespan],
         openapi_config=OpenAPIConfig(
             title="examengine",
@@ -125,13 +127,43 @@ def create_app(
             render_plugins=[ScalarRenderPlugin()],
         ),
         logging_config=logging_config(settings.server.log_level),
-        state=State({"settings": settings, "redis": redis, "clock": clock or SystemClock()}),
+        state=State(
+            {
+                "settings": settings,
+                "redis": redis,
+                "clock": clock,
+                "study": _live_study(settings, clock),
+            }
+        ),
         debug=False,
     )
     # Outermost, around Litestar's own exception handling, so that unrouted requests
     # (404, 405) get a request id and an access line too.
     app.asgi_handler = RequestLog(app.asgi_handler)
     return app
+
+
+def _live_study(settings: Settings, clock: Clock) -> LiveStudy:
+    """The live study sessions beside the in-process challenge schedulers (the default
+    backend): regular challenges, and the closing check one second after it is asked
+    for. Their randomness comes from a fresh seed drawn at startup, one stream each."""
+    study = settings.study
+    regular, closing = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(secrets.randbits(128)).spawn(2)
+    )
+    window_ms = study.challenge_window_s * 1000
+    policy = ChallengePolicy(
+        min_interval_ms=study.challenge_min_s * 1000,
+        max_interval_ms=max(study.challenge_min_s, study.challenge_max_s) * 1000,
+        window_ms=window_ms,
+    )
+    final = ChallengePolicy(min_interval_ms=1000, max_interval_ms=1000, window_ms=window_ms)
+    epoch = clock.now_ms()
+    return LiveStudy(
+        InProcessScheduler(study.capacity, policy, rng=regular, epoch_ms=epoch),
+        InProcessScheduler(study.capacity, final, rng=closing, epoch_ms=epoch),
+        secret=settings.security.secret_key.encode(),
+    )
 
 
 def _version() -> str:
@@ -175,11 +207,23 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             app.state.sessions, app.state.clock, interval_ms=settings.exam.sweep_interval_ms
         )
         sweeper.start()
+    study = settings.study
+    ticker = StudyTicker(
+        app.state.study,
+        app.state.sessions,
+        app.state.clock,
+        tick_ms=study.tick_interval_ms,
+        flush_ms=study.flush_interval_ms,
+    )
+    app.state.study_ticker = ticker
+    if study.tick_interval_ms > 0:
+        ticker.start()
     try:
         yield
     finally:
         if sweeper is not None:
             await sweeper.stop()
+        await ticker.stop()
         engine.dispose()
         if app.state.redis is not None:
             await app.state.redis.aclose()

@@ -267,7 +267,7 @@ def test_settings_come_from_the_environment_when_none_are_given(
     assert app.state.settings.server.port == 8123
 
 
-async def test_the_front_door_leads_to_the_api_documentation(app_client) -> None:  # type: ignore[no-untyped-def]
+async def test_the_front_door_leads_to_the_sign_in_page(app_client) -> None:  # type: ignore[no-untyped-def]
     response = await app_client.get("/", follow_redirects=False)
     assert response.status_code in (302, 307)
-    assert response.headers["location"] == "/schema"
+    assert response.headers["location"] == "/login"

@@ -1,0 +1,165 @@
+"""The learner's pages: sign-in, the forced password change, my exams, the rules before
+an attempt, the exam itself and the result.
+
+Server-rendered from the same use cases the JSON API calls (``api.services.attempts``);
+what happens after the page is shown (saving answers, the countdown, submitting) is the
+JavaScript modules' work, against the JSON API. The exam page *resumes* the attempt when
+it is opened (this login session becomes the device holding it), so a reload or a crash
+continues where it was: the server's saved answers and its clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.datastructures import State
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from api.attempts import _device as attempt_device
+from api.db import Db
+from api.pages.common import (
+    PAGE_EXCEPTION_HANDLERS,
+    current_principal,
+    home_of,
+    page_principal,
+    render,
+    safe_next,
+)
+from api.services import attempts
+from examengine.attempt import AttemptError
+
+
+def _now(state: State) -> int:
+    return int(state.clock.now_ms())
+
+
+@get("/", include_in_schema=False, sync_to_thread=False)
+def home(request: Request[Any, Any, Any]) -> Redirect:
+    """The front door: the sign-in page, or the signed-in user's home by role."""
+    return Redirect(home_of(current_principal(request)))
+
+
+class AccountPages(Controller):
+    """Sign-in and the password change (no role needed)."""
+
+    include_in_schema = False
+
+    @get("/login", sync_to_thread=False)
+    def login(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        principal = current_principal(request)
+        next_url = safe_next(request.query_params.get("next"))
+        if principal is not None and not principal.must_change_password:
+            return Redirect(next_url if next_url != "/" else home_of(principal))
+        return render(request, "login.html", next_url=next_url)
+
+    @get("/password", sync_to_thread=False)
+    def password(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        principal = current_principal(request)
+        if principal is None:
+            return Redirect("/login?next=/password")
+        return render(request, "password.html", forced=principal.must_change_password)
+
+
+def _entry(exams: attempts.MyExams, key: str) -> attempts.ExamEntry | None:
+    return next((e for e in exams.exams if e.exam == key), None)
+
+
+class LearnerPages(Controller):
+    """``/learner``: my exams, the rules, the exam, the result."""
+
+    path = "/learner"
+    include_in_schema = False
+    exception_handlers = PAGE_EXCEPTION_HANDLERS
+
+    @get("/exams", sync_to_thread=True)
+    def my_exams(self, request: Request[Any, Any, Any], db: Db, state: State) -> Template:
+        principal = page_principal(request, "learner")
+        mine = attempts.my_exams(db, learner_id=principal.user_id, now=_now(state))
+        return render(request, "learner/exams.html", exams=mine.exams)
+
+    @get("/exams/{key:str}/rules", sync_to_thread=True)
+    def rules(
+        self, request: Request[Any, Any, Any], db: Db, state: State, key: FromPath[str]
+    ) -> Template | Redirect:
+        principal = page_principal(request, "learner")
+        practice = request.query_params.get("practice") in {"1", "true"}
+        mine = attempts.my_exams(db, learner_id=principal.user_id, now=_now(state))
+        entry = _entry(mine, key)
+        if entry is None:
+            return Redirect("/learner/exams")
+        open_attempt = entry.open_practice if practice else entry.open_attempt
+        if open_attempt is not None:
+            return Redirect(f"/learner/attempts/{open_attempt.attempt}")
+        if practice:
+            may_start = entry.practice_enabled and entry.open_attempt is None
+        else:
+            may_start = entry.may_start
+        return render(
+            request,
+            "learner/rules.html",
+            entry=entry,
+            practice=practice,
+            may_start=may_start,
+            minutes=entry.duration_s // 60,
+        )
+
+    @get("/attempts/{attempt_id:str}", sync_to_thread=True)
+    def exam(
+        self, request: Request[Any, Any, Any], db: Db, state: State, attempt_id: FromPath[str]
+    ) -> Template | Redirect:
+        principal = page_principal(request, "learner")
+        try:
+            paper = attempts.resume(
+                db,
+                learner_id=principal.user_id,
+                attempt_id=attempt_id,
+                device=attempt_device(request),
+                now=_now(state),
+            )
+        except AttemptError:
+            # closed, or its time ran out (the close is stored): show the outcome
+            return Redirect(f"/learner/attempts/{attempt_id}/result")
+        answers = {a.item: a.response for a in paper.answers}
+        sections: list[tuple[str, list[attempts.PaperItemView]]] = []
+        for item in paper.items:
+            if not sections or sections[-1][0] != item.section_title:
+                sections.append((item.section_title, []))
+            sections[-1][1].append(item)
+        data = {
+            "attempt": paper.attempt,
+            "exam": paper.exam,
+            "practice": paper.practice,
+            "seconds_left": paper.seconds_left,
+            "server_ms": paper.server_ms,
+            "last_seq": paper.last_seq,
+            "items": [
+                {"item": i.item, "position": i.position, "kind": i.kind} for i in paper.items
+            ],
+            "answers": answers,
+            "result_url": f"/learner/attempts/{paper.attempt}/result",
+        }
+        return render(
+            request,
+            "learner/exam.html",
+            paper=paper,
+            sections=sections,
+            answers=answers,
+            exam_data=data,
+        )
+
+    @get("/attempts/{attempt_id:str}/result", sync_to_thread=True)
+    def result(
+        self, request: Request[Any, Any, Any], db: Db, state: State, attempt_id: FromPath[str]
+    ) -> Template:
+        principal = page_principal(request, "learner")
+        outcome = attempts.result(
+            db, learner_id=principal.user_id, attempt_id=attempt_id, now=_now(state)
+        )
+        return render(
+            request,
+            "learner/result.html",
+            result=outcome,
+            is_open=outcome.state in attempts.OPEN_STATES,
+        )

@@ -1,0 +1,230 @@
+"""Browser tests: the app served by uvicorn on 127.0.0.1, driven by Debian's Chromium
+through the async Playwright API (one session-scoped event loop, our own fixtures: no
+pytest-playwright, whose sync API breaks pytest-asyncio tests in the same process).
+
+- ``e2e_server``: once per session, a migrated SQLite database with the demo data, a
+  uvicorn process on a free port (sweeper every 200 ms), stopped by its PID.
+- ``browser``: once per session, ``/usr/bin/chromium`` (``EXAMENGINE_TEST_CHROMIUM``)
+  headless with the project's flags. A missing browser skips the tests, except under
+  ``CI=true``, where it fails (``.ci/run`` installs the ``chromium`` package).
+- ``page``: a fresh browser context (cookies, localStorage) per test, phone-sized or
+  desktop-sized by the ``viewport`` fixture.
+- ``new_learner``: a learner account of its own for a test, enrolled in the demo exam.
+- ``shot(page, name)``: a full-page screenshot under ``artifacts/screenshots`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from playwright.async_api import async_playwright
+from sqlmodel import col
+
+from api.auth import hash_password
+from api.db import migrate, standalone_transaction
+from api.demo import DEMO_EXAM, load_demo
+from api.services import attempts
+from api.settings import DatabaseSettings
+from api.tables import Attempt, User
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("EXAMENGINE_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "e2e-Password-9"
+
+
+def _unavailable(message: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    database: DatabaseSettings
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
+@pytest.fixture(scope="session")
+def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("e2e")
+    database = DatabaseSettings(url=f"sqlite:///{root / 'e2e.db'}")
+    migrate(database.url)
+    with standalone_transaction(database) as session:
+        load_demo(session, now=datetime.now(UTC))
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("EXAMENGINE_")},
+        "EXAMENGINE_VAR_DIR": str(root / "var"),
+        "EXAMENGINE_DATABASE_URL": database.url,
+        "EXAMENGINE_SWEEP_INTERVAL_MS": "200",
+        "EXAMENGINE_LOGIN_ATTEMPTS_PER_MINUTE": "10000",
+        "EXAMENGINE_LOG_LEVEL": "WARNING",
+    }
+    log = (root / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.close()
+                output = (root / "server.log").read_text(errors="replace")[-3000:]
+                pytest.fail(f"the e2e server did not start:\n{output}", pytrace=False)
+            time.sleep(0.1)
+        yield Server(url=url, database=database)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    if not Path(CHROMIUM).exists():
+        _unavailable(
+            f"no Chromium at {CHROMIUM}: apt-get install -y chromium "
+            "(or set EXAMENGINE_TEST_CHROMIUM)"
+        )
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+#: A phone (360 × 740) unless a test overrides ``viewport``.
+@pytest.fixture
+def viewport() -> dict[str, int]:
+    return {"width": 390, "height": 844}
+
+
+@pytest.fixture
+async def page(browser: Any, e2e_server: Server, viewport: dict[str, int]) -> AsyncIterator[Any]:
+    context = await browser.new_context(
+        base_url=e2e_server.url, viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    context.set_default_timeout(10_000)
+    opened = await context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield opened
+    finally:
+        await context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def shot() -> Callable[..., Awaitable[None]]:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    async def take(page: Any, name: str, *, full_page: bool = True) -> None:
+        await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+    return take
+
+
+@dataclass(frozen=True)
+class Learner:
+    id: int
+    login: str
+    password: str
+
+
+@pytest.fixture
+def new_learner(e2e_server: Server) -> Callable[..., Learner]:
+    """A learner of the test's own (login ``e2e-<random>``), enrolled in the demo exam
+    with the study requirement met; ``must_change=True`` forces a password change."""
+
+    def make(*, must_change: bool = False) -> Learner:
+        login = f"e2e-{secrets.token_hex(4)}"
+        with standalone_transaction(e2e_server.database) as session:
+            user = User(
+                login=login,
+                display_name=f"学员 {login}",
+                password_hash=hash_password(PASSWORD),
+                roles=["learner"],
+                must_change_password=must_change,
+                created_at=datetime.now(UTC),
+            )
+            session.add(user)
+            session.flush()
+            assert user.id is not None
+            attempts.enroll(
+                session, learner_id=user.id, exam=DEMO_EXAM, study_met=True,
+                now=e2e_server.now_ms(),
+            )  # fmt: skip
+            return Learner(id=user.id, login=login, password=PASSWORD)
+
+    return make
+
+
+def move_deadline(server: Server, attempt_id: str, *, seconds_from_now: float) -> None:
+    """Simulate the time passing: the attempt's deadline (and next check) moved."""
+    deadline = server.now_ms() + int(seconds_from_now * 1000)
+    with standalone_transaction(server.database) as session:
+        session.execute(
+            sa.update(Attempt)
+            .where(col(Attempt.id) == attempt_id)
+            .values(deadline_ms=deadline, next_check_ms=deadline)
+        )
+
+
+async def sign_in(page: Any, login: str, password: str, *, expect_success: bool = True) -> None:
+    """Sign in through the login page (in Chinese); waits for the page after it."""
+    await page.goto("/login")
+    await page.get_by_label("身份证号或手机号").fill(login)
+    await page.get_by_label("密码", exact=True).fill(password)
+    await page.get_by_role("button", name="登录").click()
+    if expect_success:
+        await page.wait_for_url(lambda url: "/login" not in url)

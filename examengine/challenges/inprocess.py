@@ -12,11 +12,13 @@ seq        4      int32: the number of the slot's latest challenge
 last_pass  4      int32 ms from the epoch of the last passed challenge
 owner      8      int64: the learner holding the slot (checked against the token)
 free list  4      int32: a stack of free slots
+first      4      int32: scratch to keep the first ack per slot in a batch
 =========  =====  ===========================================================
 
-25 bytes a session; no Python object per session. A tick compares ``when`` with now
-once (``flatnonzero``), then sorts the few fired slots by phase. Acks arriving from
-requests are appended to plain lists (no numpy on the request path) and applied at the
+29 bytes a session (and one more for the tick's reusable scan buffer); no Python object
+per session. A tick compares ``when`` with now once (``flatnonzero``), then sorts the
+few fired slots by phase. Acks arriving from requests are appended to a flat buffer (no numpy on the
+request path) and applied at the
 next tick as one vectorised batch, each with its own arrival time.
 
 Times are int32 milliseconds from ``epoch_ms``; when ``now`` runs more than
@@ -25,6 +27,8 @@ time with it, so the service can run indefinitely.
 """
 
 from __future__ import annotations
+
+from array import array
 
 import numpy as np
 import numpy.typing as npt
@@ -56,12 +60,14 @@ class InProcessScheduler:
         self.seq = np.zeros(capacity, dtype=np.int32)
         self.last_pass = np.zeros(capacity, dtype=np.int32)
         self.owner = np.zeros(capacity, dtype=np.int64)
-        self._fired = np.empty(capacity, dtype=bool)  # the scan's output, reused every tick
+        self._fired = np.zeros(capacity, dtype=bool)  # the scan's output, reused every tick
         self._free = np.arange(capacity - 1, -1, -1, dtype=np.int32)
         self._free_count = capacity
-        self._ack_slot: list[int] = []
-        self._ack_seq: list[int] = []
-        self._ack_ms: list[int] = []
+        # Acks wait in one flat buffer of (slot, seq, received) int64 triples: an append is
+        # a few tens of ns on the request path and the tick reads it with frombuffer.
+        self._acks = array("q")
+        #: Scratch for picking the first ack of each slot in a batch (reset after use).
+        self._first = np.full(capacity, -1, dtype=np.int32)
 
     # -- sizes -------------------------------------------------------------------------
 
@@ -74,7 +80,15 @@ class InProcessScheduler:
         return self.capacity - self._free_count
 
     def nbytes_per_session(self) -> float:
-        arrays = (self.when, self.phase, self.seq, self.last_pass, self.owner, self._free)
+        arrays = (
+            self.when,
+            self.phase,
+            self.seq,
+            self.last_pass,
+            self.owner,
+            self._free,
+            self._first,
+        )
         return sum(a.nbytes for a in arrays) / self.capacity
 
     def nbytes_scratch(self) -> int:
@@ -91,7 +105,7 @@ class InProcessScheduler:
         slots = self._free[top - count : top][::-1].astype(np.int64)
         self._free_count -= count
         self.phase[slots] = Phase.IDLE
-        self.when[slots] = NEVER
+        self._set_when(slots, NEVER)
         self.owner[slots] = 0 if owners is None else owners
         return slots
 
@@ -116,20 +130,19 @@ class InProcessScheduler:
         rel = self._relative(now)
         p = self.policy
         intervals = self.rng.integers(p.min_interval_ms, p.max_interval_ms + 1, size=len(slots))
-        self.when[slots] = rel + intervals
+        self._set_when(slots, rel + intervals)
         self.phase[slots] = Phase.SCHEDULED
 
     def acknowledge(self, slots: Slots, seqs: Seqs, received_ms: npt.NDArray[np.int64]) -> None:
         """Queue a batch of answers for the next tick."""
-        self._ack_slot.extend(slots.tolist())
-        self._ack_seq.extend(seqs.tolist())
-        self._ack_ms.extend(received_ms.tolist())
+        triples = np.stack(
+            (slots.astype(np.int64), seqs.astype(np.int64), received_ms.astype(np.int64)), axis=1
+        )
+        self._acks.frombytes(triples.tobytes())
 
     def ack(self, slot: int, seq: int, received_ms: int) -> None:
         """Queue one answer (the request path: a list append, no numpy)."""
-        self._ack_slot.append(slot)
-        self._ack_seq.append(seq)
-        self._ack_ms.append(received_ms)
+        self._acks.extend((slot, seq, received_ms))
 
     def tick(self, *, now: int) -> TickResult:
         """Apply the queued acks, then issue due challenges and report missed windows."""
@@ -142,9 +155,9 @@ class InProcessScheduler:
         missed = fired[phases == Phase.AWAITING]
         self.seq[due] += 1
         self.phase[due] = Phase.AWAITING
-        self.when[due] = rel + self.policy.window_ms
+        self._set_when(due, rel + self.policy.window_ms)
         self.phase[missed] = Phase.IDLE
-        self.when[missed] = NEVER
+        self._set_when(missed, NEVER)
         return TickResult(
             issued=due.astype(np.int64),
             issued_seq=self.seq[due].astype(np.int64),
@@ -160,7 +173,7 @@ class InProcessScheduler:
         is left alone (disarming twice is harmless)."""
         slots = np.unique(slots[self.phase[slots] != Phase.FREE])
         self.phase[slots] = Phase.FREE
-        self.when[slots] = NEVER
+        self._set_when(slots, NEVER)
         self.owner[slots] = 0
         top = self._free_count
         self._free[top : top + len(slots)] = slots
@@ -169,12 +182,12 @@ class InProcessScheduler:
     # -- internals ---------------------------------------------------------------------
 
     def _apply_acks(self) -> tuple[Slots, npt.NDArray[np.int64], Slots]:
-        if not self._ack_slot:
+        if not self._acks:
             return _EMPTY, _EMPTY, _EMPTY
-        slots = np.array(self._ack_slot, dtype=np.int64)
-        seqs = np.array(self._ack_seq, dtype=np.int64)
-        received = np.array(self._ack_ms, dtype=np.int64) - self.epoch_ms
-        self._ack_slot, self._ack_seq, self._ack_ms = [], [], []
+        triples = np.frombuffer(self._acks, dtype=np.int64).reshape(-1, 3).copy()
+        self._acks = array("q")
+        slots, seqs = triples[:, 0], triples[:, 1]
+        received = triples[:, 2] - self.epoch_ms
         inside = (slots >= 0) & (slots < self.capacity)
         valid = np.zeros(len(slots), dtype=bool)
         s = slots[inside]
@@ -184,19 +197,26 @@ class InProcessScheduler:
             & (received[inside] <= self.when[s])
         )
         # One ack per challenge: of several valid acks for a slot, the first counts.
+        # Scatter the candidates' positions in reverse, so each slot keeps its first.
         candidates = np.flatnonzero(valid)
-        _, first = np.unique(slots[candidates], return_index=True)
+        cand_slots = slots[candidates]
+        self._first[cand_slots[::-1]] = candidates[::-1]
         counted = np.zeros(len(slots), dtype=bool)
-        counted[candidates[first]] = True
+        counted[candidates[self._first[cand_slots] == candidates]] = True
+        self._first[cand_slots] = -1
         ok = slots[counted]
         at = received[counted]
         p = self.policy
         self.phase[ok] = Phase.SCHEDULED
         self.last_pass[ok] = at
-        self.when[ok] = at + self.rng.integers(
-            p.min_interval_ms, p.max_interval_ms + 1, size=len(ok)
+        self._set_when(
+            ok, at + self.rng.integers(p.min_interval_ms, p.max_interval_ms + 1, size=len(ok))
         )
         return ok, at + self.epoch_ms, slots[~counted]
+
+    def _set_when(self, slots: Slots, when: int | npt.NDArray[np.int64]) -> None:
+        """The slots' next event in ms from the epoch (NEVER for none)."""
+        self.when[slots] = when
 
     def _relative(self, now: int) -> int:
         rel = now - self.epoch_ms

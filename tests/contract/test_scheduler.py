@@ -202,3 +202,19 @@ def test_every_issued_challenge_ends_exactly_once_passed_or_missed(make, script)
         if answer and slot in outstanding:
             s.acknowledge(arr(slot), arr(outstanding[slot]), arr(now))
     assert len(ended) == len(set(ended)), "a challenge ended twice"
+
+
+def test_timers_keep_firing_across_days_of_uptime(make: Factory) -> None:
+    """The in-process backend moves its epoch forward (int32 ms, uint16 s); every backend
+    must keep firing exactly on time however long it runs."""
+    s = make(2, FIXED)
+    (slot,) = s.allocate(1)
+    now = EPOCH
+    s.arm(arr(slot), now=now)
+    for _ in range(300):  # 300 challenges, 5 min apart: just over a day
+        now += 300_000
+        assert len(s.tick(now=now - 1).issued) == 0
+        fired = s.tick(now=now)
+        assert fired.issued.tolist() == [slot]
+        s.acknowledge(arr(slot), fired.issued_seq, arr(now))
+        assert s.tick(now=now).passed.tolist() == [slot]

@@ -15,6 +15,7 @@ from api.pages.common import static_router, template_config
 from api.pages.integrity import IntegrityController
 from api.pages.learner import AccountPages, LearnerPages, home
 from api.pages.proctor import ProctorPages
+from api.pages.study import StudyPages
 
 PAGE_HANDLERS: list[ControllerRouterHandler] = [
     home,
@@ -23,6 +24,7 @@ PAGE_HANDLERS: list[ControllerRouterHandler] = [
     IntegrityController,
     AuthorPages,
     ProctorPages,
+    StudyPages,
     static_router(),
 ]
 

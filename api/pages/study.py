@@ -1,0 +1,179 @@
+"""The learner's study pages: my plans (required and elective progress, credit required,
+completion %) and studying a chapter (docs/decisions/0009-credited-study.md).
+
+Server-rendered from ``api.services.study.my_plans``; the study page's behaviour — the
+simulated player, heartbeats, the anti-idle challenge dialog fed by the heartbeat
+replies and the Server-Sent Events stream — is ``/static/js/study.js`` against the study
+API (``api.study``). The heartbeat interval is the page's ``data-heartbeat-ms``
+(``?heartbeat_ms=`` may shorten it, 500–15000 ms: the browser's own pace, which the
+server never relies on).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.datastructures import State
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from api import i18n
+from api.db import Db
+from api.pages.common import PAGE_EXCEPTION_HANDLERS, page_principal, render
+from api.services import study
+from examengine import credit
+
+#: The default heartbeat interval of the study page (the API's ``heartbeat_s``).
+HEARTBEAT_MS = study.HEARTBEAT_S * 1000
+_HEARTBEAT_RANGE = (500, HEARTBEAT_MS)
+
+i18n.register(
+    {
+        "nav.my_exams": ("我的考试", "My exams"),
+        "nav.my_plans": ("我的学习计划", "My study plans"),
+        "plans.title": ("我的学习计划", "My study plans"),
+        "plans.none": ("您目前没有学习计划。", "You have no study plan yet."),
+        "plans.cycle": ("第 {n} 轮学习", "Study cycle {n}"),
+        "plans.credit_required": ("应修学时：{hours} 学时", "Credit required: {hours} h"),
+        "plans.credited": ("已获学时：{hours} 学时", "Credit earned: {hours} h"),
+        "plans.percent": ("完成度", "Completion"),
+        "plans.percent_value": ("{percent}%", "{percent}%"),
+        "plans.met": ("已完成学习要求", "Study requirement met"),
+        "plans.not_met": ("学习中", "In progress"),
+        "plans.required": ("必修课程", "Required courses"),
+        "plans.elective": ("选修课程", "Elective courses"),
+        "plans.kind_progress": ("{done} / {needed} 学时", "{done} / {needed} h"),
+        "plans.course_hours": ("{hours} 学时", "{hours} h"),
+        "plans.course_done": ("已完成", "Complete"),
+        "plans.chapter_progress": ("已学 {done} / {total}", "Studied {done} of {total}"),
+        "plans.restudy_due": (
+            "考试机会已用完，请重新学习后再参加考试。",
+            "The exam's attempts are used up: study again before the next exam.",
+        ),
+        "plans.electives_later": (
+            "请先完成必修课程，再学习选修课程。",
+            "Finish the required courses before the electives.",
+        ),
+        "study.title": ("课程学习", "Study"),
+        "study.back": ("返回我的学习计划", "Back to my study plans"),
+        "study.course": ("课程：{title}", "Course: {title}"),
+        "study.content": ("课程内容", "Content"),
+        "study.player": ("课程播放器", "Player"),
+        "study.position": ("播放进度", "Position"),
+        "study.credited": ("本章已认定学时", "Credited time (this chapter)"),
+        "study.pending": ("待验证学时", "Awaiting verification"),
+        "study.how": (
+            "播放期间会随机弹出学习验证，请在限定时间内作答；"
+            "只有通过验证的学习时间才计入学时，超时未答则本段时间作废并暂停本章。",
+            "While the chapter plays, a check appears at random moments: answer it in time. "
+            "Only verified study time is credited; a missed check voids the time since the "
+            "last check and pauses the chapter.",
+        ),
+        "study.text.1": (
+            "本章围绕“{title}”展开，介绍相关的基本概念、政策依据和工作要求。",
+            "This chapter covers “{title}”: its basic notions, policy basis and duties.",
+        ),
+        "study.text.2": (
+            "请结合本职工作认真学习，播放结束后可参加课程验证与结业考试。",
+            "Relate it to your own work; after the chapter, the course checks and the final "
+            "exam follow.",
+        ),
+        "js.study.play": ("播放", "Play"),
+        "js.study.pause": ("暂停", "Pause"),
+        "js.study.starting": ("正在进入学习…", "Starting…"),
+        "js.study.playing": ("正在学习", "Studying"),
+        "js.study.paused_by_user": ("已暂停播放", "Playback paused"),
+        "js.study.challenge_title": ("学习验证", "Are you still studying?"),
+        "js.study.challenge_left": ("剩余 {seconds} 秒作答", "{seconds} s left to answer"),
+        "js.study.challenge_paused": (
+            "播放已暂停，作答后继续。",
+            "Playback is paused until you answer.",
+        ),
+        "js.study.passed": (
+            "验证通过，本段学习时间已计入学时。",
+            "Check passed: this stretch of study is credited.",
+        ),
+        "js.study.timeout": ("作答超时，正在确认…", "Time is up; confirming…"),
+        "js.study.voided": (
+            "验证超时：本段未验证的学习时间已作废，本章已暂停。请重新开始本章继续学习。",
+            "The check was missed: the unverified study time was voided and the chapter "
+            "paused. Start the chapter again to continue.",
+        ),
+        "js.study.restart": ("重新开始本章", "Start the chapter again"),
+        "js.study.complete": (
+            "本章学习已完成，学时已认定。",
+            "Chapter complete: its credit is granted.",
+        ),
+        "js.study.ended": (
+            "本次学习已结束（已在其他窗口学习或长时间未操作）。",
+            "This study session has ended (studied elsewhere, or idle).",
+        ),
+        "js.study.state.active": ("学习中", "Studying"),
+        "js.study.state.closing": ("等待本章结束验证", "Waiting for the closing check"),
+        "js.study.state.paused": ("已暂停（验证超时）", "Paused (check missed)"),
+        "js.study.state.complete": ("已完成", "Complete"),
+        "js.study.state.ended": ("已结束", "Ended"),
+    }
+)
+
+
+def _heartbeat_ms(request: Request[Any, Any, Any]) -> int:
+    raw = request.query_params.get("heartbeat_ms", "")
+    if not raw.isdigit():
+        return HEARTBEAT_MS
+    low, high = _HEARTBEAT_RANGE
+    return max(low, min(high, int(raw)))
+
+
+def _hours(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _find(
+    plans: study.MyPlans, chapter: str
+) -> tuple[credit.CourseProgress, credit.ChapterProgress] | None:
+    for entry in plans.plans:
+        for course in entry.progress.courses:
+            for found in course.chapters:
+                if found.chapter == chapter:
+                    return course, found
+    return None
+
+
+def _mmss(ms: int) -> str:
+    seconds = ms // 1000
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+class StudyPages(Controller):
+    """``/learner/plans`` and ``/learner/study/{chapter}``."""
+
+    path = "/learner"
+    include_in_schema = False
+    exception_handlers = PAGE_EXCEPTION_HANDLERS
+
+    @get("/plans", sync_to_thread=True)
+    def my_plans(self, request: Request[Any, Any, Any], db: Db, state: State) -> Template:
+        principal = page_principal(request, "learner")
+        mine = study.my_plans(db, learner_id=principal.user_id, now=int(state.clock.now_ms()))
+        return render(request, "learner/plans.html", plans=mine.plans, hours=_hours, mmss=_mmss)
+
+    @get("/study/{chapter:str}", sync_to_thread=True)
+    def study_chapter(
+        self, request: Request[Any, Any, Any], db: Db, state: State, chapter: FromPath[str]
+    ) -> Template | Redirect:
+        principal = page_principal(request, "learner")
+        mine = study.my_plans(db, learner_id=principal.user_id, now=int(state.clock.now_ms()))
+        found = _find(mine, chapter)
+        if found is None:
+            return Redirect("/learner/plans")
+        course, progress = found
+        return render(
+            request,
+            "learner/study.html",
+            course=course,
+            chapter=progress,
+            heartbeat_ms=_heartbeat_ms(request),
+            mmss=_mmss,
+        )

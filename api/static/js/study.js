@@ -1,0 +1,339 @@
+// The study page: a simulated player (play/pause, a position advancing in real time),
+// heartbeats to the study API, the credited-time counter, and the anti-idle challenge
+// dialog fed both by heartbeat replies and by the Server-Sent Events stream.
+//
+// Time: the challenge's countdown is the server's (issued_ms/expires_ms against the
+// server's clock, estimated from its last reply and the monotonic clock).
+import { api, ApiError, showError } from "./api.js";
+import { t } from "./i18n.js";
+
+const root = document.getElementById("study");
+const chapter = root.dataset.chapter;
+const durationMs = Number(root.dataset.durationMs);
+
+const playButton = document.getElementById("play-button");
+const restartButton = document.getElementById("restart-button");
+const positionBar = document.getElementById("study-position");
+const positionText = document.getElementById("position-text");
+const creditedNode = document.getElementById("credited");
+const pendingNode = document.getElementById("pending");
+const stateNode = document.getElementById("study-state");
+const statusNode = document.getElementById("study-status");
+const alertNode = document.getElementById("study-alert");
+const dialog = document.getElementById("challenge-dialog");
+const promptNode = document.getElementById("challenge-prompt");
+const leftNode = document.getElementById("challenge-left");
+const optionsNode = document.getElementById("challenge-options");
+const challengeAlert = document.getElementById("challenge-alert");
+
+const session = {
+  token: "",
+  state: "starting",
+  serverMs: 0,
+  serverMono: 0,
+  events: null,
+  beatTimer: 0,
+};
+const player = { playing: false, positionMs: 0, fromMono: 0, fromPosition: 0 };
+/** The challenge on screen, and the numbers of those already answered or run out. */
+let challenge = null;
+let resumeAfter = false;
+let countdown = 0;
+const done = new Set();
+
+function mmss(ms) {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  return `${String(Math.floor(seconds / 60)).padStart(2, "0")}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
+function serverNow() {
+  return session.serverMs + (performance.now() - session.serverMono);
+}
+
+function heartbeatMs() {
+  const value = Number(root.dataset.heartbeatMs);
+  return Number.isFinite(value) && value >= 200 ? value : 15000;
+}
+
+// ------------------------------------------------------------------------ player
+
+function position() {
+  if (!player.playing) return player.positionMs;
+  return Math.min(durationMs, player.fromPosition + (performance.now() - player.fromMono));
+}
+
+function setPlaying(playing) {
+  player.positionMs = position();
+  if (playing && player.positionMs >= durationMs) player.positionMs = 0;
+  player.playing = playing;
+  player.fromMono = performance.now();
+  player.fromPosition = player.positionMs;
+  root.dataset.playing = String(playing);
+  playButton.setAttribute("aria-pressed", String(playing));
+  playButton.textContent = playing ? t("js.study.pause") : t("js.study.play");
+  render();
+}
+
+function render() {
+  const at = position();
+  if (player.playing && at >= durationMs) {
+    setPlaying(false);
+    return;
+  }
+  positionBar.value = at;
+  positionText.textContent = `${mmss(at)} / ${mmss(durationMs)}`;
+  if (challenge) {
+    const left = Math.max(0, Math.ceil((challenge.expires_ms - serverNow()) / 1000));
+    leftNode.textContent = t("js.study.challenge_left", { seconds: left });
+    leftNode.dataset.seconds = String(left);
+    if (left <= 0) timedOut();
+  }
+}
+
+// ---------------------------------------------------------------------- replies
+
+function applyStatus(reply) {
+  session.token = reply.token;
+  root.dataset.token = reply.token;
+  session.serverMs = reply.server_ms;
+  session.serverMono = performance.now();
+  creditedNode.textContent = `${mmss(reply.credited_s * 1000)} / ${mmss(reply.duration_s * 1000)}`;
+  creditedNode.dataset.seconds = String(reply.credited_s);
+  root.dataset.creditedS = String(reply.credited_s);
+  pendingNode.textContent = mmss(reply.pending_s * 1000);
+  pendingNode.dataset.seconds = String(reply.pending_s);
+  setState(reply.state);
+  if (reply.challenge) showChallenge(reply.challenge);
+}
+
+function setState(state) {
+  const before = session.state;
+  session.state = state;
+  root.dataset.state = state;
+  stateNode.textContent = t(`js.study.state.${state}`);
+  stateNode.className = `badge ${state === "paused" || state === "ended" ? "badge--error" : state === "complete" ? "badge--ok" : "badge--info"}`;
+  const live = state === "active" || state === "closing";
+  playButton.disabled = !live;
+  restartButton.hidden = state !== "paused" && state !== "ended";
+  if (!live && player.playing) setPlaying(false);
+  if (state === before) return;
+  if (state === "paused") {
+    closeChallenge();
+    statusNode.textContent = "";
+    statusNode.className = "notice notice--error";
+    statusNode.textContent = t("js.study.voided");
+    statusNode.dataset.kind = "voided";
+  } else if (state === "complete") {
+    closeChallenge();
+    statusNode.className = "notice notice--ok";
+    statusNode.textContent = t("js.study.complete");
+    statusNode.dataset.kind = "complete";
+  }
+}
+
+function sessionEnded() {
+  stopEvents();
+  clearTimeout(session.beatTimer);
+  closeChallenge();
+  setState("ended");
+  statusNode.className = "notice notice--warn";
+  statusNode.textContent = t("js.study.ended");
+  statusNode.dataset.kind = "ended";
+}
+
+function failed(error) {
+  if (error instanceof ApiError && (error.code === "session_ended" || error.code === "bad_token")) {
+    sessionEnded();
+    return;
+  }
+  showError(alertNode, error);
+}
+
+// -------------------------------------------------------------------- heartbeat
+
+async function beat() {
+  clearTimeout(session.beatTimer);
+  if (!session.token || session.state === "ended") return;
+  try {
+    const reply = await api("POST", "/api/study/heartbeat", {
+      token: session.token,
+      position_ms: Math.round(position()),
+      playing: player.playing,
+    });
+    alertNode.textContent = "";
+    applyStatus(reply);
+  } catch (error) {
+    failed(error);
+  }
+  if (session.state !== "ended") session.beatTimer = setTimeout(beat, heartbeatMs());
+}
+
+// -------------------------------------------------------------------------- SSE
+
+function stopEvents() {
+  if (session.events) session.events.close();
+  session.events = null;
+}
+
+function listen() {
+  stopEvents();
+  const source = new EventSource(`/api/study/events?token=${encodeURIComponent(session.token)}`);
+  source.addEventListener("challenge", (event) => {
+    try {
+      showChallenge(JSON.parse(event.data));
+    } catch {
+      // a malformed event: the next heartbeat reply carries the challenge too
+    }
+  });
+  source.addEventListener("ended", () => {
+    if (source === session.events) stopEvents();
+  });
+  session.events = source;
+}
+
+// -------------------------------------------------------------------- challenge
+
+function showChallenge(next) {
+  if (!next || done.has(next.seq) || (challenge && challenge.seq === next.seq)) return;
+  if (session.state !== "active" && session.state !== "closing") return;
+  challenge = next;
+  resumeAfter = player.playing || resumeAfter;
+  if (player.playing) {
+    setPlaying(false);
+    beat();
+  }
+  promptNode.textContent = next.prompt;
+  challengeAlert.textContent = "";
+  optionsNode.replaceChildren(
+    ...next.options.map((option) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn--secondary";
+      button.textContent = option.text;
+      button.dataset.answer = option.id;
+      button.addEventListener("click", () => answer(next, option.id, button));
+      return button;
+    }),
+  );
+  dialog.dataset.seq = String(next.seq);
+  if (!dialog.open) dialog.showModal();
+  render();
+  clearInterval(countdown);
+  countdown = setInterval(render, 250);
+}
+
+function closeChallenge() {
+  clearInterval(countdown);
+  challenge = null;
+  if (dialog.open) dialog.close();
+}
+
+async function answer(shown, optionId, button) {
+  if (challenge !== shown) return;
+  for (const b of optionsNode.querySelectorAll("button")) b.disabled = true;
+  challengeAlert.textContent = "";
+  try {
+    await api("POST", "/api/study/ack", { token: session.token, seq: shown.seq, answer: optionId });
+  } catch (error) {
+    if (challenge !== shown) return;
+    for (const b of optionsNode.querySelectorAll("button")) b.disabled = false;
+    if (error instanceof ApiError && error.code === "wrong_answer") {
+      button.disabled = true;
+      showError(challengeAlert, error);
+      return;
+    }
+    if (error instanceof ApiError && error.code === "no_challenge") {
+      done.add(shown.seq);
+      closeChallenge();
+      beat();
+      return;
+    }
+    if (error instanceof ApiError && (error.code === "session_ended" || error.code === "bad_token")) {
+      sessionEnded();
+      return;
+    }
+    showError(challengeAlert, error);
+    return;
+  }
+  done.add(shown.seq);
+  closeChallenge();
+  statusNode.className = "notice notice--ok";
+  statusNode.textContent = t("js.study.passed");
+  statusNode.dataset.kind = "passed";
+  const resume = resumeAfter;
+  resumeAfter = false;
+  if (resume) setPlaying(true);
+  playButton.focus();
+  beat();
+}
+
+function timedOut() {
+  const shown = challenge;
+  if (!shown) return;
+  done.add(shown.seq);
+  closeChallenge();
+  resumeAfter = false;
+  statusNode.className = "notice notice--warn";
+  statusNode.textContent = t("js.study.timeout");
+  statusNode.dataset.kind = "timeout";
+  // the server misses it at its next tick: look again shortly
+  setTimeout(beat, 1200);
+}
+
+// The challenge must be answered: Escape does not dismiss it.
+dialog.addEventListener("cancel", (event) => event.preventDefault());
+// Focus stays in the dialog (Tab past the last button comes back to the first).
+dialog.addEventListener("keydown", (event) => {
+  if (event.key !== "Tab") return;
+  const focusable = [...dialog.querySelectorAll("button:not([disabled])")];
+  if (focusable.length === 0) {
+    event.preventDefault();
+    return;
+  }
+  const first = focusable[0];
+  const last = focusable[focusable.length - 1];
+  const inside = dialog.contains(document.activeElement) && document.activeElement !== dialog;
+  if (event.shiftKey && (!inside || document.activeElement === first)) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && (!inside || document.activeElement === last)) {
+    event.preventDefault();
+    first.focus();
+  }
+});
+
+// ------------------------------------------------------------------------ start
+
+async function start() {
+  clearTimeout(session.beatTimer);
+  alertNode.textContent = "";
+  statusNode.textContent = "";
+  statusNode.className = "notice";
+  delete statusNode.dataset.kind;
+  stateNode.textContent = t("js.study.starting");
+  try {
+    const reply = await api("POST", `/api/study/${encodeURIComponent(chapter)}/start`);
+    player.positionMs = reply.position_ms >= durationMs ? 0 : reply.position_ms;
+    session.state = "starting";
+    applyStatus(reply);
+    listen();
+    if (session.state === "complete") statusNode.textContent = t("js.study.complete");
+  } catch (error) {
+    showError(alertNode, error);
+    setState("ended");
+    restartButton.hidden = true;
+    return;
+  }
+  session.beatTimer = setTimeout(beat, heartbeatMs());
+}
+
+playButton.addEventListener("click", () => {
+  setPlaying(!player.playing);
+  statusNode.textContent = player.playing ? t("js.study.playing") : t("js.study.paused_by_user");
+  statusNode.className = "notice";
+  beat();
+});
+restartButton.addEventListener("click", () => start());
+setInterval(render, 500);
+window.addEventListener("pagehide", () => stopEvents());
+start();

@@ -47,6 +47,7 @@ bench: install-test
 	$(BIN)/python -m benchmarks.itembank
 	$(BIN)/python -m benchmarks.assembly
 	$(BIN)/python -m benchmarks.attempts
+	$(BIN)/python -m benchmarks.challenges
 
 ## lock: record the resolved versions of everything installed (commit requirements.lock)
 lock: install-test

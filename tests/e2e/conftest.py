@@ -23,6 +23,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,9 +78,10 @@ class Server:
         return time.time_ns() // 1_000_000
 
 
-@pytest.fixture(scope="session")
-def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("e2e")
+@contextmanager
+def served_app(root: Path, **env_extra: str) -> Iterator[Server]:
+    """The demo app on a fresh SQLite file under ``root``, served by uvicorn on a free
+    127.0.0.1 port with ``env_extra`` added to its environment; stopped by its PID."""
     database = DatabaseSettings(url=f"sqlite:///{root / 'e2e.db'}")
     migrate(database.url)
     with standalone_transaction(database) as session:
@@ -89,40 +91,49 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         **{k: v for k, v in os.environ.items() if not k.startswith("EXAMENGINE_")},
         "EXAMENGINE_VAR_DIR": str(root / "var"),
         "EXAMENGINE_DATABASE_URL": database.url,
-        "EXAMENGINE_SWEEP_INTERVAL_MS": "200",
         "EXAMENGINE_LOGIN_ATTEMPTS_PER_MINUTE": "10000",
         "EXAMENGINE_LOG_LEVEL": "WARNING",
+        **env_extra,
     }
-    log = (root / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=1) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                output = (root / "server.log").read_text(errors="replace")[-3000:]
-                pytest.fail(f"the e2e server did not start:\n{output}", pytrace=False)
-            time.sleep(0.1)
-        yield Server(url=url, database=database)
-    finally:
-        process.terminate()
+    log_path = root / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            _wait_until_healthy(url, process, log_path)
+            yield Server(url=url, database=database)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            output = log_path.read_text(errors="replace")[-3000:]
+            pytest.fail(f"the e2e server did not start:\n{output}", pytrace=False)
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with served_app(tmp_path_factory.mktemp("e2e"), EXAMENGINE_SWEEP_INTERVAL_MS="200") as app:
+        yield app
 
 
 @pytest.fixture(scope="session")

@@ -8,26 +8,19 @@ the next one 2–3 s after the last, 5 s to answer; the page heartbeats every se
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from playwright.async_api import expect
 from sqlmodel import select
 
-from api.db import migrate, standalone_transaction
-from api.demo import DEMO_PLAN, load_demo
+from api.db import standalone_transaction
+from api.demo import DEMO_PLAN
 from api.services import study
-from api.settings import DatabaseSettings
 from api.tables import StudyEvent
-from tests.e2e.conftest import ROOT, SCREENSHOTS, Learner, Server, _free_port, sign_in
+from tests.e2e.conftest import SCREENSHOTS, Learner, Server, served_app, sign_in
 
 CHAPTER = "demo-law-1"
 STUDY_URL = f"/learner/study/{CHAPTER}?heartbeat_ms=1000"
@@ -42,49 +35,8 @@ FAST_STUDY = {
 @pytest.fixture(scope="module")
 def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The demo app as in conftest, with a fast anti-idle policy (this module only)."""
-    root = tmp_path_factory.mktemp("e2e-study")
-    database = DatabaseSettings(url=f"sqlite:///{root / 'e2e.db'}")
-    migrate(database.url)
-    with standalone_transaction(database) as session:
-        load_demo(session, now=datetime.now(UTC))
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("EXAMENGINE_")},
-        "EXAMENGINE_VAR_DIR": str(root / "var"),
-        "EXAMENGINE_DATABASE_URL": database.url,
-        "EXAMENGINE_LOGIN_ATTEMPTS_PER_MINUTE": "10000",
-        "EXAMENGINE_LOG_LEVEL": "WARNING",
-        **FAST_STUDY,
-    }
-    log_path = root / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/health", timeout=1) as reply:
-                        if reply.status == 200:
-                            break
-                except OSError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = log_path.read_text(errors="replace")[-3000:]
-                    pytest.fail(f"the study e2e server did not start:\n{output}", pytrace=False)
-                time.sleep(0.1)
-            yield Server(url=url, database=database)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with served_app(tmp_path_factory.mktemp("e2e-study"), **FAST_STUDY) as app:
+        yield app
 
 
 @pytest.fixture

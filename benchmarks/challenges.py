@@ -343,7 +343,74 @@ def bench_inprocess(args: argparse.Namespace, rng: np.random.Generator) -> None:
 # -- baseline: Python heapq ----------------------------------------------------------------
 
 
-class HeapqScheduler:
+class BaselineScheduler:
+    """What the three baselines share: per-session state in Python lists, ``arm``, acks
+    queued and applied at the tick with the contract's rules, and the result. Each
+    baseline says how a deadline is stored (``_schedule``) and how due timers are found."""
+
+    def __init__(self, capacity: int, policy: ChallengePolicy, *, seed: int) -> None:
+        self.policy = policy
+        self.random = random.Random(seed)
+        self.phase = [Phase.FREE] * capacity
+        self.seq = [0] * capacity
+        self.when = [0] * capacity
+        self.last_pass = [0] * capacity
+        self.acks: list[tuple[int, int, int]] = []
+
+    def _schedule(self, slot: int, deadline: int) -> None:
+        raise NotImplementedError
+
+    def arm(self, slots: I64, *, now: int) -> None:
+        lo, hi = self.policy.min_interval_ms, self.policy.max_interval_ms
+        for slot in slots.tolist():
+            self.phase[slot] = Phase.SCHEDULED
+            self._schedule(slot, now + self.random.randint(lo, hi))
+
+    def acknowledge(self, slots: I64, seqs: I64, received_ms: I64) -> None:
+        self.acks.extend(zip(slots.tolist(), seqs.tolist(), received_ms.tolist(), strict=True))
+
+    def _apply_acks(self) -> tuple[list[int], list[int], list[int]]:
+        """The queued acks: (passed, their arrival times, refused)."""
+        lo, hi = self.policy.min_interval_ms, self.policy.max_interval_ms
+        phase, seq, when, schedule = self.phase, self.seq, self.when, self._schedule
+        passed, passed_ms, refused = [], [], []
+        for slot, number, received in self.acks:
+            if phase[slot] == Phase.AWAITING and seq[slot] == number and received <= when[slot]:
+                phase[slot] = Phase.SCHEDULED
+                self.last_pass[slot] = received
+                schedule(slot, received + self.random.randint(lo, hi))
+                passed.append(slot)
+                passed_ms.append(received)
+            else:
+                refused.append(slot)
+        self.acks = []
+        return passed, passed_ms, refused
+
+
+def tick_result(
+    passed: list[int],
+    passed_ms: list[int],
+    refused: list[int],
+    issued: list[int],
+    issued_seq: list[int],
+    missed: list[int],
+    missed_seq: list[int],
+) -> TickResult:
+    def ints(values: list[int]) -> I64:
+        return np.array(values, dtype=np.int64)
+
+    return TickResult(
+        issued=ints(issued),
+        issued_seq=ints(issued_seq),
+        missed=ints(missed),
+        missed_seq=ints(missed_seq),
+        passed=ints(passed),
+        passed_ms=ints(passed_ms),
+        refused=ints(refused),
+    )
+
+
+class HeapqScheduler(BaselineScheduler):
     """The straightforward design: a heap of (deadline ms, slot, generation); a reschedule
     bumps the slot's generation and pushes a new entry, the old one is skipped when it
     surfaces (lazy deletion). State in Python lists; acks queued and applied at the tick,
@@ -352,16 +419,11 @@ class HeapqScheduler:
     NEVER = 2**62
 
     def __init__(self, capacity: int, policy: ChallengePolicy, *, seed: int) -> None:
-        self.policy = policy
-        self.random = random.Random(seed)
+        super().__init__(capacity, policy, seed=seed)
         self.heap: list[tuple[int, int, int]] = []
-        self.phase = [Phase.FREE] * capacity
-        self.seq = [0] * capacity
         self.gen = [0] * capacity
         self.when = [self.NEVER] * capacity
-        self.last_pass = [0] * capacity
         self.free = list(range(capacity - 1, -1, -1))
-        self.acks: list[tuple[int, int, int]] = []
 
     def allocate(self, count: int) -> I64:
         taken = [self.free.pop() for _ in range(count)]
@@ -375,12 +437,6 @@ class HeapqScheduler:
         self.when[slot] = deadline
         heapq.heappush(self.heap, (deadline, slot, generation))
 
-    def arm(self, slots: I64, *, now: int) -> None:
-        lo, hi = self.policy.min_interval_ms, self.policy.max_interval_ms
-        for slot in slots.tolist():
-            self.phase[slot] = Phase.SCHEDULED
-            self._schedule(slot, now + self.random.randint(lo, hi))
-
     def seed(self, slots: I64, deadlines: I64) -> None:
         """Set-up only: the given first deadlines, heapified at once."""
         for slot, deadline in zip(slots.tolist(), deadlines.tolist(), strict=True):
@@ -390,23 +446,9 @@ class HeapqScheduler:
             self.heap.append((deadline, slot, self.gen[slot]))
         heapq.heapify(self.heap)
 
-    def acknowledge(self, slots: I64, seqs: I64, received_ms: I64) -> None:
-        self.acks.extend(zip(slots.tolist(), seqs.tolist(), received_ms.tolist(), strict=True))
-
     def tick(self, *, now: int) -> TickResult:
-        lo, hi = self.policy.min_interval_ms, self.policy.max_interval_ms
+        passed, passed_ms, refused = self._apply_acks()
         phase, seq, when = self.phase, self.seq, self.when
-        passed, passed_ms, refused = [], [], []
-        for slot, number, received in self.acks:
-            if phase[slot] == Phase.AWAITING and seq[slot] == number and received <= when[slot]:
-                phase[slot] = Phase.SCHEDULED
-                self.last_pass[slot] = received
-                self._schedule(slot, received + self.random.randint(lo, hi))
-                passed.append(slot)
-                passed_ms.append(received)
-            else:
-                refused.append(slot)
-        self.acks = []
         issued, issued_seq, missed, missed_seq = [], [], [], []
         heap, gen, window = self.heap, self.gen, self.policy.window_ms
         while heap and heap[0][0] <= now:
@@ -425,15 +467,7 @@ class HeapqScheduler:
                 when[slot] = self.NEVER
                 missed.append(slot)
                 missed_seq.append(seq[slot])
-        return TickResult(
-            issued=np.array(issued, dtype=np.int64),
-            issued_seq=np.array(issued_seq, dtype=np.int64),
-            missed=np.array(missed, dtype=np.int64),
-            missed_seq=np.array(missed_seq, dtype=np.int64),
-            passed=np.array(passed, dtype=np.int64),
-            passed_ms=np.array(passed_ms, dtype=np.int64),
-            refused=np.array(refused, dtype=np.int64),
-        )
+        return tick_result(passed, passed_ms, refused, issued, issued_seq, missed, missed_seq)
 
     def nbytes(self) -> int:
         """Everything the scheduler holds: lists, heap entries, and the int objects they
@@ -494,7 +528,7 @@ def noop() -> None:
     pass
 
 
-class APSchedulerBackend:
+class APSchedulerBackend(BaselineScheduler):
     """The contract over APScheduler 3.11: one DateTrigger job per session in a
     MemoryJobStore, on a BackgroundScheduler started *paused* so that its own thread stays
     out of the way and the simulated clock drives it. ``tick`` does per due job what the
@@ -503,8 +537,7 @@ class APSchedulerBackend:
     store (``pause_job``). An ack is one ``modify_job``."""
 
     def __init__(self, capacity: int, policy: ChallengePolicy, *, seed: int) -> None:
-        self.policy = policy
-        self.random = random.Random(seed)
+        super().__init__(capacity, policy, seed=seed)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": noop_executor()},
@@ -513,11 +546,7 @@ class APSchedulerBackend:
         self.scheduler.start(paused=True)
         self.store = self.scheduler._lookup_jobstore("default")
         self.executor = self.scheduler._lookup_executor("default")
-        self.phase = [Phase.FREE] * capacity
-        self.seq = [0] * capacity
-        self.when = [0] * capacity
         self.count = 0
-        self.acks: list[tuple[int, int, int]] = []
 
     def close(self) -> None:
         self.scheduler.shutdown(wait=False)
@@ -534,35 +563,12 @@ class APSchedulerBackend:
             self.when[slot] = deadline
             self.scheduler.add_job(noop, "date", run_date=to_dt(deadline), id=str(slot))
 
-    def _move(self, slot: int, deadline: int) -> None:
+    def _schedule(self, slot: int, deadline: int) -> None:
         self.when[slot] = deadline
         self.scheduler.modify_job(str(slot), next_run_time=to_dt(deadline))
 
-    def arm(self, slots: I64, *, now: int) -> None:
-        lo, hi = self.policy.min_interval_ms, self.policy.max_interval_ms
-        for slot in slots.tolist():
-            self.phase[slot] = Phase.SCHEDULED
-            self._move(slot, now + self.random.randint(lo, hi))
-
-    def acknowledge(self, slots: I64, seqs: I64, received_ms: I64) -> None:
-        self.acks.extend(zip(slots.tolist(), seqs.tolist(), received_ms.tolist(), strict=True))
-
     def tick(self, *, now: int) -> TickResult:
-        lo, hi = self.policy.min_interval_ms, self.policy.max_interval_ms
-        passed, passed_ms, refused = [], [], []
-        for slot, number, received in self.acks:
-            if (
-                self.phase[slot] == Phase.AWAITING
-                and self.seq[slot] == number
-                and received <= self.when[slot]
-            ):
-                self.phase[slot] = Phase.SCHEDULED
-                self._move(slot, received + self.random.randint(lo, hi))
-                passed.append(slot)
-                passed_ms.append(received)
-            else:
-                refused.append(slot)
-        self.acks = []
+        passed, passed_ms, refused = self._apply_acks()
         issued, issued_seq, missed, missed_seq = [], [], [], []
         now_dt = to_dt(now)
         for job in self.store.get_due_jobs(now_dt):
@@ -571,7 +577,7 @@ class APSchedulerBackend:
             if self.phase[slot] == Phase.SCHEDULED:
                 self.seq[slot] += 1
                 self.phase[slot] = Phase.AWAITING
-                self._move(slot, now + self.policy.window_ms)
+                self._schedule(slot, now + self.policy.window_ms)
                 issued.append(slot)
                 issued_seq.append(self.seq[slot])
             else:
@@ -579,15 +585,7 @@ class APSchedulerBackend:
                 self.scheduler.pause_job(job.id)
                 missed.append(slot)
                 missed_seq.append(self.seq[slot])
-        return TickResult(
-            issued=np.array(issued, dtype=np.int64),
-            issued_seq=np.array(issued_seq, dtype=np.int64),
-            missed=np.array(missed, dtype=np.int64),
-            missed_seq=np.array(missed_seq, dtype=np.int64),
-            passed=np.array(passed, dtype=np.int64),
-            passed_ms=np.array(passed_ms, dtype=np.int64),
-            refused=np.array(refused, dtype=np.int64),
-        )
+        return tick_result(passed, passed_ms, refused, issued, issued_seq, missed, missed_seq)
 
 
 def to_dt(ms: int) -> datetime:
@@ -742,7 +740,7 @@ def bench_apscheduler(args: argparse.Namespace, rng: np.random.Generator) -> Non
 # -- Redis: RedisScheduler against a naive per-command design ------------------------------
 
 
-class NaiveRedisScheduler:
+class NaiveRedisScheduler(BaselineScheduler):
     """The per-operation design: timers in one sorted set, one command per round trip —
     ZADD per arm, per ack and per issued challenge (its window end), ZRANGEBYSCORE once a
     tick, then ZREM per due member (its return value is the claim: 1 if this worker took
@@ -753,15 +751,10 @@ class NaiveRedisScheduler:
     def __init__(
         self, client: Any, capacity: int, policy: ChallengePolicy, *, key: str, seed: int
     ) -> None:
+        super().__init__(capacity, policy, seed=seed)
         self.client = client
         self.key = key
-        self.policy = policy
-        self.random = random.Random(seed)
-        self.phase = [Phase.FREE] * capacity
-        self.seq = [0] * capacity
-        self.when = [0] * capacity
         self.count = 0
-        self.acks: list[tuple[int, int, int]] = []
         self.round_trips = 0
 
     def allocate(self, count: int) -> I64:
@@ -778,36 +771,13 @@ class NaiveRedisScheduler:
             pipe.zadd(self.key, {str(slot): deadline})
         pipe.execute()
 
-    def _zadd(self, slot: int, deadline: int) -> None:
+    def _schedule(self, slot: int, deadline: int) -> None:
         self.when[slot] = deadline
         self.client.zadd(self.key, {str(slot): deadline})
         self.round_trips += 1
 
-    def arm(self, slots: I64, *, now: int) -> None:
-        lo, hi = self.policy.min_interval_ms, self.policy.max_interval_ms
-        for slot in slots.tolist():
-            self.phase[slot] = Phase.SCHEDULED
-            self._zadd(slot, now + self.random.randint(lo, hi))
-
-    def acknowledge(self, slots: I64, seqs: I64, received_ms: I64) -> None:
-        self.acks.extend(zip(slots.tolist(), seqs.tolist(), received_ms.tolist(), strict=True))
-
     def tick(self, *, now: int) -> TickResult:
-        lo, hi = self.policy.min_interval_ms, self.policy.max_interval_ms
-        passed, passed_ms, refused = [], [], []
-        for slot, number, received in self.acks:
-            if (
-                self.phase[slot] == Phase.AWAITING
-                and self.seq[slot] == number
-                and received <= self.when[slot]
-            ):
-                self.phase[slot] = Phase.SCHEDULED
-                self._zadd(slot, received + self.random.randint(lo, hi))
-                passed.append(slot)
-                passed_ms.append(received)
-            else:
-                refused.append(slot)
-        self.acks = []
+        passed, passed_ms, refused = self._apply_acks()
         issued, issued_seq, missed, missed_seq = [], [], [], []
         due = self.client.zrangebyscore(self.key, "-inf", now)
         self.round_trips += 1
@@ -819,22 +789,14 @@ class NaiveRedisScheduler:
             if self.phase[slot] == Phase.SCHEDULED:
                 self.seq[slot] += 1
                 self.phase[slot] = Phase.AWAITING
-                self._zadd(slot, now + self.policy.window_ms)
+                self._schedule(slot, now + self.policy.window_ms)
                 issued.append(slot)
                 issued_seq.append(self.seq[slot])
             elif self.phase[slot] == Phase.AWAITING:
                 self.phase[slot] = Phase.IDLE
                 missed.append(slot)
                 missed_seq.append(self.seq[slot])
-        return TickResult(
-            issued=np.array(issued, dtype=np.int64),
-            issued_seq=np.array(issued_seq, dtype=np.int64),
-            missed=np.array(missed, dtype=np.int64),
-            missed_seq=np.array(missed_seq, dtype=np.int64),
-            passed=np.array(passed, dtype=np.int64),
-            passed_ms=np.array(passed_ms, dtype=np.int64),
-            refused=np.array(refused, dtype=np.int64),
-        )
+        return tick_result(passed, passed_ms, refused, issued, issued_seq, missed, missed_seq)
 
 
 def redis_bytes(client: Any, prefix: str) -> tuple[int, int]:

@@ -323,11 +323,10 @@ def bench_inprocess(args: argparse.Namespace, rng: np.random.Generator) -> None:
         print(f"in-process {sessions:,}: {load()}", file=sys.stderr)
         stats = simulate(scheduler, slots, rng, ticks=ticks, progress=f"in-process {sessions:,}")
         per = scheduler.nbytes_per_session()
-        nbytes = f"{per:.0f} (+ {scheduler.nbytes_scratch() / sessions:.0f} scratch)"
+        nbytes = f"{per:.2f}"
         rows.append(stats_row("in-process (numpy)", sessions, ticks, stats, nbytes))
         notes.append(
-            f"{sessions:,}: arrays {per * sessions / 2**20:,.0f} MiB + scratch "
-            f"{scheduler.nbytes_scratch() / 2**20:,.0f} MiB; process RSS {before:,.0f} → "
+            f"{sessions:,}: arrays {per * sessions / 2**20:,.0f} MiB; process RSS {before:,.0f} → "
             f"{rss_mib():,.0f} MiB; simulation wall {stats.wall_s:,.0f} s "
             f"(scheduler busy {stats.busy_ns / 1e9:,.1f} s); {load()}"
         )

@@ -1,4 +1,5 @@
-"""The in-process scheduler: flat numpy arrays, one vectorised scan per tick.
+"""The in-process scheduler: flat numpy arrays; a tick looks only at the blocks that may
+hold a due slot.
 
 The default backend (one server process). Per slot, in structure-of-arrays form:
 
@@ -8,18 +9,26 @@ array      bytes  meaning
 when       4      int32 ms from the service epoch: the next event of the slot
                   (the challenge fires, or its answer window ends); NEVER if none
 phase      1      int8: FREE, SCHEDULED, AWAITING or IDLE (``contract.Phase``)
-seq        4      int32: the number of the slot's latest challenge
-last_pass  4      int32 ms from the epoch of the last passed challenge
+seq        4      int32: the number of the slot's latest challenge  } one (n, 2)
+last_pass  4      int32 ms from the epoch of the last passed one    } array
 owner      8      int64: the learner holding the slot (checked against the token)
 free list  4      int32: a stack of free slots
-first      4      int32: scratch to keep the first ack per slot in a batch
+floor      ¼      int32 per block of ``BLOCK`` (16) slots: a lower bound of the block's
+                  ``when``
 =========  =====  ===========================================================
 
-29 bytes a session (and one more for the tick's reusable scan buffer); no Python object
-per session. A tick compares ``when`` with now once (``flatnonzero``), then sorts the
-few fired slots by phase. Acks arriving from requests are appended to a flat buffer (no numpy on the
-request path) and applied at the
-next tick as one vectorised batch, each with its own arrival time.
+25¼ bytes a session; no Python object per session. A tick reads ``floor`` (one int32
+per 16 slots) to find the few blocks that may hold a due slot, copies those blocks of
+``when`` out whole (64 bytes, one cache line each), compares them with now, then sorts
+the fired slots by phase. The bound may be low (a slot moved later leaves it stale, which
+costs one needless look at its block) but never high: every write that may move a slot
+earlier lowers it (``arm``, a passed ack), and every block a tick looked at gets its
+exact minimum back. ``seq`` and ``last_pass`` are two columns of one array because an
+ack reads the one and writes the other: one cache miss instead of two. At 1M sessions
+this made a tick ~1.6× faster than one full ``when <= now`` scan (benchmarks/challenges.py).
+
+Acks arriving from requests are appended to a flat buffer (no numpy on the request path)
+and applied at the next tick as one vectorised batch, each with its own arrival time.
 
 Times are int32 milliseconds from ``epoch_ms``; when ``now`` runs more than
 ``REBASE_AFTER_MS`` past the epoch (12 days), the epoch moves forward and every stored
@@ -37,6 +46,9 @@ from examengine.challenges.contract import Phase, SchedulerFull, Seqs, Slots, Ti
 from examengine.challenges.policy import ChallengePolicy
 
 NEVER = np.iinfo(np.int32).max
+#: Slots per block of the ``floor`` index (measured: 8 and 16 are equally fast at 1M, 64
+#: is 2.5× slower; 16 costs a quarter of a byte a session).
+BLOCK = 16
 REBASE_AFTER_MS = 2**30
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -55,25 +67,30 @@ class InProcessScheduler:
         self.policy = policy
         self.rng = rng
         self.epoch_ms = epoch_ms
-        self.when = np.full(capacity, NEVER, dtype=np.int32)
+        # ``when`` is padded to whole blocks; the padding is never handed out
+        blocks = -(-capacity // BLOCK)
+        self._capacity = capacity
+        self.when = np.full(blocks * BLOCK, NEVER, dtype=np.int32)
+        self._blocks = self.when.reshape(blocks, BLOCK)  # a view
+        self.floor = np.full(blocks, NEVER, dtype=np.int32)
         self.phase = np.zeros(capacity, dtype=np.int8)
-        self.seq = np.zeros(capacity, dtype=np.int32)
-        self.last_pass = np.zeros(capacity, dtype=np.int32)
+        # seq and last_pass side by side (two views of one array): an ack reads one and
+        # writes the other, so they share a cache line
+        self._seq_last = np.zeros((capacity, 2), dtype=np.int32)
+        self.seq = self._seq_last[:, 0]
+        self.last_pass = self._seq_last[:, 1]
         self.owner = np.zeros(capacity, dtype=np.int64)
-        self._fired = np.zeros(capacity, dtype=bool)  # the scan's output, reused every tick
         self._free = np.arange(capacity - 1, -1, -1, dtype=np.int32)
         self._free_count = capacity
         # Acks wait in one flat buffer of (slot, seq, received) int64 triples: an append is
         # a few tens of ns on the request path and the tick reads it with frombuffer.
         self._acks = array("q")
-        #: Scratch for picking the first ack of each slot in a batch (reset after use).
-        self._first = np.full(capacity, -1, dtype=np.int32)
 
     # -- sizes -------------------------------------------------------------------------
 
     @property
     def capacity(self) -> int:
-        return len(self.when)
+        return self._capacity
 
     @property
     def in_use(self) -> int:
@@ -83,17 +100,12 @@ class InProcessScheduler:
         arrays = (
             self.when,
             self.phase,
-            self.seq,
-            self.last_pass,
+            self._seq_last,
             self.owner,
             self._free,
-            self._first,
+            self.floor,
         )
         return sum(a.nbytes for a in arrays) / self.capacity
-
-    def nbytes_scratch(self) -> int:
-        """The tick's reusable scan buffer (one byte a slot), not per-session state."""
-        return self._fired.nbytes
 
     # -- slots -------------------------------------------------------------------------
 
@@ -105,7 +117,7 @@ class InProcessScheduler:
         slots = self._free[top - count : top][::-1].astype(np.int64)
         self._free_count -= count
         self.phase[slots] = Phase.IDLE
-        self._set_when(slots, NEVER)
+        self.when[slots] = NEVER
         self.owner[slots] = 0 if owners is None else owners
         return slots
 
@@ -126,11 +138,15 @@ class InProcessScheduler:
     # -- the contract ------------------------------------------------------------------
 
     def arm(self, slots: Slots, *, now: int) -> None:
-        """Schedule each slot's next challenge in [min, max] after ``now``."""
+        """Schedule each slot's next challenge in [min, max] after ``now`` (a free slot
+        is left alone)."""
         rel = self._relative(now)
+        slots = slots[self.phase[slots] != Phase.FREE]
         p = self.policy
         intervals = self.rng.integers(p.min_interval_ms, p.max_interval_ms + 1, size=len(slots))
-        self._set_when(slots, rel + intervals)
+        when = (rel + intervals).astype(np.int32)
+        self.when[slots] = when
+        np.minimum.at(self.floor, slots // BLOCK, when)  # earlier: lower the bound
         self.phase[slots] = Phase.SCHEDULED
 
     def acknowledge(self, slots: Slots, seqs: Seqs, received_ms: npt.NDArray[np.int64]) -> None:
@@ -148,16 +164,26 @@ class InProcessScheduler:
         """Apply the queued acks, then issue due challenges and report missed windows."""
         rel = self._relative(now)
         passed, passed_ms, refused = self._apply_acks()
-        np.less_equal(self.when, rel, out=self._fired)
-        fired = np.flatnonzero(self._fired)
+        # the blocks that may hold a due slot, copied out whole (one cache line each)
+        looked = np.flatnonzero(self.floor <= rel)
+        block = self._blocks.take(looked, axis=0)
+        flat = block.reshape(-1)
+        hit = np.flatnonzero(flat <= rel)
+        fired = looked[hit // BLOCK] * BLOCK + hit % BLOCK
         phases = self.phase[fired]
-        due = fired[phases == Phase.SCHEDULED]
-        missed = fired[phases == Phase.AWAITING]
+        is_due = phases == Phase.SCHEDULED
+        is_missed = phases == Phase.AWAITING
+        due, missed = fired[is_due], fired[is_missed]
+        window_end = rel + self.policy.window_ms
         self.seq[due] += 1
         self.phase[due] = Phase.AWAITING
-        self._set_when(due, rel + self.policy.window_ms)
+        self.when[due] = window_end
         self.phase[missed] = Phase.IDLE
-        self._set_when(missed, NEVER)
+        self.when[missed] = NEVER
+        # the same changes in the copy, whose rows then give the blocks' exact minimum
+        flat[hit[is_due]] = window_end
+        flat[hit[is_missed]] = NEVER
+        self.floor[looked] = np.ascontiguousarray(block.T).min(axis=0)
         return TickResult(
             issued=due.astype(np.int64),
             issued_seq=self.seq[due].astype(np.int64),
@@ -173,7 +199,7 @@ class InProcessScheduler:
         is left alone (disarming twice is harmless)."""
         slots = np.unique(slots[self.phase[slots] != Phase.FREE])
         self.phase[slots] = Phase.FREE
-        self._set_when(slots, NEVER)
+        self.when[slots] = NEVER
         self.owner[slots] = 0
         top = self._free_count
         self._free[top : top + len(slots)] = slots
@@ -197,26 +223,30 @@ class InProcessScheduler:
             & (received[inside] <= self.when[s])
         )
         # One ack per challenge: of several valid acks for a slot, the first counts.
-        # Scatter the candidates' positions in reverse, so each slot keeps its first.
-        candidates = np.flatnonzero(valid)
-        cand_slots = slots[candidates]
-        self._first[cand_slots[::-1]] = candidates[::-1]
-        counted = np.zeros(len(slots), dtype=bool)
-        counted[candidates[self._first[cand_slots] == candidates]] = True
-        self._first[cand_slots] = -1
+        # Duplicates are rare, so look for them with a plain sort first; only then sort
+        # stably to keep arrival order within a slot.
+        counted = valid
+        ranked = np.sort(slots[valid])
+        if len(ranked) > 1 and (ranked[1:] == ranked[:-1]).any():
+            candidates = np.flatnonzero(valid)
+            order = np.argsort(slots[candidates], kind="stable")
+            ranked = slots[candidates[order]]
+            first = np.ones(len(ranked), dtype=bool)
+            np.not_equal(ranked[1:], ranked[:-1], out=first[1:])
+            counted = np.zeros(len(slots), dtype=bool)
+            counted[candidates[order[first]]] = True
         ok = slots[counted]
         at = received[counted]
         p = self.policy
         self.phase[ok] = Phase.SCHEDULED
         self.last_pass[ok] = at
-        self._set_when(
-            ok, at + self.rng.integers(p.min_interval_ms, p.max_interval_ms + 1, size=len(ok))
-        )
+        intervals = self.rng.integers(p.min_interval_ms, p.max_interval_ms + 1, size=len(ok))
+        when = (at + intervals).astype(np.int32)
+        self.when[ok] = when
+        # usually later than the window's end, but a policy may allow an interval shorter
+        # than the window: keep the bound a bound
+        np.minimum.at(self.floor, ok // BLOCK, when)
         return ok, at + self.epoch_ms, slots[~counted]
-
-    def _set_when(self, slots: Slots, when: int | npt.NDArray[np.int64]) -> None:
-        """The slots' next event in ms from the epoch (NEVER for none)."""
-        self.when[slots] = when
 
     def _relative(self, now: int) -> int:
         rel = now - self.epoch_ms
@@ -231,6 +261,7 @@ class InProcessScheduler:
         """Move the epoch forward by ``shift`` ms, and every stored time with it."""
         armed = self.when != NEVER
         self.when[armed] -= shift
+        self.floor[:] = self._blocks.min(axis=1)
         self.last_pass[:] = np.maximum(self.last_pass.astype(np.int64) - shift, -(2**31)).astype(
             np.int32
         )

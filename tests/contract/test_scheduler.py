@@ -12,10 +12,16 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 import redis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from examengine.challenges import ChallengePolicy, InProcessScheduler, Phase, SchedulerFull
+from examengine.challenges import (
+    ChallengePolicy,
+    InProcessScheduler,
+    Phase,
+    SchedulerFull,
+    TickResult,
+)
 from examengine.challenges.redis_backend import RedisScheduler
 
 EPOCH = 1_000_000
@@ -218,3 +224,136 @@ def test_timers_keep_firing_across_days_of_uptime(make: Factory) -> None:
         assert fired.issued.tolist() == [slot]
         s.acknowledge(arr(slot), fired.issued_seq, arr(now))
         assert s.tick(now=now).passed.tolist() == [slot]
+
+
+class Model:
+    """The contract written the plain way — one Python record per slot, every slot looked
+    at on every tick — for a fixed-interval policy, so the backends can be compared with
+    it event for event."""
+
+    def __init__(self, policy: ChallengePolicy) -> None:
+        assert policy.min_interval_ms == policy.max_interval_ms
+        self.interval, self.window = policy.min_interval_ms, policy.window_ms
+        self.phase: dict[int, int] = {}
+        self.seq: dict[int, int] = {}
+        self.when: dict[int, int] = {}
+        self.acks: list[tuple[int, int, int]] = []
+
+    def allocate(self, slots: list[int]) -> None:
+        for slot in slots:
+            assert self.phase.get(slot, Phase.FREE) == Phase.FREE, "handed out twice"
+            self.phase[slot] = Phase.IDLE
+            self.when.pop(slot, None)
+
+    def arm(self, slots: list[int], now: int) -> None:
+        for slot in slots:
+            if self.phase.get(slot, Phase.FREE) != Phase.FREE:
+                self.phase[slot] = Phase.SCHEDULED
+                self.when[slot] = now + self.interval
+
+    def disarm(self, slots: list[int]) -> None:
+        for slot in slots:
+            self.phase[slot] = Phase.FREE
+            self.when.pop(slot, None)
+
+    def tick(self, now: int) -> dict[str, list[tuple[int, int]]]:
+        out: dict[str, list[tuple[int, int]]] = {k: [] for k in ("passed", "refused")}
+        for slot, seq, received in self.acks:
+            ok = (
+                self.phase.get(slot) == Phase.AWAITING
+                and self.seq.get(slot, 0) == seq
+                and received <= self.when[slot]
+            )
+            if ok:
+                self.phase[slot] = Phase.SCHEDULED
+                self.when[slot] = received + self.interval
+                out["passed"].append((slot, received))
+            else:
+                out["refused"].append((slot, 0))
+        self.acks = []
+        out["issued"], out["missed"] = [], []
+        for slot, when in sorted(self.when.items()):
+            if when > now:
+                continue
+            if self.phase[slot] == Phase.SCHEDULED:
+                self.seq[slot] = self.seq.get(slot, 0) + 1
+                self.phase[slot] = Phase.AWAITING
+                self.when[slot] = now + self.window
+                out["issued"].append((slot, self.seq[slot]))
+            else:
+                self.phase[slot] = Phase.IDLE
+                del self.when[slot]
+                out["missed"].append((slot, self.seq[slot]))
+        return out
+
+
+def observed(r: TickResult) -> dict[str, list[tuple[int, int]]]:
+    pairs = {
+        "issued": zip(r.issued.tolist(), r.issued_seq.tolist(), strict=True),
+        "missed": zip(r.missed.tolist(), r.missed_seq.tolist(), strict=True),
+        "passed": zip(r.passed.tolist(), r.passed_ms.tolist(), strict=True),
+        "refused": ((slot, 0) for slot in r.refused.tolist()),
+    }
+    return {kind: sorted(values) for kind, values in pairs.items()}
+
+
+OPS = st.one_of(
+    st.tuples(
+        st.just("tick"), st.sampled_from([0, 1, 999, 1000, 1000, 1000, 7_000, 61_000, 400_000])
+    ),
+    st.tuples(st.just("arm"), st.lists(st.integers(0, 39), max_size=6)),
+    st.tuples(
+        st.just("ack"), st.lists(st.tuples(st.integers(0, 39), st.integers(-1, 1)), max_size=6)
+    ),
+    st.tuples(st.just("answer all"), st.just(0)),
+    st.tuples(st.just("disarm"), st.lists(st.integers(0, 39), max_size=3)),
+    st.tuples(st.just("allocate"), st.integers(1, 4)),
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    interval=st.sampled_from([2_000, 30_000, 300_000]),
+    ops=st.lists(OPS, min_size=1, max_size=25),
+)
+# an answer that moves a slot earlier than its window's end (interval < window)
+@example(interval=2_000, ops=[("tick", 7_000), ("answer all", 0), ("tick", 1_000), ("tick", 1_000)])
+def test_every_tick_matches_the_plain_model(make, interval, ops) -> None:  # type: ignore[no-untyped-def]
+    """Event for event against ``Model``: 40 slots over several index blocks, intervals
+    shorter and longer than the window, ticks late by seconds or minutes, acks current,
+    stale and early, slots freed and handed out again."""
+    policy = ChallengePolicy(min_interval_ms=interval, max_interval_ms=interval, window_ms=10_000)
+    s, model = make(40, policy), Model(policy)
+    held = s.allocate(30).tolist()
+    model.allocate(held)
+    s.arm(arr(*held), now=EPOCH)
+    model.arm(held, EPOCH)
+    now = EPOCH
+    for op, arg in ops:
+        if op == "tick":
+            now += arg
+            assert observed(s.tick(now=now)) == {k: sorted(v) for k, v in model.tick(now).items()}
+        elif op == "arm":
+            s.arm(arr(*arg), now=now)
+            model.arm(arg, now)
+        elif op == "ack":
+            for slot, offset in arg:
+                seq = model.seq.get(slot, 0) + offset
+                s.acknowledge(arr(slot), arr(seq), arr(now))
+                model.acks.append((slot, seq, now))
+        elif op == "answer all":
+            awaiting = [slot for slot, p in model.phase.items() if p == Phase.AWAITING]
+            s.acknowledge(
+                arr(*awaiting), arr(*(model.seq[a] for a in awaiting)), arr(*[now] * len(awaiting))
+            )
+            model.acks.extend((slot, model.seq[slot], now) for slot in awaiting)
+        elif op == "disarm":
+            s.disarm(arr(*arg))
+            model.disarm(arg)
+        else:
+            free = 40 - sum(1 for p in model.phase.values() if p != Phase.FREE)
+            if arg <= free:
+                got = s.allocate(arg).tolist()
+                model.allocate(got)

@@ -49,6 +49,7 @@ from api.pages import PAGE_HANDLERS, template_config
 from api.services.study import LiveStudy
 from api.settings import Settings
 from api.study import StudyController
+from api.study_relay import StudyRelay
 from api.study_ticker import StudyTicker
 from api.sweeper import Sweeper
 from examengine.challenges import ChallengePolicy, InProcessScheduler
@@ -132,7 +133,13 @@ def create_app(
                 "settings": settings,
                 "redis": redis,
                 "clock": clock,
-                "study": _live_study(settings, clock),
+                "study": (study := _live_study(settings, clock)),
+                "study_relay": StudyRelay(
+                    study,
+                    redis,
+                    prefix=settings.redis.key_prefix,
+                    secret=settings.security.secret_key.encode(),
+                ),
             }
         ),
         debug=False,
@@ -163,6 +170,7 @@ def _live_study(settings: Settings, clock: Clock) -> LiveStudy:
         InProcessScheduler(study.capacity, policy, rng=regular, epoch_ms=epoch),
         InProcessScheduler(study.capacity, final, rng=closing, epoch_ms=epoch),
         secret=settings.security.secret_key.encode(),
+        worker=secrets.token_hex(4),  # this process's name in its tokens (decision 0010)
     )
 
 
@@ -218,9 +226,12 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     app.state.study_ticker = ticker
     if study.tick_interval_ms > 0:
         ticker.start()
+    relay: StudyRelay = app.state.study_relay
+    await relay.start()
     try:
         yield
     finally:
+        await relay.stop()
         if sweeper is not None:
             await sweeper.stop()
         await ticker.stop()

@@ -122,6 +122,12 @@ class Settings(Struct, frozen=True, kw_only=True):
                 values[variable.name] = variable.parse(raw.strip())
             except ValueError as exc:
                 raise SettingsError(f"{variable.name}={raw!r}: {exc}") from None
+        if values.get("EXAMENGINE_WORKERS", 1) > 1 and not values.get("EXAMENGINE_REDIS_URL"):
+            raise SettingsError(
+                f"EXAMENGINE_WORKERS={values['EXAMENGINE_WORKERS']} needs EXAMENGINE_REDIS_URL: "
+                "study sessions, logins and rate limits are shared between workers through "
+                "Redis (docs/decisions/0010)"
+            )
         environment: Environment = values.get("EXAMENGINE_ENV", "development")
         var_dir: Path = values.get("EXAMENGINE_VAR_DIR", Path("var"))
         secret_key = _secret(values, "EXAMENGINE_SECRET_KEY", environment, var_dir)
@@ -271,7 +277,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EXAMENGINE_HOST", "server.host", str, "address to listen on (default 127.0.0.1)"),
     Variable("EXAMENGINE_PORT", "server.port", _integer(1, 65535), "port (default 8000)"),
     Variable("EXAMENGINE_WORKERS", "server.workers", _integer(1, 64),
-             "uvicorn worker processes (default 1)"),
+             "uvicorn worker processes (default 1; more need EXAMENGINE_REDIS_URL)"),
     Variable("EXAMENGINE_LOG_LEVEL", "server.log_level",
              _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "default INFO"),
     Variable("EXAMENGINE_NETWORK_GRACE_S", "exam.network_grace_s", _integer(0, 600),

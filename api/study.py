@@ -3,10 +3,12 @@ answers, and a Server-Sent Events stream that pushes a challenge the moment it i
 
 Thin handlers. ``/api/me/plans`` and ``start`` read the database (on a thread); the
 hot ones — ``heartbeat`` and ``ack`` — run on the event loop against the live sessions
-(``app.state.study``, an ``api.services.study.LiveStudy``): no database write, no numpy
-beyond O(1) reads, an ack is a list append. The study ticker (api/study_ticker.py)
-applies the answers and persists in batches. A session is named by a signed token
-carrying its scheduler slot, returned by ``start`` and by every reply.
+(``app.state.study``, an ``api.services.study.LiveStudy``, reached through
+``api.study_relay.StudyRelay``, which sends a request on to the worker holding the
+session): no database write, no numpy beyond O(1) reads, an ack is a list append. The
+study ticker (api/study_ticker.py) applies the answers and persists in batches. A session
+is named by a signed token carrying its worker and scheduler slot, returned by ``start``
+and by every reply.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from msgspec import Meta, Struct
 from api.auth import principal_of, requires_role
 from api.db import Db, transaction
 from api.services import study
+from api.study_relay import StudyRelay
 
 Token = Annotated[str, Meta(min_length=1, max_length=200)]
 Position = Annotated[int, Meta(ge=0, le=24 * 3600 * 1000)]
@@ -53,9 +56,9 @@ def _learner(request: Request[Any, Any, Any]) -> int:
     return principal_of(request).user_id
 
 
-def _live(state: State) -> study.LiveStudy:
-    live: study.LiveStudy = state.study
-    return live
+def _relay(state: State) -> StudyRelay:
+    relay: StudyRelay = state.study_relay
+    return relay
 
 
 class StudyController(Controller):
@@ -90,14 +93,14 @@ class StudyController(Controller):
                 return study.prepare_start(db, learner_id=learner, chapter=chapter)
 
         info = await to_thread.run_sync(prepare)
-        return _live(state).begin(info, now=_now(state))
+        return await _relay(state).begin(info, now=_now(state))
 
     @post("/study/heartbeat", summary="Where the player is: credit so far, a due challenge",
-          status_code=200, sync_to_thread=False)  # fmt: skip
-    def heartbeat(
+          status_code=200)  # fmt: skip
+    async def heartbeat(
         self, request: Request[Any, Any, Any], state: State, data: JSONBody[HeartbeatRequest]
     ) -> study.StudyStatus:
-        return _live(state).heartbeat(
+        return await _relay(state).heartbeat(
             data.token,
             learner=_learner(request),
             position_ms=data.position_ms,
@@ -106,24 +109,24 @@ class StudyController(Controller):
         )
 
     @post("/study/ack", summary="Answer the due challenge (applied at the next tick)",
-          status_code=200, sync_to_thread=False)  # fmt: skip
-    def ack(
+          status_code=200)  # fmt: skip
+    async def ack(
         self, request: Request[Any, Any, Any], state: State, data: JSONBody[AckRequest]
     ) -> study.AckResult:
-        return _live(state).ack(
+        return await _relay(state).ack(
             data.token, learner=_learner(request), seq=data.seq, answer=data.answer,
             now=_now(state),
         )  # fmt: skip
 
     @get("/study/events", summary="Server-Sent Events: each challenge the moment it is issued",
-         sync_to_thread=False)  # fmt: skip
-    def events(
+         )  # fmt: skip
+    async def events(
         self, request: Request[Any, Any, Any], state: State, token: FromQuery[Token]
     ) -> ServerSentEvent:
         """``event: challenge`` with the challenge as JSON data; ``event: ended`` when
         the session ends (taken over or idle), then the stream closes."""
-        live = _live(state)
-        queue = live.subscribe(token, learner=_learner(request))
+        relay = _relay(state)
+        queue, handle = await relay.subscribe(token, learner=_learner(request))
 
         async def stream() -> AsyncGenerator[ServerSentEventMessage, None]:
             try:
@@ -133,6 +136,6 @@ class StudyController(Controller):
                     )
                 yield ServerSentEventMessage(event="ended", data="{}")
             finally:
-                live.unsubscribe(token, queue)
+                await relay.unsubscribe(token, queue, handle)
 
         return ServerSentEvent(stream())

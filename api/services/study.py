@@ -589,6 +589,17 @@ class TickOutcome(Struct, frozen=True, kw_only=True):
     missed: int
 
 
+class Carry(Struct, frozen=True, kw_only=True):
+    """What a session taken over hands to the one that replaces it (possibly in another
+    worker): unstored credit and the position carry over within the same chapter and
+    cycle."""
+
+    chapter: str
+    cycle: int
+    credited_ms: int
+    position_ms: int
+
+
 class LiveStudy:
     """The live study sessions of this process, beside its challenge scheduler.
 
@@ -607,7 +618,12 @@ class LiveStudy:
         *,
         secret: bytes,
         rules: credit.StudyRules | None = None,
+        worker: str = "w",
     ) -> None:
+        if not worker.isalnum():
+            raise ValueError("a worker id is letters and digits")
+        #: This process's name in its tokens (api/study_relay.py routes by it).
+        self.worker = worker
         self.scheduler = scheduler
         self.closing = closing
         self.rules = rules or credit.StudyRules()
@@ -626,18 +642,18 @@ class LiveStudy:
 
     # -- requests ----------------------------------------------------------------
 
-    def begin(self, info: StartInfo, *, now: int) -> StudyStatus:
-        """A new session for ``info`` (the learner's other session, if any, is taken
-        over). ``StudyError study_full`` when the scheduler has no free slot."""
+    def begin(self, info: StartInfo, *, now: int, carried: Carry | None = None) -> StudyStatus:
+        """A new session for ``info`` (the learner's other session here, if any, is taken
+        over; ``carried`` is what one in another worker handed over). ``StudyError
+        study_full`` when the scheduler has no free slot."""
         old_slot = self._by_learner.get(info.learner)
+        if old_slot is not None:
+            carried = self._end(self._live[old_slot], by_chapter=info.chapter.key, now=now)
         credited = info.credited_ms
         position = info.position_ms
-        if old_slot is not None:
-            old = self._live[old_slot]
-            if old.session.chapter == info.chapter.key and old.session.cycle == info.cycle:
-                credited = max(credited, old.session.credited_ms)
-                position = old.session.position_ms
-            self._end(old, by_chapter=info.chapter.key, now=now)
+        if carried and (carried.chapter, carried.cycle) == (info.chapter.key, info.cycle):
+            credited = max(credited, carried.credited_ms)
+            position = carried.position_ms
         owners = np.array([info.learner], dtype=np.int64)
         try:
             slots = self.scheduler.allocate(1, owners)
@@ -698,6 +714,14 @@ class LiveStudy:
 
     def status(self, token: str, *, learner: int, now: int) -> StudyStatus:
         return self._status(self._resolve(token, learner), now)
+
+    def release(self, slot: int, serial: int, *, by_chapter: str, now: int) -> Carry | None:
+        """End exactly the session ``slot``/``serial`` names, if it is still open here
+        (the learner began another one elsewhere); what it hands over."""
+        live = self._live.get(slot)
+        if live is None or live.serial != serial:
+            return None
+        return self._end(live, by_chapter=by_chapter, now=now)
 
     def subscribe(self, token: str, *, learner: int) -> asyncio.Queue[ChallengeView | None]:
         """A queue that receives the session's challenges as they are issued (and None
@@ -843,7 +867,7 @@ class LiveStudy:
                 if live.challenge is not None and live.challenge.closing:
                     live.challenge, live.key = None, frozenset()
 
-    def _end(self, live: _Live, *, by_chapter: str, now: int) -> None:
+    def _end(self, live: _Live, *, by_chapter: str, now: int) -> Carry:
         live.session, events = credit.take_over(live.session, by_chapter=by_chapter, now=now)
         self._record(live, events)
         self._grants.append(self._grant(live, completed=None))
@@ -855,6 +879,10 @@ class LiveStudy:
             del self._by_learner[live.session.learner]
         for stream in live.streams:
             stream.put_nowait(None)
+        s = live.session
+        return Carry(
+            chapter=s.chapter, cycle=s.cycle, credited_ms=s.credited_ms, position_ms=s.position_ms
+        )
 
     def _grant(self, live: _Live, *, completed: int | None) -> Grant:
         return Grant(
@@ -880,8 +908,8 @@ class LiveStudy:
     def _resolve(self, token: str, learner: int) -> _Live:
         """The live session the token names: signed by us, its slot held by this
         learner (the scheduler's owner array), and not taken over since."""
-        slot, serial, owner = _open_token(token, self._secret)
-        live = self._live.get(slot)
+        worker, slot, serial, owner = open_token(token, self._secret)
+        live = self._live.get(slot) if worker == self.worker else None
         if owner != learner or not self.scheduler.owns(slot, learner):
             live = None
         if live is None or live.serial != serial:
@@ -895,7 +923,7 @@ class LiveStudy:
     def _status(self, live: _Live, now: int) -> StudyStatus:
         s = live.session
         return StudyStatus(
-            token=_make_token(live.slot, live.serial, s.learner, self._secret),
+            token=_make_token(self.worker, live.slot, live.serial, s.learner, self._secret),
             chapter=s.chapter,
             cycle=s.cycle,
             state=s.state.value,
@@ -914,8 +942,8 @@ class LiveStudy:
 # ------------------------------------------------------------------------- tokens
 
 
-def _make_token(slot: int, serial: int, learner: int, secret: bytes) -> str:
-    body = f"{slot}.{serial}.{learner}"
+def _make_token(worker: str, slot: int, serial: int, learner: int, secret: bytes) -> str:
+    body = f"{worker}.{slot}.{serial}.{learner}"
     return f"{body}.{_signature(body, secret)}"
 
 
@@ -923,15 +951,17 @@ def _signature(body: str, secret: bytes) -> str:
     return hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _open_token(token: str, secret: bytes) -> tuple[int, int, int]:
+def open_token(token: str, secret: bytes) -> tuple[str, int, int, int]:
+    """(worker, slot, serial, learner) of a token we signed; ``StudyError bad_token``
+    otherwise."""
     parts = token.split(".")
-    if len(parts) == 4 and all(p.isdigit() for p in parts[:3]):
-        body = ".".join(parts[:3])
-        if hmac.compare_digest(parts[3], _signature(body, secret)):
-            return int(parts[0]), int(parts[1]), int(parts[2])
+    if len(parts) == 5 and parts[0].isalnum() and all(p.isdigit() for p in parts[1:4]):
+        body = ".".join(parts[:4])
+        if hmac.compare_digest(parts[4], _signature(body, secret)):
+            return parts[0], int(parts[1]), int(parts[2]), int(parts[3])
     raise _error("bad_token", "the study token is not valid", "学习凭证无效")
 
 
 def _slot_of(token: str) -> int:
-    head = token.split(".", 1)[0]
-    return int(head) if head.isdigit() else -1
+    parts = token.split(".")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else -1

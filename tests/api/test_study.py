@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
@@ -18,7 +20,7 @@ from sqlmodel import select
 from api.app import create_app
 from api.db import migrate, standalone_transaction
 from api.services import attempts, banks, exams, study
-from api.settings import ExamSettings, Settings, StudySettings
+from api.settings import ExamSettings, RedisSettings, Settings, StudySettings
 from api.tables import StudyEvent, User
 from examengine import credit
 from examengine.clock import ManualClock
@@ -126,7 +128,9 @@ def tick(app: Litestar) -> study.TickOutcome:
     return outcome
 
 
-async def beat(client: Client, token: str, position_ms: int, playing: bool = True) -> Any:
+async def beat(
+    client: Client | httpx.AsyncClient, token: str, position_ms: int, playing: bool = True
+) -> Any:
     response = await client.post(
         "/api/study/heartbeat",
         json={"token": token, "position_ms": position_ms, "playing": playing},
@@ -135,18 +139,26 @@ async def beat(client: Client, token: str, position_ms: int, playing: bool = Tru
     return response.json()
 
 
-async def start(client: Client, chapter: str) -> str:
+async def start(client: Client | httpx.AsyncClient, chapter: str) -> str:
     response = await client.post(f"/api/study/{chapter}/start")
     assert response.status_code == 200, response.text
     token: str = response.json()["token"]
     return token
 
 
-async def play_to_first_challenge(client: Client, app: Litestar, clock: ManualClock) -> Any:
-    token = await start(client, "法规-1")
-    await beat(client, token, 0)
+async def played_15_s(
+    on: Client | httpx.AsyncClient, clock: ManualClock, beat_on: Any = None
+) -> str:
+    """Start 法规-1 on ``on`` and play it 15 s (heartbeats through ``beat_on``, if given)."""
+    token = await start(on, "法规-1")
+    await beat(beat_on or on, token, 0)
     clock.advance(15_000)
-    await beat(client, token, 15_000)
+    await beat(beat_on or on, token, 15_000)
+    return token
+
+
+async def play_to_first_challenge(client: Client, app: Litestar, clock: ManualClock) -> Any:
+    token = await played_15_s(client, clock)
     clock.advance(5_000)
     assert tick(app).issued == 1
     return token, await beat(client, token, 20_000)
@@ -278,3 +290,138 @@ async def test_server_sent_events_push_a_challenge_the_moment_it_is_issued(
     stream.cancel()
     body = b"".join(received).decode()
     assert '"seq":1' in body and '"kind":"question"' in body
+
+
+# -- several workers: the session's worker serves it, whichever worker gets the request
+
+
+@pytest.fixture
+async def workers(
+    app_settings: Settings, clock: ManualClock, world: int, redis_url: str, redis_prefix: str
+) -> AsyncIterator[tuple[Litestar, httpx.AsyncClient, Litestar, httpx.AsyncClient]]:
+    """Two API workers over one database and one Redis (as docker-compose runs them),
+    each a real uvicorn server on this event loop with its own live sessions; one login,
+    valid on both."""
+    settings = app_settings.replace(redis=RedisSettings(url=redis_url, key_prefix=redis_prefix))
+    migrate(settings.database.url)
+    exams.COMPILED.clear()
+    attempts.ITEMS.clear()
+    apps = create_app(settings, clock=clock), create_app(settings, clock=clock)
+    assert apps[0].state.study.worker != apps[1].state.study.worker
+    servers = [
+        uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None))
+        for app in apps
+    ]
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    try:
+        while not all(server.started and app.state.study_relay.listening
+                      for server, app in zip(servers, apps, strict=True)):  # fmt: skip
+            await asyncio.sleep(0.01)
+        on_a, on_b = (
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+            )
+            for server in servers
+        )
+        async with on_a, on_b:
+            response = await on_a.post(
+                "/auth/login", json={"login": LEARNER, "password": "correct horse"}
+            )
+            assert response.status_code == 200, response.text
+            on_b.cookies = on_a.cookies
+            yield apps[0], on_a, apps[1], on_b
+    finally:
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks)
+
+
+Workers = tuple[Litestar, httpx.AsyncClient, Litestar, httpx.AsyncClient]
+
+
+@pytest.mark.redis
+async def test_a_session_begun_on_one_worker_is_served_by_another(
+    workers: Workers, clock: ManualClock
+) -> None:
+    a, on_a, b, on_b = workers
+    token = await played_15_s(on_a, clock, beat_on=on_b)
+    clock.advance(5_000)
+    assert tick(b).issued == 0, "worker B holds no session"
+    assert tick(a).issued == 1
+    challenge = (await beat(on_b, token, 20_000))["challenge"]
+    assert challenge["seq"] == 1
+    wrong = await on_b.post("/api/study/ack", json={"token": token, "seq": 1, "answer": "B"})
+    assert (wrong.status_code, wrong.json()["code"]) == (422, "wrong_answer")
+    ack = await on_b.post("/api/study/ack", json={"token": token, "seq": 1, "answer": "A"})
+    assert ack.status_code == 200, ack.text
+    assert tick(a).passed == 1
+    reply = await beat(on_b, token, 20_000)
+    assert (reply["credited_s"], reply["challenge"], reply["token"]) == (20, None, token)
+
+
+@pytest.mark.redis
+async def test_a_start_on_another_worker_takes_the_session_over(
+    workers: Workers, clock: ManualClock
+) -> None:
+    a, on_a, b, on_b = workers
+    first = await played_15_s(on_a, clock)
+    response = await on_b.post("/api/study/法规-1/start")
+    assert response.status_code == 200, response.text
+    second = response.json()
+    assert second["position_ms"] == 15_000, "the position carries over (not yet stored)"
+    for client in (on_a, on_b):
+        ended = await client.post(
+            "/api/study/heartbeat", json={"token": first, "position_ms": 1, "playing": True}
+        )
+        assert (ended.status_code, ended.json()["code"]) == (409, "session_ended")
+    assert a.state.study.open_sessions == 0 and b.state.study.open_sessions == 1
+    third = await start(on_a, "伦理-1")  # and back: B's session ends, one session again
+    assert (a.state.study.open_sessions, b.state.study.open_sessions) == (1, 0)
+    await beat(on_b, third, 0)
+
+
+@pytest.mark.redis
+async def test_a_stream_on_another_worker_gets_the_challenge_at_once(
+    workers: Workers, clock: ManualClock
+) -> None:
+    a, on_a, _b, on_b = workers
+    token = await start(on_a, "法规-1")
+    await beat(on_a, token, 0)
+    clock.advance(20_000)
+    subscribed = asyncio.Event()
+
+    async def listen() -> list[str]:
+        lines = []
+        async with on_b.stream("GET", "/api/study/events", params={"token": token}) as stream:
+            assert stream.status_code == 200
+            subscribed.set()
+            async for line in stream.aiter_lines():
+                lines.append(line)
+                if line.startswith("data:") and lines[-2] == "event: challenge":
+                    return lines
+        return lines
+
+    listener = asyncio.create_task(listen())
+    await asyncio.wait_for(subscribed.wait(), timeout=2)
+    await asyncio.sleep(0.05)  # B has asked A to feed the stream
+    assert tick(a).issued == 1
+    lines = await asyncio.wait_for(listener, timeout=2)
+    assert '"seq":1' in lines[-1] and '"kind":"question"' in lines[-1]
+
+
+@pytest.mark.redis
+async def test_a_session_whose_worker_stopped_is_reported_ended_at_once(
+    workers: Workers,
+) -> None:
+    a, on_a, _b, on_b = workers
+    token = await start(on_a, "法规-1")
+    await a.state.study_relay.stop()  # the worker is gone (no one listens on its channel)
+    began = asyncio.get_running_loop().time()
+    response = await on_b.post(
+        "/api/study/heartbeat", json={"token": token, "position_ms": 0, "playing": True}
+    )
+    assert (response.status_code, response.json()["code"]) == (409, "session_ended")
+    assert "重新开始" in response.json()["detail_zh"]
+    assert asyncio.get_running_loop().time() - began < 1, "no wait for a timeout"
+    restarted = await on_b.post("/api/study/法规-1/start")  # and starting again works
+    assert restarted.status_code == 200, restarted.text

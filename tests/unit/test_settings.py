@@ -170,3 +170,13 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     with pytest.raises(AttributeError):
         settings.server.port = 1  # type: ignore[misc]
     assert msgspec.structs.replace(settings.server, port=1).port == 1
+
+
+def test_several_workers_need_redis(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="EXAMENGINE_WORKERS=2 needs EXAMENGINE_REDIS_URL"):
+        Settings.from_env({"EXAMENGINE_WORKERS": "2", "EXAMENGINE_VAR_DIR": str(tmp_path)})
+    settings = Settings.from_env(
+        {"EXAMENGINE_WORKERS": "2", "EXAMENGINE_VAR_DIR": str(tmp_path),
+         "EXAMENGINE_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    )  # fmt: skip
+    assert settings.server.workers == 2

@@ -1,0 +1,355 @@
+"""Study requests reach the worker that holds the session (docs/decisions/0010).
+
+Each API worker keeps its own live study sessions beside its own in-process challenge
+scheduler (``api.services.study.LiveStudy``: the fast path, no shared state on a
+heartbeat). A session's token names its worker. With several workers behind one port a
+request lands on any of them, so ``StudyRelay`` sends it on when the session is held
+elsewhere:
+
+- every worker subscribes to its own Redis channel ``{prefix}:study:worker:{id}``;
+- a request for another worker's session is published to that worker's channel with a
+  request id and this worker's channel to reply to; the owner runs it on its event loop
+  (the same ``LiveStudy`` call a local request makes) and publishes the reply, a
+  success or the ``StudyError`` it raised;
+- ``PUBLISH`` says how many listened: none means the owner is gone (stopped, crashed,
+  restarted under a new id), and the learner is told at once that the session ended
+  (``session_ended``: start again; what was verified is stored, decision 0009);
+- a learner's current session is recorded under ``{prefix}:study:learner:{id}``, so a
+  start on one worker takes over a session on another (no two chapters at once,
+  across workers too): the old one is released and hands over its unstored credit;
+- a Server-Sent Events stream opened on a worker that does not hold the session is fed
+  by the owner, which forwards each challenge over the stream's worker channel.
+
+Without Redis (the embedded default, one process) every session is local and the relay
+calls ``LiveStudy`` directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import Any
+
+import msgspec
+from msgspec import Struct
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from api.services import study
+from examengine import credit
+
+logger = logging.getLogger("api.study_relay")
+
+#: How long a request waits for the worker that holds the session.
+TIMEOUT_S = 3.0
+#: How long the learner → current session record lives (longer than any session idles).
+LEARNER_TTL_MS = 24 * 3600 * 1000
+
+
+class _Request(Struct, frozen=True, kw_only=True, tag="request"):
+    id: str
+    reply_to: str
+    op: str
+    token: str = ""
+    learner: int = 0
+    now: int = 0
+    position_ms: int = 0
+    playing: bool = False
+    seq: int = 0
+    answer: str | None = None
+    slot: int = 0
+    serial: int = 0
+    by_chapter: str = ""
+    stream: str = ""
+
+
+class _Reply(Struct, frozen=True, kw_only=True, tag="reply"):
+    id: str
+    body: msgspec.Raw = msgspec.Raw(b"null")
+    code: str = ""
+    message: str = ""
+    message_zh: str = ""
+
+
+class _Push(Struct, frozen=True, kw_only=True, tag="push"):
+    """A challenge for a stream held by the receiving worker; ``None``: it ended."""
+
+    stream: str
+    challenge: study.ChallengeView | None
+
+
+_Message = _Request | _Reply | _Push
+_decode = msgspec.json.Decoder(_Message).decode
+_encode = msgspec.json.Encoder().encode
+
+
+def _text(value: object) -> str | None:
+    """A Redis reply as text (the client does not decode)."""
+    return value.decode() if isinstance(value, bytes) else None
+
+
+def _gone() -> credit.StudyError:
+    return credit.StudyError(
+        "session_ended",
+        "this study session has ended (its server restarted); start again",
+        "本次学习已结束（服务器已重启），请重新开始",
+    )
+
+
+class StudyRelay:
+    """See the module docstring. ``redis`` None: one process, everything local."""
+
+    def __init__(
+        self, live: study.LiveStudy, redis: Redis | None, *, prefix: str, secret: bytes
+    ) -> None:
+        self.live = live
+        self.redis = redis
+        self.prefix = prefix
+        self._secret = secret
+        self._listening = False
+        self._listener: asyncio.Task[None] | None = None
+        self._waiting: dict[str, asyncio.Future[_Reply]] = {}
+        self._streams: dict[str, asyncio.Queue[study.ChallengeView | None]] = {}
+        self._forwards: dict[str, asyncio.Task[None]] = {}
+
+    def channel(self, worker: str) -> str:
+        return f"{self.prefix}:study:worker:{worker}"
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    @property
+    def listening(self) -> bool:
+        """Subscribed to this worker's channel (relayed requests reach it)."""
+        return self._listening
+
+    async def start(self) -> None:
+        """Listen in the background; while Redis is down, keep trying (the app starts
+        anyway: /ready reports Redis)."""
+        if self.redis is not None:
+            self._listener = asyncio.get_running_loop().create_task(
+                self._listen(self.redis), name="study-relay"
+            )
+
+    async def stop(self) -> None:
+        """Stop listening: requests for this worker's sessions are refused from now on."""
+        for task in [self._listener, *self._forwards.values()]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._listener = None
+        self._forwards.clear()
+
+    # -- requests ------------------------------------------------------------------
+
+    async def begin(self, info: study.StartInfo, *, now: int) -> study.StudyStatus:
+        """Begin here, taking over the learner's session on any worker."""
+        if self.redis is None:
+            return self.live.begin(info, now=now)
+        key = f"{self.prefix}:study:learner:{info.learner}"
+        current = _text(await self.redis.get(key))
+        carried = await self._release(current, info, now)
+        status = self.live.begin(info, now=now, carried=carried)
+        worker, slot, serial, _ = study.open_token(status.token, self._secret)
+        mine = f"{worker}.{slot}.{serial}"
+        previous = _text(await self.redis.set(key, mine, px=LEARNER_TTL_MS, get=True))
+        if previous not in (None, current, mine):
+            await self._release(previous, info, now)  # began elsewhere meanwhile: ours wins
+        return status
+
+    async def heartbeat(
+        self, token: str, *, learner: int, position_ms: int, playing: bool, now: int
+    ) -> study.StudyStatus:
+        owner = self._owner(token)
+        if owner == self.live.worker:
+            return self.live.heartbeat(
+                token, learner=learner, position_ms=position_ms, playing=playing, now=now
+            )
+        reply = await self._call(
+            owner, op="heartbeat", token=token, learner=learner, now=now,
+            position_ms=position_ms, playing=playing,
+        )  # fmt: skip
+        return msgspec.json.decode(reply.body, type=study.StudyStatus)
+
+    async def ack(
+        self, token: str, *, learner: int, seq: int, answer: str | None, now: int
+    ) -> study.AckResult:
+        owner = self._owner(token)
+        if owner == self.live.worker:
+            return self.live.ack(token, learner=learner, seq=seq, answer=answer, now=now)
+        reply = await self._call(
+            owner, op="ack", token=token, learner=learner, seq=seq, answer=answer, now=now
+        )
+        return msgspec.json.decode(reply.body, type=study.AckResult)
+
+    async def subscribe(
+        self, token: str, *, learner: int
+    ) -> tuple[asyncio.Queue[study.ChallengeView | None], str]:
+        """A queue of the session's challenges (None: it ended) and a handle for
+        ``unsubscribe``; fed by the owner when that is another worker."""
+        owner = self._owner(token)
+        if owner == self.live.worker:
+            return self.live.subscribe(token, learner=learner), ""
+        stream = secrets.token_hex(8)
+        queue: asyncio.Queue[study.ChallengeView | None] = asyncio.Queue()
+        self._streams[stream] = queue
+        try:
+            await self._call(owner, op="subscribe", token=token, learner=learner, stream=stream)
+        except BaseException:
+            del self._streams[stream]
+            raise
+        return queue, f"{owner}.{stream}"
+
+    async def unsubscribe(
+        self, token: str, queue: asyncio.Queue[study.ChallengeView | None], handle: str
+    ) -> None:
+        if not handle:
+            self.live.unsubscribe(token, queue)
+            return
+        owner, stream = handle.split(".", 1)
+        self._streams.pop(stream, None)
+        if self.redis is not None:
+            request = _Request(id="", reply_to="", op="unsubscribe", stream=stream, token=token)
+            await self.redis.publish(self.channel(owner), _encode(request))
+
+    # -- internals -----------------------------------------------------------------
+
+    def _owner(self, token: str) -> str:
+        """The worker a (verified) token names; only ours without Redis."""
+        worker = study.open_token(token, self._secret)[0]
+        return worker if self.redis is not None else self.live.worker
+
+    async def _release(
+        self, ref: str | None, info: study.StartInfo, now: int
+    ) -> study.Carry | None:
+        """End the session ``ref`` ("worker.slot.serial") names if another worker holds
+        it (ours are taken over by ``LiveStudy.begin``); what it hands over."""
+        if not ref:
+            return None
+        worker, slot, serial = ref.split(".")
+        if worker == self.live.worker:
+            return None
+        try:
+            reply = await self._call(
+                worker, op="release", slot=int(slot), serial=int(serial),
+                by_chapter=info.chapter.key, now=now,
+            )  # fmt: skip
+        except credit.StudyError:  # that worker is gone: nothing to hand over
+            return None
+        return msgspec.json.decode(reply.body, type=study.Carry | None)
+
+    async def _call(self, worker: str, **fields: Any) -> _Reply:
+        assert self.redis is not None
+        request = _Request(
+            id=secrets.token_hex(8), reply_to=self.channel(self.live.worker), **fields
+        )
+        future: asyncio.Future[_Reply] = asyncio.get_running_loop().create_future()
+        self._waiting[request.id] = future
+        try:
+            if not await self.redis.publish(self.channel(worker), _encode(request)):
+                raise _gone()
+            reply = await asyncio.wait_for(future, TIMEOUT_S)
+        except TimeoutError:
+            raise _gone() from None
+        finally:
+            self._waiting.pop(request.id, None)
+        if reply.code:
+            raise credit.StudyError(reply.code, reply.message, reply.message_zh)
+        return reply
+
+    async def _listen(self, redis: Redis) -> None:
+        """Subscribe and hand each message on; after a lost connection, subscribe again."""
+        while True:
+            pubsub = redis.pubsub()
+            try:
+                await pubsub.subscribe(self.channel(self.live.worker))
+                self._listening = True
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None:
+                        await self._handle(message["data"])
+            except (RedisError, OSError) as error:
+                logger.warning("study relay: Redis unavailable (%s); retrying in 1 s", error)
+                await asyncio.sleep(1)
+            finally:
+                self._listening = False
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _handle(self, data: bytes) -> None:
+        try:
+            await self._dispatch(_decode(data))
+        except (RedisError, OSError):
+            raise
+        except Exception:  # one bad message must not stop the relay
+            logger.exception("study relay: a message could not be handled")
+
+    async def _dispatch(self, message: _Message) -> None:
+        if isinstance(message, _Reply):
+            future = self._waiting.get(message.id)
+            if future is not None and not future.done():
+                future.set_result(message)
+        elif isinstance(message, _Push):
+            queue = self._streams.get(message.stream)
+            if queue is not None:
+                queue.put_nowait(message.challenge)
+        elif message.op == "unsubscribe":
+            task = self._forwards.pop(message.stream, None)
+            if task is not None:
+                task.cancel()
+        else:
+            await self._serve(message)
+
+    async def _serve(self, request: _Request) -> None:
+        """Run a request for one of our sessions and publish the reply."""
+        assert self.redis is not None
+        live = self.live
+        try:
+            body: Any
+            if request.op == "heartbeat":
+                body = live.heartbeat(
+                    request.token, learner=request.learner, position_ms=request.position_ms,
+                    playing=request.playing, now=request.now,
+                )  # fmt: skip
+            elif request.op == "ack":
+                body = live.ack(
+                    request.token, learner=request.learner, seq=request.seq,
+                    answer=request.answer, now=request.now,
+                )  # fmt: skip
+            elif request.op == "release":
+                body = live.release(
+                    request.slot, request.serial, by_chapter=request.by_chapter, now=request.now
+                )
+            elif request.op == "subscribe":
+                queue = live.subscribe(request.token, learner=request.learner)
+                self._forwards[request.stream] = asyncio.get_running_loop().create_task(
+                    self._forward(request, queue)
+                )
+                body = None
+            else:
+                raise ValueError(f"unknown study relay request {request.op!r}")
+            reply = _Reply(id=request.id, body=msgspec.Raw(_encode(body)))
+        except credit.StudyError as error:
+            reply = _Reply(
+                id=request.id, code=error.code, message=error.message,
+                message_zh=error.message_zh,
+            )  # fmt: skip
+        await self.redis.publish(request.reply_to, _encode(reply))
+
+    async def _forward(
+        self, request: _Request, queue: asyncio.Queue[study.ChallengeView | None]
+    ) -> None:
+        """Feed a stream held by another worker until the session ends or it leaves."""
+        assert self.redis is not None
+        try:
+            while True:
+                challenge = await queue.get()
+                push = _Push(stream=request.stream, challenge=challenge)
+                await self.redis.publish(request.reply_to, _encode(push))
+                if challenge is None:
+                    return
+        finally:
+            self.live.unsubscribe(request.token, queue)
+            self._forwards.pop(request.stream, None)

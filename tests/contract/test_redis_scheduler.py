@@ -5,6 +5,7 @@ several workers over the same keys, restarts, Cluster-ready key names, bounded L
 from __future__ import annotations
 
 import re
+import struct
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import redis
 from redis.crc import key_slot
 
 from examengine.challenges import ChallengePolicy, Phase, SchedulerFull
-from examengine.challenges.redis_backend import MAX_BATCH, RedisScheduler
+from examengine.challenges.redis_backend import FORMAT, MAX_BATCH, RedisScheduler
 
 pytestmark = pytest.mark.redis
 
@@ -150,6 +151,52 @@ def test_a_worker_with_another_layout_is_refused(redis_url: str, redis_prefix: s
         worker(redis_url, redis_prefix, 1, capacity=10)
 
 
+def test_keys_written_in_another_format_are_refused(
+    client: redis.Redis, redis_url: str, redis_prefix: str
+) -> None:
+    # as the textual layout (format 1) left them: meta without a format, decimal slots
+    client.hset(f"{redis_prefix}:{{0}}:meta", mapping={"shards": 8, "capacity": 4000})
+    client.hset(f"{redis_prefix}:{{1}}:st", "1", "1,0,1700000300000,0,1000")
+    with pytest.raises(ValueError, match=rf"format 1 \(1: textual\), not {FORMAT}"):
+        worker(redis_url, redis_prefix, 1)
+    client.hset(f"{redis_prefix}:{{0}}:meta", "format", FORMAT + 1)
+    with pytest.raises(ValueError, match=f"format {FORMAT + 1}"):
+        worker(redis_url, redis_prefix, 1)
+
+
+def test_a_state_is_the_documented_binary_layout_and_owners_stay_exact(
+    client: redis.Redis, redis_url: str, redis_prefix: str
+) -> None:
+    """Owners are copied by Lua, never read: ids beyond a double's 2**53 stay exact."""
+    s = worker(redis_url, redis_prefix, 1, shards=2, capacity=10)
+    owners = arr(2**63 - 1, -(2**63), 2**53 + 1)
+    slots = s.allocate(3, owners)
+    s.arm(slots, now=EPOCH)
+    s.tick(now=EPOCH + 300_000)
+    for slot, owner in zip(slots.tolist(), owners.tolist(), strict=True):
+        assert s.owns(slot, owner)
+        assert not s.owns(slot, owner - 1)
+        field, shard = struct.pack("<I", slot), s.key(slot % 2, "")
+        value = client.hget(f"{shard}st", field)
+        assert struct.unpack("<BIqqq", value) == (Phase.AWAITING, 1, EPOCH + 360_000, 0, owner)
+        assert client.zscore(f"{shard}when", field) == EPOCH + 360_000, "an exact score"
+
+
+def test_values_beyond_32_bits_do_not_wrap_around(redis_url: str, redis_prefix: str) -> None:
+    s = worker(redis_url, redis_prefix, 1)
+    (slot,) = s.allocate(1)
+    s.arm(arr(slot), now=EPOCH)
+    assert s.tick(now=EPOCH + 300_000).issued_seq.tolist() == [1]
+    s.acknowledge(
+        arr(slot, slot), arr(2**32 + 1, -(2**32) + 1), arr(EPOCH + 300_001, EPOCH + 300_001)
+    )
+    result = s.tick(now=EPOCH + 300_002)
+    assert result.refused.tolist() == [slot, slot], "not read as seq 1 in 32 bits"
+    assert len(result.passed) == 0
+    beyond = arr(slot + 2**32, -(2**32) + slot)
+    assert s.phase_of(beyond).tolist() == [Phase.FREE] * 2, "nor a slot as another"
+
+
 def test_an_ack_queued_in_another_worker_is_not_lost_within_the_grace(
     redis_url: str, redis_prefix: str
 ) -> None:
@@ -193,7 +240,7 @@ def test_every_key_carries_its_shard_as_a_hash_tag(
     assert shards == set(range(5))
     # a slot's keys are its shard's
     for slot in slots.tolist():
-        assert client.hexists(f"{redis_prefix}:{{{slot % 5}}}:st", str(slot))
+        assert client.hexists(f"{redis_prefix}:{{{slot % 5}}}:st", struct.pack("<I", slot))
 
 
 def test_lua_batches_are_bounded(
@@ -204,13 +251,11 @@ def test_lua_batches_are_bounded(
     s = worker(redis_url, redis_prefix, 1, shards=1, capacity=1000, batch=50)
     calls: list[tuple[str, int]] = []  # (script, sessions it touches)
     run = s._pipeline
-    # arguments: allocate (capacity, shards, shard, owner...); arm (now, packed slot and
-    # interval); ack (packed slot, seq, time, interval); disarm (packed slots); tick (limit)
-    width = {"arm": 16, "ack": 32, "disarm": 8}
+    # arguments: allocate (capacity, shards, shard, packed owners); arm (now, packed slot
+    # and interval); ack (packed slot, seq, time, interval); disarm (packed slots); tick (limit)
+    width = {"allocate": 8, "arm": 12, "ack": 24, "disarm": 4}
 
     def items(name: str, args: list[Any]) -> int:
-        if name == "allocate":
-            return len(args) - 3
         if name == "tick":
             return int(args[-1])
         return len(args[-1]) // width[name]

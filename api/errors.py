@@ -318,6 +318,7 @@ STUDY_STATUSES: dict[str, int] = {
     "bad_token": 403,
     "wrong_answer": 422,
     "study_full": 503,
+    "study_unavailable": 503,
 }
 
 

@@ -11,9 +11,13 @@ elsewhere:
   request id and this worker's channel to reply to; the owner runs it on its event loop
   (the same ``LiveStudy`` call a local request makes) and publishes the reply, a
   success or the ``StudyError`` it raised;
-- ``PUBLISH`` says how many listened: none means the owner is gone (stopped, crashed,
-  restarted under a new id), and the learner is told at once that the session ended
-  (``session_ended``: start again; what was verified is stored, decision 0009);
+- ``PUBLISH`` says how many listened: none for ``GONE_AFTER_S`` (a relay re-subscribes
+  within about a second after a Redis blip) means the owner is gone (stopped, crashed,
+  restarted under a new id), and the learner is told that the session ended
+  (``session_ended``: start again; what was verified is stored, decision 0009); a
+  reply that does not come within ``TIMEOUT_S`` (pub/sub delivers at most once, so a
+  message can be lost while a connection drops) is ``study_unavailable`` (503, try
+  again): the session may well be alive, and the page's next heartbeat finds it;
 - a learner's current session is recorded under ``{prefix}:study:learner:{id}``, so a
   start on one worker takes over a session on another (no two chapters at once,
   across workers too): the old one is released and hands over its unstored credit;
@@ -44,6 +48,9 @@ logger = logging.getLogger("api.study_relay")
 
 #: How long a request waits for the worker that holds the session.
 TIMEOUT_S = 3.0
+#: How long nobody may listen on a worker's channel before it is taken to be gone (its
+#: relay re-subscribes within about a second of losing Redis).
+GONE_AFTER_S = 2.0
 #: How long the learner → current session record lives (longer than any session idles).
 LEARNER_TTL_MS = 24 * 3600 * 1000
 
@@ -90,6 +97,14 @@ def _text(value: object) -> str | None:
     return value.decode() if isinstance(value, bytes) else None
 
 
+def _unavailable() -> credit.StudyError:
+    return credit.StudyError(
+        "study_unavailable",
+        "studying is briefly unavailable; your progress is kept, try again in a moment",
+        "学习服务暂时不可用，学习进度已保存，请稍后重试",
+    )
+
+
 def _gone() -> credit.StudyError:
     return credit.StudyError(
         "session_ended",
@@ -113,6 +128,7 @@ class StudyRelay:
         self._waiting: dict[str, asyncio.Future[_Reply]] = {}
         self._streams: dict[str, asyncio.Queue[study.ChallengeView | None]] = {}
         self._forwards: dict[str, asyncio.Task[None]] = {}
+        self._retries: set[asyncio.Task[bool]] = set()
 
     def channel(self, worker: str) -> str:
         return f"{self.prefix}:study:worker:{worker}"
@@ -134,7 +150,7 @@ class StudyRelay:
 
     async def stop(self) -> None:
         """Stop listening: requests for this worker's sessions are refused from now on."""
-        for task in [self._listener, *self._forwards.values()]:
+        for task in [self._listener, *self._forwards.values(), *self._retries]:
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -245,34 +261,58 @@ class StudyRelay:
         request = _Request(
             id=secrets.token_hex(8), reply_to=self.channel(self.live.worker), **fields
         )
-        future: asyncio.Future[_Reply] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + GONE_AFTER_S
+        while not self._listening:  # the reply comes on our channel: be there for it
+            if loop.time() >= give_up:
+                raise _unavailable()
+            await asyncio.sleep(0.05)
+        future: asyncio.Future[_Reply] = loop.create_future()
         self._waiting[request.id] = future
         try:
-            if not await self.redis.publish(self.channel(worker), _encode(request)):
+            if not await self._publish(self.channel(worker), _encode(request)):
                 raise _gone()
             reply = await asyncio.wait_for(future, TIMEOUT_S)
         except TimeoutError:
-            raise _gone() from None
+            # someone listens there but no reply came (pub/sub delivers at most once: a
+            # message can be lost as a connection drops); the session may well be alive
+            raise _unavailable() from None
         finally:
             self._waiting.pop(request.id, None)
         if reply.code:
             raise credit.StudyError(reply.code, reply.message, reply.message_zh)
         return reply
 
+    async def _publish(self, channel: str, message: bytes) -> bool:
+        """Publish on ``channel``; while nobody listens there, try again for a moment (a
+        relay re-subscribes at once after a Redis blip). False: nobody came."""
+        assert self.redis is not None
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + GONE_AFTER_S
+        while not await self.redis.publish(channel, message):
+            if loop.time() >= give_up:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
     async def _listen(self, redis: Redis) -> None:
-        """Subscribe and hand each message on; after a lost connection, subscribe again."""
+        """Subscribe and hand each message on; after a lost connection, subscribe again
+        (at once, then backing off to once a second while Redis stays away)."""
+        delay = 0.05
         while True:
             pubsub = redis.pubsub()
             try:
                 await pubsub.subscribe(self.channel(self.live.worker))
                 self._listening = True
+                delay = 0.05
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         await self._handle(message["data"])
             except (RedisError, OSError) as error:
-                logger.warning("study relay: Redis unavailable (%s); retrying in 1 s", error)
-                await asyncio.sleep(1)
+                logger.warning("study relay: Redis unavailable (%s); retrying", error)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, 1.0)
             finally:
                 self._listening = False
                 with contextlib.suppress(RedisError, OSError):
@@ -336,7 +376,12 @@ class StudyRelay:
                 id=request.id, code=error.code, message=error.message,
                 message_zh=error.message_zh,
             )  # fmt: skip
-        await self.redis.publish(request.reply_to, _encode(reply))
+        data = _encode(reply)
+        if not await self.redis.publish(request.reply_to, data):
+            # the asker is re-subscribing (a Redis blip): keep trying beside the listener
+            task = asyncio.get_running_loop().create_task(self._publish(request.reply_to, data))
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
 
     async def _forward(
         self, request: _Request, queue: asyncio.Queue[study.ChallengeView | None]

@@ -24,6 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from click.testing import CliRunner
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from litestar.types import ControllerRouterHandler
@@ -32,6 +33,7 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from api.auth import hash_password
+from api.cli import main
 from api.db import migrate, standalone_transaction
 from api.settings import DatabaseSettings, RedisSettings, SecuritySettings, Settings
 from api.tables import User
@@ -199,3 +201,33 @@ def add_user(app_settings: Settings) -> Callable[..., None]:
             )
 
     return add
+
+
+# --------------------------------------------------------------------- the command line
+
+
+@pytest.fixture
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No EXAMENGINE_* setting from outside the test (the test services' URLs excepted)."""
+    for name in list(os.environ):
+        if name.startswith("EXAMENGINE_") and not name.startswith("EXAMENGINE_TEST_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_environ: None) -> dict[str, str]:
+    """The environment of an ``examengine`` command: run in ``tmp_path``, over a SQLite
+    file there (not migrated)."""
+    monkeypatch.chdir(tmp_path)
+    return {
+        "EXAMENGINE_VAR_DIR": str(tmp_path / "var"),
+        "EXAMENGINE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+    }
+
+
+@pytest.fixture
+def migrated_cli_env(cli_env: dict[str, str]) -> dict[str, str]:
+    """``cli_env`` after ``examengine db upgrade``."""
+    upgraded = CliRunner().invoke(main, ["db", "upgrade"], env=cli_env)
+    assert upgraded.exit_code == 0, upgraded.output
+    return cli_env

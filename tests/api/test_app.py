@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -256,11 +255,8 @@ async def test_a_request_that_fails_rolls_its_writes_back(app_client: Client) ->
 
 
 def test_settings_come_from_the_environment_when_none_are_given(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_environ: None
 ) -> None:
-    for name in [n for n in os.environ if n.startswith("EXAMENGINE_")]:
-        if not name.startswith("EXAMENGINE_TEST_"):
-            monkeypatch.delenv(name)
     monkeypatch.setenv("EXAMENGINE_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("EXAMENGINE_PORT", "8123")
     app = create_app()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -25,17 +24,8 @@ BAD = """$CATEGORY: 政策法规
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith("EXAMENGINE_") and not name.startswith("EXAMENGINE_TEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    values = {
-        "EXAMENGINE_VAR_DIR": str(tmp_path / "var"),
-        "EXAMENGINE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-    }
-    assert CliRunner().invoke(main, ["db", "upgrade"], env=values).exit_code == 0
-    return values
+def env(migrated_cli_env: dict[str, str]) -> dict[str, str]:
+    return migrated_cli_env
 
 
 def write(tmp_path: Path, name: str, text: str | bytes) -> Path:

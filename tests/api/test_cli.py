@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from click.testing import CliRunner
 from sqlmodel import select
@@ -17,14 +14,8 @@ from api.tables import User
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith("EXAMENGINE_") and not name.startswith("EXAMENGINE_TEST_"):
-            monkeypatch.delenv(name)
-    return {
-        "EXAMENGINE_VAR_DIR": str(tmp_path / "var"),
-        "EXAMENGINE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-    }
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
 def test_db_upgrade_then_user_add_creates_a_hashed_account(env: dict[str, str]) -> None:

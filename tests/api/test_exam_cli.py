@@ -3,7 +3,6 @@ them: check and publish specs, build and preassemble papers, audit a stored pape
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,19 +32,10 @@ LEARNER = "11010519491231002X"
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def env(migrated_cli_env: dict[str, str]) -> dict[str, str]:
     """A migrated database holding the demo bank, published."""
-    for name in list(os.environ):
-        if name.startswith("EXAMENGINE_") and not name.startswith("EXAMENGINE_TEST_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    values = {
-        "EXAMENGINE_VAR_DIR": str(tmp_path / "var"),
-        "EXAMENGINE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "EXAMENGINE_PAPER_SECRET": "cli-test-paper-secret-" + "s" * 32,
-    }
+    values = {**migrated_cli_env, "EXAMENGINE_PAPER_SECRET": "cli-test-paper-secret-" + "s" * 32}
     runner = CliRunner()
-    assert runner.invoke(main, ["db", "upgrade"], env=values).exit_code == 0
     bank = str(DEMO_DIR / "bank.yaml")
     imported = runner.invoke(
         main, ["bank", "import", bank, "--bank", DEMO_BANK, "--publish"], env=values

@@ -5,7 +5,6 @@ does the same from the command line."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -159,11 +158,8 @@ async def test_the_sweeper_follows_the_apps_clock_and_grades_auto_submit_attempt
 
 
 def test_examengine_sweep_once_closes_what_is_due(
-    settings: Settings, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+    settings: Settings, sessions: sessionmaker[Session], clean_environ: None
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith("EXAMENGINE_") and not name.startswith("EXAMENGINE_TEST_"):
-            monkeypatch.delenv(name)
     now = SystemClock().now_ms()
     attempt = open_attempt(sessions, now=now, deadline=now - 10)
     env = {

@@ -46,7 +46,7 @@ from api.exams import ExamsController
 from api.health import health, ready
 from api.logging import RequestLog, logging_config
 from api.pages import PAGE_HANDLERS, template_config
-from api.services.study import LiveStudy
+from api.services.study import LiveStudy, closing_policy
 from api.settings import Settings
 from api.study import StudyController
 from api.study_relay import StudyRelay
@@ -151,24 +151,29 @@ def create_app(
 
 
 def _live_study(settings: Settings, clock: Clock) -> LiveStudy:
-    """The live study sessions beside the in-process challenge schedulers (the default
-    backend): regular challenges, and the closing check one second after it is asked
-    for. Their randomness comes from a fresh seed drawn at startup, one stream each."""
+    """The live study sessions beside in-process challenge schedulers (the default
+    backend): a pool of two per policy in use — the service's default from the
+    settings, or a plan's own — each with its own random stream from a seed drawn at
+    startup."""
     study = settings.study
-    regular, closing = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(secrets.randbits(128)).spawn(2)
-    )
-    window_ms = study.challenge_window_s * 1000
-    policy = ChallengePolicy(
+    seeds = np.random.SeedSequence(secrets.randbits(128))
+    epoch = clock.now_ms()
+
+    def schedulers(policy: ChallengePolicy) -> tuple[InProcessScheduler, InProcessScheduler]:
+        regular, closing = (np.random.default_rng(s) for s in seeds.spawn(2))
+        return (
+            InProcessScheduler(study.capacity, policy, rng=regular, epoch_ms=epoch),
+            InProcessScheduler(study.capacity, closing_policy(policy), rng=closing, epoch_ms=epoch),
+        )
+
+    default = ChallengePolicy(
         min_interval_ms=study.challenge_min_s * 1000,
         max_interval_ms=max(study.challenge_min_s, study.challenge_max_s) * 1000,
-        window_ms=window_ms,
+        window_ms=study.challenge_window_s * 1000,
     )
-    final = ChallengePolicy(min_interval_ms=1000, max_interval_ms=1000, window_ms=window_ms)
-    epoch = clock.now_ms()
     return LiveStudy(
-        InProcessScheduler(study.capacity, policy, rng=regular, epoch_ms=epoch),
-        InProcessScheduler(study.capacity, final, rng=closing, epoch_ms=epoch),
+        schedulers,
+        default=default,
         secret=settings.security.secret_key.encode(),
         worker=secrets.token_hex(4),  # this process's name in its tokens (decision 0010)
     )

@@ -23,6 +23,7 @@ from api.bank_cli import bank
 from api.db import migrate, standalone_transaction
 from api.demo import demo
 from api.exam_cli import exam, paper
+from api.plan_cli import plan
 from api.services import accounts
 from api.settings import Settings, SettingsError
 from api.sweeper import sweep
@@ -205,6 +206,7 @@ main.add_command(bank)
 main.add_command(demo)
 main.add_command(exam)
 main.add_command(paper)
+main.add_command(plan)
 main.add_command(sweep)
 
 

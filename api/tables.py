@@ -400,6 +400,9 @@ class Plan(SQLModel, table=True):
     exam_key: str | None = Field(default=None, max_length=120)
     restudy: str = Field(default="required", max_length=16)
     required_first: bool = True
+    #: The plan's anti-idle policy as JSON (``examengine.challenges.ChallengePolicy``);
+    #: None: the service's default.
+    challenge: str | None = Field(default=None, max_length=1000)
     created_at: datetime = _created_at()
 
 

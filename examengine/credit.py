@@ -47,6 +47,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta, Struct
 
+from examengine.challenges.policy import ChallengePolicy
 from examengine.errors import EngineError
 
 DurationMs = Annotated[int, Meta(ge=1_000, le=24 * 3600 * 1000)]
@@ -118,6 +119,9 @@ class Plan(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     exam: str | None = None
     restudy: RestudyScope = RestudyScope.REQUIRED
     required_first: bool = True
+    #: The plan's anti-idle policy (how often, how long to answer, a question or a
+    #: prompt, what a miss does); None: the service's default.
+    challenge: ChallengePolicy | None = None
 
     def __post_init__(self) -> None:
         flags = [c.required for c in self.courses]
@@ -530,10 +534,11 @@ def challenge_passed(
 
 
 def challenge_missed(
-    session: StudySession, *, seq: int, closing: bool, at: int
+    session: StudySession, *, seq: int, closing: bool, at: int, pause: bool = True
 ) -> tuple[StudySession, Events]:
     """The answer window ran out at ``at``: the open segment is voided and the chapter
-    pauses until the learner starts it again."""
+    pauses until the learner starts it again (the source rule); with ``pause`` False
+    (a plan's gentler policy) it plays on and a new segment opens at ``at``."""
     events: Events = [
         ChallengeMissed(
             learner=session.learner, chapter=session.chapter, at_ms=at, seq=seq, closing=closing
@@ -542,14 +547,14 @@ def challenge_missed(
     if session.state not in LIVE:
         return session, events
     events.append(_voided(session, at, "challenge_missed"))
-    paused = msgspec.structs.replace(
+    after = msgspec.structs.replace(
         session,
         open_ms=0,
         open_until_ms=max(at, session.open_until_ms),
         segment_from_ms=at,
-        state=SessionState.PAUSED,
+        state=SessionState.PAUSED if pause else SessionState.ACTIVE,
     )
-    return paused, events
+    return after, events
 
 
 def take_over(session: StudySession, *, by_chapter: str, now: int) -> tuple[StudySession, Events]:

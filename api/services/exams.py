@@ -272,12 +272,13 @@ def convert_spec(value: Any, *, source: str) -> ExamSpec:
 
 def _wrong_shape(source: str, exc: msgspec.ValidationError) -> SpecUnreadableError:
     return SpecUnreadableError(
-        f"{source}: {exc}", f"{source}：字段无效（{_field_path(str(exc))}）：{exc}"
+        f"{source}: {exc}", f"{source}：字段无效（{field_path(str(exc))}）：{exc}"
     )
 
 
-def _field_path(message: str) -> str:
-    """The ``$.sections[0].count`` part of a msgspec validation message."""
+def field_path(message: str) -> str:
+    """The ``$.sections[0].count`` part of a msgspec validation message (the field a
+    bad spec or plan file gets wrong)."""
     _, _, path = message.rpartition(" - at ")
     return path.strip("`") or "$"
 

@@ -23,25 +23,32 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 from msgspec import Struct
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from api.services import attempts, banks
+from api.services import attempts, banks, exams
 from api.tables import Chapter as ChapterRow
 from api.tables import ChapterProgress, Enrollment, PlanEnrollment, StudyEvent
 from api.tables import Course as CourseRow
 from api.tables import Plan as PlanRow
 from api.tables import PlanCourse as PlanCourseRow
 from examengine import credit
-from examengine.challenges import ChallengeKind, InProcessScheduler, SchedulerFull
+from examengine.challenges import (
+    ChallengeKind,
+    ChallengePolicy,
+    InProcessScheduler,
+    OnMiss,
+    SchedulerFull,
+)
 from itembank.errors import ItembankError
 from itembank.model import SingleChoice, TrueFalse
 
@@ -133,6 +140,8 @@ class StartInfo(Struct, frozen=True, kw_only=True):
     position_ms: int
     course: str
     questions: tuple[Question, ...]
+    #: The plan's anti-idle policy (None: the service's default).
+    policy: ChallengePolicy | None = None
 
 
 class Grant(Struct, frozen=True, kw_only=True):
@@ -189,6 +198,7 @@ def save_plan(session: Session, plan: credit.Plan, *, now: int) -> None:
     row.title, row.year, row.category = plan.title, plan.year, plan.category
     row.required_hours, row.elective_hours = plan.required_hours, plan.elective_hours
     row.exam_key, row.restudy, row.required_first = plan.exam, plan.restudy, plan.required_first
+    row.challenge = None if plan.challenge is None else _ENCODER.encode(plan.challenge).decode()
     session.add(row)
     session.flush()
     assert row.id is not None
@@ -220,6 +230,24 @@ def _save_course(session: Session, course: credit.Course, created: datetime) -> 
         session.add(found)
     session.flush()
     return row.id
+
+
+def decode_plan(data: bytes, *, source: str, fmt: Literal["json", "yaml"] = "yaml") -> credit.Plan:
+    """The plan in ``data`` (YAML or JSON: the shape of ``examengine.credit.Plan``, its
+    ``challenge`` policy included). ``StudyError plan_unreadable`` naming ``source`` and
+    the field, or the rule a plan breaks (required courses first, enough hours)."""
+    try:
+        if fmt == "json":
+            return msgspec.json.decode(data, type=credit.Plan)
+        return msgspec.yaml.decode(data, type=credit.Plan)
+    except msgspec.ValidationError as exc:
+        where = exams.field_path(str(exc))
+        raise _error("plan_unreadable", f"{source}: {exc}",
+                     f"{source}：字段无效（{where}）：{exc}") from None  # fmt: skip
+    except msgspec.DecodeError as exc:
+        reason = " ".join(str(exc).split())
+        raise _error("plan_unreadable", f"{source}: not valid {fmt.upper()}: {reason}",
+                     f"{source}：不是有效的 {fmt.upper()} 文件：{reason}") from None  # fmt: skip
 
 
 def load_plan(session: Session, key: str) -> credit.Plan:
@@ -274,6 +302,9 @@ def _plan(session: Session, row: PlanRow) -> credit.Plan:
         exam=row.exam_key,
         restudy=credit.RestudyScope(row.restudy),
         required_first=row.required_first,
+        challenge=None
+        if row.challenge is None
+        else msgspec.json.decode(row.challenge, type=ChallengePolicy),
     )
 
 
@@ -370,6 +401,7 @@ def prepare_start(session: Session, *, learner_id: int, chapter: str) -> StartIn
             position_ms=stored.position_ms if stored else 0,
             course=found[0].course.key,
             questions=_questions(session, found[0].course.bank),
+            policy=plan.challenge,
         )
     raise _error(
         "not_enrolled_in_plan",
@@ -565,11 +597,15 @@ class _Live:
     """One open study session (mutable; lives in ``LiveStudy._live`` under its slot)."""
 
     __slots__ = (
-        "challenge", "chapter_id", "closing_slot", "dirty", "info", "key", "serial",
+        "challenge", "chapter_id", "closing_slot", "dirty", "info", "key", "pool", "serial",
         "session", "slot", "streams",
     )  # fmt: skip
 
-    def __init__(self, slot: int, serial: int, info: StartInfo, session: credit.StudySession):
+    def __init__(
+        self, pool: _Pool, slot: int, serial: int, info: StartInfo, session: credit.StudySession
+    ):
+        self.pool = pool
+        #: This process's slot number: the pool's base plus the pool scheduler's slot.
         self.slot = slot
         self.serial = serial
         self.info = info
@@ -580,6 +616,41 @@ class _Live:
         self.closing_slot = -1
         self.dirty = False
         self.streams: list[asyncio.Queue[ChallengeView | None]] = []
+
+
+class _Pool:
+    """The schedulers of one challenge policy: ``scheduler`` times the regular
+    challenges; ``closing`` (fires one second after arming, the policy's window) the
+    check that closes a chapter's last segment. A pool's slots are numbered from
+    ``base`` in this process, so a slot number alone names the pool."""
+
+    __slots__ = ("base", "closing", "policy", "scheduler")
+
+    def __init__(
+        self,
+        policy: ChallengePolicy,
+        scheduler: InProcessScheduler,
+        closing: InProcessScheduler,
+        base: int,
+    ):
+        self.policy = policy
+        self.scheduler = scheduler
+        self.closing = closing
+        self.base = base
+
+    def slots(self, local: npt.NDArray[np.int64]) -> list[int]:
+        """The pool's slots as this process's slot numbers."""
+        numbers: list[int] = (local + self.base).tolist()
+        return numbers
+
+
+#: Makes the schedulers of a policy: (regular, closing).
+Schedulers = Callable[[ChallengePolicy], tuple[InProcessScheduler, InProcessScheduler]]
+
+
+def closing_policy(policy: ChallengePolicy) -> ChallengePolicy:
+    """The closing check of ``policy``: one second after it is asked for, same window."""
+    return msgspec.structs.replace(policy, min_interval_ms=1000, max_interval_ms=1000)
 
 
 class TickOutcome(Struct, frozen=True, kw_only=True):
@@ -601,11 +672,11 @@ class Carry(Struct, frozen=True, kw_only=True):
 
 
 class LiveStudy:
-    """The live study sessions of this process, beside its challenge scheduler.
+    """The live study sessions of this process, beside its challenge schedulers.
 
-    ``scheduler`` times the regular challenges (its slot travels in the signed token and
-    is checked against its owner array); ``closing`` (a second scheduler whose policy
-    fires one second after arming) times the check that closes a chapter's last segment.
+    One pool of schedulers per challenge policy in use (the service's ``default`` and
+    any plan's own), made on first use by ``schedulers``; a session's slot (in its
+    signed token, checked against the scheduler's owner array) names its pool.
     Request handlers call ``begin``, ``heartbeat``, ``ack`` and ``subscribe`` on the
     event loop; the ticker calls ``tick`` and ``flush`` on the same loop, so no lock is
     needed.
@@ -613,9 +684,9 @@ class LiveStudy:
 
     def __init__(
         self,
-        scheduler: InProcessScheduler,
-        closing: InProcessScheduler,
+        schedulers: Schedulers,
         *,
+        default: ChallengePolicy,
         secret: bytes,
         rules: credit.StudyRules | None = None,
         worker: str = "w",
@@ -624,9 +695,11 @@ class LiveStudy:
             raise ValueError("a worker id is letters and digits")
         #: This process's name in its tokens (api/study_relay.py routes by it).
         self.worker = worker
-        self.scheduler = scheduler
-        self.closing = closing
+        self.default = default
         self.rules = rules or credit.StudyRules()
+        self._schedulers = schedulers
+        self._pools: list[_Pool] = []
+        self._pool_of: dict[ChallengePolicy, _Pool] = {}
         self._secret = secret
         self._live: dict[int, _Live] = {}
         self._by_learner: dict[int, int] = {}
@@ -654,9 +727,10 @@ class LiveStudy:
         if carried and (carried.chapter, carried.cycle) == (info.chapter.key, info.cycle):
             credited = max(credited, carried.credited_ms)
             position = carried.position_ms
+        pool = self._pool(info.policy or self.default)
         owners = np.array([info.learner], dtype=np.int64)
         try:
-            slots = self.scheduler.allocate(1, owners)
+            slots = pool.scheduler.allocate(1, owners)
         except SchedulerFull:
             raise _error("study_full", "too many learners are studying; try again shortly",
                          "当前学习人数过多，请稍后再试") from None  # fmt: skip
@@ -669,12 +743,12 @@ class LiveStudy:
             now=now,
         )
         self._serial += 1
-        live = _Live(int(slots[0]), self._serial, info, session)
+        live = _Live(pool, pool.base + int(slots[0]), self._serial, info, session)
         self._live[live.slot] = live
         self._by_learner[info.learner] = live.slot
         self._record(live, events)
         if session.state is credit.SessionState.ACTIVE:
-            self.scheduler.arm(slots, now=now)
+            pool.scheduler.arm(slots, now=now)
         return self._status(live, now)
 
     def heartbeat(
@@ -706,10 +780,11 @@ class LiveStudy:
         if live.key and answer not in live.key:
             raise _error("wrong_answer", "that is not the right answer; try again",
                          "回答不正确，请重试")  # fmt: skip
+        pool = live.pool
         if challenge.closing:
-            self.closing.ack(live.closing_slot, seq, now)
+            pool.closing.ack(live.closing_slot - pool.base, seq, now)
         else:
-            self.scheduler.ack(live.slot, seq, now)
+            pool.scheduler.ack(live.slot - pool.base, seq, now)
         return AckResult(seq=seq, queued=True, server_ms=now)
 
     def status(self, token: str, *, learner: int, now: int) -> StudyStatus:
@@ -741,31 +816,33 @@ class LiveStudy:
     # -- the tick ----------------------------------------------------------------
 
     def tick(self, *, now: int) -> TickOutcome:
-        """Arm the closing checks asked for, tick both schedulers, apply what they
-        report to the rules; returns the batch to persist now (credit granted, chapters
-        completed, integrity events)."""
+        """Arm the closing checks asked for, tick every pool's schedulers, apply what
+        they report to the rules; returns the batch to persist now (credit granted,
+        chapters completed, integrity events)."""
         self._arm_closing(now)
-        regular = self.scheduler.tick(now=now)
-        closing = self.closing.tick(now=now)
-        done: list[int] = []
-        for result, is_closing in ((regular, False), (closing, True)):
-            for slot, seq in zip(result.issued.tolist(), result.issued_seq.tolist(), strict=True):
-                self._issued(self._find(slot, is_closing), seq, is_closing, now)
-            for slot, at in zip(result.passed.tolist(), result.passed_ms.tolist(), strict=True):
-                self._answered(self._find(slot, is_closing), is_closing, at, passed=True)
-            for slot in result.missed.tolist():
-                self._answered(self._find(slot, is_closing), is_closing, now, passed=False)
-            if is_closing:
-                done += result.passed.tolist() + result.missed.tolist()
-        self._release_closing(done)
+        counts = [0, 0, 0]
+        for pool in self._pools:
+            regular = pool.scheduler.tick(now=now)
+            closing = pool.closing.tick(now=now)
+            done: list[int] = []
+            for result, is_closing in ((regular, False), (closing, True)):
+                issued = zip(pool.slots(result.issued), result.issued_seq.tolist(), strict=True)
+                for slot, seq in issued:
+                    self._issued(self._find(slot, is_closing), seq, is_closing, now)
+                passed = zip(pool.slots(result.passed), result.passed_ms.tolist(), strict=True)
+                for slot, at in passed:
+                    self._answered(self._find(slot, is_closing), is_closing, at, passed=True)
+                for slot in pool.slots(result.missed):
+                    self._answered(self._find(slot, is_closing), is_closing, now, passed=False)
+                if is_closing:
+                    done += pool.slots(result.passed) + pool.slots(result.missed)
+                counts[0] += len(result.issued)
+                counts[1] += len(result.passed)
+                counts[2] += len(result.missed)
+            self._release_closing(done)
         batch = Batch(now=now, grants=tuple(self._grants), events=tuple(self._events))
         self._grants, self._events = [], []
-        return TickOutcome(
-            batch=batch,
-            issued=len(regular.issued) + len(closing.issued),
-            passed=len(regular.passed) + len(closing.passed),
-            missed=len(regular.missed) + len(closing.missed),
-        )
+        return TickOutcome(batch=batch, issued=counts[0], passed=counts[1], missed=counts[2])
 
     def flush(self, *, now: int) -> Batch:
         """The live progress of every session that changed since the last flush (the
@@ -795,6 +872,23 @@ class LiveStudy:
 
     # -- internals ---------------------------------------------------------------
 
+    def _pool(self, policy: ChallengePolicy) -> _Pool:
+        """The pool of ``policy``, made on first use."""
+        pool = self._pool_of.get(policy)
+        if pool is None:
+            scheduler, closing = self._schedulers(policy)
+            if scheduler.capacity != closing.capacity:
+                raise ValueError("a pool's two schedulers hold as many slots")
+            last = self._pools[-1] if self._pools else None
+            base = last.base + last.scheduler.capacity if last else 0
+            pool = _Pool(policy, scheduler, closing, base)
+            self._pools.append(pool)
+            self._pool_of[policy] = pool
+        return pool
+
+    def _pool_at(self, slot: int) -> _Pool:
+        return next(p for p in reversed(self._pools) if p.base <= slot)
+
     def _find(self, slot: int, is_closing: bool) -> _Live | None:
         if is_closing:
             slot = self._by_closing.get(slot, -1)
@@ -803,7 +897,8 @@ class LiveStudy:
     def _issued(self, live: _Live | None, seq: int, is_closing: bool, now: int) -> None:
         if live is None or live.session.state not in credit.LIVE or live.challenge is not None:
             return  # one challenge at a time: a second one (regular beside closing) waits out
-        questions = live.info.questions
+        policy = live.pool.policy
+        questions = live.info.questions if policy.kind is ChallengeKind.QUESTION else ()
         kind = ChallengeKind.QUESTION if questions else ChallengeKind.PROMPT
         if questions:
             question = questions[(live.slot * 7919 + seq) % len(questions)]
@@ -811,7 +906,7 @@ class LiveStudy:
         else:
             prompt = "请点击“继续学习”确认您仍在学习"
             options, live.key = (OptionView(id="continue", text="继续学习"),), frozenset()
-        window = (self.closing if is_closing else self.scheduler).policy.window_ms
+        window = policy.window_ms
         live.challenge = ChallengeView(
             seq=seq, closing=is_closing, kind=kind.value, prompt=prompt, options=options,
             issued_ms=now, expires_ms=now + window,
@@ -825,9 +920,19 @@ class LiveStudy:
         if live is None or live.challenge is None or live.challenge.closing != is_closing:
             return
         seq = live.challenge.seq
-        rule = credit.challenge_passed if passed else credit.challenge_missed
         before = live.session
-        live.session, events = rule(live.session, seq=seq, closing=is_closing, at=at)
+        if passed:
+            live.session, events = credit.challenge_passed(
+                live.session, seq=seq, closing=is_closing, at=at
+            )
+        else:
+            plays_on = live.pool.policy.on_miss is OnMiss.VOID
+            live.session, events = credit.challenge_missed(
+                live.session, seq=seq, closing=is_closing, at=at, pause=not plays_on
+            )
+            if plays_on and live.session.state is credit.SessionState.ACTIVE and not is_closing:
+                pool = live.pool
+                pool.scheduler.arm(np.array([live.slot - pool.base], dtype=np.int64), now=at)
         live.challenge, live.key = None, frozenset()
         live.dirty = True
         self._record(live, events)
@@ -846,19 +951,23 @@ class LiveStudy:
             and self._live[s].session.state is credit.SessionState.CLOSING
         ]  # fmt: skip
         self._closing_wanted = []
-        if not wanted:
-            return
-        owners = np.array([self._live[s].session.learner for s in wanted], dtype=np.int64)
-        slots = self.closing.allocate(len(wanted), owners)
-        self.closing.arm(slots, now=now)
-        for slot, closing_slot in zip(wanted, slots.tolist(), strict=True):
-            self._live[slot].closing_slot = closing_slot
-            self._by_closing[closing_slot] = slot
+        for pool in self._pools:
+            mine = [s for s in wanted if self._live[s].pool is pool]
+            if not mine:
+                continue
+            owners = np.array([self._live[s].session.learner for s in mine], dtype=np.int64)
+            local = pool.closing.allocate(len(mine), owners)
+            pool.closing.arm(local, now=now)
+            for slot, closing_slot in zip(mine, pool.slots(local), strict=True):
+                self._live[slot].closing_slot = closing_slot
+                self._by_closing[closing_slot] = slot
 
     def _release_closing(self, closing_slots: Sequence[int]) -> None:
+        """Free closing slots (process numbers, all of one pool)."""
         if not closing_slots:
             return
-        self.closing.disarm(np.array(closing_slots, dtype=np.int64))
+        pool = self._pool_at(closing_slots[0])
+        pool.closing.disarm(np.array(closing_slots, dtype=np.int64) - pool.base)
         for closing_slot in closing_slots:
             slot = self._by_closing.pop(closing_slot, None)
             live = self._live.get(slot) if slot is not None else None
@@ -873,7 +982,7 @@ class LiveStudy:
         self._grants.append(self._grant(live, completed=None))
         if live.closing_slot >= 0:
             self._release_closing([live.closing_slot])
-        self.scheduler.disarm(np.array([live.slot], dtype=np.int64))
+        live.pool.scheduler.disarm(np.array([live.slot - live.pool.base], dtype=np.int64))
         del self._live[live.slot]
         if self._by_learner.get(live.session.learner) == live.slot:
             del self._by_learner[live.session.learner]
@@ -910,7 +1019,9 @@ class LiveStudy:
         learner (the scheduler's owner array), and not taken over since."""
         worker, slot, serial, owner = open_token(token, self._secret)
         live = self._live.get(slot) if worker == self.worker else None
-        if owner != learner or not self.scheduler.owns(slot, learner):
+        if live is not None and (
+            owner != learner or not live.pool.scheduler.owns(slot - live.pool.base, learner)
+        ):
             live = None
         if live is None or live.serial != serial:
             raise _error(

@@ -20,7 +20,7 @@ from api.settings import DatabaseSettings
 from api.study_ticker import StudyTicker
 from api.tables import ChapterProgress, Enrollment, StudyEvent, User
 from examengine import credit
-from examengine.challenges import ChallengePolicy, InProcessScheduler
+from examengine.challenges import ChallengeKind, ChallengePolicy, InProcessScheduler, OnMiss
 from examengine.clock import ManualClock
 
 T0 = 1_000_000
@@ -61,15 +61,19 @@ def world(db_url: str) -> Iterator[World]:
     engine.dispose()
 
 
+REGULAR = ChallengePolicy(min_interval_ms=60_000, max_interval_ms=90_000, window_ms=10_000)
+
+
 def live_study(clock: ManualClock) -> study.LiveStudy:
     rng = np.random.default_rng(5)
-    regular = ChallengePolicy(min_interval_ms=60_000, max_interval_ms=90_000, window_ms=10_000)
-    closing = ChallengePolicy(min_interval_ms=1_000, max_interval_ms=1_000, window_ms=10_000)
-    return study.LiveStudy(
-        InProcessScheduler(100, regular, rng=rng, epoch_ms=clock.now_ms()),
-        InProcessScheduler(100, closing, rng=rng, epoch_ms=clock.now_ms()),
-        secret=b"contract-secret",
-    )
+
+    def schedulers(policy: ChallengePolicy) -> tuple[InProcessScheduler, InProcessScheduler]:
+        return (
+            InProcessScheduler(100, policy, rng=rng, epoch_ms=clock.now_ms()),
+            InProcessScheduler(100, study.closing_policy(policy), rng=rng, epoch_ms=clock.now_ms()),
+        )
+
+    return study.LiveStudy(schedulers, default=REGULAR, secret=b"contract-secret")
 
 
 def studied(world: World, live: study.LiveStudy, clock: ManualClock, chapter: str,
@@ -169,3 +173,53 @@ def test_credit_only_grows_in_the_database(world: World) -> None:
         study.persist(db, study.Batch(now=T0 + 1, grants=(lower,)))
     row = stored(world, "long")
     assert row is not None and (row.credited_ms, row.position_ms) == (50_000, 70_000)
+
+
+GENTLE = ChallengePolicy(
+    min_interval_ms=30_000, max_interval_ms=30_000, window_ms=5_000,
+    kind=ChallengeKind.PROMPT, on_miss=OnMiss.VOID,
+)  # fmt: skip
+
+
+def test_a_plan_with_its_own_policy_times_and_treats_its_challenges_by_it(world: World) -> None:
+    """The plan's policy round-trips through the database and governs its sessions: a
+    prompt every 30 s (not the service's 60–90 s), 5 s to answer, and a miss that voids
+    the segment but plays on (re-armed) instead of pausing. Another plan's learner, on
+    the service's default, is timed beside it by a second pool."""
+    with transaction(world.sessions) as db:
+        study.save_plan(db, msgspec.structs.replace(PLAN, challenge=GENTLE), now=T0)
+        assert study.load_plan(db, PLAN.key).challenge == GENTLE
+    clock = ManualClock(T0)
+    live = live_study(clock)
+    with transaction(world.sessions) as db:
+        info = study.prepare_start(db, learner_id=world.learner, chapter="long")
+    assert info.policy == GENTLE
+    token = live.begin(info, now=T0).token
+    beat = {"learner": world.learner, "playing": True}
+    live.heartbeat(token, position_ms=0, now=T0, **beat)
+    clock.advance(15_000)
+    live.heartbeat(token, position_ms=15_000, now=clock.now_ms(), **beat)
+    clock.advance(14_000)
+    assert live.tick(now=clock.now_ms()).issued == 0
+    clock.advance(1_000)
+    assert live.tick(now=clock.now_ms()).issued == 1
+    challenge = live.status(token, learner=world.learner, now=clock.now_ms()).challenge
+    assert challenge is not None and challenge.kind == "prompt"
+    assert challenge.expires_ms - challenge.issued_ms == 5_000
+    clock.advance(5_001)
+    assert live.tick(now=clock.now_ms()).missed == 1
+    after_miss = live.status(token, learner=world.learner, now=clock.now_ms())
+    assert (after_miss.state, after_miss.pending_s, after_miss.credited_s) == ("active", 0, 0)
+    missed_at = clock.now_ms()
+    live.heartbeat(token, position_ms=36_000, now=missed_at, **beat)  # plays on
+    clock.advance(15_000)
+    live.heartbeat(token, position_ms=51_000, now=clock.now_ms(), **beat)
+    assert live.status(token, learner=world.learner, now=clock.now_ms()).pending_s == 15
+    clock.advance(15_000)  # the next challenge 30 s after the miss (re-armed at the miss)
+    assert live.tick(now=clock.now_ms()).issued == 1
+    # the default policy's pool runs beside it
+    other = msgspec.structs.replace(
+        info, learner=world.learner + 1000, policy=None, credited_ms=0, position_ms=0
+    )
+    assert live.begin(other, now=clock.now_ms()).token != token
+    assert live.open_sessions == 2

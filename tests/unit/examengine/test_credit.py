@@ -77,6 +77,19 @@ def test_a_missed_challenge_voids_the_open_segment_and_nothing_accrues_after_it(
     assert s.credited_ms == 15_000  # a pass does not resume a paused chapter
 
 
+def test_a_gentler_plan_voids_the_segment_on_a_miss_but_plays_on():
+    s = beat(started(100), 100, 0)
+    s = beat(s, 15_100, 15_000)
+    s, events = credit.challenge_missed(s, seq=1, closing=False, at=20_100, pause=False)
+    assert s.state is SessionState.ACTIVE
+    assert (s.credited_ms, s.open_ms) == (0, 0)
+    assert [e.reason for e in events if isinstance(e, credit.SegmentVoided)] == ["challenge_missed"]
+    s = beat(s, 30_100, 30_000)  # only the time since the miss accrues
+    assert s.open_ms == 10_000
+    s, _ = credit.challenge_passed(s, seq=2, closing=False, at=30_100)
+    assert s.credited_ms == 10_000
+
+
 def test_time_accrued_after_the_answer_arrived_stays_in_the_next_segment():
     s = beat(started(100), 100, 0)
     s = beat(s, 15_100, 15_000)

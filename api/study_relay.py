@@ -165,14 +165,19 @@ class StudyRelay:
         if self.redis is None:
             return self.live.begin(info, now=now)
         key = f"{self.prefix}:study:learner:{info.learner}"
-        current = _text(await self.redis.get(key))
+        try:
+            current = _text(await self.redis.get(key))
+        except (RedisError, OSError):
+            # without Redis another worker's session could not be taken over
+            raise _unavailable() from None
         carried = await self._release(current, info, now)
         status = self.live.begin(info, now=now, carried=carried)
         worker, slot, serial, _ = study.open_token(status.token, self._secret)
         mine = f"{worker}.{slot}.{serial}"
-        previous = _text(await self.redis.set(key, mine, px=LEARNER_TTL_MS, get=True))
-        if previous not in (None, current, mine):
-            await self._release(previous, info, now)  # began elsewhere meanwhile: ours wins
+        with contextlib.suppress(RedisError, OSError):  # then the next start reads `current`
+            previous = _text(await self.redis.set(key, mine, px=LEARNER_TTL_MS, get=True))
+            if previous not in (None, current, mine):
+                await self._release(previous, info, now)  # began elsewhere meanwhile: ours wins
         return status
 
     async def heartbeat(
@@ -228,7 +233,8 @@ class StudyRelay:
         self._streams.pop(stream, None)
         if self.redis is not None:
             request = _Request(id="", reply_to="", op="unsubscribe", stream=stream, token=token)
-            await self.redis.publish(self.channel(owner), _encode(request))
+            with contextlib.suppress(RedisError, OSError):  # the session's end stops it too
+                await self.redis.publish(self.channel(owner), _encode(request))
 
     # -- internals -----------------------------------------------------------------
 
@@ -276,6 +282,8 @@ class StudyRelay:
         except TimeoutError:
             # someone listens there but no reply came (pub/sub delivers at most once: a
             # message can be lost as a connection drops); the session may well be alive
+            raise _unavailable() from None
+        except (RedisError, OSError):  # Redis itself is away
             raise _unavailable() from None
         finally:
             self._waiting.pop(request.id, None)

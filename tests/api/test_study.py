@@ -22,7 +22,7 @@ from api.app import create_app
 from api.db import migrate, standalone_transaction
 from api.services import attempts, banks, exams, study
 from api.settings import ExamSettings, RedisSettings, Settings, StudySettings
-from api.study_relay import GONE_AFTER_S
+from api.study_relay import GONE_AFTER_S, StudyRelay
 from api.tables import StudyEvent, User
 from examengine import credit
 from examengine.clock import ManualClock
@@ -457,3 +457,19 @@ async def test_the_relay_listens_again_after_losing_redis(workers: Workers, redi
     assert response.status_code == 200, response.text
     assert set(codes) <= {"study_unavailable"}, codes
     assert a.state.study_relay.listening
+
+
+async def test_with_redis_away_a_start_is_refused_as_unavailable_not_an_error(
+    app: Litestar, world: int, app_settings: Settings
+) -> None:
+    """Several workers and no Redis: a start cannot take over another worker's session,
+    so it is refused as briefly unavailable (503, both languages), not a 500."""
+    away = redis.asyncio.Redis.from_url("redis://127.0.0.1:1", socket_connect_timeout=1)
+    relay = StudyRelay(app.state.study, away, prefix="away", secret=b"s")
+    with standalone_transaction(app_settings.database) as db:
+        info = study.prepare_start(db, learner_id=world, chapter="法规-1")
+    with pytest.raises(credit.StudyError) as refused:
+        await relay.begin(info, now=T0)
+    assert refused.value.code == "study_unavailable" and "稍后重试" in refused.value.message_zh
+    assert app.state.study.open_sessions == 0
+    await away.aclose()

@@ -47,7 +47,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta, Struct
 
-from examengine.challenges.policy import ChallengePolicy
+from examengine.challenges.policy import ChallengePolicy, OnMiss
 from examengine.errors import EngineError
 
 DurationMs = Annotated[int, Meta(ge=1_000, le=24 * 3600 * 1000)]
@@ -534,10 +534,15 @@ def challenge_passed(
 
 
 def challenge_missed(
-    session: StudySession, *, seq: int, closing: bool, at: int, pause: bool = True
+    session: StudySession,
+    *,
+    seq: int,
+    closing: bool,
+    at: int,
+    on_miss: OnMiss = OnMiss.VOID_AND_PAUSE,
 ) -> tuple[StudySession, Events]:
     """The answer window ran out at ``at``: the open segment is voided and the chapter
-    pauses until the learner starts it again (the source rule); with ``pause`` False
+    pauses until the learner starts it again (the source rule); with ``OnMiss.VOID``
     (a plan's gentler policy) it plays on and a new segment opens at ``at``."""
     events: Events = [
         ChallengeMissed(
@@ -552,7 +557,7 @@ def challenge_missed(
         open_ms=0,
         open_until_ms=max(at, session.open_until_ms),
         segment_from_ms=at,
-        state=SessionState.PAUSED if pause else SessionState.ACTIVE,
+        state=SessionState.ACTIVE if on_miss is OnMiss.VOID else SessionState.PAUSED,
     )
     return after, events
 

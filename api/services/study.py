@@ -46,7 +46,6 @@ from examengine.challenges import (
     ChallengeKind,
     ChallengePolicy,
     InProcessScheduler,
-    OnMiss,
     SchedulerFull,
 )
 from itembank.errors import ItembankError
@@ -926,11 +925,11 @@ class LiveStudy:
                 live.session, seq=seq, closing=is_closing, at=at
             )
         else:
-            plays_on = live.pool.policy.on_miss is OnMiss.VOID
             live.session, events = credit.challenge_missed(
-                live.session, seq=seq, closing=is_closing, at=at, pause=not plays_on
+                live.session, seq=seq, closing=is_closing, at=at, on_miss=live.pool.policy.on_miss
             )
-            if plays_on and live.session.state is credit.SessionState.ACTIVE and not is_closing:
+            if live.session.state is credit.SessionState.ACTIVE and not is_closing:
+                # the policy lets it play on: the next challenge counts from the miss
                 pool = live.pool
                 pool.scheduler.arm(np.array([live.slot - pool.base], dtype=np.int64), now=at)
         live.challenge, live.key = None, frozenset()

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from examengine import credit
+from examengine.challenges import OnMiss
 from examengine.credit import SessionState, StudyError
 
 RULES = credit.StudyRules(max_gap_ms=45_000)
@@ -80,7 +81,7 @@ def test_a_missed_challenge_voids_the_open_segment_and_nothing_accrues_after_it(
 def test_a_gentler_plan_voids_the_segment_on_a_miss_but_plays_on():
     s = beat(started(100), 100, 0)
     s = beat(s, 15_100, 15_000)
-    s, events = credit.challenge_missed(s, seq=1, closing=False, at=20_100, pause=False)
+    s, events = credit.challenge_missed(s, seq=1, closing=False, at=20_100, on_miss=OnMiss.VOID)
     assert s.state is SessionState.ACTIVE
     assert (s.credited_ms, s.open_ms) == (0, 0)
     assert [e.reason for e in events if isinstance(e, credit.SegmentVoided)] == ["challenge_missed"]

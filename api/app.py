@@ -8,7 +8,7 @@ the login rate limit, problem+json errors, Prometheus metrics at /metrics, OpenA
 
 To add routes, append controllers or handlers to ``ROUTE_HANDLERS`` (or pass them to
 ``create_app(route_handlers=...)`` in tests); to map a domain exception, add one line to
-``api.errors.EXCEPTION_HANDLERS``.
+``api.http.errors.EXCEPTION_HANDLERS``.
 """
 
 from __future__ import annotations
@@ -35,23 +35,23 @@ from litestar.stores.redis import RedisStore
 from litestar.types import ControllerRouterHandler
 from redis.asyncio import Redis
 
-from api.accounts import AccountsController, register
-from api.attempts import LearnerAttemptsController, OperatorAttemptsController
-from api.auth import LOGIN_FAILURES_STORE, AuthController, login_rate_limit, session_config
-from api.authoring import AuthoringController
 from api.clock import SystemClock
-from api.db import make_engine, provide_db, session_factory
-from api.errors import exception_handlers
-from api.exams import ExamsController
-from api.health import health, ready
+from api.http.accounts import AccountsController, register
+from api.http.attempts import LearnerAttemptsController, OperatorAttemptsController
+from api.http.auth import LOGIN_FAILURES_STORE, AuthController, login_rate_limit, session_config
+from api.http.authoring import AuthoringController
+from api.http.errors import exception_handlers
+from api.http.exams import ExamsController
+from api.http.health import health, ready
+from api.http.study import StudyController
 from api.logging import RequestLog, logging_config
-from api.pages import PAGE_HANDLERS, template_config
 from api.services.study import LiveStudy, closing_policy
 from api.settings import Settings
-from api.study import StudyController
-from api.study_relay import StudyRelay
-from api.study_ticker import StudyTicker
-from api.sweeper import Sweeper
+from api.store.db import make_engine, provide_db, session_factory
+from api.web import PAGE_HANDLERS, template_config
+from api.workers.study_relay import StudyRelay
+from api.workers.study_ticker import StudyTicker
+from api.workers.sweeper import Sweeper
 from examengine.challenges import ChallengePolicy, InProcessScheduler
 from examengine.clock import Clock
 

@@ -74,7 +74,7 @@ def logging_config(level: str) -> LoggingConfig:
             "api": {"level": level, "handlers": ["json"], "propagate": True},
         },
         root={"level": "WARNING", "handlers": []},
-        # Exceptions are logged once, by api.errors' 500 handler.
+        # Exceptions are logged once, by api.http.errors' 500 handler.
         log_exceptions="never",
         configure_root_logger=False,
         disable_existing_loggers=False,

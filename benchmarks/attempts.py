@@ -34,12 +34,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
-from api.db import make_engine, migrate, session_factory, transaction
 from api.services import attempts, banks, exams
 from api.settings import DatabaseSettings
-from api.sweeper import Sweeper
-from api.tables import AnswerStep, User
-from api.tables import Attempt as AttemptRow
+from api.store.db import make_engine, migrate, session_factory, transaction
+from api.store.tables import AnswerStep, User
+from api.store.tables import Attempt as AttemptRow
+from api.workers.sweeper import Sweeper
 from examengine.blueprint import ExamSpec
 from examengine.clock import ManualClock
 

@@ -25,7 +25,7 @@ Parts (``--parts``, comma-separated; all by default):
   a session: add/modify/remove rates, ``get_due_jobs``, the real scheduler thread firing
   due jobs into a no-op executor, and the same workload driven through
   ``get_due_jobs`` + ``modify_job`` (what its ``_process_jobs`` does per job).
-- ``redis``: ``examengine.challenges.redis_backend.RedisScheduler`` (when present) at
+- ``redis``: ``api.store.redis_scheduler.RedisScheduler`` (when present) at
   ``--redis-sessions`` over ``--redis-shards`` against a naive one-command-per-round-trip
   design written here at ``--naive-sessions``; keys under a scratch prefix, deleted
   afterwards.
@@ -76,12 +76,12 @@ from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import col, select
 
-from api.auth import hash_password
-from api.db import migrate, standalone_transaction
-from api.demo import ACCOUNTS, DEMO_LEARNER, load_demo
+from api.cli.demo import ACCOUNTS, DEMO_LEARNER, load_demo
+from api.http.auth import hash_password
 from api.services import study
 from api.settings import DatabaseSettings
-from api.tables import User
+from api.store.db import migrate, standalone_transaction
+from api.store.tables import User
 from examengine import credit
 from examengine.challenges import ChallengePolicy, InProcessScheduler, Phase, TickResult
 
@@ -820,11 +820,9 @@ def drop_keys(client: Any, prefix: str) -> None:
 
 def bench_redis(args: argparse.Namespace, rng: np.random.Generator) -> None:
     try:
-        RedisScheduler = importlib.import_module(
-            "examengine.challenges.redis_backend"
-        ).RedisScheduler
+        RedisScheduler = importlib.import_module("api.store.redis_scheduler").RedisScheduler
     except ImportError as error:  # another part of the project, maybe not there yet
-        print(f"\n### Redis\n\nnot available: examengine.challenges.redis_backend ({error})")
+        print(f"\n### Redis\n\nnot available: api.store.redis_scheduler ({error})")
         return
     client = redis.Redis.from_url(args.redis_url)
     try:

@@ -29,10 +29,10 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from api.db import make_engine, migrate, session_factory, transaction
 from api.services import banks
 from api.settings import DatabaseSettings
-from api.tables import Bank, BankItem, BankVersion
+from api.store.db import make_engine, migrate, session_factory, transaction
+from api.store.tables import Bank, BankItem, BankVersion
 from itembank import formats
 from itembank.analysis import analyse
 from itembank.formats import native

@@ -32,11 +32,11 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
-from api.auth import hash_password
-from api.cli import main
-from api.db import migrate, standalone_transaction
+from api.cli.main import main
+from api.http.auth import hash_password
 from api.settings import DatabaseSettings, RedisSettings, SecuritySettings, Settings
-from api.tables import User
+from api.store.db import migrate, standalone_transaction
+from api.store.tables import User
 
 POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_DEFAULT = "redis://127.0.0.1:6379/0"

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from api.cli_support import LANGS, fail, now, progress_bar, unit_of_work
+from api.cli.support import LANGS, fail, now, progress_bar, unit_of_work
 from api.services import banks
 from itembank import formats
 from itembank.errors import ImportRefusedError, ItembankError

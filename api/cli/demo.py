@@ -18,14 +18,14 @@ import click
 from msgspec import Struct
 from sqlmodel import Session, select
 
-from api.auth import hash_password
-from api.db import standalone_transaction
+from api.http.auth import hash_password
 from api.services import attempts, banks, exams, study
 from api.settings import Settings
-from api.tables import Enrollment, PlanEnrollment, User
+from api.store.db import standalone_transaction
+from api.store.tables import Enrollment, PlanEnrollment, User
 from examengine import credit
 
-DEMO_DIR = Path(__file__).parent / "demo"
+DEMO_DIR = Path(__file__).parent / "demo_data"
 DEMO_BANK = "公需科目-演示题库"
 DEMO_EXAM = "公需科目-演示考试"
 DEMO_LEARNER = "11010519491231002X"

@@ -19,7 +19,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from api.cli_support import LANGS, fail, now, progress_bar, settings, unit_of_work
+from api.cli.support import LANGS, fail, now, progress_bar, settings, unit_of_work
 from api.services import exams
 from examengine.blueprint import ExamSpec, SpecProblem
 from examengine.errors import EngineError, SpecInvalidError

@@ -18,16 +18,16 @@ import uvicorn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from api.auth import hash_password
-from api.bank_cli import bank
-from api.db import migrate, standalone_transaction
-from api.demo import demo
-from api.exam_cli import exam, paper
-from api.plan_cli import plan
+from api.cli.bank import bank
+from api.cli.demo import demo
+from api.cli.exam import exam, paper
+from api.cli.plan import plan
+from api.http.auth import hash_password
 from api.services import accounts
 from api.settings import Settings, SettingsError
-from api.sweeper import sweep
-from api.tables import ROLES, User
+from api.store.db import migrate, standalone_transaction
+from api.store.tables import ROLES, User
+from api.workers.sweeper import sweep
 
 EXIT_ERROR = 2
 

@@ -14,9 +14,9 @@ from typing import Literal
 import click
 from sqlmodel import col, select
 
-from api.cli_support import LANGS, fail, now, unit_of_work
+from api.cli.support import LANGS, fail, now, unit_of_work
 from api.services import study
-from api.tables import User
+from api.store.tables import User
 from examengine.credit import StudyError
 
 

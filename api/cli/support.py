@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlmodel import Session
 
-from api.db import standalone_transaction
 from api.settings import Settings
+from api.store.db import standalone_transaction
 
 LANGS = click.Choice(["en", "zh"])
 

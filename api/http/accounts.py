@@ -3,8 +3,8 @@ password resets and role changes by staff (``/api/accounts``).
 
 Thin handlers: each reads the request, calls one use case in ``api.services.accounts``
 on the request's transaction and returns a wire Struct. Errors (``AccountError``)
-become problem+json in ``api.errors``. Login itself, sessions and the login lock's use
-are in ``api.auth``.
+become problem+json in ``api.http.errors``. Login itself, sessions and the login lock's use
+are in ``api.http.auth``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 from msgspec import Meta, Struct
 
-from api.auth import RATE_LIMITED, hash_password, login_locks, principal_of, requires_role
-from api.db import Db
+from api.http.auth import RATE_LIMITED, hash_password, login_locks, principal_of, requires_role
 from api.services import accounts
 from api.services.accounts import Account, PasswordReset, Registration, RosterReport
-from api.tables import User
+from api.store.db import Db
+from api.store.tables import User
 
 #: Largest roster accepted in one upload.
 MAX_ROSTER_BYTES = 16 * 1024 * 1024

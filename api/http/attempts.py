@@ -5,7 +5,7 @@ regrade, live list).
 Thin handlers: each reads the clock once (``app.state.clock``), calls one use case of
 ``api.services.attempts`` on the request's transaction, and returns its Struct. Every
 learner reply carries ``seconds_left`` and ``server_ms`` so the browser's countdown
-follows the server's clock. Refusals are problem+json, mapped in ``api.errors``.
+follows the server's clock. Refusals are problem+json, mapped in ``api.http.errors``.
 
 Who may touch an attempt: its learner only (anyone else gets the same 404 as for an
 attempt that does not exist). The *device* holding an attempt is the login session: a
@@ -24,10 +24,10 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta, Struct
 
-from api.auth import principal_of, requires_role
-from api.db import Db
+from api.http.auth import principal_of, requires_role
 from api.services import attempts
 from api.settings import Settings
+from api.store.db import Db
 
 #: The session key of the device id.
 DEVICE_KEY = "device"

@@ -38,8 +38,7 @@ from litestar.types import Message
 from msgspec import Meta, Struct
 from sqlmodel import Session
 
-from api.db import Db
-from api.errors import (
+from api.http.errors import (
     ApiError,
     Forbidden,
     InvalidCredentials,
@@ -47,7 +46,8 @@ from api.errors import (
     PasswordChangeRequired,
 )
 from api.services import accounts
-from api.tables import ROLES, User
+from api.store.db import Db
+from api.store.tables import ROLES, User
 
 # argon2id with OWASP's first recommended profile (19 MiB, 2 passes, 1 lane): ~45 ms per
 # verify on this project's 2-core machines, against ~210 ms for the library default

@@ -3,7 +3,7 @@ items, publish versions, export in any format, diff versions, item analysis.
 
 Thin handlers: each reads the request, calls one use case in ``api.services.banks`` on
 the request's transaction, and returns a wire Struct. Domain errors (``ItembankError``)
-become problem+json in ``api.errors``.
+become problem+json in ``api.http.errors``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 from msgspec import Meta, Struct
 
-from api.auth import principal_of, requires_role
-from api.db import Db
+from api.http.auth import principal_of, requires_role
 from api.services import banks
+from api.store.db import Db
 from itembank import formats
 from itembank.analysis import ExamStats
 from itembank.errors import ItembankError

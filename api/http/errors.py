@@ -78,7 +78,7 @@ from itembank.errors import (
 
 PROBLEM_JSON = "application/problem+json"
 
-logger = logging.getLogger("api.errors")
+logger = logging.getLogger("api.http.errors")
 
 
 class FieldError(Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -3,7 +3,7 @@ paper) and the paper audit for operators.
 
 Thin handlers: each reads the request, calls one use case in ``api.services.exams`` on
 the request's transaction, and returns a wire Struct. Domain errors (a spec that cannot
-be assembled, an unknown exam) become problem+json in ``api.errors``. Learners get their
+be assembled, an unknown exam) become problem+json in ``api.http.errors``. Learners get their
 papers through the attempts API, not here.
 """
 
@@ -17,10 +17,10 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta
 
-from api.auth import principal_of, requires_role
-from api.db import Db
+from api.http.auth import principal_of, requires_role
 from api.services import exams
 from api.settings import Settings
+from api.store.db import Db
 from examengine.blueprint import ExamSpec, SpecProblem
 
 Learner = Annotated[str, Meta(min_length=1, max_length=exams.MAX_LEARNER_REF)]

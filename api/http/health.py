@@ -19,13 +19,13 @@ from msgspec import Struct
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.db import ping
-from api.errors import problem_response
+from api.http.errors import problem_response
+from api.store.db import ping
 
 #: Seconds each dependency gets to answer a readiness probe.
 PROBE_TIMEOUT_S = 3.0
 
-logger = logging.getLogger("api.health")
+logger = logging.getLogger("api.http.health")
 
 
 class Health(Struct, frozen=True, kw_only=True):

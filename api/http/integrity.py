@@ -18,11 +18,11 @@ from litestar.params import FromPath, JSONBody
 from msgspec import Struct
 from sqlmodel import Session, col, func, select
 
-from api.attempts import _device as attempt_device
-from api.auth import principal_of, requires_role
-from api.db import Db
+from api.http.attempts import _device as attempt_device
+from api.http.auth import principal_of, requires_role
 from api.services.attempts import OPEN_STATES, AttemptNotFoundError
-from api.tables import Attempt, AttemptEvent
+from api.store.db import Db
+from api.store.tables import Attempt, AttemptEvent
 
 Kind = Literal["focus_lost", "fullscreen_exit", "copy", "paste"]
 #: Integrity events kept per attempt; later reports are acknowledged and dropped.

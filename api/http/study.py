@@ -4,7 +4,7 @@ answers, and a Server-Sent Events stream that pushes a challenge the moment it i
 Thin handlers. ``/api/me/plans`` and ``start`` read the database (on a thread); the
 hot ones — ``heartbeat`` and ``ack`` — run on the event loop against the live sessions
 (``app.state.study``, an ``api.services.study.LiveStudy``, reached through
-``api.study_relay.StudyRelay``, which sends a request on to the worker holding the
+``api.workers.study_relay.StudyRelay``, which sends a request on to the worker holding the
 session): no database write, no numpy beyond O(1) reads, an ack is a list append. The
 study ticker (api/study_ticker.py) applies the answers and persists in batches. A session
 is named by a signed token carrying its worker and scheduler slot, returned by ``start``
@@ -24,10 +24,10 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from msgspec import Meta, Struct
 
-from api.auth import principal_of, requires_role
-from api.db import Db, transaction
+from api.http.auth import principal_of, requires_role
 from api.services import study
-from api.study_relay import StudyRelay
+from api.store.db import Db, transaction
+from api.workers.study_relay import StudyRelay
 
 Token = Annotated[str, Meta(min_length=1, max_length=200)]
 Position = Annotated[int, Meta(ge=0, le=24 * 3600 * 1000)]

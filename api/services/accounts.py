@@ -3,8 +3,8 @@ by staff, finding an account by any of its identifiers, the password rules, and 
 per-account login lock.
 
 Each database function is one unit of work on a session the caller opened
-(``api.db.transaction``) and takes the time as ``now``; hashing is passed in as
-``hasher`` (``api.auth.hash_password``), so this module never imports the HTTP shell.
+(``api.store.db.transaction``) and takes the time as ``now``; hashing is passed in as
+``hasher`` (``api.http.auth.hash_password``), so this module never imports the HTTP shell.
 The identifier rules are examengine's (``examengine.ids``); this module applies them to
 whole requests and rosters and says, per field or per line, what is wrong — in English
 and in Chinese.
@@ -40,12 +40,12 @@ from msgspec import Meta, Struct
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api.tables import ROLES, AccountEvent, User
+from api.store.tables import ROLES, AccountEvent, User
 from examengine.errors import EngineError
 from examengine.ids import InvalidIdentifier, check_mobile, check_resident_id, identify
 
 Hasher = Callable[[str], str]
-"""``api.auth.hash_password``: a password → its argon2id hash."""
+"""``api.http.auth.hash_password``: a password → its argon2id hash."""
 
 #: Prefix of the initial password of an imported account: ``edu@`` + the ID's last six.
 INITIAL_PASSWORD_PREFIX = "edu@"

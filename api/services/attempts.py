@@ -3,7 +3,7 @@ heartbeats, submit and results; the operators' extensions, grants, terminations,
 logs, regrades and live list; and ``sweep``, the time-driven close.
 
 Each public function is one unit of work on a session the caller opened
-(``api.db.transaction``) and takes the time as ``now`` (UTC milliseconds, read once by
+(``api.store.db.transaction``) and takes the time as ``now`` (UTC milliseconds, read once by
 the caller). The rules are examengine's (``attempt``, ``eligibility``, ``grading``); this
 module loads rows, calls the core, and stores what it returns: the attempt row, the
 accepted answer steps (append-only) and every event.
@@ -40,7 +40,7 @@ from msgspec import Struct
 from sqlmodel import Session, col, select
 
 from api.services import banks, exams
-from api.tables import (
+from api.store.tables import (
     AnswerStep,
     AttemptEvent,
     AttemptOverride,
@@ -52,8 +52,8 @@ from api.tables import (
     ItemResponse,
     User,
 )
-from api.tables import Attempt as AttemptRow
-from api.tables import Paper as PaperRow
+from api.store.tables import Attempt as AttemptRow
+from api.store.tables import Paper as PaperRow
 from examengine import attempt as core
 from examengine.assembly import Paper, PaperItem
 from examengine.blueprint import ExamSpec, ExpiryPolicy

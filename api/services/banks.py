@@ -1,6 +1,6 @@
 """Item-bank use cases: import, publish, edit, search, export, diff and item analysis.
 
-Each function is one unit of work on a session the caller opened (``api.db.transaction``)
+Each function is one unit of work on a session the caller opened (``api.store.db.transaction``)
 and takes the time as ``now``. The rules are itembank's (lint, diff, scoring, analysis);
 this module only reads and writes rows.
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from msgspec import Struct
 from sqlmodel import Session, col, select
 
-from api.tables import Bank, BankItem, BankVersion, ItemResponse
+from api.store.tables import Bank, BankItem, BankVersion, ItemResponse
 from itembank import formats
 from itembank.analysis import ExamStats, analyse
 from itembank.errors import (

@@ -1,7 +1,7 @@
 """Exam use cases: save, validate and publish exam specs; build, preassemble, preview and
 audit the learners' papers.
 
-Each function is one unit of work on a session the caller opened (``api.db.transaction``)
+Each function is one unit of work on a session the caller opened (``api.store.db.transaction``)
 and takes the time as ``now`` and the paper secret as bytes (``Settings.security
 .paper_secret``, encoded by the caller). The rules are examengine's (``validate``,
 ``paper_seed``, ``compile_exam``, ``assemble``); this module reads and writes rows.
@@ -33,8 +33,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from api.services import banks
-from api.tables import Bank, BankVersion, Exam, ExamVersion
-from api.tables import Paper as PaperRow
+from api.store.tables import Bank, BankVersion, Exam, ExamVersion
+from api.store.tables import Paper as PaperRow
 from examengine.assembly import (
     CompiledExam,
     Paper,

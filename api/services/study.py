@@ -36,11 +36,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from api.services import attempts, banks, exams
-from api.tables import Chapter as ChapterRow
-from api.tables import ChapterProgress, Enrollment, PlanEnrollment, StudyEvent
-from api.tables import Course as CourseRow
-from api.tables import Plan as PlanRow
-from api.tables import PlanCourse as PlanCourseRow
+from api.store.tables import Chapter as ChapterRow
+from api.store.tables import ChapterProgress, Enrollment, PlanEnrollment, StudyEvent
+from api.store.tables import Course as CourseRow
+from api.store.tables import Plan as PlanRow
+from api.store.tables import PlanCourse as PlanCourseRow
 from examengine import credit
 from examengine.challenges import (
     ChallengeKind,

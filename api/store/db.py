@@ -5,7 +5,7 @@ WAL, foreign keys and a busy timeout; PostgreSQL through psycopg 3), a session f
 ``transaction`` (one unit of work: commit on success, roll back on error), ``provide_db``
 (the per-request session dependency, ``Db`` in handler signatures), ``ping`` for
 readiness, and ``migrate`` (Alembic, programmatic, the same for the CLI and the tests).
-The shape of the rows lives in ``api.tables``; queries live in the services.
+The shape of the rows lives in ``api.store.tables``; queries live in the services.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ and the learners' papers.
 
 This module owns the shape of the database and nothing else: no queries, no rules.
 Services (api/services) read and write these rows inside one transaction
-(``api.db.transaction``); domain Structs are converted in one place with
+(``api.store.db.transaction``); domain Structs are converted in one place with
 ``msgspec.convert(row, X, from_attributes=True)``. Every change here needs a migration in
-api/migrations/versions (``tests/contract`` checks that the two agree).
+api/store/migrations/versions (``tests/contract`` checks that the two agree).
 
 Rows are **not validated** when built (SQLModel skips validation for ``table=True``):
 validate input as a msgspec Struct first, then build the row.

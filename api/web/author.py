@@ -21,12 +21,12 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from litestar.types import ExceptionHandlersMap
 
-from api import i18n
-from api.db import Db
-from api.errors import EXCEPTION_HANDLERS
-from api.pages.common import PAGE_EXCEPTION_HANDLERS, lang_of, page_principal, render
+from api.http.errors import EXCEPTION_HANDLERS
 from api.services import banks, exams
 from api.settings import Settings
+from api.store.db import Db
+from api.web import i18n
+from api.web.common import PAGE_EXCEPTION_HANDLERS, lang_of, page_principal, render
 from examengine.errors import EngineError
 from itembank import formats
 from itembank.errors import ItembankError

@@ -5,7 +5,7 @@ A page handler returns ``render(request, "x.html", **context)``. The base contex
 
 - ``lang`` ("zh" or "en"): ``?lang=`` on any page switches it and is remembered in the
   ``lang`` cookie; the default is Chinese.
-- ``t(key, **values)``: the message catalogue (``api.i18n``) in that language.
+- ``t(key, **values)``: the message catalogue (``api.web.i18n``) in that language.
 - ``principal``: the signed-in ``Principal`` or None.
 - ``lang_url``: this page's address with the other language (the switch link).
 - ``js_messages(*prefixes)``: catalogue entries as a dict, for a page's JSON data block.
@@ -37,12 +37,12 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ExceptionHandlersMap
 from msgspec import ValidationError
 
-from api import i18n
-from api.auth import Principal, principal_of
-from api.errors import NotAuthenticated
+from api.http.auth import Principal, principal_of
+from api.http.errors import NotAuthenticated
+from api.web import i18n
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-STATIC = Path(__file__).resolve().parent.parent / "static"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 
 #: Times on pages are China Standard Time (UTC+8, no daylight saving).
 CST = timezone(timedelta(hours=8), "CST")
@@ -72,7 +72,7 @@ PAGE_HEADERS = {
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
-    """Jinja over ``api/templates`` (autoescaped), with ``t`` available everywhere."""
+    """Jinja over ``api/web/templates`` (autoescaped), with ``t`` available everywhere."""
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
 
 

@@ -17,9 +17,10 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from api.attempts import _device as attempt_device
-from api.db import Db
-from api.pages.common import (
+from api.http.attempts import _device as attempt_device
+from api.services import attempts
+from api.store.db import Db
+from api.web.common import (
     PAGE_EXCEPTION_HANDLERS,
     current_principal,
     home_of,
@@ -27,7 +28,6 @@ from api.pages.common import (
     render,
     safe_next,
 )
-from api.services import attempts
 from examengine.attempt import AttemptError
 
 

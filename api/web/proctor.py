@@ -4,7 +4,7 @@ an attempt more time, end it, or (operators) grant a learner another attempt.
 
 The page is rendered from ``api.services.attempts.live``, the same use case as the JSON
 live list its script polls; every action goes through the operator API
-(``api.attempts.OperatorAttemptsController``), which records who acted and why.
+(``api.http.attempts.OperatorAttemptsController``), which records who acted and why.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from litestar.datastructures import State
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from api import i18n
-from api.db import Db
-from api.pages.common import PAGE_EXCEPTION_HANDLERS, page_principal, render
 from api.services import attempts, exams
+from api.store.db import Db
+from api.web import i18n
+from api.web.common import PAGE_EXCEPTION_HANDLERS, page_principal, render
 
 #: Who may use the page (the same roles as the operator API).
 ROLES = ("proctor", "operator")

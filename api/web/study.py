@@ -4,7 +4,7 @@ completion %) and studying a chapter (docs/decisions/0009-credited-study.md).
 Server-rendered from ``api.services.study.my_plans``; the study page's behaviour — the
 simulated player, heartbeats, the anti-idle challenge dialog fed by the heartbeat
 replies and the Server-Sent Events stream — is ``/static/js/study.js`` against the study
-API (``api.study``). The heartbeat interval is the page's ``data-heartbeat-ms``
+API (``api.http.study``). The heartbeat interval is the page's ``data-heartbeat-ms``
 (``?heartbeat_ms=`` may shorten it, 500–15000 ms: the browser's own pace, which the
 server never relies on).
 """
@@ -18,10 +18,10 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from api import i18n
-from api.db import Db
-from api.pages.common import PAGE_EXCEPTION_HANDLERS, page_principal, render
 from api.services import study
+from api.store.db import Db
+from api.web import i18n
+from api.web.common import PAGE_EXCEPTION_HANDLERS, page_principal, render
 from examengine import credit
 
 #: The default heartbeat interval of the study page (the API's ``heartbeat_s``).

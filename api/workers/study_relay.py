@@ -44,7 +44,7 @@ from redis.exceptions import RedisError
 from api.services import study
 from examengine import credit
 
-logger = logging.getLogger("api.study_relay")
+logger = logging.getLogger("api.workers.study_relay")
 
 #: How long a request waits for the worker that holds the session.
 TIMEOUT_S = 3.0

@@ -30,11 +30,11 @@ import logging
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from api.db import transaction
 from api.services import study
+from api.store.db import transaction
 from examengine.clock import Clock
 
-logger = logging.getLogger("api.study_ticker")
+logger = logging.getLogger("api.workers.study_ticker")
 
 
 class StudyTicker:

@@ -27,12 +27,12 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from api.clock import SystemClock
-from api.db import make_engine, session_factory, transaction
 from api.services import attempts
 from api.settings import Settings
+from api.store.db import make_engine, session_factory, transaction
 from examengine.clock import Clock
 
-logger = logging.getLogger("api.sweeper")
+logger = logging.getLogger("api.workers.sweeper")
 
 #: Batches one tick may run before it yields to the next (a backlog drains over ticks).
 MAX_BATCHES_PER_TICK = 200

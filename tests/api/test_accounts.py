@@ -19,13 +19,13 @@ from openpyxl import Workbook, load_workbook
 from sqlmodel import select
 
 from api.app import create_app
-from api.auth import hash_password, requires_role
-from api.cli import main
-from api.db import migrate, standalone_transaction
-from api.errors import PROBLEM_JSON
+from api.cli.main import main
+from api.http.auth import hash_password, requires_role
+from api.http.errors import PROBLEM_JSON
 from api.services.accounts import LockPolicy
 from api.settings import SecuritySettings, Settings
-from api.tables import AccountEvent, User
+from api.store.db import migrate, standalone_transaction
+from api.store.tables import AccountEvent, User
 from examengine.clock import ManualClock
 from examengine.ids import check_character
 

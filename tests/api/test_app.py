@@ -16,11 +16,11 @@ from litestar.types import ControllerRouterHandler
 from sqlmodel import select
 
 from api.app import create_app
-from api.db import Db, migrate
-from api.errors import EXCEPTION_HANDLERS, PROBLEM_JSON, domain_handler
+from api.http.errors import EXCEPTION_HANDLERS, PROBLEM_JSON, domain_handler
 from api.logging import ACCESS_LOGGER, JsonFormatter
 from api.settings import DatabaseSettings, RedisSettings, Settings
-from api.tables import Bank
+from api.store.db import Db, migrate
+from api.store.tables import Bank
 
 Client = AsyncTestClient[Litestar]
 
@@ -199,14 +199,14 @@ async def test_a_mapped_domain_exception_answers_with_its_status_and_words(
 async def test_an_unexpected_error_is_a_500_problem_without_internals(
     app_client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="api.errors"):
+    with caplog.at_level(logging.ERROR, logger="api.http.errors"):
         response = await app_client.get("/probe/crash", headers={"x-request-id": "crash-1"})
     assert response.status_code == 500
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json()["code"] == "internal_error"
     assert "secret internals" not in response.text
     assert "Traceback" not in response.text
-    [record] = [r for r in caplog.records if r.name == "api.errors"]
+    [record] = [r for r in caplog.records if r.name == "api.http.errors"]
     assert record.exc_info is not None
     assert json.loads(JsonFormatter().format(record))["request_id"] == "crash-1"
 

@@ -15,11 +15,11 @@ from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
 from api.app import create_app
-from api.db import migrate, standalone_transaction
-from api.errors import PROBLEM_JSON
+from api.http.errors import PROBLEM_JSON
 from api.services import attempts, banks, exams
 from api.settings import DatabaseSettings, ExamSettings, Settings
-from api.tables import User
+from api.store.db import migrate, standalone_transaction
+from api.store.tables import User
 from examengine.clock import ManualClock
 
 Client = AsyncTestClient[Litestar]

@@ -10,10 +10,10 @@ from litestar.testing import AsyncTestClient
 from litestar.types import ControllerRouterHandler
 
 from api.app import create_app
-from api.auth import hash_password, requires_role, verify_password
-from api.db import migrate
-from api.errors import PROBLEM_JSON
+from api.http.auth import hash_password, requires_role, verify_password
+from api.http.errors import PROBLEM_JSON
 from api.settings import SecuritySettings, Settings
+from api.store.db import migrate
 
 Client = AsyncTestClient[Litestar]
 AddUser = Callable[..., None]

@@ -11,10 +11,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from api.db import standalone_transaction
-from api.errors import PROBLEM_JSON
+from api.http.errors import PROBLEM_JSON
 from api.settings import Settings
-from api.tables import BankVersion, ItemResponse
+from api.store.db import standalone_transaction
+from api.store.tables import BankVersion, ItemResponse
 from itembank import formats
 from itembank.model import Item
 

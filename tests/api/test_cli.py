@@ -6,11 +6,11 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
-from api.auth import verify_password
-from api.cli import main
-from api.db import make_engine, session_factory, transaction
+from api.cli.main import main
+from api.http.auth import verify_password
 from api.settings import DatabaseSettings
-from api.tables import User
+from api.store.db import make_engine, session_factory, transaction
+from api.store.tables import User
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from api.cli import main
-from api.db import make_engine, standalone_transaction
-from api.demo import DEMO_BANK, DEMO_DIR, DEMO_EXAM
+from api.cli.demo import DEMO_BANK, DEMO_DIR, DEMO_EXAM
+from api.cli.main import main
 from api.services import exams
 from api.settings import DatabaseSettings, Settings
+from api.store.db import make_engine, standalone_transaction
 
 SPEC = f"""key: 公需-2026
 title: 公需科目考试

@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from api.db import standalone_transaction
-from api.demo import DEMO_BANK, DEMO_DIR
-from api.errors import PROBLEM_JSON
+from api.cli.demo import DEMO_BANK, DEMO_DIR
+from api.http.errors import PROBLEM_JSON
 from api.services import banks, exams
 from api.settings import Settings
-from api.tables import Paper as PaperRow
+from api.store.db import standalone_transaction
+from api.store.tables import Paper as PaperRow
 
 Client = AsyncTestClient[Litestar]
 AUTHOR = "13800000001"

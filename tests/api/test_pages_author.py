@@ -14,11 +14,11 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from api.db import standalone_transaction
-from api.demo import DEMO_BANK, DEMO_EXAM, load_demo
-from api.pages.author import item_view
+from api.cli.demo import DEMO_BANK, DEMO_EXAM, load_demo
 from api.settings import Settings
-from api.tables import BankVersion, ItemResponse
+from api.store.db import standalone_transaction
+from api.store.tables import BankVersion, ItemResponse
+from api.web.author import item_view
 from itembank.model import Item, MultipleChoice, Option
 
 Client = AsyncTestClient[Litestar]

@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
-from api.cli import main
-from api.db import standalone_transaction
+from api.cli.main import main
 from api.services import study
 from api.settings import DatabaseSettings
-from api.tables import PlanEnrollment
+from api.store.db import standalone_transaction
+from api.store.tables import PlanEnrollment
 from examengine.challenges import ChallengeKind, ChallengePolicy, OnMiss
 
 PLAN = """key: 2026-公需

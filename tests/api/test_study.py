@@ -19,11 +19,11 @@ from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
 from api.app import create_app
-from api.db import migrate, standalone_transaction
 from api.services import attempts, banks, exams, study
 from api.settings import ExamSettings, RedisSettings, Settings, StudySettings
-from api.study_relay import GONE_AFTER_S, StudyRelay
-from api.tables import StudyEvent, User
+from api.store.db import migrate, standalone_transaction
+from api.store.tables import StudyEvent, User
+from api.workers.study_relay import GONE_AFTER_S, StudyRelay
 from examengine import credit
 from examengine.clock import ManualClock
 

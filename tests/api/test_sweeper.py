@@ -19,13 +19,13 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from api.app import create_app
-from api.cli import main
+from api.cli.main import main
 from api.clock import SystemClock
-from api.db import make_engine, migrate, session_factory, transaction
 from api.services import attempts, banks, exams
 from api.settings import Settings
-from api.tables import Attempt as AttemptRow
-from api.tables import User
+from api.store.db import make_engine, migrate, session_factory, transaction
+from api.store.tables import Attempt as AttemptRow
+from api.store.tables import User
 from examengine.clock import ManualClock
 from tests.conftest import make_settings
 

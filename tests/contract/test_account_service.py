@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
-from api.db import make_engine, migrate, session_factory, transaction
 from api.services import accounts
 from api.services.accounts import (
     AccountExistsError,
@@ -31,7 +30,8 @@ from api.services.accounts import (
     Registration,
 )
 from api.settings import DatabaseSettings
-from api.tables import AccountEvent, User
+from api.store.db import make_engine, migrate, session_factory, transaction
+from api.store.tables import AccountEvent, User
 from examengine.ids import check_character
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
-from api.db import make_engine, migrate, session_factory, transaction
 from api.services import attempts, banks, exams
 from api.settings import DatabaseSettings
-from api.tables import AnswerStep, AttemptEvent, User
-from api.tables import Attempt as AttemptRow
-from api.tables import Paper as PaperRow
+from api.store.db import make_engine, migrate, session_factory, transaction
+from api.store.tables import AnswerStep, AttemptEvent, User
+from api.store.tables import Attempt as AttemptRow
+from api.store.tables import Paper as PaperRow
 from examengine.attempt import AttemptError
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)

@@ -9,9 +9,9 @@ import msgspec
 import pytest
 from sqlmodel import Session
 
-from api.db import make_engine, migrate, session_factory, transaction
 from api.services import banks
 from api.settings import DatabaseSettings
+from api.store.db import make_engine, migrate, session_factory, transaction
 from itembank.errors import BankNotFoundError, ImportRefusedError
 from itembank.model import Item
 

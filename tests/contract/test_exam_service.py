@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from api.db import make_engine, migrate, session_factory, transaction
 from api.services import banks, exams
 from api.settings import DatabaseSettings
-from api.tables import ExamVersion
-from api.tables import Paper as PaperRow
+from api.store.db import make_engine, migrate, session_factory, transaction
+from api.store.tables import ExamVersion
+from api.store.tables import Paper as PaperRow
 from examengine.blueprint import Section
 from examengine.errors import SpecInvalidError
 from itembank.model import ItemKind

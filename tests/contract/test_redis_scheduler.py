@@ -16,8 +16,8 @@ import pytest
 import redis
 from redis.crc import key_slot
 
+from api.store.redis_scheduler import FORMAT, MAX_BATCH, RedisScheduler
 from examengine.challenges import ChallengePolicy, Phase, SchedulerFull
-from examengine.challenges.redis_backend import FORMAT, MAX_BATCH, RedisScheduler
 
 pytestmark = pytest.mark.redis
 

@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, SQLModel, col, select
 
-from api.db import alembic_config, make_engine, migrate, session_factory, transaction
 from api.settings import DatabaseSettings
-from api.tables import Bank, BankItem, BankVersion, ItemResponse, User
+from api.store.db import alembic_config, make_engine, migrate, session_factory, transaction
+from api.store.tables import Bank, BankItem, BankVersion, ItemResponse, User
 from itembank.model import Item, Option, SingleChoice, Status, decode_item, encode_item
 
 ITEM = Item(

@@ -15,6 +15,7 @@ import redis
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from api.store.redis_scheduler import RedisScheduler
 from examengine.challenges import (
     ChallengePolicy,
     InProcessScheduler,
@@ -22,7 +23,6 @@ from examengine.challenges import (
     SchedulerFull,
     TickResult,
 )
-from examengine.challenges.redis_backend import RedisScheduler
 
 EPOCH = 1_000_000
 FIXED = ChallengePolicy(min_interval_ms=300_000, max_interval_ms=300_000, window_ms=60_000)

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from api.db import make_engine, migrate, session_factory, transaction
 from api.services import study
 from api.settings import DatabaseSettings
-from api.study_ticker import StudyTicker
-from api.tables import ChapterProgress, Enrollment, StudyEvent, User
+from api.store.db import make_engine, migrate, session_factory, transaction
+from api.store.tables import ChapterProgress, Enrollment, StudyEvent, User
+from api.workers.study_ticker import StudyTicker
 from examengine import credit
 from examengine.challenges import ChallengeKind, ChallengePolicy, InProcessScheduler, OnMiss
 from examengine.clock import ManualClock

@@ -34,12 +34,12 @@ import sqlalchemy as sa
 from playwright.async_api import async_playwright
 from sqlmodel import col
 
-from api.auth import hash_password
-from api.db import migrate, standalone_transaction
-from api.demo import DEMO_EXAM, load_demo
+from api.cli.demo import DEMO_EXAM, load_demo
+from api.http.auth import hash_password
 from api.services import attempts
 from api.settings import DatabaseSettings
-from api.tables import Attempt, User
+from api.store.db import migrate, standalone_transaction
+from api.store.tables import Attempt, User
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"

@@ -13,8 +13,8 @@ import pytest
 from playwright.async_api import expect
 from sqlmodel import select
 
-from api.db import standalone_transaction
-from api.tables import Bank, BankVersion, ItemResponse
+from api.store.db import standalone_transaction
+from api.store.tables import Bank, BankVersion, ItemResponse
 from tests.e2e.conftest import Server, sign_in
 
 AUTHOR = ("13800000001", "author-demo-1")

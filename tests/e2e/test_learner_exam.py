@@ -9,9 +9,9 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from api.db import standalone_transaction
-from api.demo import DEMO_LEARNER
+from api.cli.demo import DEMO_LEARNER
 from api.services import attempts
+from api.store.db import standalone_transaction
 from tests.e2e.conftest import Server, move_deadline, sign_in
 
 DESKTOP = {"width": 1280, "height": 900}

@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from api.demo import DEMO_EXAM
+from api.cli.demo import DEMO_EXAM
 from tests.e2e.conftest import Learner, Server, sign_in
 
 PROCTOR = ("13800000002", "proctor-demo-1")

@@ -16,10 +16,10 @@ import pytest
 from playwright.async_api import expect
 from sqlmodel import select
 
-from api.db import standalone_transaction
-from api.demo import DEMO_PLAN
+from api.cli.demo import DEMO_PLAN
 from api.services import study
-from api.tables import StudyEvent
+from api.store.db import standalone_transaction
+from api.store.tables import StudyEvent
 from tests.e2e.conftest import SCREENSHOTS, Learner, Server, served_app, sign_in
 
 CHAPTER = "demo-law-1"

@@ -1,4 +1,4 @@
-"""Alembic environment: run by ``api.db.migrate`` with a Config built in code.
+"""Alembic environment: run by ``api.store.db.migrate`` with a Config built in code.
 
 SQLite runs every migration in batch mode (it cannot ALTER most things, so Alembic
 copies the table) with foreign keys off, as SQLite's own ALTER procedure requires;
@@ -15,7 +15,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-from api.tables import UtcDateTime  # importing api.tables registers the tables
+from api.store.tables import UtcDateTime  # importing api.store.tables registers the tables
 
 target_metadata = SQLModel.metadata
 
@@ -32,7 +32,7 @@ def render_item(type_: str, obj: object, autogen_context: object) -> str | Liter
 
 def run_migrations_online() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
-    assert url is not None, "api.db.alembic_config sets sqlalchemy.url"
+    assert url is not None, "api.store.db.alembic_config sets sqlalchemy.url"
     engine = sa.create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as connection:

@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from api.cli.main import main
-from api.http.auth import hash_password
+from api.services.passwords import hash_password
 from api.settings import DatabaseSettings, RedisSettings, SecuritySettings, Settings
 from api.store.db import migrate, standalone_transaction
 from api.store.tables import User

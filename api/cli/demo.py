@@ -18,8 +18,8 @@ import click
 from msgspec import Struct
 from sqlmodel import Session, select
 
-from api.http.auth import hash_password
 from api.services import attempts, banks, exams, study
+from api.services.passwords import hash_password
 from api.settings import Settings
 from api.store.db import standalone_transaction
 from api.store.tables import Enrollment, PlanEnrollment, User

@@ -22,8 +22,8 @@ from api.cli.bank import bank
 from api.cli.demo import demo
 from api.cli.exam import exam, paper
 from api.cli.plan import plan
-from api.http.auth import hash_password
 from api.services import accounts
+from api.services.passwords import hash_password
 from api.settings import Settings, SettingsError
 from api.store.db import migrate, standalone_transaction
 from api.store.tables import ROLES, User

@@ -21,9 +21,10 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 from msgspec import Meta, Struct
 
-from api.http.auth import RATE_LIMITED, hash_password, login_locks, principal_of, requires_role
+from api.http.auth import RATE_LIMITED, login_locks, principal_of, requires_role
 from api.services import accounts
 from api.services.accounts import Account, PasswordReset, Registration, RosterReport
+from api.services.passwords import hash_password
 from api.store.db import Db
 from api.store.tables import User
 

@@ -16,7 +16,6 @@ resume takes the attempt over and records ``device_taken_over``.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -24,13 +23,10 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta, Struct
 
-from api.http.auth import principal_of, requires_role
+from api.http.auth import device_of, principal_of, requires_role
 from api.services import attempts
 from api.settings import Settings
 from api.store.db import Db
-
-#: The session key of the device id.
-DEVICE_KEY = "device"
 
 ItemKey = Annotated[str, Meta(min_length=1, max_length=120)]
 Seq = Annotated[int, Meta(ge=1, le=2**31 - 1)]
@@ -81,16 +77,6 @@ def _learner(request: Request[Any, Any, Any]) -> int:
     return principal_of(request).user_id
 
 
-def _device(request: Request[Any, Any, Any]) -> str:
-    """The id of this login session's device, made and kept in the session on first use."""
-    session = request.session
-    device = session.get(DEVICE_KEY) if isinstance(session, dict) else None
-    if not isinstance(device, str) or not device:
-        device = secrets.token_hex(16)
-        request.set_session({**(session if isinstance(session, dict) else {}), DEVICE_KEY: device})
-    return device
-
-
 class LearnerAttemptsController(Controller):
     """A learner's exams and attempts."""
 
@@ -121,7 +107,7 @@ class LearnerAttemptsController(Controller):
             learner_id=_learner(request),
             exam=key,
             practice=data.practice,
-            device=_device(request),
+            device=device_of(request),
             now=_now(state),
             secret=settings.security.paper_secret.encode(),
         )
@@ -135,7 +121,7 @@ class LearnerAttemptsController(Controller):
             db,
             learner_id=_learner(request),
             attempt_id=attempt_id,
-            device=_device(request),
+            device=device_of(request),
             now=_now(state),
         )
 
@@ -148,7 +134,7 @@ class LearnerAttemptsController(Controller):
             db,
             learner_id=_learner(request),
             attempt_id=attempt_id,
-            device=_device(request),
+            device=device_of(request),
             now=_now(state),
         )
 
@@ -171,7 +157,7 @@ class LearnerAttemptsController(Controller):
             learner_id=_learner(request),
             attempt_id=attempt_id,
             saves=saves,
-            device=_device(request),
+            device=device_of(request),
             now=_now(state),
         )
 
@@ -184,7 +170,7 @@ class LearnerAttemptsController(Controller):
             db,
             learner_id=_learner(request),
             attempt_id=attempt_id,
-            device=_device(request),
+            device=device_of(request),
             now=_now(state),
         )
 

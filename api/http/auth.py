@@ -1,13 +1,13 @@
-"""Signing in and out, passwords, and the role guards controllers use.
+"""Signing in and out, the login session and the role guards controllers use.
 
-This module owns password hashing (argon2id), the login session (server-side: the
-cookie carries a random id, the data lives in the session store), the ``Principal``
-kept in it, and the guards ``requires_role(*roles)`` / ``requires_session``. Accounts
-(registration, rosters, resets, the password rules and the per-account lock) are
-``api.services.accounts``; the login finds the account by login, resident ID or phone
-there, is locked per account after repeated failures (``login_locks``, the
-``login_failures`` store) and rate-limited per client address (docs/decisions/0003,
-0006).
+This module owns the login session (server-side: the cookie carries a random id, the
+data lives in the session store), the ``Principal`` kept in it, the device id of a
+session (``device_of``), and the guards ``requires_role(*roles)`` /
+``requires_session``. Accounts (registration, rosters, resets, the password rules and the
+per-account lock) are ``api.services.accounts``; hashing is ``api.services.passwords``.
+The login finds the account by login, resident ID or phone, is locked per account after
+repeated failures (``login_locks``, the ``login_failures`` store) and rate-limited per
+client address (docs/decisions/0003, 0006).
 
 Roles and the must-change-password flag are copied into the session at login and
 refreshed when the password changes, so a guard costs no database query; a change of
@@ -16,15 +16,13 @@ roles by an operator takes effect at the user's next login.
 
 from __future__ import annotations
 
-import functools
+import secrets
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
 from anyio import to_thread
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from litestar import Controller, Litestar, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -46,43 +44,20 @@ from api.http.errors import (
     PasswordChangeRequired,
 )
 from api.services import accounts
+from api.services.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from api.store.db import Db
 from api.store.tables import ROLES, User
-
-# argon2id with OWASP's first recommended profile (19 MiB, 2 passes, 1 lane): ~45 ms per
-# verify on this project's 2-core machines, against ~210 ms for the library default
-# (64 MiB, t=3, p=4), which would take minutes of CPU for one exam room logging in at once.
-# Hashes carry their parameters: old ones still verify and are upgraded at login.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Verified when the login is unknown, so both answers take the same time."""
-    return _hasher.hash("examengine: no such account")
-
 
 #: The session key under which the Principal is stored.
 SESSION_KEY = "principal"
 _ROTATE = "_rotate_session_id"
 _ROTATED_ID = "examengine.rotated_session_id"
+#: The session key of the device id an attempt is bound to.
+_DEVICE_KEY = "device"
 
 Password = Annotated[str, Meta(min_length=1, max_length=256)]
 NewPassword = Annotated[str, Meta(min_length=8, max_length=256)]
 Login = Annotated[str, Meta(min_length=1, max_length=64)]
-
-
-def hash_password(password: str) -> str:
-    """An argon2id hash of ``password`` (PHC string, salt included)."""
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    """Whether ``password`` matches ``password_hash``; never raises on a mismatch."""
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 class WrongPassword(ApiError):
@@ -153,6 +128,16 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
 
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+
+
+def device_of(request: Request[Any, Any, Any]) -> str:
+    """The id of this login session's device, made and kept in the session on first use."""
+    session = request.session
+    device = session.get(_DEVICE_KEY) if isinstance(session, dict) else None
+    if not isinstance(device, str) or not device:
+        device = secrets.token_hex(16)
+        request.set_session({**(session if isinstance(session, dict) else {}), _DEVICE_KEY: device})
+    return device
 
 
 def requires_session(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -246,11 +231,11 @@ def _authenticate(db: Session, user: User | None, password: str) -> bool:
     """Whether ``password`` is ``user``'s (re-hashing an outdated hash); an unknown
     user costs a verify too, so both failures take the same time."""
     if user is None:
-        verify_password(_dummy_hash(), password)
+        verify_password(dummy_hash(), password)
         return False
     if not verify_password(user.password_hash, password):
         return False
-    if _hasher.check_needs_rehash(user.password_hash):
+    if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.add(user)
     return True

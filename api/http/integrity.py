@@ -18,8 +18,7 @@ from litestar.params import FromPath, JSONBody
 from msgspec import Struct
 from sqlmodel import Session, col, func, select
 
-from api.http.attempts import _device as attempt_device
-from api.http.auth import principal_of, requires_role
+from api.http.auth import device_of, principal_of, requires_role
 from api.services.attempts import OPEN_STATES, AttemptNotFoundError
 from api.store.db import Db
 from api.store.tables import Attempt, AttemptEvent
@@ -90,7 +89,7 @@ class IntegrityController(Controller):
             learner_id=principal_of(request).user_id,
             attempt_id=attempt_id,
             kind=data.kind,
-            device=attempt_device(request),
+            device=device_of(request),
             now=now,
         )
         return IntegrityAck(attempt=attempt_id, recorded=recorded, server_ms=now)

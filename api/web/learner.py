@@ -17,7 +17,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from api.http.attempts import _device as attempt_device
+from api.http.auth import device_of
 from api.services import attempts
 from api.store.db import Db
 from api.web.common import (
@@ -115,7 +115,7 @@ class LearnerPages(Controller):
                 db,
                 learner_id=principal.user_id,
                 attempt_id=attempt_id,
-                device=attempt_device(request),
+                device=device_of(request),
                 now=_now(state),
             )
         except AttemptError:

@@ -20,9 +20,10 @@ from sqlmodel import select
 
 from api.app import create_app
 from api.cli.main import main
-from api.http.auth import hash_password, requires_role
+from api.http.auth import requires_role
 from api.http.errors import PROBLEM_JSON
 from api.services.accounts import LockPolicy
+from api.services.passwords import hash_password
 from api.settings import SecuritySettings, Settings
 from api.store.db import migrate, standalone_transaction
 from api.store.tables import AccountEvent, User

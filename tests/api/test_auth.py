@@ -10,8 +10,9 @@ from litestar.testing import AsyncTestClient
 from litestar.types import ControllerRouterHandler
 
 from api.app import create_app
-from api.http.auth import hash_password, requires_role, verify_password
+from api.http.auth import requires_role
 from api.http.errors import PROBLEM_JSON
+from api.services.passwords import hash_password, verify_password
 from api.settings import SecuritySettings, Settings
 from api.store.db import migrate
 

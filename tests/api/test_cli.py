@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from api.cli.main import main
-from api.http.auth import verify_password
+from api.services.passwords import verify_password
 from api.settings import DatabaseSettings
 from api.store.db import make_engine, session_factory, transaction
 from api.store.tables import User

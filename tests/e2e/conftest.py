@@ -35,8 +35,8 @@ from playwright.async_api import async_playwright
 from sqlmodel import col
 
 from api.cli.demo import DEMO_EXAM, load_demo
-from api.http.auth import hash_password
 from api.services import attempts
+from api.services.passwords import hash_password
 from api.settings import DatabaseSettings
 from api.store.db import migrate, standalone_transaction
 from api.store.tables import Attempt, User

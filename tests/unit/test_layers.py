@@ -4,6 +4,7 @@ environment nor the clock (time and randomness are passed in)."""
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,26 @@ def test_import_linter_contracts_hold():
         [str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: What may stand at ``api``'s root beside the rooms: the front door and what every room reads.
+API_ROOT_MODULES = {"__init__", "app", "settings", "logging", "clock"}
+
+
+def _rooms_contract() -> dict[str, object]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    (rooms,) = [c for c in contracts if c.get("containers") == ["api"]]
+    return rooms
+
+
+def test_every_room_of_the_shell_has_its_place_in_the_import_contract():
+    rooms = {
+        name.strip()
+        for layer in _rooms_contract()["layers"]  # type: ignore[attr-defined]
+        for name in layer.split("|")
+    }
+    packages = {p.parent.name for p in (ROOT / "api").glob("*/__init__.py")}
+    assert packages == rooms - {"app"}
+    modules = {p.stem for p in (ROOT / "api").glob("*.py")}
+    assert modules == API_ROOT_MODULES, "a module at api/'s root belongs in a room"

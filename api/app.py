@@ -25,8 +25,6 @@ import numpy as np
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
@@ -43,6 +41,8 @@ from api.http.authoring import AuthoringController
 from api.http.errors import exception_handlers
 from api.http.exams import ExamsController
 from api.http.health import health, ready
+from api.http.integrity import IntegrityController
+from api.http.schema import openapi_config, viewer_assets
 from api.http.study import StudyController
 from api.logging import RequestLog, logging_config
 from api.services.study import LiveStudy, closing_policy
@@ -68,6 +68,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     LearnerAttemptsController,
     OperatorAttemptsController,
     StudyController,
+    IntegrityController,
+    viewer_assets(),
 ]
 
 #: Paths that never need the login session (no store read on probes and scrapes).
@@ -121,12 +123,7 @@ def create_app(
         stores=_stores(settings, redis),
         template_config=template_config(),
         lifespan=[_lifespan],
-        openapi_config=OpenAPIConfig(
-            title="examengine",
-            version=_version(),
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
-        ),
+        openapi_config=openapi_config(_version()),
         logging_config=logging_config(settings.server.log_level),
         state=State(
             {

@@ -1,8 +1,8 @@
 """The browser pages: server-rendered Jinja templates (api/web/templates) with small plain
 JavaScript modules (api/web/static/js), zh-CN first with an English switch.
 
-``PAGE_HANDLERS`` is what ``api.app`` registers: the front door, the learner's pages, the
-integrity report of the exam page, and ``/static``. Shared machinery (language, the
+``PAGE_HANDLERS`` is what ``api.app`` registers: the front door, the learner's, authors'
+and proctors' pages, and ``/static``. Shared machinery (language, the
 signed-in principal, page guards, rendering) is ``api.web.common``.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
-from api.http.integrity import IntegrityController
 from api.web.author import AuthorPages
 from api.web.common import static_router, template_config
 from api.web.learner import AccountPages, LearnerPages, home
@@ -21,7 +20,6 @@ PAGE_HANDLERS: list[ControllerRouterHandler] = [
     home,
     AccountPages,
     LearnerPages,
-    IntegrityController,
     AuthorPages,
     ProctorPages,
     StudyPages,

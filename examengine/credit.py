@@ -2,7 +2,7 @@
 
 This module owns what counts as studied. It reads no clock and stores nothing: every
 rule takes ``now`` or ``at`` (UTC milliseconds, keyword-only) and returns the new state
-and the events it produced; the shell (api/services/study.py) keeps the live sessions
+and the events it produced; the shell (api/services/study/) keeps the live sessions
 beside the challenge scheduler, feeds them the scheduler's issues, passes and misses,
 and persists the credit in batches.
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from api.services import study
 from api.settings import DatabaseSettings
 from api.store.db import make_engine, migrate, session_factory, transaction
-from api.store.tables import ChapterProgress, Enrollment, StudyEvent, User
+from api.store.tables import Chapter, ChapterProgress, Enrollment, StudyEvent, User
 from api.workers.study_ticker import StudyTicker
 from examengine import credit
 from examengine.challenges import ChallengeKind, ChallengePolicy, InProcessScheduler, OnMiss
@@ -103,8 +103,8 @@ def studied(world: World, live: study.LiveStudy, clock: ManualClock, chapter: st
 def stored(world: World, chapter: str) -> ChapterProgress | None:
     with transaction(world.sessions) as db:
         return db.exec(
-            select(ChapterProgress).join_from(ChapterProgress, study.ChapterRow)
-            .where(study.ChapterRow.key == chapter)
+            select(ChapterProgress).join_from(ChapterProgress, Chapter)
+            .where(Chapter.key == chapter)
         ).first()  # fmt: skip
 
 
@@ -162,7 +162,7 @@ def test_a_completed_chapter_survives_a_crash_right_after_and_meets_the_study(
 
 def test_credit_only_grows_in_the_database(world: World) -> None:
     with transaction(world.sessions) as db:
-        chapter = db.exec(select(study.ChapterRow).where(study.ChapterRow.key == "long")).one()
+        chapter = db.exec(select(Chapter).where(Chapter.key == "long")).one()
         assert chapter.id is not None
         grant = study.Grant(learner=world.learner, chapter_id=chapter.id, cycle=1,
                             credited_ms=50_000, position_ms=60_000, completed_ms=None)  # fmt: skip

@@ -1,0 +1,138 @@
+"""Account use cases: self-registration, roster import, password resets and role changes
+by staff, finding an account by any of its identifiers, the password rules, and the
+per-account login lock.
+
+Each database function is one unit of work on a session the caller opened
+(``api.store.db.transaction``) and takes the time as ``now``; hashing is passed in as
+``hasher`` (``api.services.passwords.hash_password``), so this package never imports the
+HTTP shell. The identifier rules are examengine's (``examengine.ids``); this package
+applies them to whole requests and rosters and says, per field or per line, what is
+wrong — in English and in Chinese.
+
+The modules, by concept (callers import from the package, which re-exports them all):
+
+- ``error``: ``FieldProblem``, the ``AccountError`` family, the labels and Beijing time
+  their messages use;
+- ``rule``: the name, gender, identifier and password rules, the initial password;
+- ``lookup``: ``Account`` (an account as the API shows it) and ``find_account``;
+- ``registration``: a learner's self-registration (``register``);
+- ``staff``: password resets and role changes by staff;
+- ``roster``: reading and importing rosters, and their error files (not all-or-nothing:
+  valid lines become accounts, the others are reported line by line);
+- ``lock``: the per-account login lock (``LoginLocks``), kept in a Litestar store rather
+  than in the database. See docs/decisions/0006-accounts.md;
+- ``_shared``: the hasher's type, which identifiers are taken, the account event log.
+"""
+
+from api.services.accounts._shared import IN_CHUNK, Hasher
+from api.services.accounts.error import (
+    BEIJING,
+    FIELD_LABELS,
+    AccountError,
+    AccountExistsError,
+    AccountInvalidError,
+    AccountLockedError,
+    AccountNotFoundError,
+    AccountRefusedError,
+    FieldProblem,
+    RosterUnreadableError,
+)
+from api.services.accounts.lock import (
+    LockPolicy,
+    LockState,
+    LoginLocks,
+    lock_key,
+    record_failure,
+)
+from api.services.accounts.lookup import Account, account, find_account
+from api.services.accounts.registration import (
+    LongText,
+    PasswordText,
+    Registration,
+    ShortText,
+    register,
+)
+from api.services.accounts.roster import (
+    COLUMNS,
+    MAX_ROSTER_LINES,
+    REASON_EN_HEADER,
+    REASON_HEADER,
+    REQUIRED_COLUMNS,
+    ROW_HEADER,
+    XLSX_MAGIC,
+    Roster,
+    RosterLine,
+    RosterReport,
+    RosterRow,
+    import_roster,
+    read_roster,
+    roster_error_file,
+)
+from api.services.accounts.rule import (
+    INITIAL_PASSWORD_PREFIX,
+    MAX_NAME,
+    MIN_PASSWORD,
+    NAME_DOT,
+    beijing_date,
+    check_gender,
+    check_name,
+    gender_of_id,
+    initial_password,
+    password_problems,
+)
+from api.services.accounts.staff import PasswordReset, reset_password, set_roles
+
+__all__ = [
+    "BEIJING",
+    "COLUMNS",
+    "FIELD_LABELS",
+    "INITIAL_PASSWORD_PREFIX",
+    "IN_CHUNK",
+    "MAX_NAME",
+    "MAX_ROSTER_LINES",
+    "MIN_PASSWORD",
+    "NAME_DOT",
+    "REASON_EN_HEADER",
+    "REASON_HEADER",
+    "REQUIRED_COLUMNS",
+    "ROW_HEADER",
+    "XLSX_MAGIC",
+    "Account",
+    "AccountError",
+    "AccountExistsError",
+    "AccountInvalidError",
+    "AccountLockedError",
+    "AccountNotFoundError",
+    "AccountRefusedError",
+    "FieldProblem",
+    "Hasher",
+    "LockPolicy",
+    "LockState",
+    "LoginLocks",
+    "LongText",
+    "PasswordReset",
+    "PasswordText",
+    "Registration",
+    "Roster",
+    "RosterLine",
+    "RosterReport",
+    "RosterRow",
+    "RosterUnreadableError",
+    "ShortText",
+    "account",
+    "beijing_date",
+    "check_gender",
+    "check_name",
+    "find_account",
+    "gender_of_id",
+    "import_roster",
+    "initial_password",
+    "lock_key",
+    "password_problems",
+    "read_roster",
+    "record_failure",
+    "register",
+    "reset_password",
+    "roster_error_file",
+    "set_roles",
+]

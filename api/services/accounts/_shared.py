@@ -1,0 +1,47 @@
+"""What the use cases that write accounts share: the hasher they are handed, which of
+many identifiers some account holds already (in ``IN (…)`` chunks), and the account's
+event log (``AccountEvent``: who registered, imported, reset or changed it, and when).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from api.store.tables import AccountEvent, User
+
+Hasher = Callable[[str], str]
+"""``api.services.passwords.hash_password``: a password → its argon2id hash."""
+
+#: Values per ``IN (…)`` list, well under SQLite's bound-parameter limit.
+IN_CHUNK = 500
+
+
+def _taken(session: Session, column: Any, values: Iterable[str]) -> set[str]:
+    """Which of ``values`` are already the ``column`` or the login of some account."""
+    wanted = sorted(set(values))
+    found: set[str] = set()
+    for start in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[start : start + IN_CHUNK]
+        rows = session.execute(
+            sa.select(column, col(User.login)).where(
+                sa.or_(col(column).in_(chunk), col(User.login).in_(chunk))
+            )
+        )
+        for value, login in rows:
+            found.update(v for v in (value, login) if v in chunk)
+    return found
+
+
+def _event(
+    session: Session, user: User, kind: str, *, now: datetime, actor_id: int | None,
+    **detail: Any,
+) -> None:  # fmt: skip
+    assert user.id is not None
+    session.add(
+        AccountEvent(user_id=user.id, actor_id=actor_id, kind=kind, detail=detail, created_at=now)
+    )

@@ -1,0 +1,134 @@
+"""The errors of the account use cases and how their messages are worded:
+``FieldProblem`` (what is wrong with one field or roster column, in English and in
+Chinese), the ``AccountError`` family the HTTP shell maps to responses, the field labels
+the messages use, and Beijing time, which the messages tell times in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+from msgspec import Struct
+
+from examengine.errors import EngineError
+
+#: Times in messages are Beijing time, which is what learners read on their clocks.
+BEIJING = timezone(timedelta(hours=8), "Beijing")
+
+#: Column labels used in messages, English and Chinese.
+FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "name": ("name", "姓名"),
+    "resident_id": ("resident ID number", "身份证号"),
+    "phone": ("mobile number", "手机号"),
+    "gender": ("gender", "性别"),
+    "remark": ("remark", "备注"),
+    "employer": ("employer", "单位"),
+    "district": ("district", "地区"),
+    "password": ("password", "密码"),
+    "new_password": ("new password", "新密码"),
+    "roles": ("roles", "角色"),
+}
+
+
+class FieldProblem(Struct, frozen=True, kw_only=True):
+    """What is wrong with one field (or roster column), in both languages."""
+
+    field: str
+    code: str
+    message: str
+    message_zh: str
+
+
+class AccountError(EngineError):
+    """Root of this module's errors."""
+
+    code = "account_error"
+
+
+class AccountInvalidError(AccountError):
+    """Some fields are invalid; ``problems`` names each field and what is wrong."""
+
+    code = "account_invalid"
+
+    def __init__(self, problems: Sequence[FieldProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(
+            "Please correct: " + "; ".join(_labelled(p) for p in problems) + ".",
+            "请更正：" + "；".join(_labelled(p, zh=True) for p in problems) + "。",
+        )
+
+
+class AccountExistsError(AccountError):
+    """The resident ID or the phone number belongs to an account already."""
+
+    code = "account_exists"
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        if field == "resident_id":
+            super().__init__(
+                "An account with this resident ID number exists already: sign in, or "
+                "reset the password if you have forgotten it.",
+                "该身份证号已注册，请直接登录；如忘记密码，请找回密码。",
+            )
+        elif field == "phone":
+            super().__init__(
+                "This mobile number belongs to another account.",
+                "该手机号已被其他账号使用。",
+            )
+        else:
+            super().__init__(
+                "Someone registered the same person at the same moment; please try again.",
+                "同一人员正在被同时注册，请重试。",
+            )
+
+
+class AccountNotFoundError(AccountError):
+    code = "account_not_found"
+
+    def __init__(self, login: str) -> None:
+        self.login = login
+        super().__init__(f"There is no account {login!r}.", f"账号 {login!r} 不存在。")
+
+
+class AccountRefusedError(AccountError):
+    """The actor may not do this to that account (a 403)."""
+
+    code = "account_refused"
+
+    def __init__(self, message: str, message_zh: str, *, code: str | None = None) -> None:
+        if code is not None:
+            self.code = code
+        super().__init__(message, message_zh)
+
+
+class RosterUnreadableError(AccountError):
+    """The roster as a whole cannot be read (format, encoding, missing columns)."""
+
+    code = "roster_unreadable"
+
+
+class AccountLockedError(AccountError):
+    """Too many failed logins: the account is locked until ``locked_until_ms``."""
+
+    code = "account_locked"
+
+    def __init__(self, *, locked_until_ms: int, now_ms: int) -> None:
+        self.locked_until_ms = locked_until_ms
+        self.retry_after_s = max(1, math.ceil((locked_until_ms - now_ms) / 1000))
+        minutes = max(1, math.ceil(self.retry_after_s / 60))
+        at = datetime.fromtimestamp(locked_until_ms / 1000, BEIJING).strftime("%H:%M")
+        super().__init__(
+            f"Too many failed logins: this account is locked until {at} Beijing time. "
+            f"Try again in {minutes} minute(s), or ask your administrator to reset the "
+            "password.",
+            f"登录失败次数过多，账号已锁定至北京时间 {at}。请 {minutes} 分钟后再试，"
+            "或联系单位管理员重置密码。",
+        )
+
+
+def _labelled(problem: FieldProblem, *, zh: bool = False) -> str:
+    en, chinese = FIELD_LABELS.get(problem.field, (problem.field, problem.field))
+    return f"{chinese}：{problem.message_zh}" if zh else f"{en}: {problem.message}"

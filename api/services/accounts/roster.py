@@ -1,0 +1,432 @@
+"""Roster import: reading a roster (.xlsx, or CSV in UTF-8 or GB18030), importing its
+lines as learner accounts, and the error file of the lines that made none.
+
+A roster is **not** all-or-nothing (unlike a bank import): the valid lines become
+accounts, lines whose person is registered already are skipped, every other line is
+reported with its row number and reason, and ``roster_error_file`` writes those lines
+back out (same columns, plus 错误原因) so the employer can fix and upload them again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime
+from typing import Any, Literal
+from zipfile import BadZipFile
+
+from msgspec import Struct
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from api.services.accounts._shared import Hasher, _event, _taken
+from api.services.accounts.error import (
+    AccountExistsError,
+    FieldProblem,
+    RosterUnreadableError,
+    _labelled,
+)
+from api.services.accounts.rule import (
+    _identifier,
+    _problem,
+    beijing_date,
+    check_gender,
+    check_name,
+    initial_password,
+)
+from api.store.tables import User
+from examengine.ids import check_mobile, check_resident_id
+
+#: Lines one roster may hold (the HTTP upload; the command line takes any size).
+MAX_ROSTER_LINES = 5_000
+
+
+#: Roster columns: the field, then the headers accepted for it (compared without case,
+#: spaces or a trailing * marking a required column).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("姓名", "name"),
+    "resident_id": ("身份证号", "身份证号码", "证件号码", "身份证", "resident_id", "id_number",
+                    "idnumber", "residentid"),
+    "phone": ("手机号", "手机号码", "手机", "联系电话", "phone", "mobile"),
+    "gender": ("性别", "gender", "sex"),
+    "remark": ("备注", "remark", "note"),
+    "employer": ("单位", "工作单位", "employer"),
+    "district": ("地区", "所在地区", "district"),
+}  # fmt: skip
+REQUIRED_COLUMNS = ("name", "resident_id")
+#: Columns this module adds to an error file; dropped when such a file is read back.
+ROW_HEADER, REASON_HEADER, REASON_EN_HEADER = "行号", "错误原因", "Reason"
+_ADDED = {ROW_HEADER, REASON_HEADER, REASON_EN_HEADER}
+XLSX_MAGIC = b"PK\x03\x04"
+
+
+class RosterRow(Struct, frozen=True, kw_only=True):
+    """One data line: its row number in the file (the header is row 1 when it is the
+    first line) and its cells as read (text, or numbers from a spreadsheet)."""
+
+    row: int
+    values: tuple[Any, ...]
+
+
+class Roster(Struct, frozen=True, kw_only=True):
+    source: str
+    format: Literal["xlsx", "csv"]
+    headers: tuple[str, ...]
+    #: Field → index of its column.
+    columns: dict[str, int]
+    rows: tuple[RosterRow, ...]
+
+
+class RosterLine(Struct, frozen=True, kw_only=True):
+    """A line that made no account: ``skipped`` (registered already) or ``failed``."""
+
+    row: int
+    status: Literal["skipped", "failed"]
+    name: str
+    resident_id: str
+    reason: str
+    reason_zh: str
+    errors: tuple[FieldProblem, ...] = ()
+
+
+class RosterReport(Struct, frozen=True, kw_only=True):
+    source: str
+    lines: int
+    created: int
+    skipped: int
+    failed: int
+    #: Every line that made no account, in file order.
+    problems: tuple[RosterLine, ...]
+
+
+def _header_key(text: Any) -> str:
+    return "".join(str(text or "").split()).rstrip("*").lower()
+
+
+_HEADER_FIELDS = {_header_key(h): field for field, names in COLUMNS.items() for h in names}
+
+
+def read_roster(data: bytes, *, source: str, max_lines: int | None = None) -> Roster:
+    """The lines of a roster (.xlsx, or CSV in UTF-8 or GB18030), told apart by content.
+
+    The header is the first non-empty line; unknown columns are ignored. Raises
+    ``RosterUnreadableError`` when the file cannot be read, lacks the 姓名 or 身份证号
+    column, or has more than ``max_lines`` lines.
+    """
+    if data.startswith(XLSX_MAGIC):
+        fmt: Literal["xlsx", "csv"] = "xlsx"
+        table: list[Sequence[Any]] = list(_xlsx_rows(data, source))
+    elif source.lower().endswith((".xls", ".xlsx", ".et")) or data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise RosterUnreadableError(
+            f"{source} is not an .xlsx workbook: save it as .xlsx (Excel 2007 or later) or CSV",
+            f"{source} 不是 .xlsx 文件，请另存为 .xlsx（Excel 2007 及以上）或 CSV 格式",
+        )
+    else:
+        fmt = "csv"
+        table = list(_csv_rows(data, source))
+    numbered = [(n, row) for n, row in enumerate(table, start=1) if any(_text(v) for v in row)]
+    if not numbered:
+        raise RosterUnreadableError(f"{source} is empty", f"{source} 是空文件")
+    header_row, header = numbered[0]
+    headers = tuple(_text(h) for h in header)
+    columns: dict[str, int] = {}
+    for index, title in enumerate(headers):
+        field = _HEADER_FIELDS.get(_header_key(title))
+        if field is not None and field not in columns:
+            columns[field] = index
+    missing = [f for f in REQUIRED_COLUMNS if f not in columns]
+    if missing:
+        names = "、".join(COLUMNS[f][0] for f in missing)
+        raise RosterUnreadableError(
+            f"{source}: row {header_row} must name the columns; missing {names} "
+            f"(expected 姓名, 身份证号, 手机号, 性别, 备注)",
+            f"{source}：第 {header_row} 行应为列名，缺少 {names} 列"
+            f"（应有 姓名、身份证号、手机号、性别、备注）",
+        )
+    rows = tuple(RosterRow(row=n, values=tuple(r)) for n, r in numbered[1:])
+    if max_lines is not None and len(rows) > max_lines:
+        raise RosterUnreadableError(
+            f"{source} has {len(rows)} lines; at most {max_lines} per upload: split it",
+            f"{source} 共 {len(rows)} 行，每次最多 {max_lines} 行，请拆分后上传",
+        )
+    return Roster(source=source, format=fmt, headers=headers, columns=columns, rows=rows)
+
+
+def _xlsx_rows(data: bytes, source: str) -> Iterator[tuple[Any, ...]]:
+    from openpyxl import load_workbook  # noqa: PLC0415 (a heavy import, for rosters only)
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise RosterUnreadableError(
+            f"{source} is not a readable .xlsx workbook ({exc})",
+            f"{source} 不是可读取的 .xlsx 文件",
+        ) from None
+    try:
+        sheet = book.worksheets[0]
+        yield from sheet.iter_rows(values_only=True)
+    finally:
+        book.close()
+
+
+def _csv_rows(data: bytes, source: str) -> Iterator[list[str]]:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes nearly anything
+        raise RosterUnreadableError(
+            f"{source} is neither UTF-8 nor GB18030 text", f"{source} 不是 UTF-8 或 GB18030 编码"
+        )
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    try:
+        yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    except csv.Error as exc:
+        raise RosterUnreadableError(
+            f"{source} is not valid CSV ({exc})", f"{source} 不是有效的 CSV 文件"
+        ) from None
+
+
+def _text(value: Any) -> str:
+    """A cell as text: numbers without a trailing .0, times in ISO form."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+class _Person(Struct, frozen=True, kw_only=True):
+    row: int
+    name: str
+    resident_id: str
+    phone: str | None
+    gender: str | None
+    remark: str | None
+    employer: str | None
+    district: str | None
+
+
+def _cell(roster: Roster, row: RosterRow, field: str) -> Any:
+    index = roster.columns.get(field)
+    return row.values[index] if index is not None and index < len(row.values) else None
+
+
+def _roster_id(value: Any, today: date) -> str | FieldProblem:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # Excel keeps 15 significant digits: an 18-digit number has lost its last ones.
+        checked = _identifier(
+            "resident_id", lambda v: check_resident_id(v, today=today), _text(value)
+        )
+        if isinstance(checked, str):
+            return checked
+        return _problem(
+            "resident_id", "id_as_number",
+            "the ID number is stored as a number, so Excel has rounded it: format the "
+            "column as text and type the number again",
+            "身份证号被存成了数字，Excel 已将其末几位改变：请将该列设为文本格式后重新填写",
+        )  # fmt: skip
+    return _identifier("resident_id", lambda v: check_resident_id(v, today=today), _text(value))
+
+
+def _check_line(roster: Roster, row: RosterRow, today: date) -> _Person | list[FieldProblem]:
+    def text(field: str) -> str:
+        return _text(_cell(roster, row, field))
+
+    name = check_name(text("name"))
+    resident_id = _roster_id(_cell(roster, row, "resident_id"), today)
+    phone: str | FieldProblem | None = (
+        _identifier("phone", check_mobile, text("phone")) if text("phone") else None
+    )
+    rid = resident_id if isinstance(resident_id, str) else None
+    gender = check_gender(text("gender"), rid)
+    problems = [v for v in (name, resident_id, phone, gender) if isinstance(v, FieldProblem)]
+    for field, limit in (("remark", 200), ("employer", 200), ("district", 100)):
+        if len(text(field)) > limit:
+            problems.append(_problem(
+                field, f"{field}_length", f"at most {limit} characters",
+                f"最多 {limit} 个字",
+            ))  # fmt: skip
+    if problems:
+        return problems
+    assert isinstance(name, str) and rid is not None
+    assert not isinstance(phone, FieldProblem) and not isinstance(gender, FieldProblem)
+    return _Person(
+        row=row.row, name=name, resident_id=rid, phone=phone, gender=gender,
+        remark=text("remark") or None, employer=text("employer") or None,
+        district=text("district") or None,
+    )  # fmt: skip
+
+
+def _failed(row: RosterRow, roster: Roster, problems: Sequence[FieldProblem]) -> RosterLine:
+    return RosterLine(
+        row=row.row, status="failed", name=_text(_cell(roster, row, "name")),
+        resident_id=_text(_cell(roster, row, "resident_id")),
+        reason="; ".join(_labelled(p) for p in problems),
+        reason_zh="；".join(_labelled(p, zh=True) for p in problems),
+        errors=tuple(problems),
+    )  # fmt: skip
+
+
+def _hash_all(passwords: Sequence[str], hasher: Hasher) -> list[str]:
+    """Hashes on every core: argon2 releases the GIL, and each hash takes ~45 ms."""
+    if len(passwords) < 4:
+        return [hasher(p) for p in passwords]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(hasher, passwords))
+
+
+def import_roster(
+    session: Session, roster: Roster, *, now: datetime, hasher: Hasher,
+    actor_id: int | None = None, employer: str | None = None,
+) -> RosterReport:  # fmt: skip
+    """Create a learner account for every valid line of ``roster``: login = the ID
+    number, password ``edu@`` + its last six characters, to be changed at first login.
+
+    Lines whose ID number is registered already are skipped; invalid lines, lines
+    repeating an earlier line's ID number or phone, and lines whose phone belongs to
+    another account fail. Either kind is reported with its row number and reason.
+    ``employer`` (an employer administrator's own) overrides the 单位 column.
+    """
+    people, problems = _check_lines(roster, beijing_date(now))
+    new = _unregistered(session, roster, people, problems)
+    hashes = _hash_all([initial_password(p.resident_id) for p in new], hasher)
+    users = [
+        User(
+            login=p.resident_id, display_name=p.name, password_hash=h, roles=["learner"],
+            must_change_password=True, created_at=now, resident_id=p.resident_id,
+            phone=p.phone, gender=p.gender, employer=employer or p.employer,
+            district=p.district, remark=p.remark,
+        )
+        for p, h in zip(new, hashes, strict=True)
+    ]  # fmt: skip
+    session.add_all(users)
+    try:
+        session.flush()
+    except IntegrityError:  # a person registered by someone else since the check
+        raise AccountExistsError("") from None
+    for person, user in zip(new, users, strict=True):
+        _event(
+            session, user, "imported", now=now, actor_id=actor_id, source=roster.source,
+            row=person.row,
+        )  # fmt: skip
+    lines = tuple(problems[n] for n in sorted(problems))
+    return RosterReport(
+        source=roster.source, lines=len(roster.rows), created=len(users),
+        skipped=sum(1 for p in lines if p.status == "skipped"),
+        failed=sum(1 for p in lines if p.status == "failed"), problems=lines,
+    )  # fmt: skip
+
+
+def _check_lines(roster: Roster, today: date) -> tuple[list[_Person], dict[int, RosterLine]]:
+    """The valid people of ``roster`` and, by row, the lines that are invalid or repeat
+    an earlier line's ID number or phone."""
+    problems: dict[int, RosterLine] = {}
+    people: list[_Person] = []
+    first_id: dict[str, int] = {}
+    first_phone: dict[str, int] = {}
+    for row in roster.rows:
+        checked = _check_line(roster, row, today)
+        if isinstance(checked, list):
+            problems[row.row] = _failed(row, roster, checked)
+            continue
+        repeats = []
+        if (n := first_id.get(checked.resident_id)) is not None:
+            repeats.append(_problem(
+                "resident_id", "id_repeated", f"the same as on row {n}", f"与第 {n} 行重复",
+            ))  # fmt: skip
+        if checked.phone is not None and (n := first_phone.get(checked.phone)) is not None:
+            repeats.append(_problem(
+                "phone", "phone_repeated", f"the same as on row {n}", f"与第 {n} 行重复",
+            ))  # fmt: skip
+        if repeats:
+            problems[row.row] = _failed(row, roster, repeats)
+            continue
+        first_id[checked.resident_id] = row.row
+        if checked.phone is not None:
+            first_phone[checked.phone] = row.row
+        people.append(checked)
+    return people, problems
+
+
+def _unregistered(
+    session: Session, roster: Roster, people: list[_Person], problems: dict[int, RosterLine]
+) -> list[_Person]:
+    """The ``people`` who have no account yet; the others go into ``problems``: skipped
+    when the ID number is registered, failed when the phone is another account's."""
+    by_row = {row.row: row for row in roster.rows}
+    registered = _taken(session, User.resident_id, [p.resident_id for p in people])
+    phones = _taken(session, User.phone, [p.phone for p in people if p.phone])
+    new: list[_Person] = []
+    for person in people:
+        if person.resident_id in registered:
+            problems[person.row] = RosterLine(
+                row=person.row, status="skipped", name=person.name,
+                resident_id=person.resident_id,
+                reason="registered already: skipped", reason_zh="该身份证号已注册，已跳过",
+            )  # fmt: skip
+        elif person.phone in phones:
+            problems[person.row] = _failed(by_row[person.row], roster, [_problem(
+                "phone", "phone_taken", "this mobile number belongs to another account",
+                "该手机号已被其他账号使用",
+            )])  # fmt: skip
+        else:
+            new.append(person)
+    return new
+
+
+def roster_error_file(
+    roster: Roster, report: RosterReport, *, fmt: Literal["xlsx", "csv"]
+) -> bytes:
+    """The lines that made no account, as the roster had them, with 行号 (row) first and
+    错误原因 / Reason last. The other columns keep the roster's headers, so the fixed
+    file can be uploaded again as it is."""
+    keep = [i for i, h in enumerate(roster.headers) if h not in _ADDED]
+    header = [ROW_HEADER, *(roster.headers[i] for i in keep), REASON_HEADER, REASON_EN_HEADER]
+    by_row = {row.row: row for row in roster.rows}
+    lines = [
+        [
+            str(line.row),
+            *(_text(by_row[line.row].values[i]) if i < len(by_row[line.row].values) else ""
+              for i in keep),
+            line.reason_zh,
+            line.reason,
+        ]
+        for line in report.problems
+    ]  # fmt: skip
+    if fmt == "csv":
+        out = io.StringIO(newline="")
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(lines)
+        return out.getvalue().encode("utf-8-sig")  # with a BOM, Excel reads it as UTF-8
+    return _xlsx(header, lines)
+
+
+def _xlsx(header: list[str], lines: list[list[str]]) -> bytes:
+    from openpyxl import Workbook  # noqa: PLC0415 (a heavy import, for rosters only)
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "错误"
+    sheet.append(header)
+    for line in lines:
+        sheet.append(line)
+    # Every cell is text ("@"): ID numbers stay exact when the file is edited.
+    for row in sheet.iter_rows():
+        for cell in row:
+            cell.number_format = "@"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

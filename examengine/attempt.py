@@ -3,7 +3,7 @@
 This module owns the rules of one attempt at an exam and of the attempts a learner may
 make (``eligibility``). It reads no clock and stores nothing: every transition takes
 ``now`` (UTC milliseconds, keyword-only) and returns the new ``Attempt`` and the events
-it produced; the shell (api/services/attempts.py) loads, calls, and stores the result in
+it produced; the shell (api/services/attempts/) loads, calls, and stores the result in
 one transaction. The answer log is the shell's to keep; the rules of what may be added
 to it are here (``save_answers``).
 

@@ -13,7 +13,7 @@ from api.services import attempts, banks
 from api.services.study._shared import _dt, _enrollments, _error, _plan_not_found
 from api.services.study.plan import _plan
 from api.services.study.progress import _credits
-from api.services.study.wire import MyPlans, OptionView, PlanEntry, Question, StartInfo
+from api.services.study.wire import ChallengeOptionView, MyPlans, PlanEntry, Question, StartInfo
 from api.store.tables import Chapter as ChapterRow
 from api.store.tables import ChapterProgress, PlanEnrollment
 from api.store.tables import Plan as PlanRow
@@ -153,10 +153,13 @@ def _questions(session: Session, bank: str | None) -> tuple[Question, ...]:
     for item in items:
         body = item.body
         if isinstance(body, SingleChoice):
-            options = tuple(OptionView(id=o.id, text=o.text) for o in body.options)
+            options = tuple(ChallengeOptionView(id=o.id, text=o.text) for o in body.options)
             correct = frozenset(o.id for o in body.options if o.fraction >= 1.0)
         elif isinstance(body, TrueFalse) and body.answer is not None:
-            options = (OptionView(id="true", text="对"), OptionView(id="false", text="错"))
+            options = (
+                ChallengeOptionView(id="true", text="对"),
+                ChallengeOptionView(id="false", text="错"),
+            )
             correct = frozenset({"true" if body.answer else "false"})
         else:
             continue

@@ -19,9 +19,9 @@ from api.services.study.wire import (
     AckResult,
     Batch,
     Carry,
+    ChallengeOptionView,
     ChallengeView,
     Grant,
-    OptionView,
     StartInfo,
     StoredEvent,
     StudyStatus,
@@ -298,7 +298,7 @@ class LiveStudy:
             prompt, options, live.key = question.prompt, question.options, question.correct
         else:
             prompt = "请点击“继续学习”确认您仍在学习"
-            options, live.key = (OptionView(id="continue", text="继续学习"),), frozenset()
+            options, live.key = (ChallengeOptionView(id="continue", text="继续学习"),), frozenset()
         window = policy.window_ms
         live.challenge = ChallengeView(
             seq=seq, closing=is_closing, kind=kind.value, prompt=prompt, options=options,

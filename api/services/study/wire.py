@@ -15,7 +15,7 @@ from examengine.challenges import ChallengePolicy
 # --------------------------------------------------------------------------- wire
 
 
-class OptionView(Struct, frozen=True, kw_only=True):
+class ChallengeOptionView(Struct, frozen=True, kw_only=True):
     id: str
     text: str
 
@@ -28,7 +28,7 @@ class ChallengeView(Struct, frozen=True, kw_only=True):
     closing: bool
     kind: str
     prompt: str
-    options: tuple[OptionView, ...]
+    options: tuple[ChallengeOptionView, ...]
     issued_ms: int
     expires_ms: int
 
@@ -75,7 +75,7 @@ class Question(Struct, frozen=True, kw_only=True):
     """An anti-idle question and its key (the key stays on the server)."""
 
     prompt: str
-    options: tuple[OptionView, ...]
+    options: tuple[ChallengeOptionView, ...]
     correct: frozenset[str]
 
 

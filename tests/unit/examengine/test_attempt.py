@@ -2,7 +2,7 @@
 manual clock with tiny literal times, one step at a time.
 
 The exam starts at 100 and lasts 7_200_000 ms (120 minutes), so its deadline is
-7_200_100. ``Shell`` does what api/services/attempts.py does around the pure core: it
+7_200_100. ``Shell`` does what api/services/attempts/ does around the pure core: it
 keeps the answer log, stores every event, and grades from the log; it is the test's
 model of the learner's answers. Every ``AttemptError`` message is checked in English
 and Chinese.

@@ -1,0 +1,117 @@
+"""Attempt use cases: the learner's exams, start, resume, the paper, answer saves,
+heartbeats, submit and results; the operators' extensions, grants, terminations, step
+logs, regrades and live list; and ``sweep``, the time-driven close.
+
+Each public function is one unit of work on a session the caller opened
+(``api.store.db.transaction``) and takes the time as ``now`` (UTC milliseconds, read once by
+the caller). The rules are examengine's (``attempt``, ``eligibility``, ``grading``); this
+package loads rows, calls the core, and stores what it returns: the attempt row, the
+accepted answer steps (append-only) and every event.
+
+Callers use the package (``from api.services import attempts``); the modules, by what
+the learner or the operator does:
+
+- ``start``: enrollment, the learner's exams (eligibility), start, resume, the paper;
+- ``saves``: answer saves and heartbeats;
+- ``closing``: submit, results, regrades and ``sweep``;
+- ``operator``: extensions, grants, terminations, step logs and the live list;
+- ``_rows`` (locks, the row ⇄ core conversion, storing; the concurrency rules are
+  there), ``_loading`` (specs, papers, items, answers; the items cache ``ITEMS``),
+  ``_wire`` (the Structs) and ``_errors``: what they share.
+
+The answer key never leaves this package before the attempt is closed: the learner's
+views (``PaperView``, ``SaveResult``, ``Heartbeat``, ``MyExams``) are built from stems,
+option texts and prompts only; ``ResultView`` adds the key only when the attempt is
+closed and the spec shows it.
+"""
+
+from api.services.attempts._errors import (
+    AttemptNotFoundError,
+    AttemptServiceError,
+    BadAnswerError,
+    LearnerNotFoundError,
+    NotEligibleError,
+)
+from api.services.attempts._loading import ITEMS
+from api.services.attempts._rows import OPEN_STATES
+from api.services.attempts._wire import (
+    AnswerView,
+    AttemptSummary,
+    EventView,
+    ExamEntry,
+    GrantOutcome,
+    Heartbeat,
+    ItemReview,
+    LiveAttempt,
+    LiveList,
+    MyExams,
+    OpenAttempt,
+    OperatorAttempt,
+    PaperItemView,
+    PaperOptionView,
+    PaperView,
+    ResultView,
+    Save,
+    SaveRef,
+    SaveResult,
+    StepLog,
+    StepView,
+    SweepOutcome,
+)
+from api.services.attempts.closing import SWEEP_BATCH, regrade, result, submit, sweep
+from api.services.attempts.operator import LIVE_LIMIT, extend, grant, live, step_log, terminate
+from api.services.attempts.saves import MAX_RESPONSE_CHARS, MAX_SAVES, heartbeat, save_answers
+from api.services.attempts.start import enroll, my_exams, new_study_cycle, paper_view, resume, start
+
+__all__ = [
+    "ITEMS",
+    "LIVE_LIMIT",
+    "MAX_RESPONSE_CHARS",
+    "MAX_SAVES",
+    "OPEN_STATES",
+    "SWEEP_BATCH",
+    "AnswerView",
+    "AttemptNotFoundError",
+    "AttemptServiceError",
+    "AttemptSummary",
+    "BadAnswerError",
+    "EventView",
+    "ExamEntry",
+    "GrantOutcome",
+    "Heartbeat",
+    "ItemReview",
+    "LearnerNotFoundError",
+    "LiveAttempt",
+    "LiveList",
+    "MyExams",
+    "NotEligibleError",
+    "OpenAttempt",
+    "OperatorAttempt",
+    "PaperItemView",
+    "PaperOptionView",
+    "PaperView",
+    "ResultView",
+    "Save",
+    "SaveRef",
+    "SaveResult",
+    "StepLog",
+    "StepView",
+    "SweepOutcome",
+    "enroll",
+    "extend",
+    "grant",
+    "heartbeat",
+    "live",
+    "my_exams",
+    "new_study_cycle",
+    "paper_view",
+    "regrade",
+    "result",
+    "resume",
+    "save_answers",
+    "start",
+    "step_log",
+    "submit",
+    "sweep",
+    "terminate",
+]

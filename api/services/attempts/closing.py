@@ -1,0 +1,214 @@
+"""Closing and grading an attempt: ``submit`` (close and grade, idempotent), ``result``
+(the outcome), ``regrade`` (the stored answers against the newest published items) and
+``sweep``, the time-driven close the sweeper runs in batches.
+
+The key and explanations appear in a ``ResultView`` only once the attempt is closed and
+if the spec shows them (``practice.show_key`` for practice, ``show_key_after_close``
+otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from api.services.attempts._loading import _Loader
+from api.services.attempts._rows import (
+    _ATTEMPT,
+    _add_events,
+    _call,
+    _changes,
+    _close_if_due,
+    _dialect,
+    _domain,
+    _lock_sqlite,
+    _locked,
+    _operator_view,
+    _owned,
+    _store,
+)
+from api.services.attempts._wire import ItemReview, OperatorAttempt, ResultView, SweepOutcome
+from api.store.tables import Attempt as AttemptRow
+from examengine import attempt as core
+from examengine.blueprint import ExpiryPolicy
+from itembank.model import (
+    FillBlank,
+    Item,
+    Matching,
+    MultipleChoice,
+    Numerical,
+    SingleChoice,
+    TrueFalse,
+)
+
+#: Attempts the sweeper closes per transaction.
+SWEEP_BATCH = 500
+
+
+# --------------------------------------------------------------------------- learner
+
+
+def submit(
+    session: Session,
+    *,
+    learner_id: int,
+    attempt_id: str,
+    sent_ms: int | None,
+    network_grace_ms: int,
+    now: int,
+) -> ResultView:
+    """Close and grade (idempotent: a submitted attempt answers its result again and
+    records nothing). Late, outside the network grace, the attempt closes by its policy."""
+    row = _locked(session, attempt_id, learner_id=learner_id)
+    loader = _Loader(session, now=now)
+    attempt = _domain(row)
+    attempt, events = _call(
+        session,
+        row,
+        lambda: core.submit(
+            attempt,
+            now=now,
+            sent_ms=sent_ms,
+            network_grace_ms=network_grace_ms,
+            grade=loader.grader(row),
+        ),
+    )
+    _store(session, row, attempt, events)
+    return _result_view(row, attempt, loader, now=now)
+
+
+def result(session: Session, *, learner_id: int, attempt_id: str, now: int) -> ResultView:
+    """The outcome; the key and explanations only once closed and if the spec shows
+    them (``practice.show_key`` for practice, ``show_key_after_close`` otherwise)."""
+    row = _close_if_due(session, _owned(session, attempt_id, learner_id), now)
+    return _result_view(row, _domain(row), _Loader(session, now=now), now=now)
+
+
+# -------------------------------------------------------------------------- operator
+
+
+def regrade(
+    session: Session, *, attempt_id: str, by: str, reason: str, now: int
+) -> OperatorAttempt:
+    """Replay the stored answers against the newest published version of the bank's
+    items (an item it lacks keeps its original version); records ``attempt_regraded``."""
+    row = _locked(session, attempt_id)
+    loader = _Loader(session, now=now)
+    attempt = _domain(row)
+    attempt, events = _call(
+        session,
+        row,
+        lambda: core.regrade(
+            attempt, by=by, reason=reason, now=now, grade=loader.grader(row, current=True)
+        ),
+    )
+    _store(session, row, attempt, events)
+    return _operator_view(session, row, now=now)
+
+
+# --------------------------------------------------------------------------- sweeper
+
+
+def sweep(session: Session, *, now: int, limit: int = SWEEP_BATCH) -> SweepOutcome:
+    """Close (through ``core.check_deadline``) up to ``limit`` open attempts whose
+    ``next_check_ms`` has passed, oldest first; the finish time recorded is the deadline
+    (or the end of the grace period).
+
+    PostgreSQL: the rows are taken ``FOR UPDATE SKIP LOCKED``, so several sweepers (one
+    per worker) share the work and a row a request holds is left to the next tick (or
+    to the request, which closes it itself). SQLite: the write lock is taken first.
+    """
+    _lock_sqlite(session)
+    table = _ATTEMPT
+    query = (
+        sa.select(table)
+        .where(table.c.next_check_ms <= now)
+        .order_by(table.c.next_check_ms)
+        .limit(limit)
+    )
+    if _dialect(session) == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = session.execute(query).all()
+    if not rows:
+        return SweepOutcome(checked=0, changed=0)
+    loader = _Loader(session, now=now)
+    loader.prefetch([r for r in rows if r.policy != ExpiryPolicy.EXPIRE_FAIL.value])
+    changes: list[dict[str, Any]] = []
+    events: list[core.AnyEvent] = []
+    for row in rows:
+        attempt, produced = core.check_deadline(_domain(row), now=now, grade=loader.grader(row))
+        if produced:
+            changes.append({"b_id": row.id, **_changes(attempt)})
+            events += produced
+    if changes:
+        # executemany: the SET clause is taken from the keys of the parameter sets
+        session.execute(sa.update(table).where(table.c.id == sa.bindparam("b_id")), changes)
+        _add_events(session, events)
+    return SweepOutcome(checked=len(rows), changed=len(changes))
+
+
+# ----------------------------------------------------------------------------- views
+
+
+def _result_view(
+    row: AttemptRow, attempt: core.Attempt, loader: _Loader, *, now: int
+) -> ResultView:
+    _, spec = loader.version(row.exam_version_id)
+    shown = not attempt.open and (
+        spec.practice.show_key if row.practice else spec.show_key_after_close
+    )
+    items: tuple[ItemReview, ...] = ()
+    if shown:
+        context = loader.context(row)
+        answers = loader.answers(row.id)
+        graded = {r.key: r for r in loader.result(row).items}
+        items = tuple(
+            ItemReview(
+                position=n,
+                item=entry.key,
+                points=graded[entry.key].points,
+                max_points=graded[entry.key].max_points,
+                response=answers.get(entry.key),
+                correct=_key_of(context.items[entry.key]),
+                explanation=context.items[entry.key].explanation,
+            )
+            for n, entry in enumerate(context.paper.items, start=1)
+        )
+    return ResultView(
+        attempt=row.id,
+        exam=row.exam_key,
+        practice=row.practice,
+        number=row.number,
+        state=attempt.state.value,
+        seconds_left=attempt.seconds_left(now=now),
+        server_ms=now,
+        started_ms=attempt.started_ms,
+        deadline_ms=attempt.deadline_ms,
+        finished_ms=attempt.finished_ms,
+        score=attempt.score,
+        max_score=attempt.max_score,
+        passed=attempt.passed,
+        reason=attempt.reason,
+        key_shown=shown,
+        items=items,
+    )
+
+
+def _key_of(item: Item) -> Any:
+    """The right answer in the shape of a response (for the review after the close)."""
+    match item.body:
+        case SingleChoice(options=options) | MultipleChoice(options=options):
+            return [o.id for o in options if o.fraction > 0]
+        case TrueFalse(answer=answer):
+            return answer
+        case FillBlank(answers=accepted):
+            return [a.text for a in accepted if a.fraction >= 1.0]
+        case Numerical(answers=numbers):
+            return [
+                {"value": a.value, "tolerance": a.tolerance} for a in numbers if a.fraction >= 1.0
+            ]
+        case Matching(pairs=pairs):
+            return [p.answer for p in pairs]
+    return None  # pragma: no cover

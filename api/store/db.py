@@ -11,10 +11,10 @@ The shape of the rows lives in ``api.store.tables``; queries live in the service
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -28,6 +28,11 @@ from sqlmodel import Session
 from api.settings import DatabaseSettings, database_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+T = TypeVar("T")
+
+#: Values per ``IN (…)`` list, well under SQLite's bound-parameter limit.
+IN_CHUNK = 500
 
 #: Milliseconds a SQLite writer waits for the lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -119,6 +124,12 @@ def provide_db(state: State) -> Iterator[Session]:
     """
     with transaction(state.sessions) as session:
         yield session
+
+
+def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in slices of at most ``size``, one ``IN (…)`` query each."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def ping(engine: Engine) -> None:

@@ -30,7 +30,7 @@ from api.services.accounts import (
     Registration,
 )
 from api.settings import DatabaseSettings
-from api.store.db import make_engine, migrate, session_factory, transaction
+from api.store.db import IN_CHUNK, make_engine, migrate, session_factory, transaction
 from api.store.tables import AccountEvent, User
 from examengine.ids import check_character
 
@@ -221,7 +221,7 @@ def test_a_roster_creates_valid_lines_skips_registered_people_and_reports_the_re
 def test_a_roster_larger_than_one_query_batch_is_checked_against_every_account(
     sessions: Sessions,
 ) -> None:
-    count = accounts.IN_CHUNK + 50
+    count = IN_CHUNK + 50
     ids = [resident_id(f"1101011980{n % 12 + 1:02d}{n // 12 % 28 + 1:02d}{n:03d}")
            for n in range(count)]  # fmt: skip
     assert len(set(ids)) == count

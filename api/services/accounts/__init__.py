@@ -24,7 +24,7 @@ The modules, by concept (callers import from the package, which re-exports them 
 - ``_shared``: the hasher's type, which identifiers are taken, the account event log.
 """
 
-from api.services.accounts._shared import IN_CHUNK, Hasher
+from api.services.accounts._shared import Hasher
 from api.services.accounts.error import (
     BEIJING,
     FIELD_LABELS,
@@ -87,7 +87,6 @@ __all__ = [
     "COLUMNS",
     "FIELD_LABELS",
     "INITIAL_PASSWORD_PREFIX",
-    "IN_CHUNK",
     "MAX_NAME",
     "MAX_ROSTER_LINES",
     "MIN_PASSWORD",

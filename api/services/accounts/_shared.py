@@ -12,21 +12,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from api.store.db import in_chunks
 from api.store.tables import AccountEvent, User
 
 Hasher = Callable[[str], str]
 """``api.services.passwords.hash_password``: a password → its argon2id hash."""
-
-#: Values per ``IN (…)`` list, well under SQLite's bound-parameter limit.
-IN_CHUNK = 500
 
 
 def _taken(session: Session, column: Any, values: Iterable[str]) -> set[str]:
     """Which of ``values`` are already the ``column`` or the login of some account."""
     wanted = sorted(set(values))
     found: set[str] = set()
-    for start in range(0, len(wanted), IN_CHUNK):
-        chunk = wanted[start : start + IN_CHUNK]
+    for chunk in in_chunks(wanted):
         rows = session.execute(
             sa.select(column, col(User.login)).where(
                 sa.or_(col(column).in_(chunk), col(User.login).in_(chunk))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from msgspec import Struct
 from sqlmodel import Session, col, select
 
-from api.services import banks, exams
+from api.services import banks
+from api.store.db import in_chunks
 from api.store.tables import AnswerStep, Bank, BankVersion, Exam, ExamVersion, ItemResponse
 from api.store.tables import Paper as PaperRow
 from examengine import attempt as core
@@ -62,7 +63,7 @@ class _Loader:
     def prefetch(self, rows: Sequence[Any]) -> None:
         if not rows:
             return
-        for chunk in _chunks([r.paper_id for r in rows]):
+        for chunk in in_chunks([r.paper_id for r in rows]):
             for paper_id, content in self.session.execute(
                 sa.select(col(PaperRow.id), col(PaperRow.content)).where(
                     col(PaperRow.id).in_(chunk)
@@ -71,7 +72,7 @@ class _Loader:
                 self._papers[paper_id] = _PAPER_DECODER.decode(content)
         ids = [r.id for r in rows]
         texts: dict[str, dict[str, tuple[int, str]]] = {i: {} for i in ids}
-        for chunk in _chunks(ids):
+        for chunk in in_chunks(ids):
             steps = self.session.execute(
                 sa.select(
                     col(AnswerStep.attempt_id),
@@ -265,8 +266,3 @@ def _latest_seqs(session: Session, attempt_id: str) -> dict[str, int]:
         .group_by(col(AnswerStep.item_key))
     )
     return {key: seq for key, seq in rows}
-
-
-def _chunks(values: Sequence[Any], size: int = exams.IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for begin in range(0, len(values), size):
-        yield values[begin : begin + size]

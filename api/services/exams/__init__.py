@@ -22,7 +22,7 @@ learner, attempt) and never rebuilt over: the stored paper is the record, its se
 an auditor rebuild it (``show_paper``).
 """
 
-from api.services.exams._row import IN_CHUNK, MAX_LEARNER_REF
+from api.services.exams._row import MAX_LEARNER_REF
 from api.services.exams.audit import MAX_DIFFERENCES, AuditResult, AuditStatus, show_paper
 from api.services.exams.cache import COMPILED
 from api.services.exams.error import (
@@ -63,7 +63,6 @@ from examengine.blueprint import ExamSpec
 
 __all__ = [
     "COMPILED",
-    "IN_CHUNK",
     "MAX_DIFFERENCES",
     "MAX_LEARNER_REF",
     "PREASSEMBLE_CHUNK",

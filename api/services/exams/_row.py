@@ -6,20 +6,18 @@ cases do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import msgspec
 from sqlmodel import Session, col, select
 
 from api.services.exams.error import ExamNotFoundError, PaperRequestInvalidError
+from api.store.db import in_chunks
 from api.store.tables import Bank, BankVersion, Exam, ExamVersion
 from api.store.tables import Paper as PaperRow
 from examengine.assembly import Paper, paper_seed
 from examengine.blueprint import ExamSpec, SpecProblem
 from itembank.errors import BankNotFoundError
-
-#: Values per ``IN (…)`` list, well under SQLite's bound-parameter limit.
-IN_CHUNK = 500
 
 MAX_LEARNER_REF = 64
 
@@ -122,11 +120,6 @@ def _stored(session: Session, version_id: int, learner: str, attempt: int) -> Pa
     ).first()
 
 
-def _chunks(values: Sequence[str], size: int = IN_CHUNK) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def _seen_keys(
     session: Session,
     version_id: int,
@@ -140,7 +133,7 @@ def _seen_keys(
     seen: dict[str, set[str]] = {}
     if attempt <= 1:
         return seen
-    for chunk in _chunks(learners):
+    for chunk in in_chunks(learners):
         query = select(PaperRow.learner_ref, PaperRow.content).where(
             PaperRow.exam_version_id == version_id,
             PaperRow.attempt < attempt,

@@ -21,7 +21,6 @@ from api.services.exams._row import (
     _PAPER_DECODER,
     _PAPER_ENCODER,
     _check_request,
-    _chunks,
     _decode_spec,
     _exam,
     _latest,
@@ -32,6 +31,7 @@ from api.services.exams._row import (
 )
 from api.services.exams.cache import _compiled
 from api.services.exams.error import ExamNotPublishedError
+from api.store.db import in_chunks
 from api.store.tables import Exam, ExamVersion
 from api.store.tables import Paper as PaperRow
 from examengine.assembly import Paper, assemble, build_paper, paper_from_batch
@@ -179,7 +179,7 @@ def _learners_with_paper(
     session: Session, version_id: int, learners: Sequence[str], attempt: int
 ) -> set[str]:
     found: set[str] = set()
-    for chunk in _chunks(learners):
+    for chunk in in_chunks(learners):
         found.update(
             session.exec(
                 select(PaperRow.learner_ref).where(

@@ -2,6 +2,7 @@
 100-item blueprint, this assembler beside two baselines, in one run.
 
     .venv/bin/python -m benchmarks.assembly [--items 10000] [--papers 10000] [--runs 5]
+    .venv/bin/python -m benchmarks.assembly --quick      # tiny sizes, seconds (CI)
 
 Methods (each builds papers × slots item numbers):
 
@@ -19,21 +20,29 @@ Methods (each builds papers × slots item numbers):
 Retakes: attempt-2 papers for the same learners; ours with ``exclude`` = the keys of
 the learner's attempt-1 paper, the baselines drawn independently.
 
+Measured for each method: time (batch, and one call per paper), spread of paper
+difficulty, enemy conflicts, blueprint compliance, item exposure, pairwise overlap against
+the design's floor, and repeats on retakes.
+
+``--quick``: 2,000 items (at 1,000 some of the blueprint's cells go short and the spec
+is refused), 200 papers, one timed run, 20 papers one call each: every method and
+measure, under a second; the figures mean nothing.
+
 Nothing here is a test: it prints a table; results go in docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from benchmarks import common
 from examengine.assembly import CompiledExam, assemble, compile_exam, exposure, paper_seed
 from examengine.blueprint import Cell, ExamSpec, Section
 from itembank.model import (
@@ -340,15 +349,15 @@ def timed(fn: Callable[[], T], runs: int) -> tuple[float, T]:
 # ---------------------------------------------------------------------------- main
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = common.parser("benchmarks.assembly", __doc__)
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--papers", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=RUNS, help="timed runs (median)")
     parser.add_argument(
         "--single", type=int, default=2_000, help="papers built one call each (per-paper time)"
     )
-    args = parser.parse_args()
+    args = common.parse(parser, argv, {"items": 2_000, "papers": 200, "runs": 1, "single": 20})
     papers, runs = args.papers, args.runs
 
     start = time.perf_counter()

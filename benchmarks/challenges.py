@@ -4,6 +4,7 @@ a baseline in the same run.
     .venv/bin/python -m benchmarks.challenges                  # default: a few minutes
     .venv/bin/python -m benchmarks.challenges --day --big-sessions 10000000
     .venv/bin/python -m benchmarks.challenges --parts inprocess,heapq
+    .venv/bin/python -m benchmarks.challenges --quick          # tiny sizes, seconds (CI)
 
 Workload (HOTPATHS.md): a challenge every 5–15 min (uniform) after the last answer, a
 60 s window, 98 % answered after a uniform 1–50 s delay (the ack is queued for the tick
@@ -19,22 +20,26 @@ Parts (``--parts``, comma-separated; all by default):
   ``--big-minutes``. Timed: the scheduler's own calls only — ``tick`` (its p50/p99/max)
   and the ``acknowledge``/``arm`` calls that feed it (in "busy" time); the simulation's
   bookkeeping is not. events = issued + passed + missed + refused.
-- ``heapq``: a straightforward Python scheduler (heap of (deadline, slot, generation),
-  lazy deletion of superseded entries, state in lists), same workload and metric.
-- ``apscheduler``: APScheduler 3.11, MemoryJobStore, ``--aps-jobs`` (100k) jobs, one job
-  a session: add/modify/remove rates, ``get_due_jobs``, the real scheduler thread firing
-  due jobs into a no-op executor, and the same workload driven through
+- ``heapq`` (baseline): a straightforward Python scheduler (heap of (deadline, slot,
+  generation), lazy deletion of superseded entries, state in lists), same workload and
+  metric.
+- ``apscheduler`` (baseline): APScheduler 3.11, MemoryJobStore, ``--aps-jobs`` (100k)
+  jobs, one job a session: add/modify/remove rates, ``get_due_jobs``, the real scheduler
+  thread firing due jobs into a no-op executor, and the same workload driven through
   ``get_due_jobs`` + ``modify_job`` (what its ``_process_jobs`` does per job).
-- ``redis``: ``api.store.redis_scheduler.RedisScheduler`` (when present) at
-  ``--redis-sessions`` over ``--redis-shards`` against a naive one-command-per-round-trip
-  design written here at ``--naive-sessions``; keys under a scratch prefix, deleted
-  afterwards.
-- ``http``: the real app under uvicorn (1 worker) in a subprocess, with
-  ``--http-sessions`` learners each in a study session whose challenge is waiting;
-  heartbeat + ack requests (1:1, every ack accepted) against a hello-world route of the
-  same server (``benchmarks/http_app.py``), driven by ``wrk`` if installed (else, and
-  said so, an asyncio httpx client). Reported "not available" when the app has no study
-  endpoints.
+- ``redis``: ``api.store.redis_scheduler.RedisScheduler`` at ``--redis-sessions`` over
+  ``--redis-shards`` against the baseline of a naive one-command-per-round-trip design
+  written here at ``--naive-sessions``; keys under a scratch prefix, deleted afterwards.
+  Redis at ``--redis-url`` (default ``EXAMENGINE_TEST_REDIS_URL`` or
+  redis://127.0.0.1:6379/0); when it is unreachable the run fails under ``CI=true`` and
+  prints ``not measured`` elsewhere.
+- ``http``: the HTTP benchmark, ``benchmarks.http_app`` (its ``--http-*`` options are
+  taken here too); it needs ``wrk``.
+
+``--quick``: 20,000 sessions in-process (50,000 for the big run), 10,000 in the heapq
+baseline, 1,000 APScheduler jobs, 10,000 Redis sessions over 4 shards and 1,000 naive
+ones, each for 2 simulated minutes (60 measured ticks), and the HTTP part's quick sizes:
+every part in seconds; the figures mean nothing.
 
 The machine is shared: every part prints the load average; tick percentiles are wall
 time, with the thread's CPU time beside them to show how much is contention. Nothing here
@@ -44,45 +49,29 @@ is a test: it prints tables; results go in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import heapq
-import importlib
 import os
 import random
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import tracemalloc
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-import httpx
-import msgspec
 import numpy as np
 import numpy.typing as npt
 import redis
 from apscheduler.executors.base import BaseExecutor
+from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlmodel import col, select
 
-from api.cli.demo import ACCOUNTS, DEMO_LEARNER, load_demo
-from api.http.auth import hash_password
-from api.services import study
-from api.settings import DatabaseSettings
-from api.store.db import migrate, standalone_transaction
-from api.store.tables import User
-from examengine import credit
+from api.store.redis_scheduler import RedisScheduler
+from benchmarks import common, http_app
 from examengine.challenges import ChallengePolicy, InProcessScheduler, Phase, TickResult
 
 T0 = 1_795_000_000_000  # ms; the first simulated tick
@@ -92,26 +81,12 @@ POLICY = ChallengePolicy()
 I64 = npt.NDArray[np.int64]
 
 
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
-
-
 def rss_mib() -> float:
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("| " + " | ".join("---" for _ in header) + " |")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    sys.stdout.flush()
 
 
 def stationary_deadlines(rng: np.random.Generator, count: int, now: int) -> I64:
@@ -211,6 +186,7 @@ def simulate(
         if len(issued):
             answer = rng.random(len(issued)) < 0.98
             issued, seqs = issued[answer], seqs[answer]
+        if len(issued):  # (at a few sessions, a tick's every challenge may go unanswered)
             delay = rng.integers(1, 51, size=len(issued))
             received = now + delay * TICK_MS - rng.integers(0, TICK_MS, size=len(issued))
             order = np.argsort(delay, kind="stable")
@@ -288,7 +264,17 @@ class ScriptedDraws:
         return self.intervals
 
 
-def arm_steady(scheduler: Any, slots: I64, rng: np.random.Generator) -> None:
+class Armable(Protocol):
+    """A scheduler whose interval draws can be scripted for set-up (``arm_steady``)."""
+
+    # a Generator, or ScriptedDraws while arm_steady runs: numpy's Generator cannot be
+    # subclassed into a stand-in, so the attribute is typed by what both do
+    rng: Any
+
+    def arm(self, slots: I64, *, now: int) -> None: ...
+
+
+def arm_steady(scheduler: Armable, slots: I64, rng: np.random.Generator) -> None:
     """Arm ``slots`` at T0 in the steady state (see ``stationary_deadlines``) through the
     contract's ``arm``, the scheduler's own Generator put back afterwards."""
     own = scheduler.rng
@@ -320,7 +306,7 @@ def bench_inprocess(args: argparse.Namespace, rng: np.random.Generator) -> None:
         scheduler, slots = inprocess(sessions, rng)
         gc.collect()
         gc.freeze()
-        print(f"in-process {sessions:,}: {load()}", file=sys.stderr)
+        print(f"in-process {sessions:,}: {common.load()}", file=sys.stderr)
         stats = simulate(scheduler, slots, rng, ticks=ticks, progress=f"in-process {sessions:,}")
         per = scheduler.nbytes_per_session()
         nbytes = f"{per:.2f}"
@@ -328,13 +314,13 @@ def bench_inprocess(args: argparse.Namespace, rng: np.random.Generator) -> None:
         notes.append(
             f"{sessions:,}: arrays {per * sessions / 2**20:,.0f} MiB; process RSS {before:,.0f} → "
             f"{rss_mib():,.0f} MiB; simulation wall {stats.wall_s:,.0f} s "
-            f"(scheduler busy {stats.busy_ns / 1e9:,.1f} s); {load()}"
+            f"(scheduler busy {stats.busy_ns / 1e9:,.1f} s); {common.load()}"
         )
         RESULTS[f"inprocess-{sessions}"] = stats
         del scheduler, slots
         gc.unfreeze()
         gc.collect()
-    table("In-process scheduler", SIM_HEADER, rows)
+    common.table("In-process scheduler", SIM_HEADER, rows)
     for note in notes:
         print(f"- {note}")
 
@@ -500,16 +486,16 @@ def bench_heapq(args: argparse.Namespace, rng: np.random.Generator) -> None:
     scheduler.seed(slots, stationary_deadlines(rng, sessions, T0))
     gc.collect()
     gc.freeze()
-    print(f"heapq {sessions:,}: {load()}", file=sys.stderr)
+    print(f"heapq {sessions:,}: {common.load()}", file=sys.stderr)
     stats = simulate(scheduler, slots, rng, ticks=ticks, progress=f"heapq {sessions:,}")
     gc.unfreeze()
     nbytes = scheduler.nbytes()
     rows = [stats_row("baseline: Python heapq", sessions, ticks, stats, f"{nbytes / sessions:.0f}")]
     RESULTS["heapq"] = stats
     ours = RESULTS.get(f"inprocess-{args.sessions}")
-    table("Baseline: Python heapq (same workload, same metric)", SIM_HEADER, rows)
+    common.table("Baseline: Python heapq (same workload, same metric)", SIM_HEADER, rows)
     print(
-        f"- heap entries at the end: {len(scheduler.heap):,} (stale ones included); GC frozen after set-up, as for ours; {load()}"
+        f"- heap entries at the end: {len(scheduler.heap):,} (stale ones included); GC frozen after set-up, as for ours; {common.load()}"
     )
     if ours:
         print(
@@ -591,30 +577,33 @@ def to_dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def noop_executor() -> Any:
+# APScheduler 3 ships no type hints, so BaseExecutor is Any to mypy (and a subclass of Any
+# is an error under --strict): the one ignore is for that.
+class NoopExecutor(BaseExecutor):  # type: ignore[misc]
     """An executor that accepts a job and runs nothing (so only the scheduler is timed);
     ``fired`` counts submissions, ``done`` is set after ``expect`` of them."""
 
-    class NoopExecutor(BaseExecutor):  # type: ignore[misc]
-        def __init__(self) -> None:
-            super().__init__()
-            self.fired = 0
-            self.expect = -1
-            self.done = threading.Event()
+    def __init__(self) -> None:
+        super().__init__()
+        self.fired = 0
+        self.expect = -1
+        self.done = threading.Event()
 
-        def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-            self.fired += 1
-            self._instances[job.id] -= 1  # nothing runs: release the instance at once
-            if self.fired == self.expect:
-                self.done.set()
+    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        self.fired += 1
+        self._instances[job.id] -= 1  # nothing runs: release the instance at once
+        if self.fired == self.expect:
+            self.done.set()
 
+
+def noop_executor() -> NoopExecutor:
     return NoopExecutor()
 
 
 def bench_apscheduler(args: argparse.Namespace, rng: np.random.Generator) -> None:
     jobs = args.aps_jobs
     rows: list[tuple[str, ...]] = []
-    print(f"APScheduler {jobs:,}: {load()}", file=sys.stderr)
+    print(f"APScheduler {jobs:,}: {common.load()}", file=sys.stderr)
 
     # -- operation rates on a paused scheduler with `jobs` jobs
     backend = APSchedulerBackend(jobs, POLICY, seed=int(rng.integers(2**31)))
@@ -675,13 +664,13 @@ def bench_apscheduler(args: argparse.Namespace, rng: np.random.Generator) -> Non
     probe = BackgroundScheduler(timezone=UTC)
     probe.start(paused=True)
     base = tracemalloc.get_traced_memory()[0]
-    count = 20_000
+    count = min(jobs, 20_000)
     for n in range(count):
         probe.add_job(noop, "date", run_date=to_dt(T0 + n), id=str(n))
     per_job = (tracemalloc.get_traced_memory()[0] - base) / count
     tracemalloc.stop()
     probe.shutdown(wait=False)
-    rows.append(("memory per job (tracemalloc, 20k jobs)", f"{per_job:.0f} B", ""))
+    rows.append((f"memory per job (tracemalloc, {count:,} jobs)", f"{per_job:.0f} B", ""))
 
     # -- the real scheduler thread firing `fire` jobs that are all due, no-op executor
     fire = min(jobs, 20_000)
@@ -721,14 +710,16 @@ def bench_apscheduler(args: argparse.Namespace, rng: np.random.Generator) -> Non
     gc.unfreeze()
     backend.close()
     RESULTS["apscheduler"] = stats
-    table("Baseline: APScheduler 3.11 (MemoryJobStore)", ("operation", "rate / time", "note"), rows)
-    table(
+    common.table(
+        "Baseline: APScheduler 3.11 (MemoryJobStore)", ("operation", "rate / time", "note"), rows
+    )
+    common.table(
         "Baseline: APScheduler 3.11, the workload",
         SIM_HEADER,
         [stats_row("baseline: APScheduler", jobs, ticks, stats, f"{per_job:.0f}")],
     )
     ours = RESULTS.get(f"inprocess-{args.sessions}")
-    print(f"- {load()}")
+    print(f"- {common.load()}")
     if ours:
         print(
             f"- ours / APScheduler on events/s per busy core: {ours.rate() / stats.rate():,.0f}× (wall), "
@@ -748,7 +739,7 @@ class NaiveRedisScheduler(BaselineScheduler):
     against it is a lower bound."""
 
     def __init__(
-        self, client: Any, capacity: int, policy: ChallengePolicy, *, key: str, seed: int
+        self, client: redis.Redis, capacity: int, policy: ChallengePolicy, *, key: str, seed: int
     ) -> None:
         super().__init__(capacity, policy, seed=seed)
         self.client = client
@@ -778,7 +769,9 @@ class NaiveRedisScheduler(BaselineScheduler):
     def tick(self, *, now: int) -> TickResult:
         passed, passed_ms, refused = self._apply_acks()
         issued, issued_seq, missed, missed_seq = [], [], [], []
-        due = self.client.zrangebyscore(self.key, "-inf", now)
+        # members only (no WITHSCORES), as bytes (the client does not decode): redis-py
+        # types the reply as the union of every variant
+        due = cast(list[bytes], self.client.zrangebyscore(self.key, "-inf", now))
         self.round_trips += 1
         for member in due:
             self.round_trips += 1
@@ -798,7 +791,7 @@ class NaiveRedisScheduler(BaselineScheduler):
         return tick_result(passed, passed_ms, refused, issued, issued_seq, missed, missed_seq)
 
 
-def redis_bytes(client: Any, prefix: str) -> tuple[int, int]:
+def redis_bytes(client: redis.Redis, prefix: str) -> tuple[int, int]:
     """(keys, bytes) under ``prefix``: the sum of MEMORY USAGE (exact, SAMPLES 0)."""
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
     pipe = client.pipeline(transaction=False)
@@ -807,28 +800,13 @@ def redis_bytes(client: Any, prefix: str) -> tuple[int, int]:
     return len(keys), sum(v or 0 for v in pipe.execute())
 
 
-def drop_keys(client: Any, prefix: str) -> None:
-    batch = []
-    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-        batch.append(key)
-        if len(batch) == 1000:
-            client.unlink(*batch)
-            batch = []
-    if batch:
-        client.unlink(*batch)
-
-
 def bench_redis(args: argparse.Namespace, rng: np.random.Generator) -> None:
-    try:
-        RedisScheduler = importlib.import_module("api.store.redis_scheduler").RedisScheduler
-    except ImportError as error:  # another part of the project, maybe not there yet
-        print(f"\n### Redis\n\nnot available: api.store.redis_scheduler ({error})")
-        return
     client = redis.Redis.from_url(args.redis_url)
     try:
         client.ping()
     except redis.RedisError as error:
-        print(f"\n### Redis\n\nnot available: {args.redis_url} ({error})")
+        print("\n### Redis\n")
+        common.not_measured(f"Redis at {args.redis_url}", error, common.REDIS_HELP)
         return
     prefix = f"bench-challenges-{os.getpid()}"
     rows, notes = [], []
@@ -849,7 +827,7 @@ def bench_redis(args: argparse.Namespace, rng: np.random.Generator) -> None:
         keys, used = redis_bytes(client, f"{prefix}:ours")
         gc.collect()
         gc.freeze()
-        print(f"Redis {sessions:,}: {load()}", file=sys.stderr)
+        print(f"Redis {sessions:,}: {common.load()}", file=sys.stderr)
         stats = simulate(
             scheduler, slots, rng, ticks=ticks, progress=f"RedisScheduler {sessions:,}"
         )
@@ -868,7 +846,7 @@ def bench_redis(args: argparse.Namespace, rng: np.random.Generator) -> None:
             f"({sessions / armed:,.0f}/s); {keys:,} keys, {used / 2**20:,.0f} MiB (MEMORY USAGE); simulation wall {stats.wall_s:,.0f} s"
         )
         RESULTS["redis"] = stats
-        drop_keys(client, f"{prefix}:ours")
+        common.drop_keys(client, f"{prefix}:ours")
         del scheduler, slots
 
         # -- naive
@@ -879,7 +857,7 @@ def bench_redis(args: argparse.Namespace, rng: np.random.Generator) -> None:
         slots = naive.allocate(sessions)
         naive.seed(slots, stationary_deadlines(rng, sessions, T0))
         keys, used = redis_bytes(client, f"{prefix}:naive")
-        print(f"naive Redis {sessions:,}: {load()}", file=sys.stderr)
+        print(f"naive Redis {sessions:,}: {common.load()}", file=sys.stderr)
         stats = simulate(naive, slots, rng, ticks=ticks, progress=f"naive Redis {sessions:,}")
         rows.append(
             stats_row(
@@ -895,382 +873,42 @@ def bench_redis(args: argparse.Namespace, rng: np.random.Generator) -> None:
         )
         RESULTS["naive-redis"] = stats
     finally:
-        drop_keys(client, prefix)
-    table(f"Redis {info.get('redis_version')} on {args.redis_url} (same run)", SIM_HEADER, rows)
+        common.drop_keys(client, prefix)
+    common.table(
+        f"Redis {info.get('redis_version')} on {args.redis_url} (same run)", SIM_HEADER, rows
+    )
     for note in notes:
         print(f"- {note}")
-    print(f"- {load()}; Redis is shared with other work on this machine")
+    print(f"- {common.load()}; Redis is shared with other work on this machine")
     ours, naive_stats = RESULTS["redis"], RESULTS["naive-redis"]
     print(
         f"- RedisScheduler / naive on events/s per busy core: {ours.rate() / naive_stats.rate():,.0f}× (wall); goal ≥ 10×"
     )
 
 
-# -- HTTP: the study hot path against the same server's hello-world ------------------------
-
-HEARTBEAT, ACK = "/api/study/heartbeat", "/api/study/ack"
-TICKER_MS = 15_000
-BENCH_PASSWORD = "bench-learner-1"
-BENCH_CHAPTER = "bench-chapter"
-BENCH_PLAN = credit.Plan(
-    key="bench-plan", title="bench", year=2026, category="public", required_hours=1,
-    elective_hours=0,
-    courses=(credit.PlanCourse(required=True, course=credit.Course(
-        key="bench-course", title="bench", chapters=(credit.Chapter(
-            key=BENCH_CHAPTER, title="bench", duration_ms=8 * 3_600_000, credit_hours=1),))),),
-)  # fmt: skip
-
-
-@dataclass
-class Load:
-    """One load run's outcome."""
-
-    requests_per_s: float
-    p50_ms: float
-    p99_ms: float
-    errors: str
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def seed_database(root: Path, learners: int) -> str:
-    """A migrated SQLite database with the demo, a study plan and ``learners`` learners
-    enrolled in it; its URL."""
-    database = DatabaseSettings(url=f"sqlite:///{root / 'bench.db'}")
-    migrate(database.url)
-    with standalone_transaction(database) as session:
-        load_demo(session, now=datetime.now(UTC))
-        study.save_plan(session, BENCH_PLAN, now=int(time.time() * 1000))
-        password_hash = hash_password(BENCH_PASSWORD)
-        for n in range(learners):
-            session.add(User(login=f"1390000{n:04d}", display_name=f"bench {n}", password_hash=password_hash,
-                             roles=["learner"], must_change_password=False))  # fmt: skip
-        session.flush()
-        for user in session.exec(select(User).where(col(User.login).startswith("1390000"))):
-            assert user.id is not None
-            study.enroll(
-                session, learner_id=user.id, plan=BENCH_PLAN.key, now=int(time.time() * 1000)
-            )
-    return database.url
-
-
-@contextmanager
-def app_server(root: Path, database_url: str, name: str, **extra: str) -> Iterator[str]:
-    """The real app (plus /bench/hello) under uvicorn, one worker, on a free port, over
-    ``database_url``; ``extra`` EXAMENGINE_* settings (e.g. REDIS_URL). Stopped by its
-    PID."""
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("EXAMENGINE_")},
-        "EXAMENGINE_VAR_DIR": str(root / "var"),
-        "EXAMENGINE_DATABASE_URL": database_url,
-        "EXAMENGINE_LOGIN_ATTEMPTS_PER_MINUTE": "100000",
-        "EXAMENGINE_LOG_LEVEL": "WARNING",
-        "EXAMENGINE_SWEEP_INTERVAL_MS": "0",
-        # A challenge 1 s after arming, an hour to answer it, a tick every TICKER_MS: right
-        # after a tick every session has a challenge waiting, and every ack of it is
-        # accepted (queued) until the next tick applies the first — so acks can be
-        # replayed for a few seconds, each going through the whole accept path.
-        "EXAMENGINE_STUDY_TICK_MS": str(TICKER_MS),
-        "EXAMENGINE_CHALLENGE_MIN_S": "1",
-        "EXAMENGINE_CHALLENGE_MAX_S": "1",
-        "EXAMENGINE_CHALLENGE_WINDOW_S": "3600",
-        **{f"EXAMENGINE_{key.upper()}": value for key, value in extra.items()},
-    }
-    log_path = root / f"{name}.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "benchmarks.http_app:create", "--factory", "--workers", "1",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        cwd=Path(__file__).resolve().parent.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=1) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                raise RuntimeError(
-                    "the server did not start:\n" + log_path.read_text(errors="replace")[-3000:]
-                )
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-WRK_SCRIPT = """
-local bodies, paths, cookies = {}, {}, {}
-for line in io.lines(os.getenv("BENCH_REQUESTS")) do
-  local path, cookie, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
-  paths[#paths + 1] = path
-  cookies[#cookies + 1] = cookie
-  bodies[#bodies + 1] = body
-end
-local n = 0
-request = function()
-  n = n % #paths + 1
-  local headers = {["Content-Type"] = "application/json"}
-  if cookies[n] ~= "" then headers["Cookie"] = cookies[n] end
-  return wrk.format("POST", paths[n], headers, bodies[n])
-end
-done = function(summary, latency, requests)
-  -- errors: wrk counts them itself ("Non-2xx or 3xx responses"); a response() callback
-  -- would run in the thread's Lua state, not this one
-  io.write(string.format("BENCH %d %.3f %.3f\\n", summary.requests,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
-end
-"""
-
-
-def wrk_load(
-    url: str, requests: list[tuple[str, str, str]], seconds: int, connections: int, root: Path
-) -> Load:
-    """``wrk`` (one thread) cycling through ``requests`` (path, cookie, JSON body)."""
-    script, lines = (
-        root / "bench.lua",
-        root / "requests.txt",
-    )
-    script.write_text(WRK_SCRIPT)
-    lines.write_text("".join(f"{path}\t{cookie}\t{body}\n" for path, cookie, body in requests))
-    env = {**os.environ, "BENCH_REQUESTS": str(lines)}
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
-        env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    line = next(x for x in out.splitlines() if x.startswith("BENCH "))
-    total, p50, p99 = line.split()[1:]
-    rps = next(float(x.split()[1]) for x in out.splitlines() if x.startswith("Requests/sec:"))
-    errors = sum(
-        int(x.rsplit(":", 1)[1]) for x in out.splitlines() if "Non-2xx or 3xx responses" in x
-    )
-    socket = next((x.strip() for x in out.splitlines() if "Socket errors" in x), "")
-    return Load(rps, float(p50), float(p99), f"{errors:,} of {int(total):,} ≥ 400 {socket}".strip())
-
-
-def httpx_load(
-    url: str, requests: list[tuple[str, str, str]], seconds: int, connections: int
-) -> Load:
-    """The fallback without ``wrk``: an asyncio httpx client, ``connections`` tasks."""
-
-    async def run() -> Load:
-        latencies: list[float] = []
-        errors = 0
-        stop = time.perf_counter() + seconds
-        headers = {"Content-Type": "application/json"}
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as client:
-
-            async def worker(offset: int) -> None:
-                nonlocal errors
-                n = offset
-                while time.perf_counter() < stop:
-                    path, cookie, body = requests[n % len(requests)]
-                    n += connections
-                    began = time.perf_counter()
-                    reply = await client.post(
-                        path, content=body, headers={"Cookie": cookie} if cookie else None
-                    )
-                    latencies.append(time.perf_counter() - began)
-                    errors += reply.status_code >= 400
-
-            began = time.perf_counter()
-            await asyncio.gather(*(worker(i) for i in range(connections)))
-            took = time.perf_counter() - began
-        values = np.array(latencies) * 1e3
-        return Load(
-            len(latencies) / took,
-            float(np.percentile(values, 50)),
-            float(np.percentile(values, 99)),
-            f"{errors:,} of {len(latencies):,} ≥ 400",
-        )
-
-    return asyncio.run(run())
-
-
-def login(url: str, login: str, password: str) -> str:
-    """A session cookie ("name=value") for ``login``."""
-    with httpx.Client(base_url=url) as client:
-        reply = client.post("/auth/login", json={"login": login, "password": password})
-        if reply.status_code != 200:
-            raise RuntimeError(f"could not log in {login}: {reply.status_code} {reply.text[:200]}")
-        return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-
-
-def study_requests(url: str, learners: int) -> list[tuple[str, str, str]] | str:
-    """One heartbeat and one ack for each of ``learners`` study sessions (each learner
-    logged in, the chapter started, its first challenge waiting), or why not."""
-    with httpx.Client(base_url=url) as client:
-        paths = client.get("/schema/openapi.json").json().get("paths", {})
-        if HEARTBEAT not in paths or ACK not in paths:
-            return f"not available: the app has no {HEARTBEAT} and {ACK}"
-        sessions = []
-        for n in range(learners):
-            cookie = login(url, f"1390000{n:04d}", BENCH_PASSWORD)
-            reply = client.post(f"/api/study/{BENCH_CHAPTER}/start", headers={"Cookie": cookie})
-            if reply.status_code != 200:
-                return f"not available: start answered {reply.status_code} {reply.text[:200]}"
-            sessions.append((cookie, reply.json()["token"]))
-        # wait for a tick to issue the challenges, then go at once (the next tick applies
-        # the first ack of each and the replays would be refused)
-        cookie, token = sessions[-1]
-        deadline = time.monotonic() + TICKER_MS / 1000 * 3
-        while time.monotonic() < deadline:
-            status = client.post(HEARTBEAT, headers={"Cookie": cookie},
-                                 json={"token": token, "position_ms": 1000, "playing": True}).json()  # fmt: skip
-            if status.get("challenge"):
-                break
-            time.sleep(0.2)
-        else:
-            return "not available: no challenge was issued"
-        requests = []
-        for cookie, token in sessions:
-            beat = msgspec.json.encode({"token": token, "position_ms": 2000, "playing": True})
-            # the challenge's number: a slot handed out again keeps counting
-            status = client.post(HEARTBEAT, headers={"Cookie": cookie}, content=beat).json()
-            seq = status["challenge"]["seq"]
-            ack = msgspec.json.encode({"token": token, "seq": seq, "answer": "continue"})
-            requests += [(HEARTBEAT, cookie, beat.decode()), (ACK, cookie, ack.decode())]
-        return requests
-
-
-def bench_http(args: argparse.Namespace) -> None:
-    use_wrk = shutil.which("wrk") is not None and not args.httpx
-    tool = "wrk, 1 thread" if use_wrk else "httpx asyncio client (wrk is not installed)"
-    rows: list[tuple[str, ...]] = []
-
-    def measure(
-        url: str, requests: list[tuple[str, str, str]], seconds: int = args.http_seconds
-    ) -> Load:
-        if use_wrk:
-            with tempfile.TemporaryDirectory() as scratch:
-                return wrk_load(url, requests, seconds, args.http_connections, Path(scratch))
-        return httpx_load(url, requests, seconds, args.http_connections)
-
-    def row(name: str, result: Load, base: Load | None) -> tuple[str, ...]:
-        share = f"{result.requests_per_s / base.requests_per_s:.0%}" if base else "100 %"
-        return (
-            name,
-            f"{result.requests_per_s:,.0f}",
-            f"{result.p50_ms:.1f} / {result.p99_ms:.1f}",
-            result.errors,
-            share,
-        )
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        database = seed_database(root, args.http_sessions)
-        with app_server(root, database, "one") as url:
-            rows += bench_one_worker(args, url, measure, row)
-        relayed = bench_two_workers(args, root, database, measure, row)
-    table(
-        f"HTTP, uvicorn 1 worker, {tool}, {args.http_connections} connections, {args.http_seconds} s each",
-        ("requests", "requests/s", "latency p50 / p99 ms", "errors", "of hello-world"),
-        rows,
-    )
-    print(f"- {load()}; the load generator shares the 2 cores with the server")
-    if relayed:
-        table(
-            "HTTP, two workers (two uvicorn processes) over one Redis: the study relay (decision 0010)",
-            ("requests", "requests/s", "latency p50 / p99 ms", "errors", "of the owner's"),
-            relayed,
-        )
-        print(f"- {load()}; both servers, Redis and the load generator share the 2 cores")
-
-
-Measure = Callable[..., Load]
-Row = Callable[[str, Load, "Load | None"], tuple[str, ...]]
-
-
-def bench_one_worker(
-    args: argparse.Namespace, url: str, measure: Measure, row: Row
-) -> list[tuple[str, ...]]:
-    """hello-world (with and without a session) and the study hot path on one worker."""
-    rows: list[tuple[str, ...]] = []
-    cookie = login(url, DEMO_LEARNER, next(a.password for a in ACCOUNTS if a.login == DEMO_LEARNER))
-    hello_body = '{"slot": 12345, "seq": 7}'
-    measure(url, [("/bench/hello", "", hello_body)], 2)  # warm-up
-    print(f"HTTP: {load()}", file=sys.stderr)
-    study_mix = study_requests(url, args.http_sessions)
-    if isinstance(study_mix, str):
-        hot = None
-    else:
-        measure(url, study_mix, 1)  # warm-up
-        hot = measure(url, study_mix)
-    hello = measure(url, [("/bench/hello", "", hello_body)])
-    rows.append(row("hello-world POST (same server; no session cookie)", hello, None))
-    with_session = measure(url, [("/bench/hello", cookie, hello_body)])
-    rows.append(row("hello-world POST with a learner's session cookie", with_session, hello))
-    if hot is None:
-        rows.append(("heartbeat + ack", str(study_mix), "", "", ""))
-    else:
-        rows.append(
-            row(
-                f"heartbeat + ack, 1:1, {args.http_sessions:,} study sessions (learners)",
-                hot,
-                hello,
-            )
-        )
-    return rows
-
-
-def bench_two_workers(
-    args: argparse.Namespace, root: Path, database: str, measure: Measure, row: Row
-) -> list[tuple[str, ...]]:
-    """The study hot path sent to the worker holding the sessions, then to another
-    worker that relays it (two servers over one Redis, sessions begun on the first)."""
-    client = redis.Redis.from_url(args.redis_url)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        return [("two workers", f"not available: {args.redis_url} ({error})", "", "", "")]
-    prefix = f"bench-relay-{os.getpid()}"
-    shared = {"redis_url": args.redis_url, "redis_prefix": prefix}
-    try:
-        with (
-            app_server(root, database, "owner", **shared) as owner,
-            app_server(root, database, "other", **shared) as other,
-        ):
-            loads = []
-            for target in (owner, other):
-                # sessions begun (again) on the owner, their challenges waiting: acks are
-                # accepted until the next tick applies the first
-                study_mix = study_requests(owner, args.http_sessions)
-                if isinstance(study_mix, str):
-                    return [("two workers", study_mix, "", "", "")]
-                measure(target, study_mix, 1)  # warm-up
-                loads.append(measure(target, study_mix))
-            direct, relayed = loads
-    finally:
-        drop_keys(client, prefix)
-        client.close()
-    return [
-        row("heartbeat + ack sent to the worker holding the sessions", direct, None),
-        row("the same, sent to the other worker (relayed through Redis)", relayed, direct),
-    ]
-
-
 RESULTS: dict[str, Stats] = {}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+QUICK: dict[str, object] = {
+    "sessions": 20_000,
+    "minutes": 2,
+    "big_sessions": 50_000,
+    "big_minutes": 2,
+    "heapq_sessions": 10_000,
+    "heapq_minutes": 2,
+    "aps_jobs": 1_000,
+    "aps_minutes": 2,
+    "redis_sessions": 10_000,
+    "redis_minutes": 2,
+    "redis_shards": 4,
+    "naive_sessions": 1_000,
+    "naive_minutes": 2,
+    **http_app.QUICK,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = common.parser("benchmarks.challenges", __doc__)
     parser.add_argument("--parts", default="inprocess,heapq,apscheduler,redis,http")
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--minutes", type=int, default=30, help="simulated minutes at --sessions")
@@ -1281,27 +919,28 @@ def main() -> None:
     parser.add_argument("--heapq-minutes", type=int, default=5)
     parser.add_argument("--aps-jobs", type=int, default=100_000)
     parser.add_argument("--aps-minutes", type=int, default=5)
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("EXAMENGINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
-    )
+    parser.add_argument("--redis-url", default=common.redis_url())
     parser.add_argument("--redis-sessions", type=int, default=1_000_000)
     parser.add_argument("--redis-minutes", type=int, default=10)
     parser.add_argument("--redis-shards", type=int, default=32)
     parser.add_argument("--naive-sessions", type=int, default=20_000)
     parser.add_argument("--naive-minutes", type=int, default=10)
-    parser.add_argument("--http-seconds", type=int, default=10)
-    parser.add_argument("--http-connections", type=int, default=32)
-    parser.add_argument("--http-sessions", type=int, default=200)
-    parser.add_argument(
-        "--httpx", action="store_true", help="use the httpx client even if wrk is installed"
-    )
+    http_app.add_arguments(parser)
     parser.add_argument("--seed", type=int, default=20261122)
-    args = parser.parse_args()
+    args = common.parse(parser, argv, QUICK)
     parts = args.parts.split(",")
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown --parts {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
+    short = [m for m in ("minutes", "heapq_minutes", "aps_minutes", "redis_minutes", "naive_minutes")
+             if getattr(args, m) * 60 <= WARMUP_TICKS]  # fmt: skip
+    if short or (args.big_sessions and args.big_minutes * 60 <= WARMUP_TICKS):
+        parser.error(f"every simulation needs more than {WARMUP_TICKS} ticks (the warm-up)")
+    if "http" in parts:
+        common.require_wrk()  # before the long parts, not after them
     rng = np.random.default_rng(args.seed)
     print(
-        f"# benchmarks.challenges — {load()}; python {sys.version.split()[0]}, numpy {np.__version__}"
+        f"# benchmarks.challenges — {common.load()}; python {sys.version.split()[0]}, numpy {np.__version__}"
     )
     if "inprocess" in parts:
         bench_inprocess(args, rng)
@@ -1312,8 +951,10 @@ def main() -> None:
     if "redis" in parts:
         bench_redis(args, rng)
     if "http" in parts:
-        bench_http(args)
+        http_app.bench_http(args)
 
+
+PARTS = ("inprocess", "heapq", "apscheduler", "redis", "http")
 
 if __name__ == "__main__":
     main()

@@ -2,43 +2,53 @@
 of 100,000 learners × 100 items, each beside a baseline, in one run.
 
     .venv/bin/python -m benchmarks.itembank [--items 50000] [--learners 100000]
+    .venv/bin/python -m benchmarks.itembank --quick      # tiny sizes, seconds (CI)
 
-Import: for each format, a fresh process reads the file, lints it and stores it in a new
-SQLite database through the real service (``api.services.banks.import_file``); we
-report wall seconds per stage and the process's peak RSS. The baseline stores the same
-items one ORM object at a time (``session.add`` per row), the way a first version of a
-service usually does.
+Import: for each format (native JSON and YAML, GIFT, Moodle XML, Excel), a fresh process
+reads the file, lints it and stores it in a new SQLite database through the real service
+(``api.services.banks.import_file``); we report wall seconds per stage and the process's
+peak RSS. The baseline stores the same items one ORM object at a time (``session.add`` per
+row), the way a first version of a service usually does.
 
-Item analysis: ``itembank.analysis.analyse`` against a textbook per-item loop (masked
-arrays, ``np.corrcoef`` per item). Medians of three runs, and the ratio.
+Item analysis: ``itembank.analysis.analyse`` against the baseline of a textbook per-item
+loop (masked arrays, ``np.corrcoef`` per item). Medians of three runs, and the ratio.
+
+``--quick``: 200 items and 1,000 learners, every format and both baselines, in seconds
+(most of it is starting the six import processes); the figures mean nothing.
 
 Nothing here is a test: it prints a table; results go in docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
 import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from multiprocessing.queues import Queue
 from pathlib import Path
+from queue import Empty
+from typing import TypedDict
 
 import msgspec
 import numpy as np
+from sqlmodel import Session
 
 from api.services import banks
 from api.settings import DatabaseSettings
 from api.store.db import make_engine, migrate, session_factory, transaction
 from api.store.tables import Bank, BankItem, BankVersion
+from benchmarks import common
 from itembank import formats
 from itembank.analysis import analyse
 from itembank.formats import native
 from itembank.lint import lint_file
 from itembank.model import (
     AcceptedText,
+    Body,
     Difficulty,
     FillBlank,
     Item,
@@ -107,8 +117,9 @@ def generate_items(n: int, seed: int = 2026) -> list[Item]:
         topic = TOPICS[i % len(TOPICS)]
         difficulty = Difficulty(band=int(rng.integers(1, 6)))
         kind = i % 4
+        body: Body
         if kind == 0:
-            body: object = SingleChoice(
+            body = SingleChoice(
                 options=tuple(
                     Option(
                         id=option_id(j),
@@ -136,7 +147,7 @@ def generate_items(n: int, seed: int = 2026) -> list[Item]:
                 answers=(AcceptedText(text=phrase[:4]), AcceptedText(text=phrase[2:6]))
             )
         items.append(
-            Item(key=f"q{i:06d}", stem=stem, body=body, topic=topic, difficulty=difficulty)  # type: ignore[arg-type]
+            Item(key=f"q{i:06d}", stem=stem, body=body, topic=topic, difficulty=difficulty)
         )
     return items
 
@@ -145,7 +156,17 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _import_in_fresh_process(path: str, naive: bool, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+class ImportResult(TypedDict):
+    """What one import process reports."""
+
+    items: int
+    errors: int
+    lint_s: float
+    total_s: float
+    peak_mib: float
+
+
+def _import_in_fresh_process(path: str, naive: bool, queue: Queue[ImportResult]) -> None:
     """Lint + import ``path`` into a new SQLite database; put the timings on ``queue``."""
 
     db = Path(path).with_suffix(".db")
@@ -166,25 +187,27 @@ def _import_in_fresh_process(path: str, naive: bool, queue: mp.Queue) -> None:  
     import_s = time.perf_counter() - start
     engine.dispose()
     queue.put(
-        {
-            "items": len(report.items),
-            "errors": report.errors,
-            "lint_s": lint_s,
-            "total_s": import_s,
-            "peak_mib": _peak_mib(),
-        }
+        ImportResult(
+            items=len(report.items),
+            errors=report.errors,
+            lint_s=lint_s,
+            total_s=import_s,
+            peak_mib=_peak_mib(),
+        )
     )
 
 
-def _store_one_row_at_a_time(session, items) -> None:  # type: ignore[no-untyped-def]
+def _store_one_row_at_a_time(session: Session, items: Sequence[Item]) -> None:
     """The baseline: the same rows, one ORM object per item."""
 
     bank = Bank(name="baseline")
     session.add(bank)
     session.flush()
+    assert bank.id is not None  # assigned by the flush
     version = BankVersion(bank_id=bank.id, version=1, source_format="native", content_hash="")
     session.add(version)
     session.flush()
+    assert version.id is not None
     for position, item in enumerate(items):
         session.add(
             BankItem(
@@ -199,19 +222,32 @@ def _store_one_row_at_a_time(session, items) -> None:  # type: ignore[no-untyped
         )
 
 
-def _run_import(path: Path, naive: bool) -> dict[str, float]:
+def _run_import(path: Path, naive: bool) -> ImportResult:
     ctx = mp.get_context("spawn")
-    queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    queue: Queue[ImportResult] = ctx.Queue()
     process = ctx.Process(target=_import_in_fresh_process, args=(str(path), naive, queue))
     process.start()
-    result = queue.get()
-    process.join()
+    try:
+        while True:
+            try:
+                result = queue.get(timeout=1)
+                break
+            except Empty:
+                if not process.is_alive():  # it failed: its traceback is above
+                    raise RuntimeError(
+                        f"the import of {path.name} failed (exit code {process.exitcode})"
+                    ) from None
+    except BaseException:
+        process.kill()  # stopped (or failed): not left running on its own
+        raise
+    finally:
+        process.join()
     for db in path.parent.glob(path.stem + ".db*"):
         db.unlink()
-    return result  # type: ignore[no-any-return]
+    return result
 
 
-def bench_import(n: int) -> list[tuple[str, dict[str, float]]]:
+def bench_import(n: int) -> list[tuple[str, ImportResult]]:
 
     items = generate_items(n)
     rows = []
@@ -259,7 +295,7 @@ def bench_analysis(learners: int, items: int = 100, runs: int = 3) -> list[tuple
     x[rng.random(x.shape) < 0.2] = np.nan  # papers differ: 20 % of cells not presented
     keys = [f"i{j}" for j in range(items)]
 
-    def timed(fn) -> float:  # type: ignore[no-untyped-def]
+    def timed(fn: Callable[[], object]) -> float:
         times = []
         for _ in range(runs):
             start = time.perf_counter()
@@ -272,11 +308,11 @@ def bench_analysis(learners: int, items: int = 100, runs: int = 3) -> list[tuple
     return [("itembank.analysis.analyse", ours), ("baseline: per-item masked arrays", base)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = common.parser("benchmarks.itembank", __doc__)
     parser.add_argument("--items", type=int, default=50_000)
     parser.add_argument("--learners", type=int, default=100_000)
-    args = parser.parse_args()
+    args = common.parse(parser, argv, {"items": 200, "learners": 1_000})
 
     print(f"\nLint + import of a generated {args.items:,}-item bank into SQLite (goal ≤ 5 s)\n")
     print(f"{'format':38} {'items':>7} {'lint s':>7} {'import s':>9} {'peak MiB':>9}")
@@ -285,6 +321,8 @@ def main() -> None:
         print(
             f"{name:38} {r['items']:>7} {r['lint_s']:>7.2f} {r['total_s']:>9.2f} {r['peak_mib']:>9.0f}"
         )
+        if r["errors"] or r["items"] != args.items:
+            raise RuntimeError(f"{name}: {r['items']} items read, {r['errors']} lint errors")
 
     print(
         f"\nItem analysis, {args.learners:,} learners × 100 items, 20 % not presented "

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 LOCK   := requirements.lock
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install install-test lint typecheck unit e2e bench lock clean serve demo
+.PHONY: run test install install-test lint typecheck unit e2e bench bench-quick wrk lock clean serve demo
 
 ## run: install into .venv, migrate the embedded SQLite database, load the demo, serve on 127.0.0.1:8000
 run: install
@@ -13,9 +13,11 @@ run: install
 	$(BIN)/examengine demo load
 	$(BIN)/examengine serve
 
-## test: install with the test extras, then ruff, mypy, import contracts and the whole pytest suite
+## test: install with the test extras, then ruff, mypy, import contracts, the whole pytest suite
+## and every benchmark's --quick mode (so that a benchmark can never rot)
 test: install-test lint typecheck
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +37,7 @@ install-test: $(VENV)/.installed-test
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install-test
 	$(BIN)/mypy
@@ -43,11 +46,23 @@ typecheck: install-test
 e2e: install-test
 	$(BIN)/python -m pytest tests/e2e
 
-bench: install-test
-	$(BIN)/python -m benchmarks.itembank
-	$(BIN)/python -m benchmarks.assembly
-	$(BIN)/python -m benchmarks.attempts
-	$(BIN)/python -m benchmarks.challenges
+## bench: every benchmark in full, each beside its baseline (results: docs/benchmarks.md)
+bench: install-test wrk
+	$(BIN)/python -m benchmarks
+
+## bench-quick: the same code on tiny sizes, in seconds (CI runs it through `make test`)
+bench-quick: install-test wrk
+	$(BIN)/python -m benchmarks --quick
+
+# The HTTP benchmarks measure with wrk (Debian's package): installed when missing, or a
+# message saying how; never a Python client whose figures cannot be compared.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	  else \
+	    echo "wrk is needed for the HTTP benchmarks: apt-get install -y wrk (as root)" >&2; exit 1; \
+	  fi; }
 
 ## lock: record the resolved versions of everything installed (commit requirements.lock)
 lock: install-test

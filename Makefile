@@ -16,8 +16,8 @@ run: install
 ## test: install with the test extras, then ruff, mypy, import contracts, the whole pytest suite
 ## and every benchmark's --quick mode (so that a benchmark can never rot)
 test: install-test lint typecheck
-	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory bench-quick
+	$(BIN)/python -m pytest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

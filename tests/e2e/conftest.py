@@ -17,13 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,14 +28,13 @@ import sqlalchemy as sa
 from playwright.async_api import async_playwright
 from sqlmodel import col
 
-from api.cli.demo import DEMO_EXAM, load_demo
+from api.cli.demo import DEMO_EXAM
 from api.services import attempts
 from api.services.passwords import hash_password
-from api.settings import DatabaseSettings
-from api.store.db import migrate, standalone_transaction
+from api.store.db import standalone_transaction
 from api.store.tables import Attempt, User
+from tests.server import ROOT, Server, served_app
 
-ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("EXAMENGINE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -61,73 +54,6 @@ def _unavailable(message: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    database: DatabaseSettings
-
-    def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
-
-
-@contextmanager
-def served_app(root: Path, **env_extra: str) -> Iterator[Server]:
-    """The demo app on a fresh SQLite file under ``root``, served by uvicorn on a free
-    127.0.0.1 port with ``env_extra`` added to its environment; stopped by its PID."""
-    database = DatabaseSettings(url=f"sqlite:///{root / 'e2e.db'}")
-    migrate(database.url)
-    with standalone_transaction(database) as session:
-        load_demo(session, now=datetime.now(UTC))
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("EXAMENGINE_")},
-        "EXAMENGINE_VAR_DIR": str(root / "var"),
-        "EXAMENGINE_DATABASE_URL": database.url,
-        "EXAMENGINE_LOGIN_ATTEMPTS_PER_MINUTE": "10000",
-        "EXAMENGINE_LOG_LEVEL": "WARNING",
-        **env_extra,
-    }
-    log_path = root / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_healthy(url, process, log_path)
-            yield Server(url=url, database=database)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            output = log_path.read_text(errors="replace")[-3000:]
-            pytest.fail(f"the e2e server did not start:\n{output}", pytrace=False)
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

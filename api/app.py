@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from anyio import to_thread
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
@@ -35,6 +37,7 @@ from redis.asyncio import Redis
 
 from api.clock import SystemClock
 from api.http.accounts import AccountsController, register
+from api.http.admission import Admission
 from api.http.attempts import LearnerAttemptsController, OperatorAttemptsController
 from api.http.auth import LOGIN_FAILURES_STORE, AuthController, login_rate_limit, session_config
 from api.http.authoring import AuthoringController
@@ -47,7 +50,7 @@ from api.http.study import StudyController
 from api.logging import RequestLog, logging_config
 from api.services.study import LiveStudy, closing_policy
 from api.settings import Settings
-from api.store.db import make_engine, provide_db, session_factory
+from api.store.db import UnitOfWork, make_engine, provide_uow, session_factory
 from api.web import PAGE_HANDLERS, template_config
 from api.workers.study_relay import StudyRelay
 from api.workers.study_ticker import StudyTicker
@@ -71,6 +74,9 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     IntegrityController,
     viewer_assets(),
 ]
+
+#: Units of work beside the requests': the sweeper, the study ticker, the readiness probe.
+BACKGROUND_UNITS = 3
 
 #: Paths that never need the login session (no store read on probes and scrapes).
 _SESSIONLESS = ["^/static/", "^/health$", "^/ready$", "^/metrics", "^/schema"]
@@ -113,10 +119,17 @@ def create_app(
     )
     app = Litestar(
         route_handlers=[*ROUTE_HANDLERS, MetricsController, *route_handlers],
-        dependencies={"db": Provide(provide_db)},
+        dependencies={"uow": Provide(provide_uow, sync_to_thread=False)},
         exception_handlers=exception_handlers(),
         middleware=[
             prometheus.middleware,
+            DefineMiddleware(
+                Admission,
+                running=settings.server.threads,
+                waiting=settings.server.queue_depth,
+                wait_s=settings.server.queue_wait_ms / 1000,
+                retry_after_s=settings.server.retry_after_s,
+            ),
             sessions.middleware,
             login_rate_limit(settings.security.login_attempts_per_minute).middleware,
         ],
@@ -204,9 +217,13 @@ def _stores(settings: Settings, redis: Redis | None) -> dict[str, Store]:
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    engine = make_engine(settings.database)
+    # One thread and one pool connection per request that may run at once (admission
+    # lets no more in), and a connection for each background worker.
+    to_thread.current_default_thread_limiter().total_tokens = settings.server.threads
+    engine = make_engine(settings.database, serving=settings.server.threads + BACKGROUND_UNITS)
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.uow = UnitOfWork(app.state.sessions)
     sessions: Any = app.stores.get("sessions")
     if isinstance(sessions, FileStore):
         Path(sessions.path).mkdir(parents=True, exist_ok=True)

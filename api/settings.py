@@ -40,6 +40,18 @@ class DatabaseSettings(Struct, frozen=True, kw_only=True):
     #: ``postgresql+psycopg://…`` (``postgresql://`` is rewritten to use psycopg 3).
     url: str = "sqlite:///var/examengine.db"
     echo: bool = False
+    #: Longest wait for a pool connection before the request is refused (503). The app's
+    #: pool holds a connection for every request thread and every background worker, so
+    #: a wait means something is wrong: fail fast rather than queue behind it.
+    pool_timeout_ms: int = 2000
+    #: PostgreSQL's own guards, set on every connection: a statement running longer, a
+    #: lock waited for longer, a transaction left idle longer is ended by the server.
+    statement_timeout_ms: int = 15_000
+    lock_timeout_ms: int = 5000
+    idle_in_transaction_timeout_ms: int = 10_000
+    #: SQLite allows one writer: writers of this process take turns, first come first
+    #: served; one that waits longer than this is refused (503) instead of spinning.
+    sqlite_write_wait_ms: int = 5000
 
 
 class RedisSettings(Struct, frozen=True, kw_only=True):
@@ -63,10 +75,26 @@ class SecuritySettings(Struct, frozen=True, kw_only=True):
 
 
 class ServerSettings(Struct, frozen=True, kw_only=True):
+    """How one process takes load (docs/operations.md, "Capacity"). ``threads`` requests
+    run at once, each on a worker thread with a pool connection of its own; up to
+    ``queue_depth`` more wait, each at most ``queue_wait_ms``; anything beyond is refused
+    at once with 503 and Retry-After, never left hanging."""
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
     log_level: LogLevel = "INFO"
+    threads: int = 16
+    queue_depth: int = 64
+    queue_wait_ms: int = 500
+    #: The Retry-After of a refusal; clients add jitter.
+    retry_after_s: int = 2
+    #: Seconds an idle keep-alive connection stays open. Longer than the pages' save and
+    #: heartbeat interval (5–15 s), so a reused connection is not closed under a request;
+    #: behind a proxy, set the proxy's idle timeout to less than this.
+    keep_alive_s: int = 75
+    #: Seconds SIGTERM waits for requests in flight before closing what is left.
+    shutdown_timeout_s: int = 30
 
 
 class ExamSettings(Struct, frozen=True, kw_only=True):
@@ -262,6 +290,17 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EXAMENGINE_DATABASE_URL", "database.url", database_url,
              "SQLAlchemy URL (default sqlite:///var/examengine.db, relative to the cwd)"),
     Variable("EXAMENGINE_DATABASE_ECHO", "database.echo", _boolean, "log every SQL statement"),
+    Variable("EXAMENGINE_DB_POOL_TIMEOUT_MS", "database.pool_timeout_ms", _integer(100, 60_000),
+             "longest wait for a pool connection before a 503 (default 2000)"),
+    Variable("EXAMENGINE_DB_STATEMENT_TIMEOUT_MS", "database.statement_timeout_ms",
+             _integer(100, 3_600_000), "PostgreSQL statement_timeout (default 15000)"),
+    Variable("EXAMENGINE_DB_LOCK_TIMEOUT_MS", "database.lock_timeout_ms",
+             _integer(100, 3_600_000), "PostgreSQL lock_timeout (default 5000)"),
+    Variable("EXAMENGINE_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+             "database.idle_in_transaction_timeout_ms", _integer(100, 3_600_000),
+             "PostgreSQL idle_in_transaction_session_timeout (default 10000)"),
+    Variable("EXAMENGINE_SQLITE_WRITE_WAIT_MS", "database.sqlite_write_wait_ms",
+             _integer(10, 60_000), "longest wait of a SQLite writer for its turn (default 5000)"),
     Variable("EXAMENGINE_REDIS_URL", "redis.url", _redis_url,
              "Redis for sessions, rate limits and the scheduler (default: none)"),
     Variable("EXAMENGINE_REDIS_PREFIX", "redis.key_prefix", _key_prefix,
@@ -280,6 +319,18 @@ VARIABLES: tuple[Variable, ...] = (
              "uvicorn worker processes (default 1; more need EXAMENGINE_REDIS_URL)"),
     Variable("EXAMENGINE_LOG_LEVEL", "server.log_level",
              _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "default INFO"),
+    Variable("EXAMENGINE_THREADS", "server.threads", _integer(1, 512),
+             "requests run at once per process, each on a thread (default 16)"),
+    Variable("EXAMENGINE_QUEUE_DEPTH", "server.queue_depth", _integer(0, 100_000),
+             "requests that may wait for a thread before 503s (default 64)"),
+    Variable("EXAMENGINE_QUEUE_WAIT_MS", "server.queue_wait_ms", _integer(1, 30_000),
+             "longest wait for a thread before a 503 (default 500)"),
+    Variable("EXAMENGINE_RETRY_AFTER_S", "server.retry_after_s", _integer(1, 3600),
+             "Retry-After of a 503 refusal (default 2)"),
+    Variable("EXAMENGINE_KEEP_ALIVE_S", "server.keep_alive_s", _integer(1, 3600),
+             "idle keep-alive seconds; a proxy in front must time out sooner (default 75)"),
+    Variable("EXAMENGINE_SHUTDOWN_TIMEOUT_S", "server.shutdown_timeout_s", _integer(1, 3600),
+             "seconds SIGTERM waits for requests in flight (default 30)"),
     Variable("EXAMENGINE_NETWORK_GRACE_S", "exam.network_grace_s", _integer(0, 600),
              "seconds of grace for a submit sent before the deadline (default 30)"),
     Variable("EXAMENGINE_SWEEP_INTERVAL_MS", "exam.sweep_interval_ms", _integer(0, 60_000),

@@ -9,23 +9,22 @@ are in ``api.http.auth``.
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from anyio import to_thread
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 from msgspec import Meta, Struct
+from sqlmodel import Session
 
 from api.http.auth import RATE_LIMITED, login_locks, principal_of, requires_role
 from api.services import accounts
 from api.services.accounts import Account, PasswordReset, Registration, RosterReport
 from api.services.passwords import hash_password
-from api.store.db import Db
+from api.store.db import Uow
 from api.store.tables import User
 
 #: Largest roster accepted in one upload.
@@ -62,13 +61,14 @@ def _now() -> datetime:
     "/auth/register", status_code=201, sync_to_thread=True, tags=["auth"],
     opt={RATE_LIMITED: True},
 )  # fmt: skip
-def register(data: JSONBody[Registration], db: Db) -> Account:
+def register(data: JSONBody[Registration], uow: Uow) -> Account:
     """Register as a learner; the login is the resident ID number (the phone works too).
 
     Every invalid field is named in a 422; a registered ID number or phone is a 409.
     Shares the per-address rate limit of the login.
     """
-    return accounts.register(db, data, now=_now(), hasher=hash_password)
+    with uow() as db:
+        return accounts.register(db, data, now=_now(), hasher=hash_password)
 
 
 class AccountsController(Controller):
@@ -85,7 +85,7 @@ class AccountsController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: Multipart,
-        db: Db,
+        uow: Uow,
         format: FromQuery[Literal["json", "xlsx", "csv"]] = "json",
     ) -> Response[Any]:
         """Create learner accounts from a roster (姓名, 身份证号, 手机号, 性别, 备注).
@@ -95,33 +95,34 @@ class AccountsController(Controller):
         answers the summary; ``xlsx`` or ``csv`` answers the error file (the lines that
         made no account, with 错误原因), the counts in ``X-Roster-*`` headers.
         """
-        upload = data.file
-        raw = upload.file.read(MAX_ROSTER_BYTES + 1)
-        name = upload.filename or "roster"
-        if len(raw) > MAX_ROSTER_BYTES:
-            raise accounts.RosterUnreadableError(
-                f"{name} is larger than {MAX_ROSTER_BYTES // 2**20} MiB",
-                f"{name} 超过 {MAX_ROSTER_BYTES // 2**20} MiB",
+        with uow() as db:
+            upload = data.file
+            raw = upload.file.read(MAX_ROSTER_BYTES + 1)
+            name = upload.filename or "roster"
+            if len(raw) > MAX_ROSTER_BYTES:
+                raise accounts.RosterUnreadableError(
+                    f"{name} is larger than {MAX_ROSTER_BYTES // 2**20} MiB",
+                    f"{name} 超过 {MAX_ROSTER_BYTES // 2**20} MiB",
+                )
+            roster = accounts.read_roster(raw, source=name, max_lines=accounts.MAX_ROSTER_LINES)
+            actor = _actor(request, db)
+            employer = actor.employer if "operator" not in actor.roles else None
+            report = accounts.import_roster(
+                db, roster, now=_now(), hasher=hash_password, actor_id=actor.id, employer=employer
             )
-        roster = accounts.read_roster(raw, source=name, max_lines=accounts.MAX_ROSTER_LINES)
-        actor = _actor(request, db)
-        employer = actor.employer if "operator" not in actor.roles else None
-        report = accounts.import_roster(
-            db, roster, now=_now(), hasher=hash_password, actor_id=actor.id, employer=employer
-        )
-        if format == "json":
-            return Response(report)
-        body = accounts.roster_error_file(roster, report, fmt=format)
-        stem = name.rsplit(".", 1)[0]
-        return Response(
-            body,
-            media_type=XLSX if format == "xlsx" else "text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": "attachment; filename*=UTF-8''"
-                + quote(f"{stem}.errors.{format}"),
-                **_counts(report),
-            },
-        )
+            if format == "json":
+                return Response(report)
+            body = accounts.roster_error_file(roster, report, fmt=format)
+            stem = name.rsplit(".", 1)[0]
+            return Response(
+                body,
+                media_type=XLSX if format == "xlsx" else "text/csv; charset=utf-8",
+                headers={
+                    "Content-Disposition": "attachment; filename*=UTF-8''"
+                    + quote(f"{stem}.errors.{format}"),
+                    **_counts(report),
+                },
+            )
 
     @post(
         "/{login:str}/reset-password", guards=[requires_role("employer_admin", "operator")],
@@ -130,14 +131,14 @@ class AccountsController(Controller):
     async def reset_password(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         login: FromPath[str],
         data: JSONBody[ResetRequest],
     ) -> PasswordReset:
         """Set a new initial password (changed at the next login) and lift a login lock.
         Employer administrators may reset their own employer's learners only."""
-        reset = await to_thread.run_sync(functools.partial(
-            accounts.reset_password, db, login=login, actor_id=principal_of(request).user_id,
+        reset = await uow.run(lambda db: accounts.reset_password(
+            db, login=login, actor_id=principal_of(request).user_id,
             now=_now(), hasher=hash_password, password=data.password,
         ))  # fmt: skip
         await login_locks(request.app).clear(f"user:{reset.account.id}")
@@ -148,18 +149,19 @@ class AccountsController(Controller):
     def set_roles(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         login: FromPath[str],
         data: JSONBody[RolesRequest],
     ) -> Account:
         """Replace the roles of an account (effective at its next login)."""
-        return accounts.set_roles(
-            db, login=login, roles=data.roles, actor_id=principal_of(request).user_id,
-            now=_now(),
-        )  # fmt: skip
+        with uow() as db:
+            return accounts.set_roles(
+                db, login=login, roles=data.roles, actor_id=principal_of(request).user_id,
+                now=_now(),
+            )  # fmt: skip
 
 
-def _actor(request: Request[Any, Any, Any], db: Db) -> User:
+def _actor(request: Request[Any, Any, Any], db: Session) -> User:
     user = db.get(User, principal_of(request).user_id)
     if user is None:
         raise accounts.AccountNotFoundError(principal_of(request).login)

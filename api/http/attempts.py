@@ -26,7 +26,7 @@ from msgspec import Meta, Struct
 from api.http.auth import device_of, principal_of, requires_role
 from api.services import attempts
 from api.settings import Settings
-from api.store.db import Db
+from api.store.db import Uow
 
 ItemKey = Annotated[str, Meta(min_length=1, max_length=120)]
 Seq = Annotated[int, Meta(ge=1, le=2**31 - 1)]
@@ -86,64 +86,68 @@ class LearnerAttemptsController(Controller):
 
     @get("/me/exams", summary="My exams: may I start, attempts left, what is open",
          sync_to_thread=True)  # fmt: skip
-    def my_exams(self, request: Request[Any, Any, Any], db: Db, state: State) -> attempts.MyExams:
-        return attempts.my_exams(db, learner_id=_learner(request), now=_now(state))
+    def my_exams(self, request: Request[Any, Any, Any], uow: Uow, state: State) -> attempts.MyExams:
+        with uow() as db:
+            return attempts.my_exams(db, learner_id=_learner(request), now=_now(state))
 
     @post("/exams/{key:str}/attempts", summary="Start an attempt (formal or practice)",
           sync_to_thread=True)  # fmt: skip
     def start(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         state: State,
         key: FromPath[ExamKey],
         data: JSONBody[StartRequest],
     ) -> attempts.PaperView:
         """201 with the paper (no key) and the seconds left; 409 with the reason (and, in
         ``errors``, attempts used and left or the open attempt) when it may not start."""
-        settings: Settings = state.settings
-        return attempts.start(
-            db,
-            learner_id=_learner(request),
-            exam=key,
-            practice=data.practice,
-            device=device_of(request),
-            now=_now(state),
-            secret=settings.security.paper_secret.encode(),
-        )
+        with uow() as db:
+            settings: Settings = state.settings
+            return attempts.start(
+                db,
+                learner_id=_learner(request),
+                exam=key,
+                practice=data.practice,
+                device=device_of(request),
+                now=_now(state),
+                secret=settings.security.paper_secret.encode(),
+            )
 
     @post("/attempts/{attempt_id:str}/resume", summary="Continue an attempt (this device takes it)",
           status_code=200, sync_to_thread=True)  # fmt: skip
     def resume(
-        self, request: Request[Any, Any, Any], db: Db, state: State, attempt_id: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: FromPath[str]
     ) -> attempts.PaperView:
-        return attempts.resume(
-            db,
-            learner_id=_learner(request),
-            attempt_id=attempt_id,
-            device=device_of(request),
-            now=_now(state),
-        )
+        with uow() as db:
+            return attempts.resume(
+                db,
+                learner_id=_learner(request),
+                attempt_id=attempt_id,
+                device=device_of(request),
+                now=_now(state),
+            )
 
     @get("/attempts/{attempt_id:str}/paper", summary="My paper (no key) and my saved answers",
          sync_to_thread=True)  # fmt: skip
     def paper(
-        self, request: Request[Any, Any, Any], db: Db, state: State, attempt_id: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: FromPath[str]
     ) -> attempts.PaperView:
-        return attempts.paper_view(
-            db,
-            learner_id=_learner(request),
-            attempt_id=attempt_id,
-            device=device_of(request),
-            now=_now(state),
-        )
+        with uow() as db:
+            return attempts.paper_view(
+                db,
+                learner_id=_learner(request),
+                attempt_id=attempt_id,
+                device=device_of(request),
+                now=_now(state),
+            )
 
     @post("/attempts/{attempt_id:str}/answers", summary="Save answers (a batch, idempotent)",
           status_code=200, sync_to_thread=True)  # fmt: skip
     def answers(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         state: State,
         attempt_id: FromPath[str],
         data: JSONBody[Saves],
@@ -151,57 +155,61 @@ class LearnerAttemptsController(Controller):
         """Each save is accepted, repeated (the same seq again) or stale (older than the
         item's newest saved change). 409 when the attempt is closed, past its deadline or
         held by another device; 422 naming the item for a response of the wrong shape."""
-        saves = [attempts.Save(item=s.item, seq=s.seq, response=s.response) for s in data]
-        return attempts.save_answers(
-            db,
-            learner_id=_learner(request),
-            attempt_id=attempt_id,
-            saves=saves,
-            device=device_of(request),
-            now=_now(state),
-        )
+        with uow() as db:
+            saves = [attempts.Save(item=s.item, seq=s.seq, response=s.response) for s in data]
+            return attempts.save_answers(
+                db,
+                learner_id=_learner(request),
+                attempt_id=attempt_id,
+                saves=saves,
+                device=device_of(request),
+                now=_now(state),
+            )
 
     @post("/attempts/{attempt_id:str}/heartbeat", summary="Seconds left (closes at the deadline)",
           status_code=200, sync_to_thread=True)  # fmt: skip
     def heartbeat(
-        self, request: Request[Any, Any, Any], db: Db, state: State, attempt_id: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: FromPath[str]
     ) -> attempts.Heartbeat:
-        return attempts.heartbeat(
-            db,
-            learner_id=_learner(request),
-            attempt_id=attempt_id,
-            device=device_of(request),
-            now=_now(state),
-        )
+        with uow() as db:
+            return attempts.heartbeat(
+                db,
+                learner_id=_learner(request),
+                attempt_id=attempt_id,
+                device=device_of(request),
+                now=_now(state),
+            )
 
     @post("/attempts/{attempt_id:str}/submit", summary="Submit (idempotent): pass or fail at once",
           status_code=200, sync_to_thread=True)  # fmt: skip
     def submit(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         state: State,
         attempt_id: FromPath[str],
         data: JSONBody[SubmitRequest | None] = None,
     ) -> attempts.ResultView:
-        settings: Settings = state.settings
-        return attempts.submit(
-            db,
-            learner_id=_learner(request),
-            attempt_id=attempt_id,
-            sent_ms=data.sent_ms if data is not None else None,
-            network_grace_ms=settings.exam.network_grace_s * 1000,
-            now=_now(state),
-        )
+        with uow() as db:
+            settings: Settings = state.settings
+            return attempts.submit(
+                db,
+                learner_id=_learner(request),
+                attempt_id=attempt_id,
+                sent_ms=data.sent_ms if data is not None else None,
+                network_grace_ms=settings.exam.network_grace_s * 1000,
+                now=_now(state),
+            )
 
     @get("/attempts/{attempt_id:str}/result", summary="The result (the key once closed, if shown)",
          sync_to_thread=True)  # fmt: skip
     def result(
-        self, request: Request[Any, Any, Any], db: Db, state: State, attempt_id: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: FromPath[str]
     ) -> attempts.ResultView:
-        return attempts.result(
-            db, learner_id=_learner(request), attempt_id=attempt_id, now=_now(state)
-        )
+        with uow() as db:
+            return attempts.result(
+                db, learner_id=_learner(request), attempt_id=attempt_id, now=_now(state)
+            )
 
 
 class OperatorAttemptsController(Controller):
@@ -216,33 +224,35 @@ class OperatorAttemptsController(Controller):
          sync_to_thread=True)  # fmt: skip
     def live(
         self,
-        db: Db,
+        uow: Uow,
         state: State,
         open: FromQuery[bool] = True,
         exam: FromQuery[str | None] = None,
     ) -> attempts.LiveList:
-        return attempts.live(db, now=_now(state), open_only=open, exam=exam)
+        with uow() as db:
+            return attempts.live(db, now=_now(state), open_only=open, exam=exam)
 
     @post("/attempts/{attempt_id:str}/extend", summary="Give a running attempt more time",
           status_code=200, sync_to_thread=True)  # fmt: skip
     def extend(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         state: State,
         attempt_id: FromPath[str],
         data: JSONBody[ExtendRequest],
     ) -> attempts.OperatorAttempt:
-        principal = principal_of(request)
-        return attempts.extend(
-            db,
-            attempt_id=attempt_id,
-            extra_ms=data.extra_s * 1000,
-            by_id=principal.user_id,
-            by=principal.login,
-            reason=data.reason,
-            now=_now(state),
-        )
+        with uow() as db:
+            principal = principal_of(request)
+            return attempts.extend(
+                db,
+                attempt_id=attempt_id,
+                extra_ms=data.extra_s * 1000,
+                by_id=principal.user_id,
+                by=principal.login,
+                reason=data.reason,
+                now=_now(state),
+            )
 
     @post("/learners/{login:str}/exams/{key:str}/grant",
           summary="Grant extra attempts (this study cycle) or extra time (later attempts)",
@@ -251,45 +261,48 @@ class OperatorAttemptsController(Controller):
         self,
         *,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         state: State,
         login: FromPath[str],
         key: FromPath[ExamKey],
         data: JSONBody[GrantRequest],
     ) -> attempts.GrantOutcome:
-        return attempts.grant(
-            db,
-            login=login,
-            exam=key,
-            extra_attempts=data.extra_attempts,
-            extra_time_ms=data.extra_s * 1000,
-            by_id=principal_of(request).user_id,
-            reason=data.reason,
-            now=_now(state),
-        )
+        with uow() as db:
+            return attempts.grant(
+                db,
+                login=login,
+                exam=key,
+                extra_attempts=data.extra_attempts,
+                extra_time_ms=data.extra_s * 1000,
+                by_id=principal_of(request).user_id,
+                reason=data.reason,
+                now=_now(state),
+            )
 
     @post("/attempts/{attempt_id:str}/terminate", summary="End a running attempt (a fail)",
           status_code=200, sync_to_thread=True)  # fmt: skip
     def terminate(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         state: State,
         attempt_id: FromPath[str],
         data: JSONBody[ReasonRequest],
     ) -> attempts.OperatorAttempt:
-        return attempts.terminate(
-            db,
-            attempt_id=attempt_id,
-            by=principal_of(request).login,
-            reason=data.reason,
-            now=_now(state),
-        )
+        with uow() as db:
+            return attempts.terminate(
+                db,
+                attempt_id=attempt_id,
+                by=principal_of(request).login,
+                reason=data.reason,
+                now=_now(state),
+            )
 
     @get("/attempts/{attempt_id:str}/steps", summary="Every answer step and event of an attempt",
          sync_to_thread=True)  # fmt: skip
-    def steps(self, db: Db, attempt_id: FromPath[str]) -> attempts.StepLog:
-        return attempts.step_log(db, attempt_id=attempt_id)
+    def steps(self, uow: Uow, attempt_id: FromPath[str]) -> attempts.StepLog:
+        with uow() as db:
+            return attempts.step_log(db, attempt_id=attempt_id)
 
     @post("/attempts/{attempt_id:str}/regrade",
           summary="Grade the stored answers again against the newest published items",
@@ -297,15 +310,16 @@ class OperatorAttemptsController(Controller):
     def regrade(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         state: State,
         attempt_id: FromPath[str],
         data: JSONBody[ReasonRequest],
     ) -> attempts.OperatorAttempt:
-        return attempts.regrade(
-            db,
-            attempt_id=attempt_id,
-            by=principal_of(request).login,
-            reason=data.reason,
-            now=_now(state),
-        )
+        with uow() as db:
+            return attempts.regrade(
+                db,
+                attempt_id=attempt_id,
+                by=principal_of(request).login,
+                reason=data.reason,
+                now=_now(state),
+            )

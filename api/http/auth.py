@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
-from anyio import to_thread
 from litestar import Controller, Litestar, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -45,7 +44,7 @@ from api.http.errors import (
 )
 from api.services import accounts
 from api.services.passwords import dummy_hash, hash_password, needs_rehash, verify_password
-from api.store.db import Db
+from api.store.db import Uow
 from api.store.tables import ROLES, User
 
 #: The session key under which the Principal is stored.
@@ -278,7 +277,7 @@ class AuthController(Controller):
 
     @post("/login", status_code=200, opt={RATE_LIMITED: True})
     async def login(
-        self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest], db: Db
+        self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest], uow: Uow
     ) -> Me:
         """Sign in with the login, the resident ID number or the phone, and a password.
 
@@ -286,13 +285,14 @@ class AuthController(Controller):
         ``account_locked``, with Retry-After), even for the right password; a success
         clears the count. An unknown login answers and locks exactly like a known one.
         """
-        # Async for the lock's store; the database and argon2 run in worker threads.
-        user = await to_thread.run_sync(accounts.find_account, db, data.login)
+        # Async for the lock's store; the database and argon2 run in worker threads, each
+        # a unit of work of its own (no transaction is held across the awaits).
+        user = await uow.run(lambda db: accounts.find_account(db, data.login))
         locks = login_locks(request.app)
         key = accounts.lock_key(user, data.login)
         now_ms = _now_ms(request.app)
         await locks.check(key, now_ms=now_ms)
-        if not await to_thread.run_sync(_authenticate, db, user, data.password):
+        if not await uow.run(lambda db: _authenticate(db, user, data.password)):
             await locks.failed(key, now_ms=now_ms)
             raise InvalidCredentials
         assert user is not None
@@ -306,35 +306,37 @@ class AuthController(Controller):
         request.clear_session()
 
     @get("/me", guards=[requires_session], sync_to_thread=True)
-    def me(self, request: Request[Any, Any, Any], db: Db) -> Me:
+    def me(self, request: Request[Any, Any, Any], uow: Uow) -> Me:
         """The signed-in account."""
-        user = db.get(User, principal_of(request).user_id)
-        if user is None:  # deleted since login
-            request.clear_session()
-            raise NotAuthenticated
-        return _me(user)
+        with uow() as db:
+            user = db.get(User, principal_of(request).user_id)
+            if user is None:  # deleted since login
+                request.clear_session()
+                raise NotAuthenticated
+            return _me(user)
 
     @post("/password", guards=[requires_session], sync_to_thread=True, status_code=200)
     def change_password(
-        self, request: Request[Any, Any, Any], data: JSONBody[PasswordChange], db: Db
+        self, request: Request[Any, Any, Any], data: JSONBody[PasswordChange], uow: Uow
     ) -> Me:
         """Change the password; clears a pending forced change."""
-        user = db.get(User, principal_of(request).user_id)
-        if user is None:
-            request.clear_session()
-            raise NotAuthenticated
-        if not verify_password(user.password_hash, data.current_password):
-            raise WrongPassword
-        if data.new_password == data.current_password:
-            raise PasswordUnchanged
-        weak = accounts.password_problems(
-            data.new_password, resident_id=user.resident_id, phone=user.phone,
-            field="new_password",
-        )  # fmt: skip
-        if weak:
-            raise accounts.AccountInvalidError(weak)
-        user.password_hash = hash_password(data.new_password)
-        user.must_change_password = False
-        db.add(user)
-        request.set_session({**_principal(user), _ROTATE: True})
-        return _me(user)
+        with uow() as db:
+            user = db.get(User, principal_of(request).user_id)
+            if user is None:
+                request.clear_session()
+                raise NotAuthenticated
+            if not verify_password(user.password_hash, data.current_password):
+                raise WrongPassword
+            if data.new_password == data.current_password:
+                raise PasswordUnchanged
+            weak = accounts.password_problems(
+                data.new_password, resident_id=user.resident_id, phone=user.phone,
+                field="new_password",
+            )  # fmt: skip
+            if weak:
+                raise accounts.AccountInvalidError(weak)
+            user.password_hash = hash_password(data.new_password)
+            user.must_change_password = False
+            db.add(user)
+            request.set_session({**_principal(user), _ROTATE: True})
+            return _me(user)

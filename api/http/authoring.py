@@ -18,10 +18,11 @@ from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 from msgspec import Meta, Struct
+from sqlmodel import Session
 
 from api.http.auth import principal_of, requires_role
 from api.services import banks
-from api.store.db import Db
+from api.store.db import Uow
 from itembank import formats
 from itembank.analysis import ExamStats
 from itembank.errors import ItembankError
@@ -119,9 +120,10 @@ class AuthoringController(Controller):
     tags = ["authoring"]
     guards = [requires_role("author", "operator")]
 
-    @get("/", summary="Every bank with its latest version")
-    async def list_banks(self, db: Db) -> list[banks.VersionInfo]:
-        return banks.list_banks(db)
+    @get("/", summary="Every bank with its latest version", sync_to_thread=True)
+    def list_banks(self, uow: Uow) -> list[banks.VersionInfo]:
+        with uow() as db:
+            return banks.list_banks(db)
 
     @post("/lint", summary="Lint a bank file without storing it", status_code=200)
     async def lint(self, data: Multipart) -> LintReportOut:
@@ -130,39 +132,44 @@ class AuthoringController(Controller):
 
     @post("/{bank:str}/import", summary="Import a bank file as a new draft version")
     async def import_file(
-        self, request: Request[Any, Any, Any], db: Db, bank: FromPath[str], data: Multipart
+        self, request: Request[Any, Any, Any], uow: Uow, bank: FromPath[str], data: Multipart
     ) -> ImportOut:
         raw, name, fmt = await _read(data)
         author = principal_of(request).user_id
-        outcome = banks.import_file(
-            db, data=raw, source=name, bank=bank, fmt=fmt, now=_now(), author_id=author
-        )
-        info = outcome.version
-        if data.publish:
-            info = banks.publish(db, bank=bank, version=info.version, now=_now())
-        return ImportOut(
-            version=info, unchanged=outcome.unchanged, lint=_report_out(name, outcome.report)
-        )
 
-    @get("/{bank:str}/versions", summary="Every version of a bank")
-    async def versions(self, db: Db, bank: FromPath[str]) -> list[banks.VersionInfo]:
-        return banks.list_versions(db, bank=bank)
+        def work(db: Session) -> ImportOut:
+            outcome = banks.import_file(
+                db, data=raw, source=name, bank=bank, fmt=fmt, now=_now(), author_id=author
+            )
+            info = outcome.version
+            if data.publish:
+                info = banks.publish(db, bank=bank, version=info.version, now=_now())
+            return ImportOut(
+                version=info, unchanged=outcome.unchanged, lint=_report_out(name, outcome.report)
+            )
+
+        return await uow.run(work)
+
+    @get("/{bank:str}/versions", summary="Every version of a bank", sync_to_thread=True)
+    def versions(self, uow: Uow, bank: FromPath[str]) -> list[banks.VersionInfo]:
+        with uow() as db:
+            return banks.list_versions(db, bank=bank)
 
     @post(
         "/{bank:str}/versions/{version:int}/publish",
         summary="Publish a draft version (it never changes again)",
         status_code=200,
+        sync_to_thread=True,
     )
-    async def publish(
-        self, db: Db, bank: FromPath[str], version: FromPath[int]
-    ) -> banks.VersionInfo:
-        return banks.publish(db, bank=bank, version=version, now=_now())
+    def publish(self, uow: Uow, bank: FromPath[str], version: FromPath[int]) -> banks.VersionInfo:
+        with uow() as db:
+            return banks.publish(db, bank=bank, version=version, now=_now())
 
-    @get("/{bank:str}/items", summary="Search a version's items")
-    async def items(
+    @get("/{bank:str}/items", summary="Search a version's items", sync_to_thread=True)
+    def items(
         self,
         *,
-        db: Db,
+        uow: Uow,
         bank: FromPath[str],
         version: FromQuery[int | None] = None,
         q: FromQuery[str] = "",
@@ -172,68 +179,80 @@ class AuthoringController(Controller):
         offset: FromQuery[Offset] = 0,
         limit: FromQuery[Limit] = 50,
     ) -> banks.ItemPage:
-        return banks.search_items(
-            db,
-            bank=bank,
-            version=version,
-            text=q,
-            topic=topic,
-            kind=kind,
-            status=status,
-            offset=offset,
-            limit=limit,
-        )
+        with uow() as db:
+            return banks.search_items(
+                db,
+                bank=bank,
+                version=version,
+                text=q,
+                topic=topic,
+                kind=kind,
+                status=status,
+                offset=offset,
+                limit=limit,
+            )
 
-    @get("/{bank:str}/items/{key:str}", summary="One item")
-    async def item(
-        self, db: Db, bank: FromPath[str], key: FromPath[str], version: FromQuery[int | None] = None
+    @get("/{bank:str}/items/{key:str}", summary="One item", sync_to_thread=True)
+    def item(
+        self,
+        uow: Uow,
+        bank: FromPath[str],
+        key: FromPath[str],
+        version: FromQuery[int | None] = None,
     ) -> Item:
-        return banks.get_item(db, bank=bank, key=key, version=version)
+        with uow() as db:
+            return banks.get_item(db, bank=bank, key=key, version=version)
 
     @put(
-        "/{bank:str}/items/{key:str}", summary="Create or edit an item (a new version if published)"
+        "/{bank:str}/items/{key:str}",
+        summary="Create or edit an item (a new version if published)",
+        sync_to_thread=True,
     )
-    async def save_item(
+    def save_item(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         bank: FromPath[str],
         key: FromPath[str],
         data: JSONBody[Item],
     ) -> banks.VersionInfo:
-        item = msgspec.structs.replace(data, key=key)
-        author = principal_of(request).user_id
-        return banks.save_item(db, bank=bank, item=item, now=_now(), author_id=author)
+        with uow() as db:
+            item = msgspec.structs.replace(data, key=key)
+            author = principal_of(request).user_id
+            return banks.save_item(db, bank=bank, item=item, now=_now(), author_id=author)
 
-    @get("/{bank:str}/export", summary="Export a version in any format")
-    async def export(
+    @get("/{bank:str}/export", summary="Export a version in any format", sync_to_thread=True)
+    def export(
         self,
-        db: Db,
+        uow: Uow,
         bank: FromPath[str],
         format: FromQuery[FormatName],
         version: FromQuery[int | None] = None,
     ) -> Response[bytes]:
-        body = banks.export(db, bank=bank, fmt=format, version=version)
-        media_type, suffix = MEDIA_TYPES[format]
-        info = banks.version_info(db, bank=bank, version=version)
-        filename = f"{bank}-v{info.version}.{suffix}"
-        return Response(
-            body,
-            media_type=media_type,
-            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(filename)}"},
-        )
+        with uow() as db:
+            body = banks.export(db, bank=bank, fmt=format, version=version)
+            media_type, suffix = MEDIA_TYPES[format]
+            info = banks.version_info(db, bank=bank, version=version)
+            filename = f"{bank}-v{info.version}.{suffix}"
+            return Response(
+                body,
+                media_type=media_type,
+                headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(filename)}"},
+            )
 
-    @get("/{bank:str}/diff", summary="What changed between two versions")
-    async def diff(
-        self, db: Db, bank: FromPath[str], old: FromQuery[int], new: FromQuery[int]
+    @get("/{bank:str}/diff", summary="What changed between two versions", sync_to_thread=True)
+    def diff(
+        self, uow: Uow, bank: FromPath[str], old: FromQuery[int], new: FromQuery[int]
     ) -> BankDiff:
-        return banks.diff_versions(db, bank=bank, old=old, new=new)
+        with uow() as db:
+            return banks.diff_versions(db, bank=bank, old=old, new=new)
 
-    @get("/{bank:str}/stats", summary="Item analysis from stored responses")
-    async def stats(
-        self, db: Db, bank: FromPath[str], version: FromQuery[int | None] = None
+    @get("/{bank:str}/stats", summary="Item analysis from stored responses", sync_to_thread=True)
+    def stats(
+        self, uow: Uow, bank: FromPath[str], version: FromQuery[int | None] = None
     ) -> ExamStats:
-        return banks.item_analysis(db, bank=bank, version=version)
+        with uow() as db:
+            return banks.item_analysis(db, bank=bank, version=version)
 
 
 def _quote(name: str) -> str:

@@ -44,6 +44,7 @@ from litestar.exceptions import (
 )
 from litestar.types import ExceptionHandlersMap
 from msgspec import Struct
+from sqlalchemy import exc as sa_exc
 
 from api.services.accounts import (
     AccountError,
@@ -66,6 +67,7 @@ from api.services.exams import (
     PaperRequestInvalidError,
     SpecUnreadableError,
 )
+from api.store.writer import DatabaseBusy
 from examengine.attempt import AttemptError
 from examengine.credit import StudyError
 from examengine.errors import SpecInvalidError
@@ -264,6 +266,66 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Probl
     return problem_response(500, code="internal_error")
 
 
+#: The one wording of "too busy, try again": the admission gate's refusal and a unit of
+#: work the database could not take in time (nothing of it was stored either way).
+OVERLOADED = (
+    "The server is busy; nothing was changed. Please try again in a moment.",
+    "服务器繁忙，本次操作未生效，请稍后重试。",
+)
+
+#: PostgreSQL's SQLSTATEs of a guard that ended a statement or transaction (timeouts,
+#: lock waits, deadlocks): the unit of work was rolled back and may simply be retried.
+_BUSY_SQLSTATES = {"57014", "55P03", "25P03", "40001", "40P01"}
+
+
+def overloaded(retry_after_s: int) -> Response[Problem]:
+    """503 ``overloaded`` with Retry-After: the request was not carried out."""
+    detail, detail_zh = OVERLOADED
+    return problem_response(
+        503,
+        code="overloaded",
+        detail=detail,
+        detail_zh=detail_zh,
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
+def _retry_after(request: Request[Any, Any, Any]) -> int:
+    return int(request.app.state.settings.server.retry_after_s)
+
+
+def _busy(request: Request[Any, Any, Any], _exc: Exception) -> Response[Problem]:
+    """A unit of work refused for lack of a connection or of SQLite's write turn."""
+    logger.warning("refused %s %s: database busy", request.method, request.url.path)
+    return overloaded(_retry_after(request))
+
+
+def _database(request: Request[Any, Any, Any], exc: sa_exc.DBAPIError) -> Response[Problem]:
+    """The database refused or could not be reached. A guard that ended the unit of work
+    (a timeout, a lock wait, SQLite's lock) is a busy server: 503, try again. Any other
+    operational error (the server down, the network) is logged and 503
+    ``database_unavailable``; anything else is a 500."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _BUSY_SQLSTATES or "database is locked" in str(exc.orig):
+        return _busy(request, exc)
+    if not isinstance(exc, sa_exc.OperationalError):
+        return _internal(request, exc)
+    logger.error(
+        "database error on %s %s",
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"request_id": request.scope["state"].get("request_id")},
+    )
+    return problem_response(
+        503,
+        code="database_unavailable",
+        detail="The database cannot be reached; please try again shortly.",
+        detail_zh="数据库暂时无法访问，请稍后重试。",
+        headers={"Retry-After": str(_retry_after(request))},
+    )
+
+
 def domain_handler(status: int) -> Handler:
     """A handler answering ``status`` for a domain exception (see the module docstring)."""
 
@@ -336,6 +398,10 @@ EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
     NotFoundException: _http,
     HTTPException: _http,
     Exception: _internal,
+    DatabaseBusy: _busy,
+    sa_exc.TimeoutError: _busy,
+    sa_exc.OperationalError: _database,
+    sa_exc.InternalError: _database,  # psycopg's idle-in-transaction timeout (25P03)
     # Domain roots: the most specific class wins.
     ItembankError: domain_handler(422),
     BankNotFoundError: domain_handler(404),
@@ -382,5 +448,6 @@ __all__ = [
     "PasswordChangeRequired",
     "Problem",
     "domain_handler",
+    "overloaded",
     "problem_response",
 ]

@@ -20,7 +20,7 @@ from msgspec import Meta
 from api.http.auth import principal_of, requires_role
 from api.services import exams
 from api.settings import Settings
-from api.store.db import Db
+from api.store.db import Uow
 from examengine.blueprint import ExamSpec, SpecProblem
 
 Learner = Annotated[str, Meta(min_length=1, max_length=exams.MAX_LEARNER_REF)]
@@ -49,13 +49,14 @@ class ExamsController(Controller):
 
     @post("/", summary="Save a spec as the exam's draft version", sync_to_thread=True)
     def save(
-        self, request: Request[Any, Any, Any], db: Db, data: JSONBody[ExamSpec]
+        self, request: Request[Any, Any, Any], uow: Uow, data: JSONBody[ExamSpec]
     ) -> exams.SaveOutcome:
         """A new draft version (or the draft changed in place); 422 with every problem
         when the spec cannot be assembled from its bank version. The server numbers
         versions: the spec's ``version`` is ignored."""
-        author = principal_of(request).user_id
-        return exams.save_spec(db, data, now=_now(), author_id=author)
+        with uow() as db:
+            author = principal_of(request).user_id
+            return exams.save_spec(db, data, now=_now(), author_id=author)
 
     @post(
         "/validate",
@@ -63,25 +64,28 @@ class ExamsController(Controller):
         status_code=200,
         sync_to_thread=True,
     )
-    def validate(self, db: Db, data: JSONBody[Any]) -> exams.ValidationOutcome:
+    def validate(self, uow: Uow, data: JSONBody[Any]) -> exams.ValidationOutcome:
         """Always 200: ``ok`` is false when there is an error; a body of the wrong shape
         is one problem naming the field."""
-        try:
-            spec = exams.convert_spec(data, source="spec")
-        except exams.SpecUnreadableError as exc:
-            return exams.ValidationOutcome(ok=False, problems=(_unreadable(exc),))
-        problems = tuple(exams.validate_spec(db, spec))
-        ok = not any(p.severity == "error" for p in problems)
-        return exams.ValidationOutcome(ok=ok, problems=problems)
+        with uow() as db:
+            try:
+                spec = exams.convert_spec(data, source="spec")
+            except exams.SpecUnreadableError as exc:
+                return exams.ValidationOutcome(ok=False, problems=(_unreadable(exc),))
+            problems = tuple(exams.validate_spec(db, spec))
+            ok = not any(p.severity == "error" for p in problems)
+            return exams.ValidationOutcome(ok=ok, problems=problems)
 
     @get("/", summary="Every exam with its latest version", sync_to_thread=True)
-    def list_exams(self, db: Db) -> list[exams.ExamVersionInfo]:
-        return exams.list_exams(db)
+    def list_exams(self, uow: Uow) -> list[exams.ExamVersionInfo]:
+        with uow() as db:
+            return exams.list_exams(db)
 
     @get("/{key:str}", summary="An exam's latest version, its spec and every version",
          sync_to_thread=True)  # fmt: skip
-    def detail(self, db: Db, key: FromPath[str]) -> exams.ExamDetail:
-        return exams.exam_detail(db, exam=key)
+    def detail(self, uow: Uow, key: FromPath[str]) -> exams.ExamDetail:
+        with uow() as db:
+            return exams.exam_detail(db, exam=key)
 
     @post(
         "/{key:str}/versions/{version:int}/publish",
@@ -89,8 +93,11 @@ class ExamsController(Controller):
         status_code=200,
         sync_to_thread=True,
     )
-    def publish(self, db: Db, key: FromPath[str], version: FromPath[int]) -> exams.ExamVersionInfo:
-        return exams.publish(db, exam=key, version=version, now=_now())
+    def publish(
+        self, uow: Uow, key: FromPath[str], version: FromPath[int]
+    ) -> exams.ExamVersionInfo:
+        with uow() as db:
+            return exams.publish(db, exam=key, version=version, now=_now())
 
     @get(
         "/{key:str}/sample-paper",
@@ -100,17 +107,18 @@ class ExamsController(Controller):
     def sample_paper(
         self,
         *,
-        db: Db,
+        uow: Uow,
         state: State,
         key: FromPath[str],
         learner: FromQuery[Learner] = "preview",
         attempt: FromQuery[Attempt] = 1,
         version: FromQuery[int | None] = None,
     ) -> exams.PaperPreview:
-        return exams.preview_paper(
-            db, secret=_secret(state), exam=key, version=version, learner=learner,
-            attempt=attempt,
-        )  # fmt: skip
+        with uow() as db:
+            return exams.preview_paper(
+                db, secret=_secret(state), exam=key, version=version, learner=learner,
+                attempt=attempt,
+            )  # fmt: skip
 
     @get(
         "/{key:str}/papers/{learner:str}/{attempt:int}/audit",
@@ -121,14 +129,15 @@ class ExamsController(Controller):
     def audit(
         self,
         *,
-        db: Db,
+        uow: Uow,
         state: State,
         key: FromPath[str],
         learner: FromPath[Learner],
         attempt: FromPath[Attempt],
         version: FromQuery[int | None] = None,
     ) -> exams.AuditResult:
-        return exams.show_paper(
-            db, exam=key, learner=learner, attempt=attempt, secret=_secret(state),
-            version=version,
-        )  # fmt: skip
+        with uow() as db:
+            return exams.show_paper(
+                db, exam=key, learner=learner, attempt=attempt, secret=_secret(state),
+                version=version,
+            )  # fmt: skip

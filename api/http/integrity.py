@@ -20,7 +20,7 @@ from sqlmodel import Session, col, func, select
 
 from api.http.auth import device_of, principal_of, requires_role
 from api.services.attempts import OPEN_STATES, AttemptNotFoundError
-from api.store.db import Db
+from api.store.db import Uow
 from api.store.tables import Attempt, AttemptEvent
 
 Kind = Literal["focus_lost", "fullscreen_exit", "copy", "paste"]
@@ -78,18 +78,19 @@ class IntegrityController(Controller):
     def report(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         state: State,
         attempt_id: FromPath[str],
         data: JSONBody[IntegrityReport],
     ) -> IntegrityAck:
-        now = int(state.clock.now_ms())
-        recorded = record(
-            db,
-            learner_id=principal_of(request).user_id,
-            attempt_id=attempt_id,
-            kind=data.kind,
-            device=device_of(request),
-            now=now,
-        )
-        return IntegrityAck(attempt=attempt_id, recorded=recorded, server_ms=now)
+        with uow() as db:
+            now = int(state.clock.now_ms())
+            recorded = record(
+                db,
+                learner_id=principal_of(request).user_id,
+                attempt_id=attempt_id,
+                kind=data.kind,
+                device=device_of(request),
+                now=now,
+            )
+            return IntegrityAck(attempt=attempt_id, recorded=recorded, server_ms=now)

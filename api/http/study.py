@@ -17,7 +17,6 @@ from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import msgspec
-from anyio import to_thread
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -26,7 +25,7 @@ from msgspec import Meta, Struct
 
 from api.http.auth import principal_of, requires_role
 from api.services import study
-from api.store.db import Db, transaction
+from api.store.db import Uow
 from api.workers.study_relay import StudyRelay
 
 Token = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -70,29 +69,32 @@ class StudyController(Controller):
 
     @get("/me/plans", summary="My plans: credit required, credit earned, completion %",
          sync_to_thread=True)  # fmt: skip
-    def my_plans(self, request: Request[Any, Any, Any], db: Db, state: State) -> study.MyPlans:
-        return study.my_plans(db, learner_id=_learner(request), now=_now(state))
+    def my_plans(self, request: Request[Any, Any, Any], uow: Uow, state: State) -> study.MyPlans:
+        with uow() as db:
+            return study.my_plans(db, learner_id=_learner(request), now=_now(state))
 
     @post("/me/plans/{plan:str}/restudy", summary="Open a new study cycle after the exam locked",
           status_code=200, sync_to_thread=True)  # fmt: skip
     def restudy(
-        self, request: Request[Any, Any, Any], db: Db, state: State, plan: FromPath[PlanKey]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, plan: FromPath[PlanKey]
     ) -> study.PlanEntry:
-        return study.restudy(db, learner_id=_learner(request), plan=plan, now=_now(state))
+        with uow() as db:
+            return study.restudy(db, learner_id=_learner(request), plan=plan, now=_now(state))
 
     @post("/study/{chapter:str}/start", summary="Start (or resume) a chapter: a session token",
           status_code=200)  # fmt: skip
     async def start(
-        self, request: Request[Any, Any, Any], state: State, chapter: FromPath[ChapterKey]
+        self,
+        request: Request[Any, Any, Any],
+        uow: Uow,
+        state: State,
+        chapter: FromPath[ChapterKey],
     ) -> study.StudyStatus:
         """Takes over the learner's other session, if any (another chapter or tab)."""
         learner = _learner(request)
-
-        def prepare() -> study.StartInfo:
-            with transaction(state.sessions) as db:
-                return study.prepare_start(db, learner_id=learner, chapter=chapter)
-
-        info = await to_thread.run_sync(prepare)
+        info = await uow.run(
+            lambda db: study.prepare_start(db, learner_id=learner, chapter=chapter)
+        )
         return await _relay(state).begin(info, now=_now(state))
 
     @post("/study/heartbeat", summary="Where the player is: credit so far, a due challenge",

@@ -2,8 +2,8 @@
 
 This module owns how the app talks to its database: one engine per process (SQLite with
 WAL, foreign keys and a busy timeout; PostgreSQL through psycopg 3), a session factory,
-``transaction`` (one unit of work: commit on success, roll back on error), ``provide_db``
-(the per-request session dependency, ``Db`` in handler signatures), ``ping`` for
+``transaction`` (one unit of work: commit on success, roll back on error), ``UnitOfWork``
+(how handlers run one: ``Uow`` in handler signatures, ``provide_uow``), ``ping`` for
 readiness, and ``migrate`` (Alembic, programmatic, the same for the CLI and the tests).
 The shape of the rows lives in ``api.store.tables``; queries live in the services.
 """
@@ -11,14 +11,15 @@ The shape of the rows lives in ``api.store.tables``; queries live in the service
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from anyio import to_thread
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlalchemy.engine import Engine, make_url
@@ -26,6 +27,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from api.settings import DatabaseSettings, database_url
+from api.store.writer import serialize_writers
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -38,27 +40,55 @@ IN_CHUNK = 500
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
-def make_engine(settings: DatabaseSettings) -> Engine:
+def make_engine(settings: DatabaseSettings, *, serving: int | None = None) -> Engine:
     """A new engine for ``settings.url``; the caller disposes of it.
+
+    ``serving``: the engine of a server process that runs that many units of work at
+    once (request threads and background workers). Its pool holds exactly that many
+    connections and a wait for one fails after ``pool_timeout_ms`` (``DatabaseBusy``
+    upstream: a 503), PostgreSQL's own guards are set on every connection, and SQLite's
+    writers take turns (``api.store.writer``). Without it (the command line, scripts,
+    tests): SQLAlchemy's default pool, no guards, no turns.
 
     For a SQLite file, the parent directory is created (the default lives in ./var).
     """
     url = make_url(database_url(settings.url))
+    pool: dict[str, Any] = {}
+    if serving is not None:
+        pool = {
+            "pool_size": serving,
+            "max_overflow": 0,
+            "pool_timeout": settings.pool_timeout_ms / 1000,
+        }
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, echo=settings.echo, json_serializer=_json)
+        memory = not url.database or url.database == ":memory:"
+        engine = sa.create_engine(
+            url, echo=settings.echo, json_serializer=_json, **({} if memory else pool)
+        )
         sa.event.listen(engine, "connect", _configure_sqlite)
+        if serving is not None:
+            serialize_writers(engine, wait_s=settings.sqlite_write_wait_ms / 1000)
         return engine
+    # Fail fast on a dead server: readiness probes and CLI errors must not hang.
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if serving is not None:
+        connect_args["options"] = " ".join(
+            f"-c {name}={ms}"
+            for name, ms in (
+                ("statement_timeout", settings.statement_timeout_ms),
+                ("lock_timeout", settings.lock_timeout_ms),
+                ("idle_in_transaction_session_timeout", settings.idle_in_transaction_timeout_ms),
+            )
+        )
     return sa.create_engine(
         url,
         echo=settings.echo,
         json_serializer=_json,
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=10,
-        # Fail fast on a dead server: readiness probes and CLI errors must not hang.
-        connect_args={"connect_timeout": 5},
+        **(pool or {"pool_size": 10, "max_overflow": 10}),
+        connect_args=connect_args,
     )
 
 
@@ -112,18 +142,44 @@ def standalone_transaction(settings: DatabaseSettings) -> Iterator[Session]:
         engine.dispose()
 
 
-#: How a handler asks for the request's session: ``def handler(db: Db) -> ...``.
-Db: TypeAlias = NamedDependency[Session]
+class UnitOfWork:
+    """The app's units of work (docs/decisions/0012-never-wedge.md).
 
+    ``with uow() as db:`` opens one transaction in the calling thread, commits it when
+    the block succeeds, rolls back when it raises, and returns the connection to the pool
+    before the block's caller goes on — never later, never from another thread, never
+    after the response. A handler that is ``async`` runs its whole unit in one worker
+    thread with ``await uow.run(work)``.
 
-def provide_db(state: State) -> Iterator[Session]:
-    """Litestar dependency ``db``: one transaction per request, committed after the
-    handler returns and before the response is sent, rolled back if anything raised.
-
-    The factory is ``app.state.sessions`` (set by the app's lifespan).
+    (It replaces a per-request session dependency whose commit ran in Litestar's
+    dependency clean-up, after the handler, on a thread of its own: under a surge every
+    worker thread waited for a pool connection while every connection waited, idle in
+    its transaction, for a thread to commit it — the wedge of issue 11.)
     """
-    with transaction(state.sessions) as session:
-        yield session
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def __call__(self) -> AbstractContextManager[Session]:
+        return transaction(self.sessions)
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """``work(db)`` as one unit of work in a worker thread; returns what it returns."""
+        return await to_thread.run_sync(self._run, work)
+
+    def _run(self, work: Callable[[Session], T]) -> T:
+        with transaction(self.sessions) as db:
+            return work(db)
+
+
+#: How a handler asks for the app's units of work: ``def handler(uow: Uow) -> ...``.
+Uow: TypeAlias = NamedDependency[UnitOfWork]
+
+
+def provide_uow(state: State) -> UnitOfWork:
+    """Litestar dependency ``uow``: the app's ``UnitOfWork`` (set by its lifespan)."""
+    uow: UnitOfWork = state.uow
+    return uow
 
 
 def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:

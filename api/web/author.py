@@ -20,11 +20,12 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from litestar.types import ExceptionHandlersMap
+from sqlmodel import Session
 
 from api.http.errors import EXCEPTION_HANDLERS
 from api.services import banks, exams
 from api.settings import Settings
-from api.store.db import Db
+from api.store.db import Uow
 from api.web import i18n
 from api.web.common import PAGE_EXCEPTION_HANDLERS, lang_of, page_principal, render
 from examengine.errors import EngineError
@@ -473,7 +474,7 @@ def item_view(item: Item, order: tuple[str, ...] = ()) -> dict[str, Any]:
     return view
 
 
-def _version_rows(db: Db, bank: str) -> list[dict[str, Any]]:
+def _version_rows(db: Session, bank: str) -> list[dict[str, Any]]:
     return [_plain(v) for v in banks.list_versions(db, bank=bank)]
 
 
@@ -539,11 +540,12 @@ class AuthorPages(Controller):
     exception_handlers = {**PAGE_EXCEPTION_HANDLERS, **_DOMAIN_HANDLERS}
 
     @get("/", sync_to_thread=True)
-    def home(self, request: Request[Any, Any, Any], db: Db) -> Template:
-        page_principal(request, *ROLES)
-        return render(
-            request, "author/home.html", banks=banks.list_banks(db), exams=exams.list_exams(db)
-        )
+    def home(self, request: Request[Any, Any, Any], uow: Uow) -> Template:
+        with uow() as db:
+            page_principal(request, *ROLES)
+            return render(
+                request, "author/home.html", banks=banks.list_banks(db), exams=exams.list_exams(db)
+            )
 
     @get("/upload", sync_to_thread=False)
     def upload(self, request: Request[Any, Any, Any], bank: FromQuery[str] = "") -> Template:
@@ -551,23 +553,24 @@ class AuthorPages(Controller):
         return render(request, "author/upload.html", bank=bank, format_names=formats.FORMAT_NAMES)
 
     @get("/banks/{bank:str}", sync_to_thread=True)
-    def bank(self, request: Request[Any, Any, Any], db: Db, bank: FromPath[str]) -> Template:
-        page_principal(request, *ROLES)
-        versions = banks.list_versions(db, bank=bank)
-        return render(
-            request,
-            "author/bank.html",
-            bank=bank,
-            versions=sorted(versions, key=lambda v: -v.version),
-            format_names=formats.FORMAT_NAMES,
-        )
+    def bank(self, request: Request[Any, Any, Any], uow: Uow, bank: FromPath[str]) -> Template:
+        with uow() as db:
+            page_principal(request, *ROLES)
+            versions = banks.list_versions(db, bank=bank)
+            return render(
+                request,
+                "author/bank.html",
+                bank=bank,
+                versions=sorted(versions, key=lambda v: -v.version),
+                format_names=formats.FORMAT_NAMES,
+            )
 
     @get("/banks/{bank:str}/items", sync_to_thread=True)
     def items(
         self,
         *,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         bank: FromPath[str],
         version: FromQuery[str] = "",
         q: FromQuery[str] = "",
@@ -575,66 +578,72 @@ class AuthorPages(Controller):
         kind: FromQuery[str] = "",
         offset: FromQuery[int] = 0,
     ) -> Template:
-        page_principal(request, *ROLES)
-        offset = max(offset, 0)
-        # The version menu's "latest" is an empty value: not a number, not an error.
-        wanted = int(version) if version.isdigit() else None
-        page = banks.search_items(
-            db, bank=bank, version=wanted, text=q, topic=topic, kind=kind,
-            offset=offset, limit=PAGE_SIZE,
-        )  # fmt: skip
-        topics = sorted({i.topic for i in banks.load_items(db, bank=bank, version=page.version)})
-        return render(
-            request,
-            "author/items.html",
-            bank=bank,
-            page=page,
-            rows=[item_view(i) for i in page.items],
-            versions=banks.list_versions(db, bank=bank),
-            version=wanted,
-            q=q,
-            topic=topic,
-            kind=kind,
-            kinds=[k.value for k in ItemKind],
-            topics=topics,
-            offset=offset,
-            page_size=PAGE_SIZE,
-        )
+        with uow() as db:
+            page_principal(request, *ROLES)
+            offset = max(offset, 0)
+            # The version menu's "latest" is an empty value: not a number, not an error.
+            wanted = int(version) if version.isdigit() else None
+            page = banks.search_items(
+                db, bank=bank, version=wanted, text=q, topic=topic, kind=kind,
+                offset=offset, limit=PAGE_SIZE,
+            )  # fmt: skip
+            topics = sorted(
+                {i.topic for i in banks.load_items(db, bank=bank, version=page.version)}
+            )
+            return render(
+                request,
+                "author/items.html",
+                bank=bank,
+                page=page,
+                rows=[item_view(i) for i in page.items],
+                versions=banks.list_versions(db, bank=bank),
+                version=wanted,
+                q=q,
+                topic=topic,
+                kind=kind,
+                kinds=[k.value for k in ItemKind],
+                topics=topics,
+                offset=offset,
+                page_size=PAGE_SIZE,
+            )
 
     @get("/banks/{bank:str}/items/{key:str}", sync_to_thread=True)
     def item(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         bank: FromPath[str],
         key: FromPath[str],
         version: FromQuery[int | None] = None,
     ) -> Template:
-        page_principal(request, *ROLES)
-        found = banks.get_item(db, bank=bank, key=key, version=version)
-        info = banks.version_info(db, bank=bank, version=version)
-        return render(request, "author/item.html", bank=bank, item=item_view(found), info=info)
+        with uow() as db:
+            page_principal(request, *ROLES)
+            found = banks.get_item(db, bank=bank, key=key, version=version)
+            info = banks.version_info(db, bank=bank, version=version)
+            return render(request, "author/item.html", bank=bank, item=item_view(found), info=info)
 
     @get("/banks/{bank:str}/new-item", sync_to_thread=True)
-    def new_item(self, request: Request[Any, Any, Any], db: Db, bank: FromPath[str]) -> Template:
-        page_principal(request, *ROLES)
-        info = banks.version_info(db, bank=bank)
-        blank = Item(key="", stem="", body=SingleChoice())
-        return self._editor(request, db, bank, blank, info, new=True)
+    def new_item(self, request: Request[Any, Any, Any], uow: Uow, bank: FromPath[str]) -> Template:
+        with uow() as db:
+            page_principal(request, *ROLES)
+            info = banks.version_info(db, bank=bank)
+            blank = Item(key="", stem="", body=SingleChoice())
+            return self._editor(request, db, bank, blank, info, new=True)
 
     @get("/banks/{bank:str}/items/{key:str}/edit", sync_to_thread=True)
     def edit_item(
-        self, request: Request[Any, Any, Any], db: Db, bank: FromPath[str], key: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, bank: FromPath[str], key: FromPath[str]
     ) -> Template:
-        page_principal(request, *ROLES)
-        found = banks.get_item(db, bank=bank, key=key)
-        info = banks.version_info(db, bank=bank)
-        return self._editor(request, db, bank, found, info, new=False)
+        with uow() as db:
+            page_principal(request, *ROLES)
+            found = banks.get_item(db, bank=bank, key=key)
+            info = banks.version_info(db, bank=bank)
+            return self._editor(request, db, bank, found, info, new=False)
 
     def _editor(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        db: Session,
         bank: str,
         item: Item,
         info: banks.VersionInfo,
@@ -658,57 +667,61 @@ class AuthorPages(Controller):
     def stats(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         bank: FromPath[str],
         version: FromQuery[int | None] = None,
     ) -> Template:
-        page_principal(request, *ROLES)
-        info = banks.version_info(db, bank=bank, version=version)
-        result = banks.item_analysis(db, bank=bank, version=info.version)
-        return render(
-            request,
-            "author/stats.html",
-            bank=bank,
-            info=info,
-            stats=result,
-            versions=banks.list_versions(db, bank=bank),
-            data=_plain(result),
-        )
+        with uow() as db:
+            page_principal(request, *ROLES)
+            info = banks.version_info(db, bank=bank, version=version)
+            result = banks.item_analysis(db, bank=bank, version=info.version)
+            return render(
+                request,
+                "author/stats.html",
+                bank=bank,
+                info=info,
+                stats=result,
+                versions=banks.list_versions(db, bank=bank),
+                data=_plain(result),
+            )
 
     @get("/banks/{bank:str}/versions/{version:int}/topics", sync_to_thread=True)
     def topics(
-        self, request: Request[Any, Any, Any], db: Db, bank: FromPath[str], version: FromPath[int]
+        self, request: Request[Any, Any, Any], uow: Uow, bank: FromPath[str], version: FromPath[int]
     ) -> dict[str, Any]:
         """The spec builder's supply: topics with their active items per kind (JSON)."""
-        page_principal(request, *ROLES)
-        return {"topics": _topics(banks.load_items(db, bank=bank, version=version))}
+        with uow() as db:
+            page_principal(request, *ROLES)
+            return {"topics": _topics(banks.load_items(db, bank=bank, version=version))}
 
     @get("/exams/new", sync_to_thread=True)
     def new_exam(
-        self, request: Request[Any, Any, Any], db: Db, bank: FromQuery[str] = ""
+        self, request: Request[Any, Any, Any], uow: Uow, bank: FromQuery[str] = ""
     ) -> Template:
-        page_principal(request, *ROLES)
-        spec = dict(NEW_SPEC)
-        choices = self._bank_choices(db)
-        if bank or choices:
-            chosen = next((c for c in choices if c["bank"] == bank), None) or choices[0]
-            spec["bank"] = chosen["bank"]
-            spec["bank_version"] = chosen["versions"][0]["version"]
-        return self._builder(request, spec, choices, versions=[], new=True)
+        with uow() as db:
+            page_principal(request, *ROLES)
+            spec = dict(NEW_SPEC)
+            choices = self._bank_choices(db)
+            if bank or choices:
+                chosen = next((c for c in choices if c["bank"] == bank), None) or choices[0]
+                spec["bank"] = chosen["bank"]
+                spec["bank_version"] = chosen["versions"][0]["version"]
+            return self._builder(request, spec, choices, versions=[], new=True)
 
     @get("/exams/{key:str}/edit", sync_to_thread=True)
-    def edit_exam(self, request: Request[Any, Any, Any], db: Db, key: FromPath[str]) -> Template:
-        page_principal(request, *ROLES)
-        detail = exams.exam_detail(db, exam=key)
-        return self._builder(
-            request,
-            _plain(detail.spec),
-            self._bank_choices(db),
-            versions=sorted(detail.versions, key=lambda v: -v.version),
-            new=False,
-        )
+    def edit_exam(self, request: Request[Any, Any, Any], uow: Uow, key: FromPath[str]) -> Template:
+        with uow() as db:
+            page_principal(request, *ROLES)
+            detail = exams.exam_detail(db, exam=key)
+            return self._builder(
+                request,
+                _plain(detail.spec),
+                self._bank_choices(db),
+                versions=sorted(detail.versions, key=lambda v: -v.version),
+                new=False,
+            )
 
-    def _bank_choices(self, db: Db) -> list[dict[str, Any]]:
+    def _bank_choices(self, db: Session) -> list[dict[str, Any]]:
         """Every bank with its versions, newest first (the builder's bank menus)."""
         return [
             {
@@ -745,28 +758,29 @@ class AuthorPages(Controller):
         self,
         *,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         state: State,
         key: FromPath[str],
         learner: FromQuery[str] = "preview",
         attempt: FromQuery[int] = 1,
         version: FromQuery[int | None] = None,
     ) -> Template:
-        page_principal(request, *ROLES)
-        detail = exams.exam_detail(db, exam=key)
-        paper = exams.preview_paper(
-            db, secret=_secret(state), exam=key, version=version, learner=learner,
-            attempt=attempt,
-        )  # fmt: skip
-        return render(
-            request,
-            "author/sample.html",
-            exam=key,
-            detail=detail,
-            paper=paper,
-            questions=[(p, item_view(p.item, p.order)) for p in paper.items],
-            total=sum(p.points for p in paper.items),
-            learner=learner,
-            attempt=attempt,
-            version=version,
-        )
+        with uow() as db:
+            page_principal(request, *ROLES)
+            detail = exams.exam_detail(db, exam=key)
+            paper = exams.preview_paper(
+                db, secret=_secret(state), exam=key, version=version, learner=learner,
+                attempt=attempt,
+            )  # fmt: skip
+            return render(
+                request,
+                "author/sample.html",
+                exam=key,
+                detail=detail,
+                paper=paper,
+                questions=[(p, item_view(p.item, p.order)) for p in paper.items],
+                total=sum(p.points for p in paper.items),
+                learner=learner,
+                attempt=attempt,
+                version=version,
+            )

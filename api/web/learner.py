@@ -19,7 +19,7 @@ from litestar.response import Redirect, Template
 
 from api.http.auth import device_of
 from api.services import attempts
-from api.store.db import Db
+from api.store.db import Uow
 from api.web.common import (
     PAGE_EXCEPTION_HANDLERS,
     current_principal,
@@ -74,92 +74,96 @@ class LearnerPages(Controller):
     exception_handlers = PAGE_EXCEPTION_HANDLERS
 
     @get("/exams", sync_to_thread=True)
-    def my_exams(self, request: Request[Any, Any, Any], db: Db, state: State) -> Template:
-        principal = page_principal(request, "learner")
-        mine = attempts.my_exams(db, learner_id=principal.user_id, now=_now(state))
-        return render(request, "learner/exams.html", exams=mine.exams)
+    def my_exams(self, request: Request[Any, Any, Any], uow: Uow, state: State) -> Template:
+        with uow() as db:
+            principal = page_principal(request, "learner")
+            mine = attempts.my_exams(db, learner_id=principal.user_id, now=_now(state))
+            return render(request, "learner/exams.html", exams=mine.exams)
 
     @get("/exams/{key:str}/rules", sync_to_thread=True)
     def rules(
-        self, request: Request[Any, Any, Any], db: Db, state: State, key: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, key: FromPath[str]
     ) -> Template | Redirect:
-        principal = page_principal(request, "learner")
-        practice = request.query_params.get("practice") in {"1", "true"}
-        mine = attempts.my_exams(db, learner_id=principal.user_id, now=_now(state))
-        entry = _entry(mine, key)
-        if entry is None:
-            return Redirect("/learner/exams")
-        open_attempt = entry.open_practice if practice else entry.open_attempt
-        if open_attempt is not None:
-            return Redirect(f"/learner/attempts/{open_attempt.attempt}")
-        if practice:
-            may_start = entry.practice_enabled and entry.open_attempt is None
-        else:
-            may_start = entry.may_start
-        return render(
-            request,
-            "learner/rules.html",
-            entry=entry,
-            practice=practice,
-            may_start=may_start,
-            minutes=entry.duration_s // 60,
-        )
+        with uow() as db:
+            principal = page_principal(request, "learner")
+            practice = request.query_params.get("practice") in {"1", "true"}
+            mine = attempts.my_exams(db, learner_id=principal.user_id, now=_now(state))
+            entry = _entry(mine, key)
+            if entry is None:
+                return Redirect("/learner/exams")
+            open_attempt = entry.open_practice if practice else entry.open_attempt
+            if open_attempt is not None:
+                return Redirect(f"/learner/attempts/{open_attempt.attempt}")
+            if practice:
+                may_start = entry.practice_enabled and entry.open_attempt is None
+            else:
+                may_start = entry.may_start
+            return render(
+                request,
+                "learner/rules.html",
+                entry=entry,
+                practice=practice,
+                may_start=may_start,
+                minutes=entry.duration_s // 60,
+            )
 
     @get("/attempts/{attempt_id:str}", sync_to_thread=True)
     def exam(
-        self, request: Request[Any, Any, Any], db: Db, state: State, attempt_id: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: FromPath[str]
     ) -> Template | Redirect:
-        principal = page_principal(request, "learner")
-        try:
-            paper = attempts.resume(
-                db,
-                learner_id=principal.user_id,
-                attempt_id=attempt_id,
-                device=device_of(request),
-                now=_now(state),
+        with uow() as db:
+            principal = page_principal(request, "learner")
+            try:
+                paper = attempts.resume(
+                    db,
+                    learner_id=principal.user_id,
+                    attempt_id=attempt_id,
+                    device=device_of(request),
+                    now=_now(state),
+                )
+            except AttemptError:
+                # closed, or its time ran out (the close is stored): show the outcome
+                return Redirect(f"/learner/attempts/{attempt_id}/result")
+            answers = {a.item: a.response for a in paper.answers}
+            sections: list[tuple[str, list[attempts.PaperItemView]]] = []
+            for item in paper.items:
+                if not sections or sections[-1][0] != item.section_title:
+                    sections.append((item.section_title, []))
+                sections[-1][1].append(item)
+            data = {
+                "attempt": paper.attempt,
+                "exam": paper.exam,
+                "practice": paper.practice,
+                "seconds_left": paper.seconds_left,
+                "server_ms": paper.server_ms,
+                "last_seq": paper.last_seq,
+                "items": [
+                    {"item": i.item, "position": i.position, "kind": i.kind} for i in paper.items
+                ],
+                "answers": answers,
+                "result_url": f"/learner/attempts/{paper.attempt}/result",
+            }
+            return render(
+                request,
+                "learner/exam.html",
+                paper=paper,
+                sections=sections,
+                answers=answers,
+                exam_data=data,
             )
-        except AttemptError:
-            # closed, or its time ran out (the close is stored): show the outcome
-            return Redirect(f"/learner/attempts/{attempt_id}/result")
-        answers = {a.item: a.response for a in paper.answers}
-        sections: list[tuple[str, list[attempts.PaperItemView]]] = []
-        for item in paper.items:
-            if not sections or sections[-1][0] != item.section_title:
-                sections.append((item.section_title, []))
-            sections[-1][1].append(item)
-        data = {
-            "attempt": paper.attempt,
-            "exam": paper.exam,
-            "practice": paper.practice,
-            "seconds_left": paper.seconds_left,
-            "server_ms": paper.server_ms,
-            "last_seq": paper.last_seq,
-            "items": [
-                {"item": i.item, "position": i.position, "kind": i.kind} for i in paper.items
-            ],
-            "answers": answers,
-            "result_url": f"/learner/attempts/{paper.attempt}/result",
-        }
-        return render(
-            request,
-            "learner/exam.html",
-            paper=paper,
-            sections=sections,
-            answers=answers,
-            exam_data=data,
-        )
 
     @get("/attempts/{attempt_id:str}/result", sync_to_thread=True)
     def result(
-        self, request: Request[Any, Any, Any], db: Db, state: State, attempt_id: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: FromPath[str]
     ) -> Template:
-        principal = page_principal(request, "learner")
-        outcome = attempts.result(
-            db, learner_id=principal.user_id, attempt_id=attempt_id, now=_now(state)
-        )
-        return render(
-            request,
-            "learner/result.html",
-            result=outcome,
-            is_open=outcome.state in attempts.OPEN_STATES,
-        )
+        with uow() as db:
+            principal = page_principal(request, "learner")
+            outcome = attempts.result(
+                db, learner_id=principal.user_id, attempt_id=attempt_id, now=_now(state)
+            )
+            return render(
+                request,
+                "learner/result.html",
+                result=outcome,
+                is_open=outcome.state in attempts.OPEN_STATES,
+            )

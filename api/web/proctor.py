@@ -18,7 +18,7 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from api.services import attempts, exams
-from api.store.db import Db
+from api.store.db import Uow
 from api.web import i18n
 from api.web.common import PAGE_EXCEPTION_HANDLERS, page_principal, render
 
@@ -122,25 +122,26 @@ class ProctorPages(Controller):
     def live(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        uow: Uow,
         state: State,
         exam: FromQuery[str] = "",
     ) -> Template:
-        principal = page_principal(request, *ROLES)
-        now = int(state.clock.now_ms())
-        listing = attempts.live(db, now=now, open_only=True, exam=exam or None)
-        return render(
-            request,
-            "proctor/live.html",
-            listing=listing,
-            exam=exam,
-            exams=[e.exam for e in exams.list_exams(db)],
-            can_grant="operator" in principal.roles,
-            refresh_s=REFRESH_MS // 1000,
-            data={
-                "live": msgspec.to_builtins(listing),
-                "exam": exam,
-                "refresh_ms": REFRESH_MS,
-                "can_grant": "operator" in principal.roles,
-            },
-        )
+        with uow() as db:
+            principal = page_principal(request, *ROLES)
+            now = int(state.clock.now_ms())
+            listing = attempts.live(db, now=now, open_only=True, exam=exam or None)
+            return render(
+                request,
+                "proctor/live.html",
+                listing=listing,
+                exam=exam,
+                exams=[e.exam for e in exams.list_exams(db)],
+                can_grant="operator" in principal.roles,
+                refresh_s=REFRESH_MS // 1000,
+                data={
+                    "live": msgspec.to_builtins(listing),
+                    "exam": exam,
+                    "refresh_ms": REFRESH_MS,
+                    "can_grant": "operator" in principal.roles,
+                },
+            )

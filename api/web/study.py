@@ -19,7 +19,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.services import study
-from api.store.db import Db
+from api.store.db import Uow
 from api.web import i18n
 from api.web.common import PAGE_EXCEPTION_HANDLERS, page_principal, render
 from examengine import credit
@@ -154,26 +154,28 @@ class StudyPages(Controller):
     exception_handlers = PAGE_EXCEPTION_HANDLERS
 
     @get("/plans", sync_to_thread=True)
-    def my_plans(self, request: Request[Any, Any, Any], db: Db, state: State) -> Template:
-        principal = page_principal(request, "learner")
-        mine = study.my_plans(db, learner_id=principal.user_id, now=int(state.clock.now_ms()))
-        return render(request, "learner/plans.html", plans=mine.plans, hours=_hours, mmss=_mmss)
+    def my_plans(self, request: Request[Any, Any, Any], uow: Uow, state: State) -> Template:
+        with uow() as db:
+            principal = page_principal(request, "learner")
+            mine = study.my_plans(db, learner_id=principal.user_id, now=int(state.clock.now_ms()))
+            return render(request, "learner/plans.html", plans=mine.plans, hours=_hours, mmss=_mmss)
 
     @get("/study/{chapter:str}", sync_to_thread=True)
     def study_chapter(
-        self, request: Request[Any, Any, Any], db: Db, state: State, chapter: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, chapter: FromPath[str]
     ) -> Template | Redirect:
-        principal = page_principal(request, "learner")
-        mine = study.my_plans(db, learner_id=principal.user_id, now=int(state.clock.now_ms()))
-        found = _find(mine, chapter)
-        if found is None:
-            return Redirect("/learner/plans")
-        course, progress = found
-        return render(
-            request,
-            "learner/study.html",
-            course=course,
-            chapter=progress,
-            heartbeat_ms=_heartbeat_ms(request),
-            mmss=_mmss,
-        )
+        with uow() as db:
+            principal = page_principal(request, "learner")
+            mine = study.my_plans(db, learner_id=principal.user_id, now=int(state.clock.now_ms()))
+            found = _find(mine, chapter)
+            if found is None:
+                return Redirect("/learner/plans")
+            course, progress = found
+            return render(
+                request,
+                "learner/study.html",
+                course=course,
+                chapter=progress,
+                heartbeat_ms=_heartbeat_ms(request),
+                mmss=_mmss,
+            )

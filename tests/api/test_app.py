@@ -19,7 +19,7 @@ from api.app import create_app
 from api.http.errors import EXCEPTION_HANDLERS, PROBLEM_JSON, domain_handler
 from api.logging import ACCESS_LOGGER, JsonFormatter
 from api.settings import DatabaseSettings, RedisSettings, Settings
-from api.store.db import Db, migrate
+from api.store.db import Uow, migrate
 from api.store.tables import Bank
 
 Client = AsyncTestClient[Litestar]
@@ -34,17 +34,19 @@ class SeatTaken(Exception):
 
 
 @post("/probe/bank", sync_to_thread=True)
-def add_bank(db: Db, fail: FromQuery[bool] = False) -> dict[str, str]:
-    db.add(Bank(name="probe"))
-    db.flush()
-    if fail:
-        raise RuntimeError("after the write")
+def add_bank(uow: Uow, fail: FromQuery[bool] = False) -> dict[str, str]:
+    with uow() as db:
+        db.add(Bank(name="probe"))
+        db.flush()
+        if fail:
+            raise RuntimeError("after the write")
     return {"name": "probe"}
 
 
 @get("/probe/banks", sync_to_thread=True)
-def bank_names(db: Db) -> list[str]:
-    return [bank.name for bank in db.exec(select(Bank)).all()]
+def bank_names(uow: Uow) -> list[str]:
+    with uow() as db:
+        return [bank.name for bank in db.exec(select(Bank)).all()]
 
 
 @get("/probe/domain", sync_to_thread=False)

@@ -1,0 +1,175 @@
+"""Saturation is an honest, fast refusal: past the running requests and the queue a
+request is answered at once with 503 + Retry-After, in both languages; a queued request
+that waits too long too; the database refusing a unit of work in time is a 503 as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+import sqlalchemy as sa
+from litestar import Litestar, get
+from litestar.testing import AsyncTestClient
+from litestar.types import ControllerRouterHandler, Message, Receive, Scope, Send
+from sqlalchemy import exc as sa_exc
+
+from api.http.admission import Admission
+from api.settings import ServerSettings, Settings
+from api.store.db import make_engine
+from api.store.writer import DatabaseBusy
+
+Client = AsyncTestClient[Litestar]
+
+
+@get("/probe/pool-timeout", sync_to_thread=False)
+def pool_timeout() -> None:
+    raise sa_exc.TimeoutError("QueuePool limit of size 16 overflow 0 reached")
+
+
+@get("/probe/locked", sync_to_thread=False)
+def locked() -> None:
+    raise sa_exc.OperationalError("UPDATE x", {}, Exception("database is locked"))
+
+
+@get("/probe/down", sync_to_thread=False)
+def down() -> None:
+    raise sa_exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+
+@get("/probe/writer-busy", sync_to_thread=False)
+def writer_busy() -> None:
+    raise DatabaseBusy
+
+
+@pytest.fixture
+def extra_routes() -> list[ControllerRouterHandler]:
+    return [pool_timeout, locked, down, writer_busy]
+
+
+@pytest.fixture
+def app_settings(settings_sqlite: Settings) -> Settings:
+    server = ServerSettings(retry_after_s=3)
+    return settings_sqlite.replace(server=server)
+
+
+def assert_overloaded(response: object) -> None:
+    assert response.status_code == 503  # type: ignore[attr-defined]
+    assert response.headers["retry-after"] == "3"  # type: ignore[attr-defined]
+    assert response.headers["content-type"].startswith("application/problem+json")  # type: ignore[attr-defined]
+    problem = response.json()  # type: ignore[attr-defined]
+    assert problem["code"] == "overloaded"
+    assert "try again" in problem["detail"]
+    assert "稍后重试" in problem["detail_zh"]
+
+
+class Slow:
+    """A downstream ASGI app whose requests finish when the test says so."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done", "more_body": False})
+
+
+async def call(app: Admission, path: str = "/api/x") -> tuple[int, dict[bytes, bytes], bytes]:
+    """One request through ``app``: its status, headers and body."""
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "path": path, "method": "GET", "headers": []}
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    start, body = sent[0], sent[1]
+    return start["status"], dict(start["headers"]), body["body"]
+
+
+def assert_refused(reply: tuple[int, dict[bytes, bytes], bytes]) -> None:
+    status, headers, body = reply
+    assert status == 503
+    assert headers[b"retry-after"] == b"3"
+    assert headers[b"content-type"] == b"application/problem+json"
+    problem = json.loads(body)
+    assert problem["code"] == "overloaded"
+    assert "try again" in problem["detail"]
+    assert "稍后重试" in problem["detail_zh"]
+
+
+async def test_past_the_running_and_the_queue_a_request_is_refused_at_once() -> None:
+    slow = Slow()
+    gate = Admission(slow, running=1, waiting=1, wait_s=0.3, retry_after_s=3)
+    running = asyncio.create_task(call(gate))
+    await asyncio.sleep(0.01)  # it holds the one turn
+    queued = asyncio.create_task(call(gate))
+    await asyncio.sleep(0.01)  # it waits in the queue of one
+
+    started = time.monotonic()
+    assert_refused(await call(gate))
+    assert time.monotonic() - started < 0.05
+
+    # The queued one waited its 300 ms, no more, and was refused too.
+    assert_refused(await queued)
+    assert 0.25 < time.monotonic() - started < 0.6
+    # Probes and the study hot path never wait for a turn, even when the process is full.
+    for path in ("/health", "/ready", "/api/study/heartbeat"):
+        exempt = asyncio.create_task(call(gate, path))
+        await asyncio.sleep(0.01)
+        assert not exempt.done()  # it reached the slow app: not refused
+        exempt.cancel()
+    slow.release.set()
+    assert (await running)[0] == 200
+
+
+async def test_a_queued_request_runs_when_a_turn_frees_in_time() -> None:
+    slow = Slow()
+    gate = Admission(slow, running=1, waiting=1, wait_s=2, retry_after_s=3)
+    running = asyncio.create_task(call(gate))
+    await asyncio.sleep(0.01)
+    queued = asyncio.create_task(call(gate))
+    await asyncio.sleep(0.05)
+    slow.release.set()
+    assert (await running)[0] == 200
+    assert (await queued)[0] == 200
+    assert gate.waiting == 0
+
+
+@pytest.mark.parametrize("path", ["/probe/pool-timeout", "/probe/locked", "/probe/writer-busy"])
+async def test_a_unit_of_work_the_database_could_not_take_is_a_503_to_retry(
+    app_client: Client, path: str
+) -> None:
+    assert_overloaded(await app_client.get(path))
+
+
+async def test_an_unreachable_database_is_a_503_not_a_500(app_client: Client) -> None:
+    response = await app_client.get("/probe/down")
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
+    assert response.json()["detail_zh"] == "数据库暂时无法访问，请稍后重试。"
+    assert "connection refused" not in response.text
+
+
+def test_the_app_pool_holds_a_connection_per_thread_and_fails_fast(
+    settings_sqlite: Settings,
+) -> None:
+    engine = make_engine(settings_sqlite.database, serving=2)
+    try:
+        first, second = engine.connect(), engine.connect()
+        started = time.monotonic()
+        with pytest.raises(sa_exc.TimeoutError):
+            engine.connect()
+        assert time.monotonic() - started < settings_sqlite.database.pool_timeout_ms / 1000 + 1
+        first.close()
+        with engine.connect() as third:
+            assert third.execute(sa.text("SELECT 1")).scalar() == 1
+        second.close()
+    finally:
+        engine.dispose()

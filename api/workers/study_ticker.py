@@ -88,6 +88,28 @@ class StudyTicker:
             with transaction(self.sessions) as session:
                 study.persist(session, batch)
 
+    async def tick(self) -> study.TickOutcome:
+        """``run_once`` for the loop: the sessions change on the loop (heartbeats and
+        acks change them there too); the batch is stored on a worker thread, so a write
+        that waits for the database (SQLite's writer turn, a pool connection) never
+        stops the loop."""
+        now = self.clock.now_ms()
+        outcome = self.live.tick(now=now)
+        await self._store_off_loop(outcome.batch)
+        if self._last_flush is None:
+            self._last_flush = now
+        elif now - self._last_flush >= self.flush_ms:
+            await self._store_off_loop(self.live.flush(now=now))
+            self._last_flush = now
+        return outcome
+
+    async def _store_off_loop(self, batch: study.Batch) -> None:
+        try:
+            await asyncio.to_thread(self._store, batch)
+        except Exception:
+            self.live.requeue(batch)  # stored with the next tick instead
+            raise
+
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.run(), name="study-ticker")
 
@@ -102,9 +124,7 @@ class StudyTicker:
     async def run(self) -> None:
         while not self._stop.is_set():
             try:
-                # On the loop, not a thread: heartbeats and acks mutate the same
-                # sessions there. The tick's write is one small transaction.
-                self.run_once()
+                await self.tick()
             except Exception:  # a database hiccup must not stop the ticking for good
                 logger.exception("study tick failed; retrying")
             with contextlib.suppress(TimeoutError):

@@ -20,10 +20,12 @@ RUN pip install . \
 USER examengine
 ENV EXAMENGINE_ENV=production \
     EXAMENGINE_HOST=0.0.0.0 \
-    EXAMENGINE_PORT=8000
+    EXAMENGINE_PORT=8000 \
+    EXAMENGINE_WORKERS=4
 EXPOSE 8000
 
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"]
 
-CMD ["sh", "-c", "examengine db upgrade && exec uvicorn --factory api.app:create_app --host 0.0.0.0 --port 8000 --workers 4 --no-access-log --proxy-headers"]
+# examengine serve: keep-alive and graceful shutdown from the settings (docs/operations.md).
+CMD ["sh", "-c", "examengine db upgrade && exec examengine serve"]

@@ -199,6 +199,11 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
         reload=reload,
         access_log=False,  # api.logging writes one JSON line per request
         log_level=settings.server.log_level.lower(),
+        # Idle keep-alive connections outlive the pages' 5–15 s save and heartbeat
+        # interval, so a client never reuses one the server is closing (uvicorn's 5 s
+        # default raced them); SIGTERM drains requests in flight for a bounded time.
+        timeout_keep_alive=settings.server.keep_alive_s,
+        timeout_graceful_shutdown=settings.server.shutdown_timeout_s,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 from playwright.async_api import expect
@@ -300,3 +301,45 @@ async def test_sign_in_errors_in_both_languages_and_the_forced_password_change(
     assert json.loads(await page.evaluate("JSON.stringify(document.documentElement.lang)")) == (
         "zh-CN"
     )
+
+
+async def test_a_refused_save_waits_for_retry_after_with_jitter_and_none_is_lost(
+    browser: Any, e2e_server: Server, new_learner: Any
+) -> None:
+    """The server refuses the first save of an answer (503 overloaded, Retry-After: 2,
+    as a full server answers): the page keeps the change queued, waits at least the
+    Retry-After (at most half as long again) and sends it again; it is stored."""
+    learner = new_learner()
+    context = await browser.new_context(base_url=e2e_server.url, viewport=DESKTOP)
+    context.set_default_timeout(10_000)
+    try:
+        page = await context.new_page()
+        await sign_in(page, learner.login, learner.password)
+        attempt = await start_exam(page)
+        sent: list[float] = []
+        problem = {
+            "type": "urn:examengine:problem:overloaded", "title": "Service Unavailable",
+            "status": 503, "code": "overloaded", "detail": "The server is busy.",
+            "detail_zh": "服务器繁忙。",
+        }  # fmt: skip
+
+        async def refuse_the_first(route: Any) -> None:
+            sent.append(time.monotonic())
+            if len(sent) == 1:
+                await route.fulfill(
+                    status=503,
+                    headers={"Retry-After": "2", "Content-Type": "application/problem+json"},
+                    body=json.dumps(problem),
+                )
+            else:
+                await route.continue_()
+
+        await page.route(f"**/api/attempts/{attempt}/answers", refuse_the_first)
+        expected = {await item_of(page, 1): await answer(page, 1)}
+        await expect(page.locator("#save-state")).to_have_attribute("data-state", "saving")
+        await wait_saved(page)
+        assert len(sent) == 2
+        assert 2.0 <= sent[1] - sent[0] <= 3.5
+        assert await saved_answers(page, attempt) == expected
+    finally:
+        await context.close()

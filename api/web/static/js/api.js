@@ -3,15 +3,37 @@
 import { lang, t } from "./i18n.js";
 
 export class ApiError extends Error {
-  constructor(status, problem) {
+  constructor(status, problem, retryAfterMs = null) {
     const text = (lang === "zh" ? problem.detail_zh : problem.detail) || problem.detail || t("js.unknown_error");
     super(text);
     this.name = "ApiError";
     this.status = status;
     this.code = problem.code || "";
     this.problem = problem;
+    /** The server's Retry-After in ms (a 503 or 429), or null. */
+    this.retryAfterMs = retryAfterMs;
   }
 }
+
+/** Milliseconds to wait before trying again: the server's Retry-After (or `fallbackMs`)
+ * stretched by a random 0-50 %, so that a room of browsers refused together does not
+ * come back together. */
+export function backoff(error, fallbackMs) {
+  const base = error instanceof ApiError && error.retryAfterMs !== null ? Math.max(error.retryAfterMs, fallbackMs) : fallbackMs;
+  return Math.round(base * (1 + Math.random() / 2));
+}
+
+/** A 503 refusal: the server did nothing, the same request may simply be sent again. */
+const REFUSED = 503;
+/** Refusals retried inside `api` before the caller sees the error. */
+const REFUSAL_RETRIES = 2;
+
+function retryAfterMs(response) {
+  const seconds = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : null;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The request never reached the server (offline, DNS, connection refused). */
 export class NetworkError extends Error {
@@ -22,8 +44,21 @@ export class NetworkError extends Error {
   }
 }
 
-/** `method` `url` with an optional JSON `body`; resolves to the decoded reply (null for 204). */
-export async function api(method, url, body = undefined, { timeoutMs = 15000 } = {}) {
+/** `method` `url` with an optional JSON `body`; resolves to the decoded reply (null for 204).
+ * A 503 refusal (the server was full and did nothing) is sent again after its
+ * Retry-After with jitter, twice at most, before it is thrown. */
+export async function api(method, url, body = undefined, { timeoutMs = 15000, retries = REFUSAL_RETRIES } = {}) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await request(method, url, body, timeoutMs);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== REFUSED || attempt >= retries) throw error;
+      await sleep(backoff(error, 1000));
+    }
+  }
+}
+
+async function request(method, url, body, timeoutMs) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   let response;
@@ -48,7 +83,7 @@ export async function api(method, url, body = undefined, { timeoutMs = 15000 } =
     data = null;
   }
   if (!response.ok) {
-    throw new ApiError(response.status, data && typeof data === "object" ? data : {});
+    throw new ApiError(response.status, data && typeof data === "object" ? data : {}, retryAfterMs(response));
   }
   return data;
 }

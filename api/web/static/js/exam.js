@@ -118,7 +118,8 @@ function renderSaveState(state, count) {
 const queue = new SaveQueue({
   attempt,
   lastSeq: data.last_seq,
-  send: (batch) => api("POST", `${base}/answers`, batch),
+  // The queue retries a refusal itself (Retry-After with jitter), showing "saving".
+  send: (batch) => api("POST", `${base}/answers`, batch, { retries: 0 }),
   onState: renderSaveState,
   onReply: sync,
   onFatal: (error) => {

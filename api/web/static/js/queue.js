@@ -3,7 +3,7 @@
 // network is down the changes wait in the browser and are replayed, in order, when it is
 // back (the `online` event, or the next retry). The server keeps the newest seq per item
 // and answers a repeated seq as "repeated", so sending a change twice is harmless.
-import { ApiError, NetworkError } from "./api.js";
+import { ApiError, NetworkError, backoff } from "./api.js";
 
 const BATCH = 100;
 const MAX_BACKOFF_MS = 15000;
@@ -106,7 +106,8 @@ export class SaveQueue {
         if (error instanceof NetworkError || (error instanceof ApiError && (error.status >= 500 || error.status === 429))) {
           this.failures += 1;
           this.setState(error instanceof NetworkError ? "offline" : "saving");
-          const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.failures, 6));
+          // Exponential, at least the server's Retry-After, with jitter (api.js).
+          const delay = Math.min(MAX_BACKOFF_MS, backoff(error, 500 * 2 ** Math.min(this.failures, 6)));
           this.retryTimer = setTimeout(() => {
             this.retryTimer = null;
             this.flush();

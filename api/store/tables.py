@@ -314,6 +314,9 @@ class Attempt(SQLModel, table=True):
     device: str = Field(max_length=64)
     last_seq: int = 0
     finished_ms: int | None = _ms(nullable=True)
+    #: When the close was stored (the sweeper's or a request's clock); ``finished_ms`` is
+    #: the rule's finish (the deadline, for an attempt closed by the clock).
+    closed_ms: int | None = _ms(nullable=True)
     score: float | None = None
     max_score: float | None = None
     passed: bool | None = None

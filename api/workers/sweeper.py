@@ -23,6 +23,7 @@ import os
 import threading
 
 import click
+from prometheus_client import Histogram
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -33,6 +34,13 @@ from api.store.db import make_engine, session_factory, transaction
 from examengine.clock import Clock
 
 logger = logging.getLogger("api.workers.sweeper")
+
+#: How long after its finish (deadline or end of grace) the sweeper stored each close.
+LAG = Histogram(
+    "examengine_sweeper_lag_seconds",
+    "Seconds from an attempt's finish to the sweeper storing its close",
+    buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300),
+)
 
 #: Batches one tick may run before it yields to the next (a backlog drains over ticks).
 MAX_BATCHES_PER_TICK = 200
@@ -67,6 +75,8 @@ class Sweeper:
                 with transaction(self.sessions) as session:
                     outcome = attempts.sweep(session, now=now, limit=self.batch)
                 changed += outcome.changed
+                for lag_ms in outcome.lags_ms:
+                    LAG.observe(lag_ms / 1000)
                 if outcome.checked < self.batch:
                     break
             return changed

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from litestar.testing import AsyncTestClient
+from prometheus_client import REGISTRY
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -133,11 +134,19 @@ async def test_the_sweeper_closes_an_attempt_within_2_s_of_its_deadline_with_no_
     now = SystemClock().now_ms()
     deadline = now + 1000
     attempt = open_attempt(sessions, now=now, deadline=deadline)
-    async with AsyncTestClient(app=create_app(settings)):
+    lags_before = REGISTRY.get_sample_value("examengine_sweeper_lag_seconds_count") or 0
+    async with AsyncTestClient(app=create_app(settings)) as client:
         closed_at = await wait_closed(sessions, attempt, timeout_s=(deadline - now + 4000) / 1000)
+        await asyncio.sleep(0.1)
+        # ... and a metric: one more lag observed, and scraped at /metrics.
+        assert REGISTRY.get_sample_value("examengine_sweeper_lag_seconds_count") == lags_before + 1
+        assert "examengine_sweeper_lag_seconds_bucket" in (await client.get("/metrics")).text
     assert closed_at - deadline <= WITHIN_MS
     row = state_of(sessions, attempt)
     assert (row.state, row.finished_ms, row.passed) == ("expired", deadline, False)
+    # The close's own time is stored beside the deadline: the sweeper's lag is data.
+    assert row.closed_ms is not None
+    assert deadline <= row.closed_ms <= closed_at
 
 
 async def test_the_sweeper_follows_the_apps_clock_and_grades_auto_submit_attempts(
@@ -155,6 +164,7 @@ async def test_the_sweeper_follows_the_apps_clock_and_grades_auto_submit_attempt
     assert (row.state, row.finished_ms, row.score, row.max_score) == (
         "submitted", deadline, 0.0, 2.0,
     )  # fmt: skip
+    assert row.closed_ms == deadline  # the app's clock, read once by the tick that closed it
 
 
 def test_examengine_sweep_once_closes_what_is_due(

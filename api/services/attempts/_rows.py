@@ -91,7 +91,7 @@ def _close_if_due(session: Session, row: AttemptRow, now: int) -> AttemptRow:
     locked = _locked(session, row.id)
     loader = _Loader(session, now=now)
     attempt, events = core.check_deadline(_domain(locked), now=now, grade=loader.grader(locked))
-    _store(session, locked, attempt, events)
+    _store(session, locked, attempt, events, now=now)
     return locked
 
 
@@ -108,14 +108,14 @@ def _close_due(session: Session, learner_id: int, exam: str, now: int) -> None:
         _close_if_due(session, _locked(session, attempt_id), now)
 
 
-def _call(session: Session, row: AttemptRow, transition: Callable[[], T]) -> T:
+def _call(session: Session, row: AttemptRow, now: int, transition: Callable[[], T]) -> T:
     """Run a core transition; if it refuses after closing the attempt on the way, store
     and commit the close, then let the refusal propagate."""
     try:
         return transition()
     except core.AttemptError as exc:
         if exc.attempt is not None and exc.events:
-            _store(session, row, exc.attempt, exc.events)
+            _store(session, row, exc.attempt, exc.events, now=now)
             session.commit()
         raise
 
@@ -161,10 +161,20 @@ def _changes(attempt: core.Attempt) -> dict[str, Any]:
 
 
 def _store(
-    session: Session, row: AttemptRow, attempt: core.Attempt, events: Sequence[core.AnyEvent]
+    session: Session,
+    row: AttemptRow,
+    attempt: core.Attempt,
+    events: Sequence[core.AnyEvent],
+    *,
+    now: int,
 ) -> None:
+    """Store a transition's result and events; an attempt that closes is stamped with
+    ``now`` in ``closed_ms`` (its ``finished_ms`` is the rule's: the deadline, for one
+    closed by the clock), so how late a close came can be read from the data."""
     if not events and _changes(attempt) == _changes(_domain(row)):
         return
+    if not attempt.open and row.closed_ms is None:
+        row.closed_ms = now
     for name, value in _changes(attempt).items():
         setattr(row, name, value)
     session.add(row)

@@ -67,6 +67,7 @@ def submit(
     attempt, events = _call(
         session,
         row,
+        now,
         lambda: core.submit(
             attempt,
             now=now,
@@ -75,7 +76,7 @@ def submit(
             grade=loader.grader(row),
         ),
     )
-    _store(session, row, attempt, events)
+    _store(session, row, attempt, events, now=now)
     return _result_view(row, attempt, loader, now=now)
 
 
@@ -100,11 +101,12 @@ def regrade(
     attempt, events = _call(
         session,
         row,
+        now,
         lambda: core.regrade(
             attempt, by=by, reason=reason, now=now, grade=loader.grader(row, current=True)
         ),
     )
-    _store(session, row, attempt, events)
+    _store(session, row, attempt, events, now=now)
     return _operator_view(session, row, now=now)
 
 
@@ -137,16 +139,21 @@ def sweep(session: Session, *, now: int, limit: int = SWEEP_BATCH) -> SweepOutco
     loader.prefetch([r for r in rows if r.policy != ExpiryPolicy.EXPIRE_FAIL.value])
     changes: list[dict[str, Any]] = []
     events: list[core.AnyEvent] = []
+    lags: list[int] = []
     for row in rows:
         attempt, produced = core.check_deadline(_domain(row), now=now, grade=loader.grader(row))
         if produced:
-            changes.append({"b_id": row.id, **_changes(attempt)})
+            # (an open row has no closed_ms: None keeps every parameter set alike)
+            closed_ms = None if attempt.open else now
+            changes.append({"b_id": row.id, **_changes(attempt), "closed_ms": closed_ms})
             events += produced
+            if closed_ms is not None and attempt.finished_ms is not None:
+                lags.append(closed_ms - attempt.finished_ms)
     if changes:
         # executemany: the SET clause is taken from the keys of the parameter sets
         session.execute(sa.update(table).where(table.c.id == sa.bindparam("b_id")), changes)
         _add_events(session, events)
-    return SweepOutcome(checked=len(rows), changed=len(changes))
+    return SweepOutcome(checked=len(rows), changed=len(changes), lags_ms=tuple(lags))
 
 
 # ----------------------------------------------------------------------------- views

@@ -61,9 +61,10 @@ def extend(
     attempt, events = _call(
         session,
         row,
+        now,
         lambda: core.extend(attempt, extra_ms=extra_ms, by=by, reason=reason, now=now),
     )
-    _store(session, row, attempt, events)
+    _store(session, row, attempt, events, now=now)
     session.add(
         AttemptOverride(
             learner_id=row.learner_id,
@@ -140,9 +141,9 @@ def terminate(
     row = _locked(session, attempt_id)
     attempt = _domain(row)
     attempt, events = _call(
-        session, row, lambda: core.terminate(attempt, by=by, reason=reason, now=now)
+        session, row, now, lambda: core.terminate(attempt, by=by, reason=reason, now=now)
     )
-    _store(session, row, attempt, events)
+    _store(session, row, attempt, events, now=now)
     return _operator_view(session, row, now=now)
 
 

@@ -59,6 +59,7 @@ def save_answers(
     attempt, outcome, events = _call(
         session,
         row,
+        now,
         lambda: core.save_answers(
             attempt,
             [core.Save(item=s.item, seq=s.seq, response=s.response) for s in saves],
@@ -84,7 +85,7 @@ def save_answers(
                 for s in outcome.accepted
             ],
         )
-    _store(session, row, attempt, events)
+    _store(session, row, attempt, events, now=now)
     return SaveResult(
         attempt=row.id,
         accepted=_refs(outcome.accepted),

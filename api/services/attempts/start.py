@@ -233,9 +233,10 @@ def resume(
     attempt, events = _call(
         session,
         row,
+        now,
         lambda: core.resume(attempt, device=device, now=now, grade=loader.grader(row)),
     )
-    _store(session, row, attempt, events)
+    _store(session, row, attempt, events, now=now)
     context = loader.context(row)
     return _paper_view(row, attempt, context, loader.latest(row.id), now=now)
 

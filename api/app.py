@@ -13,6 +13,7 @@ To add routes, append controllers or handlers to ``ROUTE_HANDLERS`` (or pass the
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Sequence
@@ -57,6 +58,8 @@ from api.workers.study_ticker import StudyTicker
 from api.workers.sweeper import Sweeper
 from examengine.challenges import ChallengePolicy, InProcessScheduler
 from examengine.clock import Clock
+
+logger = logging.getLogger("api.app")
 
 #: The app's routes. Register a new controller by appending it here.
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
@@ -131,7 +134,11 @@ def create_app(
                 retry_after_s=settings.server.retry_after_s,
             ),
             sessions.middleware,
-            login_rate_limit(settings.security.login_attempts_per_minute).middleware,
+            *(
+                []
+                if settings.load_test
+                else [login_rate_limit(settings.security.login_attempts_per_minute).middleware]
+            ),
         ],
         stores=_stores(settings, redis),
         template_config=template_config(),
@@ -217,6 +224,8 @@ def _stores(settings: Settings, redis: Redis | None) -> dict[str, Store]:
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    if settings.load_test:
+        logger.warning("EXAMENGINE_LOAD_TEST is on: no login rate limit, no forced password change")
     # One thread and one pool connection per request that may run at once (admission
     # lets no more in), and a connection for each background worker.
     to_thread.current_default_thread_limiter().total_tokens = settings.server.threads

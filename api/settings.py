@@ -131,6 +131,10 @@ class Settings(Struct, frozen=True, kw_only=True):
     server: ServerSettings = ServerSettings()
     exam: ExamSettings = ExamSettings()
     study: StudySettings = StudySettings()
+    #: A load-test run: no per-address login limit and no forced password change, so a
+    #: generator on one address can sign in thousands of imported learners. Refused in
+    #: production; the app logs a warning at every start while it is on.
+    load_test: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -157,6 +161,11 @@ class Settings(Struct, frozen=True, kw_only=True):
                 "Redis (docs/decisions/0010)"
             )
         environment: Environment = values.get("EXAMENGINE_ENV", "development")
+        if values.get("EXAMENGINE_LOAD_TEST") and environment == "production":
+            raise SettingsError(
+                "EXAMENGINE_LOAD_TEST is refused when EXAMENGINE_ENV=production: it switches "
+                "off the login rate limit and the forced password change"
+            )
         var_dir: Path = values.get("EXAMENGINE_VAR_DIR", Path("var"))
         secret_key = _secret(values, "EXAMENGINE_SECRET_KEY", environment, var_dir)
         paper_secret = _secret(values, "EXAMENGINE_PAPER_SECRET", environment, var_dir)
@@ -179,6 +188,7 @@ class Settings(Struct, frozen=True, kw_only=True):
             server=ServerSettings(**section("server")),
             exam=ExamSettings(**section("exam")),
             study=StudySettings(**section("study")),
+            load_test=values.get("EXAMENGINE_LOAD_TEST", False),
         )
 
     def replace(self, **changes: Any) -> Settings:
@@ -285,6 +295,9 @@ class Variable:
 VARIABLES: tuple[Variable, ...] = (
     Variable("EXAMENGINE_ENV", "environment", _choice("development", "production"),
              "development (default) or production: production requires both secrets"),
+    Variable("EXAMENGINE_LOAD_TEST", "load_test", _boolean,
+             "a load-test run: no login limit per address, no forced password change "
+             "(refused in production)"),
     Variable("EXAMENGINE_VAR_DIR", "var_dir", _path,
              "directory for local state (default ./var)"),
     Variable("EXAMENGINE_DATABASE_URL", "database.url", database_url,

@@ -103,14 +103,15 @@ class Me(Struct, frozen=True, kw_only=True):
     must_change_password: bool
 
 
-def _me(user: User) -> Me:
+def _me(user: User, principal: Principal) -> Me:
+    """The account as its session sees it (a load-test run waives the forced change)."""
     assert user.id is not None
     return Me(
         id=user.id,
         login=user.login,
         display_name=user.display_name,
         roles=tuple(user.roles),
-        must_change_password=user.must_change_password,
+        must_change_password=principal.must_change_password,
     )
 
 
@@ -258,15 +259,21 @@ def _now_ms(app: Litestar) -> int:
     return int(clock.now_ms()) if clock is not None else time.time_ns() // 1_000_000
 
 
-def _principal(user: User) -> dict[str, Any]:
+def _principal(user: User, *, load_test: bool = False) -> Principal:
+    """The session's principal; a load-test run (``Settings.load_test``) waives the
+    forced password change."""
     assert user.id is not None
-    principal = Principal(
+    return Principal(
         user_id=user.id,
         login=user.login,
         roles=tuple(user.roles),
-        must_change_password=user.must_change_password,
+        must_change_password=user.must_change_password and not load_test,
     )
-    return {SESSION_KEY: msgspec.to_builtins(principal)}
+
+
+def _session(principal: Principal) -> dict[str, Any]:
+    """The session's data for ``principal``, with a new session id (no fixation)."""
+    return {SESSION_KEY: msgspec.to_builtins(principal), _ROTATE: True}
 
 
 class AuthController(Controller):
@@ -297,8 +304,9 @@ class AuthController(Controller):
             raise InvalidCredentials
         assert user is not None
         await locks.clear(key)
-        request.set_session({**_principal(user), _ROTATE: True})
-        return _me(user)
+        principal = _principal(user, load_test=request.app.state.settings.load_test)
+        request.set_session(_session(principal))
+        return _me(user, principal)
 
     @post("/logout", status_code=204, sync_to_thread=False)
     def logout(self, request: Request[Any, Any, Any]) -> None:
@@ -313,7 +321,7 @@ class AuthController(Controller):
             if user is None:  # deleted since login
                 request.clear_session()
                 raise NotAuthenticated
-            return _me(user)
+            return _me(user, principal_of(request))
 
     @post("/password", guards=[requires_session], sync_to_thread=True, status_code=200)
     def change_password(
@@ -338,5 +346,6 @@ class AuthController(Controller):
             user.password_hash = hash_password(data.new_password)
             user.must_change_password = False
             db.add(user)
-            request.set_session({**_principal(user), _ROTATE: True})
-            return _me(user)
+            principal = _principal(user)
+            request.set_session(_session(principal))
+            return _me(user, principal)

@@ -180,3 +180,35 @@ def test_several_workers_need_redis(tmp_path: Path) -> None:
          "EXAMENGINE_REDIS_URL": "redis://127.0.0.1:6379/0"}
     )  # fmt: skip
     assert settings.server.workers == 2
+
+
+def test_a_load_test_run_is_refused_in_production(tmp_path: Path) -> None:
+    values = {"EXAMENGINE_SECRET_KEY": SECRET, "EXAMENGINE_PAPER_SECRET": PAPER}
+    assert Settings.from_env(env(tmp_path, EXAMENGINE_LOAD_TEST="1")).load_test is True
+    with pytest.raises(SettingsError, match="EXAMENGINE_LOAD_TEST is refused"):
+        Settings.from_env(
+            env(tmp_path, EXAMENGINE_ENV="production", EXAMENGINE_LOAD_TEST="on", **values)
+        )
+    assert not Settings.from_env(env(tmp_path, EXAMENGINE_ENV="production", **values)).load_test
+
+
+def test_capacity_settings_come_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        env(
+            tmp_path,
+            EXAMENGINE_THREADS="8",
+            EXAMENGINE_QUEUE_DEPTH="0",
+            EXAMENGINE_QUEUE_WAIT_MS="250",
+            EXAMENGINE_KEEP_ALIVE_S="30",
+            EXAMENGINE_SHUTDOWN_TIMEOUT_S="5",
+            EXAMENGINE_DB_STATEMENT_TIMEOUT_MS="2000",
+            EXAMENGINE_SQLITE_WRITE_WAIT_MS="900",
+        )
+    )
+    assert (settings.server.threads, settings.server.queue_depth) == (8, 0)
+    assert (settings.server.queue_wait_ms, settings.server.keep_alive_s) == (250, 30)
+    assert settings.server.shutdown_timeout_s == 5
+    assert settings.database.statement_timeout_ms == 2000
+    assert settings.database.sqlite_write_wait_ms == 900
+    with pytest.raises(SettingsError, match="EXAMENGINE_THREADS"):
+        Settings.from_env(env(tmp_path, EXAMENGINE_THREADS="0"))

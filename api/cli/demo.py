@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 from msgspec import Struct
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.services import attempts, banks, exams, study
 from api.services.passwords import hash_password
@@ -172,3 +172,47 @@ def load() -> None:
     click.echo("demo sign-ins (login / password):")
     for account in ACCOUNTS:
         click.echo(f"  {', '.join(account.roles):9} {account.login} / {account.password}")
+
+
+def add_load_learners(
+    session: Session, *, count: int, prefix: str, password: str, now: datetime
+) -> int:
+    """Learners ``<prefix>00001`` … for a load test: one password (hashed once), no forced
+    change, enrolled in the demo exam with the study requirement met. Accounts that exist
+    are kept; returns how many were created."""
+    logins = [f"{prefix}{n:05d}" for n in range(1, count + 1)]
+    existing = set(session.exec(select(User.login).where(col(User.login).startswith(prefix))))
+    hashed = hash_password(password)
+    new = [login for login in logins if login not in existing]
+    for login in new:
+        session.add(
+            User(
+                login=login,
+                display_name=f"压测学员 {login.removeprefix(prefix)}",
+                password_hash=hashed,
+                roles=["learner"],
+                must_change_password=False,
+                created_at=now,
+            )
+        )
+    session.flush()
+    attempts.enroll_learners(
+        session, exam=DEMO_EXAM, logins=logins, study_met=True, now=int(now.timestamp() * 1000)
+    )
+    return len(new)
+
+
+@demo.command("learners")
+@click.argument("count", type=click.IntRange(1, 1_000_000))
+@click.option("--prefix", default="load-", show_default=True, help="Login prefix.")
+@click.option("--password", default="load-test-1", show_default=True, help="Their password.")
+def learners(count: int, prefix: str, password: str) -> None:
+    """Learners for a load test, enrolled in the demo exam (loadtests/README.md)."""
+    with standalone_transaction(Settings.from_env(os.environ).database) as session:
+        created = add_load_learners(
+            session, count=count, prefix=prefix, password=password, now=datetime.now(UTC)
+        )
+    click.echo(
+        f"{created} learners created, {count - created} kept ({prefix}00001 … "
+        f"{prefix}{count:05d}, password {password!r}), enrolled in {DEMO_EXAM}"
+    )

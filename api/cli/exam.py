@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli.support import LANGS, fail, now, progress_bar, settings, unit_of_work
-from api.services import exams
+from api.services import attempts, exams
 from examengine.blueprint import ExamSpec, SpecProblem
 from examengine.errors import EngineError, SpecInvalidError
 from itembank.errors import ItembankError
@@ -49,6 +49,15 @@ def _print_problems(problems: Sequence[SpecProblem], lang: str) -> int:
         mark = "" if problem.severity == "error" else "warning: "
         click.echo(f"{problem.where}: {mark}{message}")
     return sum(1 for p in problems if p.severity == "error")
+
+
+def _read_lines(path: Path) -> list[str]:
+    """The non-empty lines of a text file (UTF-8, a BOM allowed), stripped."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: {exc}")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 # ---------------------------------------------------------------------------- exam
@@ -112,6 +121,40 @@ def list_() -> None:
     Console().print(table)
 
 
+@exam.command("enroll")
+@click.option("--exam", "exam_key", required=True, help="The exam's key.")
+@click.option(
+    "--learners", "learners_file", required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A file with one learner per line: login, resident ID or phone.",
+)  # fmt: skip
+@click.option(
+    "--study-met", is_flag=True,
+    help="Mark the study requirement met (learners who studied elsewhere; load tests).",
+)  # fmt: skip
+@click.option("--lang", type=LANGS, default="en", help="Language of the messages.")
+def enroll(exam_key: str, learners_file: Path, study_met: bool, lang: str) -> None:
+    """Enroll many learners for an exam at once (all or nothing)."""
+    logins = _read_lines(learners_file)
+    try:
+        with unit_of_work() as session:
+            outcome = attempts.enroll_learners(
+                session, exam=exam_key, logins=logins, study_met=study_met,
+                now=int(now().timestamp() * 1000),
+            )  # fmt: skip
+    except attempts.LearnersNotFoundError as exc:
+        for line, login in exc.unknown:
+            message = f"没有账号 {login!r}" if lang == "zh" else f"no account {login!r}"
+            click.echo(f"{learners_file}:{line}: {message}", err=True)
+        fail(exc.message_zh if lang == "zh" else exc.message, 1)
+    except exams.ExamNotFoundError as exc:
+        fail(exc.message_zh if lang == "zh" else exc.message)
+    click.echo(
+        f"{exam_key}: {outcome.enrolled} learners enrolled, {outcome.already} already enrolled"
+        + (" (study requirement met)" if study_met else "")
+    )
+
+
 # --------------------------------------------------------------------------- paper
 
 
@@ -164,11 +207,7 @@ def build(exam_key: str, learner: str, attempt: int, version: int | None) -> Non
 @_version_option
 def preassemble(exam_key: str, learners_file: Path, attempt: int, version: int | None) -> None:
     """Build and store the missing papers of many learners at once (before a peak)."""
-    try:
-        text = learners_file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"{learners_file}: {exc}")
-    learners = [line.strip() for line in text.splitlines() if line.strip()]
+    learners = _read_lines(learners_file)
     with progress_bar() as progress:
         try:
             with unit_of_work() as session:

@@ -59,6 +59,7 @@ from api.services.attempts import (
     AttemptServiceError,
     BadAnswerError,
     LearnerNotFoundError,
+    LearnersNotFoundError,
     NotEligibleError,
 )
 from api.services.exams import (
@@ -424,6 +425,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
     NotEligibleError: coded_handler(409, ATTEMPT_STATUSES),
     AttemptNotFoundError: domain_handler(404),
     LearnerNotFoundError: domain_handler(404),
+    LearnersNotFoundError: domain_handler(422),
     BadAnswerError: domain_handler(422),
     StudyError: coded_handler(409, STUDY_STATUSES),
 }

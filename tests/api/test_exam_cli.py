@@ -251,3 +251,71 @@ def test_demo_load_publishes_the_demo_exam_and_its_papers_build(env: dict[str, s
     )
     assert built.exit_code == 0, built.output
     assert "20 items" in built.stdout
+
+
+@pytest.fixture
+def demo_env(migrated_cli_env: dict[str, str]) -> dict[str, str]:
+    """A migrated database with the demo data loaded."""
+    loaded = CliRunner().invoke(main, ["demo", "load"], env=migrated_cli_env)
+    assert loaded.exit_code == 0, loaded.output
+    return migrated_cli_env
+
+
+def enrollments(env: dict[str, str]) -> dict[str, bool]:
+    """Login → study requirement met, for every enrollment in the demo exam."""
+    engine = make_engine(DatabaseSettings(url=env["EXAMENGINE_DATABASE_URL"]))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT u.login, e.study_met FROM enrollment e JOIN user u"
+                    " ON u.id = e.learner_id WHERE e.exam_key = :exam"
+                ),
+                {"exam": DEMO_EXAM},
+            )
+            return {login: bool(met) for login, met in rows}
+    finally:
+        engine.dispose()
+
+
+def test_exam_enroll_enrolls_a_list_of_learners_all_or_nothing(
+    tmp_path: Path, demo_env: dict[str, str]
+) -> None:
+    made = CliRunner().invoke(main, ["demo", "learners", "3", "--prefix", "q-"], env=demo_env)
+    assert made.exit_code == 0, made.output
+    assert "3 learners created" in made.output
+    bad = write(tmp_path, "bad.txt", "q-00001\nnobody-1\n\nq-00002\nnobody-2\n")
+    refused = CliRunner().invoke(
+        main, ["exam", "enroll", "--exam", DEMO_EXAM, "--learners", str(bad)], env=demo_env
+    )
+    assert refused.exit_code == 1
+    assert f"{bad}:2: no account 'nobody-1'" in refused.stderr
+    assert f"{bad}:4: no account 'nobody-2'" in refused.stderr
+    # Nothing was enrolled by the refused list (the three came with demo learners).
+    assert set(enrollments(demo_env)) == {LEARNER, "q-00001", "q-00002", "q-00003"}
+
+    made = CliRunner().invoke(main, ["user", "add", "13900000077", "--role", "learner"],
+                              env=demo_env, input="pw-Abcdef-1\npw-Abcdef-1\n")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    good = write(tmp_path, "good.txt", "13900000077\nq-00001\n")
+    result = CliRunner().invoke(
+        main,
+        ["exam", "enroll", "--exam", DEMO_EXAM, "--learners", str(good), "--study-met"],
+        env=demo_env,
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 learners enrolled, 1 already enrolled (study requirement met)" in result.output
+    assert enrollments(demo_env)["13900000077"] is True
+
+
+def test_exam_enroll_names_an_unknown_exam_in_chinese(
+    tmp_path: Path, demo_env: dict[str, str]
+) -> None:
+    good = write(tmp_path, "good.txt", f"{LEARNER}\n")
+    result = CliRunner().invoke(
+        main,
+        ["exam", "enroll", "--exam", "没有的考试", "--learners", str(good), "--lang", "zh"],
+        env=demo_env,
+    )
+    assert result.exit_code == 2
+    assert "考试 '没有的考试' 不存在" in result.stderr

@@ -30,6 +30,7 @@ from api.services.attempts._errors import (
     AttemptServiceError,
     BadAnswerError,
     LearnerNotFoundError,
+    LearnersNotFoundError,
     NotEligibleError,
 )
 from api.services.attempts._loading import ITEMS
@@ -37,6 +38,7 @@ from api.services.attempts._rows import OPEN_STATES
 from api.services.attempts._wire import (
     AnswerView,
     AttemptSummary,
+    EnrollOutcome,
     EventView,
     ExamEntry,
     GrantOutcome,
@@ -61,7 +63,15 @@ from api.services.attempts._wire import (
 from api.services.attempts.closing import SWEEP_BATCH, regrade, result, submit, sweep
 from api.services.attempts.operator import LIVE_LIMIT, extend, grant, live, step_log, terminate
 from api.services.attempts.saves import MAX_RESPONSE_CHARS, MAX_SAVES, heartbeat, save_answers
-from api.services.attempts.start import enroll, my_exams, new_study_cycle, paper_view, resume, start
+from api.services.attempts.start import (
+    enroll,
+    enroll_learners,
+    my_exams,
+    new_study_cycle,
+    paper_view,
+    resume,
+    start,
+)
 
 __all__ = [
     "ITEMS",
@@ -75,12 +85,14 @@ __all__ = [
     "AttemptServiceError",
     "AttemptSummary",
     "BadAnswerError",
+    "EnrollOutcome",
     "EventView",
     "ExamEntry",
     "GrantOutcome",
     "Heartbeat",
     "ItemReview",
     "LearnerNotFoundError",
+    "LearnersNotFoundError",
     "LiveAttempt",
     "LiveList",
     "MyExams",
@@ -98,6 +110,7 @@ __all__ = [
     "StepView",
     "SweepOutcome",
     "enroll",
+    "enroll_learners",
     "extend",
     "grant",
     "heartbeat",

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from examengine.eligibility import Eligibility
 from examengine.errors import EngineError
 
@@ -33,6 +35,24 @@ class LearnerNotFoundError(AttemptServiceError):
     def __init__(self, login: str) -> None:
         self.login = login
         super().__init__(f"there is no account {login!r}", f"账号 {login!r} 不存在")
+
+
+class LearnersNotFoundError(AttemptServiceError):
+    """Lines of a learner list that name no account: ``problems`` holds each line."""
+
+    code = "learners_not_found"
+
+    def __init__(self, unknown: Sequence[tuple[int, str]]) -> None:
+        self.unknown = tuple(unknown)
+        self.problems = tuple({"line": line, "login": login} for line, login in unknown)
+        shown = ", ".join(f"line {line}: {login!r}" for line, login in unknown[:10])
+        shown_zh = "，".join(f"第 {line} 行：{login!r}" for line, login in unknown[:10])
+        more = f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""
+        more_zh = f"（另有 {len(unknown) - 10} 行）" if len(unknown) > 10 else ""
+        super().__init__(
+            f"{len(unknown)} line(s) name no account: {shown}{more}",
+            f"{len(unknown)} 行没有对应的账号：{shown_zh}{more_zh}",
+        )
 
 
 class NotEligibleError(AttemptServiceError):

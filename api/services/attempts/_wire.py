@@ -252,3 +252,9 @@ class SweepOutcome(Struct, frozen=True, kw_only=True):
     #: Of each attempt it closed: how long after its finish (the deadline, or the end
     #: of the grace period) the close was stored.
     lags_ms: tuple[int, ...] = ()
+
+
+class EnrollOutcome(Struct, frozen=True, kw_only=True):
+    #: Learners newly enrolled, and learners who were enrolled already.
+    enrolled: int
+    already: int

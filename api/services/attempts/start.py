@@ -13,15 +13,15 @@ field.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from api.services import exams
-from api.services.attempts._errors import NotEligibleError
+from api.services import accounts, exams
+from api.services.attempts._errors import LearnersNotFoundError, NotEligibleError
 from api.services.attempts._loading import _Context, _items, _Loader, _published_spec
 from api.services.attempts._rows import (
     OPEN_STATES,
@@ -41,6 +41,7 @@ from api.services.attempts._rows import (
 from api.services.attempts._wire import (
     AnswerView,
     AttemptSummary,
+    EnrollOutcome,
     ExamEntry,
     MyExams,
     OpenAttempt,
@@ -49,7 +50,7 @@ from api.services.attempts._wire import (
     PaperView,
 )
 from api.store.tables import Attempt as AttemptRow
-from api.store.tables import AttemptOverride, Enrollment
+from api.store.tables import AttemptOverride, Enrollment, Exam
 from api.store.tables import Paper as PaperRow
 from examengine import attempt as core
 from examengine.assembly import PaperItem
@@ -75,6 +76,36 @@ def enroll(session: Session, *, learner_id: int, exam: str, study_met: bool, now
         row.study_met = True
         session.add(row)
     session.flush()
+
+
+def enroll_learners(
+    session: Session, *, exam: str, logins: Sequence[str], study_met: bool, now: int
+) -> EnrollOutcome:
+    """Enroll many learners (by login, resident ID or phone) for ``exam`` at once, all
+    or nothing: ``ExamNotFoundError`` for an unknown exam, ``LearnersNotFoundError``
+    naming every unknown line; ``study_met`` marks the study requirement met (learners
+    who studied elsewhere, or a load test's)."""
+    if session.exec(select(Exam.key).where(Exam.key == exam)).first() is None:
+        raise exams.ExamNotFoundError(exam)
+    found: dict[str, int] = {}
+    unknown: list[tuple[int, str]] = []
+    for line, login in enumerate(logins, start=1):
+        user = accounts.find_account(session, login)
+        if user is None or user.id is None:
+            unknown.append((line, login))
+        else:
+            found.setdefault(login, user.id)
+    if unknown:
+        raise LearnersNotFoundError(unknown)
+    rows = session.exec(
+        select(Enrollment.learner_id).where(
+            Enrollment.exam_key == exam, col(Enrollment.learner_id).in_(list(found.values()))
+        )
+    ).all()
+    before = set(rows)
+    for learner_id in found.values():
+        enroll(session, learner_id=learner_id, exam=exam, study_met=study_met, now=now)
+    return EnrollOutcome(enrolled=len(set(found.values()) - before), already=len(before))
 
 
 def new_study_cycle(session: Session, *, learner_id: int, exam: str) -> int:

@@ -175,11 +175,17 @@ def load() -> None:
 
 
 def add_load_learners(
-    session: Session, *, count: int, prefix: str, password: str, now: datetime
+    session: Session,
+    *,
+    count: int,
+    prefix: str,
+    password: str,
+    now: datetime,
+    exam: str = DEMO_EXAM,
 ) -> int:
     """Learners ``<prefix>00001`` … for a load test: one password (hashed once), no forced
-    change, enrolled in the demo exam with the study requirement met. Accounts that exist
-    are kept; returns how many were created."""
+    change, enrolled in ``exam`` with the study requirement met. Accounts that exist are
+    kept; returns how many were created."""
     logins = [f"{prefix}{n:05d}" for n in range(1, count + 1)]
     existing = set(session.exec(select(User.login).where(col(User.login).startswith(prefix))))
     hashed = hash_password(password)
@@ -197,7 +203,7 @@ def add_load_learners(
         )
     session.flush()
     attempts.enroll_learners(
-        session, exam=DEMO_EXAM, logins=logins, study_met=True, now=int(now.timestamp() * 1000)
+        session, exam=exam, logins=logins, study_met=True, now=int(now.timestamp() * 1000)
     )
     return len(new)
 
@@ -206,13 +212,15 @@ def add_load_learners(
 @click.argument("count", type=click.IntRange(1, 1_000_000))
 @click.option("--prefix", default="load-", show_default=True, help="Login prefix.")
 @click.option("--password", default="load-test-1", show_default=True, help="Their password.")
-def learners(count: int, prefix: str, password: str) -> None:
-    """Learners for a load test, enrolled in the demo exam (loadtests/README.md)."""
+@click.option("--exam", default=DEMO_EXAM, show_default=True, help="The exam they may sit.")
+def learners(count: int, prefix: str, password: str, exam: str) -> None:
+    """Learners for a load test, enrolled in an exam (loadtests/README.md)."""
     with standalone_transaction(Settings.from_env(os.environ).database) as session:
         created = add_load_learners(
-            session, count=count, prefix=prefix, password=password, now=datetime.now(UTC)
-        )
+            session, count=count, prefix=prefix, password=password, now=datetime.now(UTC),
+            exam=exam,
+        )  # fmt: skip
     click.echo(
         f"{created} learners created, {count - created} kept ({prefix}00001 … "
-        f"{prefix}{count:05d}, password {password!r}), enrolled in {DEMO_EXAM}"
+        f"{prefix}{count:05d}, password {password!r}), enrolled in {exam}"
     )

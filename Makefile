@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 LOCK   := requirements.lock
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install install-test lint typecheck unit e2e bench bench-quick wrk lock clean serve demo
+.PHONY: run test install install-test lint typecheck unit e2e bench bench-quick wrk load lock clean serve demo
 
 ## run: install into .venv, migrate the embedded SQLite database, load the demo, serve on 127.0.0.1:8000
 run: install
@@ -63,6 +63,13 @@ wrk:
 	  else \
 	    echo "wrk is needed for the HTTP benchmarks: apt-get install -y wrk (as root)" >&2; exit 1; \
 	  fi; }
+
+## load: a load run of the synchronized exam start (make load USERS=1000 MODE=postgres WORKERS=2)
+USERS ?= 500
+MODE ?= sqlite
+WORKERS ?= 1
+load: install-test
+	$(BIN)/python -m loadtests.run --users $(USERS) --mode $(MODE) --workers $(WORKERS)
 
 ## lock: record the resolved versions of everything installed (commit requirements.lock)
 lock: install-test

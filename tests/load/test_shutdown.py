@@ -1,18 +1,22 @@
-"""SIGTERM drains and exits within the shutdown timeout, releasing every lock, even with
-a request in flight that would never end by itself (a study event stream) and a save
-just made; nothing acknowledged is lost."""
+"""``examengine serve`` as operations run it: SIGTERM drains and exits within the
+shutdown timeout, releasing every lock, even with a request in flight that would never
+end by itself (a study event stream) and a save just made (nothing acknowledged is
+lost); an idle keep-alive connection stays open for the configured time, no less."""
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -24,7 +28,9 @@ from tests.server import ROOT, free_port
 SHUTDOWN_S = 2
 
 
-async def test_sigterm_drains_within_its_timeout_and_frees_the_database(tmp_path: Path) -> None:
+def serve(tmp_path: Path, **env_extra: str) -> tuple[subprocess.Popen[bytes], int, IO[bytes]]:
+    """``examengine serve`` over the demo data on a fresh SQLite file; the process, its
+    port and its log file."""
     database = DatabaseSettings(url=f"sqlite:///{tmp_path / 'serve.db'}")
     migrate(database.url)
     with standalone_transaction(database) as session:
@@ -35,14 +41,47 @@ async def test_sigterm_drains_within_its_timeout_and_frees_the_database(tmp_path
         "EXAMENGINE_VAR_DIR": str(tmp_path / "var"),
         "EXAMENGINE_DATABASE_URL": database.url,
         "EXAMENGINE_PORT": str(port),
-        "EXAMENGINE_SHUTDOWN_TIMEOUT_S": str(SHUTDOWN_S),
         "EXAMENGINE_LOG_LEVEL": "WARNING",
+        **env_extra,
     }
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli.main", "serve"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server, port, log
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise AssertionError((tmp_path / "serve.log").read_text())
+
+
+def test_an_idle_keep_alive_connection_lives_as_long_as_configured(tmp_path: Path) -> None:
+    server, port, log = serve(tmp_path, EXAMENGINE_KEEP_ALIVE_S="2")
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", "/health")
+        assert connection.getresponse().read() == b'{"status":"ok","checks":{}}'
+        opened = connection.sock
+        time.sleep(1)  # idle, less than the keep-alive: the same connection serves
+        connection.request("GET", "/health")
+        assert connection.getresponse().status == 200
+        assert connection.sock is opened
+        time.sleep(3)  # idle past it: the server has closed the connection
+        assert opened.recv(1) == b""
+        connection.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+        log.close()
+
+
+async def test_sigterm_drains_within_its_timeout_and_frees_the_database(tmp_path: Path) -> None:
+    server, port, log = serve(tmp_path, EXAMENGINE_SHUTDOWN_TIMEOUT_S=str(SHUTDOWN_S))
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:

@@ -273,6 +273,7 @@ def load(
         time.sleep(1)
     load_s = time.monotonic() - started
     server_cpu = cpu_seconds(server_process) - server_cpu
+    load1, load5, _ = os.getloadavg()  # as the load ends
 
     ended = time.monotonic()
     recovered_s: float | None = None
@@ -295,12 +296,12 @@ def load(
     )
 
     rows, errors = report_rows(folder / "locust_stats.csv", folder / "locust_failures.csv")
-    load1, load5, _ = os.getloadavg()
     print(f"### {args.users} learners, {args.mode}, {args.workers} worker(s)\n")
     print(
         f"- {args.duration} s of load, starts spread over {args.start_window:g} s, a save every "
         f"{args.save_min:g}-{args.save_max:g} s, a heartbeat every 15 s; exam "
-        f"{args.exam_minutes:g} min; load average {load1:.2f} / {load5:.2f} (1 / 5 min), 2 cores"
+        f"{args.exam_minutes:g} min; load average at its end {load1:.2f} / {load5:.2f} "
+        "(1 / 5 min), 2 cores"
     )
     print(f"- CPU: server {server_cpu:.0f} s, generator {generator_cpu:.0f} s over {load_s:.0f} s")
     print(

@@ -5,7 +5,8 @@ window (``LOADTEST_START_WINDOW_S``, 60 s), then changes an answer every
 ``LOADTEST_SAVE_MIN_S``–``LOADTEST_SAVE_MAX_S`` seconds (5–10 s: a stress pace; 30–90 s is
 what a real learner does) and sends a heartbeat every 15 s, as the exam page does, until
 the exam's time is up; ``LOADTEST_SUBMIT_SHARE`` of them submit before it. A 503 is
-retried after its Retry-After with jitter, as the page does; what the server
+retried after its Retry-After with jitter, as the page does, and reported under its own
+name (``save 503``: how fast refusals come); what the server
 acknowledged goes into the ledger (``LOADTEST_LEDGER``: one JSON line per acknowledged
 save, start and submit) that ``loadtests.ledger`` checks against the database after the
 run. Logins are ``LOADTEST_PREFIX`` + a number from 1 (``examengine demo learners``).
@@ -88,6 +89,9 @@ class Learner(FastHttpUser):
         for attempt in range(MAX_RETRIES + 1):
             with self.client.post(url, json=body, name=name, catch_response=True) as reply:
                 status = reply.status_code
+                if status == 503:
+                    # Refusals are reported apart ("save 503"): their own latency.
+                    reply.request_meta["name"] = f"{name} 503"
                 if status == 503 and attempt < MAX_RETRIES:
                     reply.failure("503 refused (retried)")
                     wait = float(reply.headers.get("Retry-After", "1") or 1)

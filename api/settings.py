@@ -84,8 +84,12 @@ class ServerSettings(Struct, frozen=True, kw_only=True):
     port: int = 8000
     workers: int = 1
     log_level: LogLevel = "INFO"
-    threads: int = 16
-    queue_depth: int = 64
+    #: About two per core: the units of work are mostly Python, and more threads only
+    #: contend for the GIL and starve the event loop (at 5,000 learners on SQLite on 2
+    #: cores: 16 threads, 56 s worst response; 4 threads, 5.6 s; docs/benchmarks.md).
+    #: Raise it when the database is remote and its round trips dominate.
+    threads: int = 4
+    queue_depth: int = 32
     queue_wait_ms: int = 500
     #: The Retry-After of a refusal; clients add jitter.
     retry_after_s: int = 2
@@ -333,9 +337,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EXAMENGINE_LOG_LEVEL", "server.log_level",
              _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "default INFO"),
     Variable("EXAMENGINE_THREADS", "server.threads", _integer(1, 512),
-             "requests run at once per process, each on a thread (default 16)"),
+             "requests run at once per process, each on a thread (default 4)"),
     Variable("EXAMENGINE_QUEUE_DEPTH", "server.queue_depth", _integer(0, 100_000),
-             "requests that may wait for a thread before 503s (default 64)"),
+             "requests that may wait for a thread before 503s (default 32)"),
     Variable("EXAMENGINE_QUEUE_WAIT_MS", "server.queue_wait_ms", _integer(1, 30_000),
              "longest wait for a thread before a 503 (default 500)"),
     Variable("EXAMENGINE_RETRY_AFTER_S", "server.retry_after_s", _integer(1, 3600),

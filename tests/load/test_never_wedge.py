@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import secrets
 import sqlite3
 import ssl
@@ -41,6 +42,8 @@ SURGE = 150
 #: Of them, the ones whose client gives up after a fraction of a second, mid-request.
 IMPATIENT = SURGE // 3
 TLS = ssl.create_default_context()
+#: Refusals a client sends again (after Retry-After, as the exam page does).
+RETRIES = 4
 #: No answer within this long is a hang (a refusal comes within 1 s).
 HANG_S = 12.0
 
@@ -98,17 +101,23 @@ async def sit(base: str, login: str, *, timeout: float) -> list[int | str]:
 async def sit_with(client: httpx.AsyncClient, login: str, *, timeout: float) -> list[int | str]:
     """Log in, start the demo exam, save an answer and send a heartbeat; the status of
     each step, or ``"gave up"`` / ``"hung"`` when the client's timeout ran out. A 503
-    must come within 1.5 s and say when to retry: otherwise it is ``"slow refusal"``."""
+    must come within 1.5 s and say when to retry (otherwise it is ``"slow refusal"``);
+    it is sent again after its Retry-After, ``RETRIES`` times at most."""
     outcomes: list[int | str] = []
 
     async def step(url: str, body: Any = None) -> httpx.Response:
-        started = time.monotonic()
-        response = await client.post(url, json=body)
-        if response.status_code == 503 and (
-            time.monotonic() - started > 1.5 or "retry-after" not in response.headers
-        ):
-            outcomes.append("slow refusal")
-        outcomes.append(response.status_code)
+        for _ in range(RETRIES):
+            started = time.monotonic()
+            response = await client.post(url, json=body)
+            outcomes.append(response.status_code)
+            if response.status_code != 503:
+                return response
+            if time.monotonic() - started > 1.5 or "retry-after" not in response.headers:
+                outcomes.append("slow refusal")
+            # As the exam page does: wait the Retry-After with jitter, send it again.
+            await asyncio.sleep(
+                int(response.headers.get("retry-after", 1)) * random.uniform(1, 1.5)
+            )
         return response
 
     try:

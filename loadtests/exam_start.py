@@ -97,6 +97,9 @@ class Learner(FastHttpUser):
                     wait = float(reply.headers.get("Retry-After", "1") or 1)
                     gevent.sleep(wait * (1 + random.random() / 2))
                     continue
+                if status == 0:  # no answer: locust's timeout (60 s) or a closed connection
+                    reply.failure(f"no answer: {getattr(reply, 'error', None)!r}"[:120])
+                    return status, None
                 if status >= 400:
                     reply.failure(f"{status} {reply.text[:120]}")
                     return status, None

@@ -73,14 +73,14 @@ def test_every_build_has_a_dockerfile_that_exists(compose: dict[str, Any]) -> No
         assert (context / dockerfile).is_file(), f"{name}: {context / dockerfile} is missing"
 
 
-def test_the_api_migrates_then_serves_the_factory_with_several_workers(
+def test_the_api_migrates_then_serves_with_several_workers(
     compose: dict[str, Any],
 ) -> None:
     command = command_text(compose["services"]["api"])
-    assert command.index("examengine db upgrade") < command.index("uvicorn")
-    assert "--factory api.app:create_app" in command
-    workers = re.search(r"--workers[ =](\d+)", command)
-    assert workers is not None and int(workers.group(1)) > 1
+    # examengine serve: uvicorn with the keep-alive and graceful shutdown of the settings.
+    assert command.index("examengine db upgrade") < command.index("examengine serve")
+    assert "uvicorn" not in command
+    assert int(compose["services"]["api"]["environment"]["EXAMENGINE_WORKERS"]) > 1
 
 
 def test_the_api_is_configured_for_postgresql_and_redis_in_production(

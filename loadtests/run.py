@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import secrets
 import shutil
@@ -145,8 +146,6 @@ def ready(url: str) -> bool:
 
 def sits_again(url: str, login: str) -> bool:
     """A learner after the load signs in and starts: the server serves again."""
-    import json  # noqa: PLC0415 (only here)
-
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
 
     def post(path: str, body: object) -> int:

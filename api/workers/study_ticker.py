@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -62,53 +63,55 @@ class StudyTicker:
         """One tick: the clock read once; the outcome stored; a flush when one is due."""
         now = self.clock.now_ms()
         outcome = self.live.tick(now=now)
-        try:
+        with self._or_requeue(outcome.batch):
             self._store(outcome.batch)
-        except Exception:
-            self.live.requeue(outcome.batch)  # stored with the next tick instead
-            raise
-        if self._last_flush is None:
-            self._last_flush = now
-        elif now - self._last_flush >= self.flush_ms:
+        if self._flush_due(now):
             self.flush(now=now)
+        return outcome
+
+    async def tick(self) -> study.TickOutcome:
+        """``run_once`` for the loop: the sessions change on the loop (heartbeats and
+        acks change them there too); the batches are stored on a worker thread, so a
+        write that waits for the database (SQLite's writer turn, a pool connection)
+        never stops the loop."""
+        now = self.clock.now_ms()
+        outcome = self.live.tick(now=now)
+        with self._or_requeue(outcome.batch):
+            await asyncio.to_thread(self._store, outcome.batch)
+        if self._flush_due(now):
+            batch = self.live.flush(now=now)
+            with self._or_requeue(batch):
+                await asyncio.to_thread(self._store, batch)
+            self._last_flush = now
         return outcome
 
     def flush(self, *, now: int) -> None:
         """Store the live progress of every session that changed (and end idle ones)."""
         batch = self.live.flush(now=now)
-        try:
+        with self._or_requeue(batch):
             self._store(batch)
+        self._last_flush = now
+
+    def _flush_due(self, now: int) -> bool:
+        if self._last_flush is None:
+            self._last_flush = now
+            return False
+        return now - self._last_flush >= self.flush_ms
+
+    @contextlib.contextmanager
+    def _or_requeue(self, batch: study.Batch) -> Iterator[None]:
+        """A batch that could not be stored goes back to the live sessions (on the loop's
+        thread), to be stored with the next tick instead."""
+        try:
+            yield
         except Exception:
             self.live.requeue(batch)
             raise
-        self._last_flush = now
 
     def _store(self, batch: study.Batch) -> None:
         if batch:
             with transaction(self.sessions) as session:
                 study.persist(session, batch)
-
-    async def tick(self) -> study.TickOutcome:
-        """``run_once`` for the loop: the sessions change on the loop (heartbeats and
-        acks change them there too); the batch is stored on a worker thread, so a write
-        that waits for the database (SQLite's writer turn, a pool connection) never
-        stops the loop."""
-        now = self.clock.now_ms()
-        outcome = self.live.tick(now=now)
-        await self._store_off_loop(outcome.batch)
-        if self._last_flush is None:
-            self._last_flush = now
-        elif now - self._last_flush >= self.flush_ms:
-            await self._store_off_loop(self.live.flush(now=now))
-            self._last_flush = now
-        return outcome
-
-    async def _store_off_loop(self, batch: study.Batch) -> None:
-        try:
-            await asyncio.to_thread(self._store, batch)
-        except Exception:
-            self.live.requeue(batch)  # stored with the next tick instead
-            raise
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.run(), name="study-ticker")

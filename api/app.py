@@ -132,6 +132,8 @@ def create_app(
                 waiting=settings.server.queue_depth,
                 wait_s=settings.server.queue_wait_ms / 1000,
                 retry_after_s=settings.server.retry_after_s,
+                password_slots=settings.server.password_slots,
+                retry_after_max_s=settings.server.retry_after_max_s,
             ),
             sessions.middleware,
             *(
@@ -228,8 +230,9 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         logger.warning("EXAMENGINE_LOAD_TEST is on: no login rate limit, no forced password change")
     # One thread and one pool connection per request that may run at once (admission
     # lets no more in), and a connection for each background worker.
-    to_thread.current_default_thread_limiter().total_tokens = settings.server.threads
-    engine = make_engine(settings.database, serving=settings.server.threads + BACKGROUND_UNITS)
+    running = settings.server.threads + settings.server.password_slots
+    to_thread.current_default_thread_limiter().total_tokens = running
+    engine = make_engine(settings.database, serving=running + BACKGROUND_UNITS)
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.uow = UnitOfWork(app.state.sessions)

@@ -91,8 +91,15 @@ class ServerSettings(Struct, frozen=True, kw_only=True):
     threads: int = 4
     queue_depth: int = 32
     queue_wait_ms: int = 500
-    #: The Retry-After of a refusal; clients add jitter.
+    #: Sign-ins and password changes hashing at once (argon2: ~45 ms of a core each, by
+    #: design). One per process leaves the other cores to the event loop and the saves of
+    #: learners already writing while a whole room signs in.
+    password_slots: int = 1
+    #: The Retry-After of a refusal when few are refused; clients add jitter.
     retry_after_s: int = 2
+    #: The Retry-After when most are: it grows with refused ÷ admitted over the last two
+    #: seconds, so retries spread out instead of coming back into a full process.
+    retry_after_max_s: int = 15
     #: Seconds an idle keep-alive connection stays open. Longer than the pages' save and
     #: heartbeat interval (5–15 s), so a reused connection is not closed under a request;
     #: behind a proxy, set the proxy's idle timeout to less than this.
@@ -342,8 +349,12 @@ VARIABLES: tuple[Variable, ...] = (
              "requests that may wait for a thread before 503s (default 32)"),
     Variable("EXAMENGINE_QUEUE_WAIT_MS", "server.queue_wait_ms", _integer(1, 30_000),
              "longest wait for a thread before a 503 (default 500)"),
+    Variable("EXAMENGINE_PASSWORD_SLOTS", "server.password_slots", _integer(1, 512),
+             "sign-ins hashing a password at once per process (default 1)"),
     Variable("EXAMENGINE_RETRY_AFTER_S", "server.retry_after_s", _integer(1, 3600),
-             "Retry-After of a 503 refusal (default 2)"),
+             "Retry-After of a 503 refusal under light pressure (default 2)"),
+    Variable("EXAMENGINE_RETRY_AFTER_MAX_S", "server.retry_after_max_s", _integer(1, 3600),
+             "Retry-After when most requests are refused (default 15)"),
     Variable("EXAMENGINE_KEEP_ALIVE_S", "server.keep_alive_s", _integer(1, 3600),
              "idle keep-alive seconds; a proxy in front must time out sooner (default 75)"),
     Variable("EXAMENGINE_SHUTDOWN_TIMEOUT_S", "server.shutdown_timeout_s", _integer(1, 3600),

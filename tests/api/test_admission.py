@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from litestar.types import ControllerRouterHandler, Message, Receive, Scope, Send
 from sqlalchemy import exc as sa_exc
 
-from api.http.admission import Admission
+from api.http.admission import Admission, Pressure
 from api.settings import ServerSettings, Settings
 from api.store.db import make_engine
 from api.store.writer import DatabaseBusy
@@ -173,3 +173,43 @@ def test_the_app_pool_holds_a_connection_per_thread_and_fails_fast(
         second.close()
     finally:
         engine.dispose()
+
+
+async def test_sign_ins_take_their_own_lane_so_hashing_never_holds_up_the_saves() -> None:
+    slow = Slow()
+    gate = Admission(slow, running=1, waiting=1, wait_s=0.3, retry_after_s=3, password_slots=1)
+    hashing = asyncio.create_task(call(gate, "/api/auth/login"))
+    await asyncio.sleep(0.01)  # it holds the one password slot
+    # The work lane is untouched: a save still gets its turn.
+    saving = asyncio.create_task(call(gate, "/api/attempts/1/answers"))
+    await asyncio.sleep(0.01)
+    assert not saving.done()  # it reached the app: not refused
+    # A second sign-in queues in its lane, a third is refused at once.
+    queued = asyncio.create_task(call(gate, "/api/auth/password"))
+    await asyncio.sleep(0.01)
+    assert gate.password.waiting == 1
+    assert_refused(await call(gate, "/api/auth/login"))
+    assert_refused(await queued)  # its 300 ms ran out behind the hashing one
+    slow.release.set()
+    assert (await hashing)[0] == 200
+    assert (await saving)[0] == 200
+    assert gate.waiting == 0
+
+
+def test_the_retry_after_grows_with_the_share_refused_and_falls_back() -> None:
+    now = [100.0]
+    pressure = Pressure(2, 15, clock=lambda: now[0])
+    for _ in range(20):
+        pressure.admitted()
+    assert pressure.refused() == 2  # one refused of twenty admitted: the base
+    for _ in range(18):
+        pressure.refused()
+    assert pressure.refused() == 4  # as many refused as admitted: twice the base
+    now[0] += 1  # the previous second still counts
+    for _ in range(200):
+        last = pressure.refused()
+    assert last == 15  # ten times as many refused: the ceiling
+    now[0] += 2  # two seconds later the window holds only what came since
+    for _ in range(5):
+        pressure.admitted()
+    assert pressure.refused() == 2

@@ -13,13 +13,17 @@ To add routes, append controllers or handlers to ``ROUTE_HANDLERS`` (or pass the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Sequence
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -152,6 +156,9 @@ def create_app(
                 "settings": settings,
                 "redis": redis,
                 "clock": clock,
+                # Set when SIGTERM or SIGINT arrives: long-lived streams close at once
+                # instead of holding the graceful shutdown for its whole timeout.
+                "draining": asyncio.Event(),
                 "study": (study := _live_study(settings, clock)),
                 "study_relay": StudyRelay(
                     study,
@@ -223,6 +230,35 @@ def _stores(settings: Settings, redis: Redis | None) -> dict[str, Store]:
     }
 
 
+def _drain_on_signal(draining: asyncio.Event) -> Callable[[], None]:
+    """Set ``draining`` when SIGTERM or SIGINT arrives, then pass the signal on to the
+    server's own handler (uvicorn's, which starts the graceful shutdown); a function that
+    puts the server's handlers back. Signals reach the main thread only: elsewhere (an
+    in-process test client) nothing is installed."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handle(sig: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(draining.set)
+        chained = previous[signal.Signals(sig)]
+        if callable(chained):
+            chained(sig, frame)
+        else:  # the default or ignored: as if we had not been here
+            signal.signal(sig, chained)
+            signal.raise_signal(sig)
+
+    for sig in previous:
+        signal.signal(sig, handle)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -259,9 +295,11 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         ticker.start()
     relay: StudyRelay = app.state.study_relay
     await relay.start()
+    restore = _drain_on_signal(app.state.draining)
     try:
         yield
     finally:
+        restore()
         await relay.stop()
         if sweeper is not None:
             await sweeper.stop()

@@ -13,6 +13,7 @@ and by every reply.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
@@ -27,6 +28,9 @@ from api.http.auth import principal_of, requires_role
 from api.services import study
 from api.store.db import Uow
 from api.workers.study_relay import StudyRelay
+
+#: How soon a browser reconnects its event stream when the server closed it to restart.
+RECONNECT_MS = 2000
 
 Token = Annotated[str, Meta(min_length=1, max_length=200)]
 Position = Annotated[int, Meta(ge=0, le=24 * 3600 * 1000)]
@@ -126,18 +130,31 @@ class StudyController(Controller):
         self, request: Request[Any, Any, Any], state: State, token: FromQuery[Token]
     ) -> ServerSentEvent:
         """``event: challenge`` with the challenge as JSON data; ``event: ended`` when
-        the session ends (taken over or idle), then the stream closes."""
+        the session ends (taken over or idle), then the stream closes. When the server
+        is shutting down the stream closes at once without ``ended``, and the browser's
+        EventSource reconnects after ``retry`` ms (to a worker still serving)."""
         relay = _relay(state)
         queue, handle = await relay.subscribe(token, learner=_learner(request))
+        draining: asyncio.Event = state.draining
 
         async def stream() -> AsyncGenerator[ServerSentEventMessage, None]:
+            stop = asyncio.ensure_future(draining.wait())
             try:
-                while (challenge := await queue.get()) is not None:
+                while True:
+                    get = asyncio.ensure_future(queue.get())
+                    await asyncio.wait((get, stop), return_when=asyncio.FIRST_COMPLETED)
+                    if not get.done():
+                        get.cancel()
+                        yield ServerSentEventMessage(comment="restarting", retry=RECONNECT_MS)
+                        return
+                    if (challenge := get.result()) is None:
+                        break
                     yield ServerSentEventMessage(
                         event="challenge", data=msgspec.json.encode(challenge).decode()
                     )
                 yield ServerSentEventMessage(event="ended", data="{}")
             finally:
+                stop.cancel()
                 await relay.unsubscribe(token, queue, handle)
 
         return ServerSentEvent(stream())

@@ -1,7 +1,8 @@
-"""``examengine serve`` as operations run it: SIGTERM drains and exits within the
-shutdown timeout, releasing every lock, even with a request in flight that would never
-end by itself (a study event stream) and a save just made (nothing acknowledged is
-lost); an idle keep-alive connection stays open for the configured time, no less."""
+"""``examengine serve`` as operations run it: SIGTERM closes the study event streams at
+once, drains and exits within the shutdown timeout, releasing every lock, even with a
+request in flight that would never end by itself (an upload that stops half-way) and a
+save just made (nothing acknowledged is lost); an idle keep-alive connection stays open
+for the configured time, no less."""
 
 from __future__ import annotations
 
@@ -108,12 +109,26 @@ async def test_sigterm_drains_within_its_timeout_and_frees_the_database(tmp_path
             assert chapter.status_code == 200, chapter.text
             token = chapter.json()["token"]
 
+            # A request that would never end by itself: a body that never finishes.
+            stuck = socket.create_connection(("127.0.0.1", port))
+            cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+            stuck.sendall(
+                f"POST /api/attempts/{paper['attempt']}/answers HTTP/1.1\r\n"
+                f"Host: 127.0.0.1\r\nCookie: {cookie}\r\nContent-Type: application/json\r\n"
+                "Content-Length: 1000\r\n\r\n[".encode()
+            )
             async with client.stream("GET", "/api/study/events", params={"token": token}) as sse:
                 assert sse.status_code == 200
                 signalled = time.monotonic()
                 server.send_signal(signal.SIGTERM)
+                # The event stream closes at once (not at the shutdown timeout), telling
+                # the browser to reconnect, and without "ended": the session goes on.
+                rest = await asyncio.wait_for(sse.aread(), SHUTDOWN_S)
+                assert b"retry: 2000" in rest
+                assert b"ended" not in rest
                 code = await asyncio.to_thread(server.wait, SHUTDOWN_S + 8)
                 took = time.monotonic() - signalled
+            stuck.close()
         # uvicorn re-raises the signal once it has shut down: it exits "by SIGTERM".
         assert code in (0, -signal.SIGTERM), (tmp_path / "serve.log").read_text()
         assert took < SHUTDOWN_S + 5, took

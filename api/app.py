@@ -50,7 +50,13 @@ from api.http.errors import exception_handlers
 from api.http.exams import ExamsController
 from api.http.health import health, ready
 from api.http.integrity import IntegrityController
-from api.http.schema import openapi_config, viewer_assets
+from api.http.params import MAX_JSON_BYTES, ApiRequest
+from api.http.schema import (
+    allow_every_method,
+    document_replies,
+    openapi_config,
+    viewer_assets,
+)
 from api.http.study import StudyController
 from api.logging import RequestLog, logging_config
 from api.services.study import LiveStudy, closing_policy
@@ -128,6 +134,8 @@ def create_app(
         route_handlers=[*ROUTE_HANDLERS, MetricsController, *route_handlers],
         dependencies={"uow": Provide(provide_uow, sync_to_thread=False)},
         exception_handlers=exception_handlers(),
+        request_class=ApiRequest,
+        request_max_body_size=MAX_JSON_BYTES,
         middleware=[
             prometheus.middleware,
             DefineMiddleware(
@@ -173,6 +181,8 @@ def create_app(
     # Outermost, around Litestar's own exception handling, so that unrouted requests
     # (404, 405) get a request id and an access line too.
     app.asgi_handler = RequestLog(app.asgi_handler)
+    allow_every_method(app)
+    document_replies(app)
     return app
 
 

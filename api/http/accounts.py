@@ -16,11 +16,14 @@ from urllib.parse import quote
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, JSONBody
+from litestar.params import Body, FromQuery, JSONBody
 from msgspec import Meta, Struct
 from sqlmodel import Session
 
 from api.http.auth import RATE_LIMITED, login_locks, principal_of, requires_role
+from api.http.errors import RAISES
+from api.http.params import LoginRef
+from api.http.schema import replying_in
 from api.services import accounts
 from api.services.accounts import Account, PasswordReset, Registration, RosterReport
 from api.services.passwords import hash_password
@@ -30,6 +33,7 @@ from api.store.tables import User
 #: Largest roster accepted in one upload.
 MAX_ROSTER_BYTES = 16 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv; charset=utf-8"
 
 Role = Annotated[str, Meta(min_length=1, max_length=32)]
 
@@ -59,7 +63,7 @@ def _now() -> datetime:
 
 @post(
     "/auth/register", status_code=201, sync_to_thread=True, tags=["auth"],
-    opt={RATE_LIMITED: True},
+    opt={RATE_LIMITED: True, RAISES: (accounts.AccountError,)},
 )  # fmt: skip
 def register(data: JSONBody[Registration], uow: Uow) -> Account:
     """Register as a learner; the login is the resident ID number (the phone works too).
@@ -76,10 +80,11 @@ class AccountsController(Controller):
 
     path = "/api/accounts"
     tags = ["accounts"]
+    opt = {RAISES: (accounts.AccountError,)}
 
     @post(
         "/roster", guards=[requires_role("employer_admin", "operator")], sync_to_thread=True,
-        status_code=200,
+        status_code=200, operation_class=replying_in("application/json", XLSX, CSV),
     )  # fmt: skip
     def import_roster(
         self,
@@ -116,7 +121,7 @@ class AccountsController(Controller):
             stem = name.rsplit(".", 1)[0]
             return Response(
                 body,
-                media_type=XLSX if format == "xlsx" else "text/csv; charset=utf-8",
+                media_type=XLSX if format == "xlsx" else CSV,
                 headers={
                     "Content-Disposition": "attachment; filename*=UTF-8''"
                     + quote(f"{stem}.errors.{format}"),
@@ -132,7 +137,7 @@ class AccountsController(Controller):
         self,
         request: Request[Any, Any, Any],
         uow: Uow,
-        login: FromPath[str],
+        login: LoginRef,
         data: JSONBody[ResetRequest],
     ) -> PasswordReset:
         """Set a new initial password (changed at the next login) and lift a login lock.
@@ -150,7 +155,7 @@ class AccountsController(Controller):
         self,
         request: Request[Any, Any, Any],
         uow: Uow,
-        login: FromPath[str],
+        login: LoginRef,
         data: JSONBody[RolesRequest],
     ) -> Account:
         """Replace the roles of an account (effective at its next login)."""

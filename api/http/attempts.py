@@ -20,18 +20,31 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import Body, FromQuery, JSONBody
 from msgspec import Meta, Struct
 
 from api.http.auth import device_of, principal_of, requires_role
+from api.http.errors import RAISES
+from api.http.params import AttemptId, ExamKey, LoginRef, OptionalFilter
 from api.services import attempts
 from api.settings import Settings
 from api.store.db import Uow
+from examengine.attempt import AttemptError
 
 ItemKey = Annotated[str, Meta(min_length=1, max_length=120)]
 Seq = Annotated[int, Meta(ge=1, le=2**31 - 1)]
 Reason = Annotated[str, Meta(min_length=1, max_length=500)]
-ExamKey = Annotated[str, Meta(min_length=1, max_length=120)]
+
+
+#: What the attempt use cases refuse with (their statuses: ``api.http.errors``).
+ERRORS = (
+    AttemptError,
+    attempts.NotEligibleError,
+    attempts.AttemptServiceError,
+    attempts.AttemptNotFoundError,
+    attempts.LearnerNotFoundError,
+    attempts.BadAnswerError,
+)
 
 
 class StartRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -44,7 +57,8 @@ class SaveRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     response: Any = None
 
 
-Saves = Annotated[list[SaveRequest], Meta(max_length=attempts.MAX_SAVES)]
+#: A batch of saves: ``Body(max_items=…)``, which Litestar enforces on a list body.
+Saves = Annotated[list[SaveRequest], Body(max_items=attempts.MAX_SAVES)]
 
 
 class SubmitRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -83,6 +97,7 @@ class LearnerAttemptsController(Controller):
     path = "/api"
     tags = ["attempts"]
     guards = [requires_role("learner")]
+    opt = {RAISES: ERRORS}
 
     @get("/me/exams", summary="My exams: may I start, attempts left, what is open",
          sync_to_thread=True)  # fmt: skip
@@ -97,7 +112,7 @@ class LearnerAttemptsController(Controller):
         request: Request[Any, Any, Any],
         uow: Uow,
         state: State,
-        key: FromPath[ExamKey],
+        key: ExamKey,
         data: JSONBody[StartRequest],
     ) -> attempts.PaperView:
         """201 with the paper (no key) and the seconds left; 409 with the reason (and, in
@@ -117,7 +132,7 @@ class LearnerAttemptsController(Controller):
     @post("/attempts/{attempt_id:str}/resume", summary="Continue an attempt (this device takes it)",
           status_code=200, sync_to_thread=True)  # fmt: skip
     def resume(
-        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: AttemptId
     ) -> attempts.PaperView:
         with uow() as db:
             return attempts.resume(
@@ -131,7 +146,7 @@ class LearnerAttemptsController(Controller):
     @get("/attempts/{attempt_id:str}/paper", summary="My paper (no key) and my saved answers",
          sync_to_thread=True)  # fmt: skip
     def paper(
-        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: AttemptId
     ) -> attempts.PaperView:
         with uow() as db:
             return attempts.paper_view(
@@ -149,8 +164,8 @@ class LearnerAttemptsController(Controller):
         request: Request[Any, Any, Any],
         uow: Uow,
         state: State,
-        attempt_id: FromPath[str],
-        data: JSONBody[Saves],
+        attempt_id: AttemptId,
+        data: Saves,
     ) -> attempts.SaveResult:
         """Each save is accepted, repeated (the same seq again) or stale (older than the
         item's newest saved change). 409 when the attempt is closed, past its deadline or
@@ -169,7 +184,7 @@ class LearnerAttemptsController(Controller):
     @post("/attempts/{attempt_id:str}/heartbeat", summary="Seconds left (closes at the deadline)",
           status_code=200, sync_to_thread=True)  # fmt: skip
     def heartbeat(
-        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: AttemptId
     ) -> attempts.Heartbeat:
         with uow() as db:
             return attempts.heartbeat(
@@ -187,7 +202,7 @@ class LearnerAttemptsController(Controller):
         request: Request[Any, Any, Any],
         uow: Uow,
         state: State,
-        attempt_id: FromPath[str],
+        attempt_id: AttemptId,
         data: JSONBody[SubmitRequest | None] = None,
     ) -> attempts.ResultView:
         with uow() as db:
@@ -204,7 +219,7 @@ class LearnerAttemptsController(Controller):
     @get("/attempts/{attempt_id:str}/result", summary="The result (the key once closed, if shown)",
          sync_to_thread=True)  # fmt: skip
     def result(
-        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: AttemptId
     ) -> attempts.ResultView:
         with uow() as db:
             return attempts.result(
@@ -219,6 +234,7 @@ class OperatorAttemptsController(Controller):
     path = "/api/operator"
     tags = ["operator"]
     guards = [requires_role("proctor", "operator")]
+    opt = {RAISES: ERRORS}
 
     @get("/attempts", summary="Attempts live: seconds left, last save, events",
          sync_to_thread=True)  # fmt: skip
@@ -227,7 +243,7 @@ class OperatorAttemptsController(Controller):
         uow: Uow,
         state: State,
         open: FromQuery[bool] = True,
-        exam: FromQuery[str | None] = None,
+        exam: OptionalFilter = None,
     ) -> attempts.LiveList:
         with uow() as db:
             return attempts.live(db, now=_now(state), open_only=open, exam=exam)
@@ -239,7 +255,7 @@ class OperatorAttemptsController(Controller):
         request: Request[Any, Any, Any],
         uow: Uow,
         state: State,
-        attempt_id: FromPath[str],
+        attempt_id: AttemptId,
         data: JSONBody[ExtendRequest],
     ) -> attempts.OperatorAttempt:
         with uow() as db:
@@ -263,8 +279,8 @@ class OperatorAttemptsController(Controller):
         request: Request[Any, Any, Any],
         uow: Uow,
         state: State,
-        login: FromPath[str],
-        key: FromPath[ExamKey],
+        login: LoginRef,
+        key: ExamKey,
         data: JSONBody[GrantRequest],
     ) -> attempts.GrantOutcome:
         with uow() as db:
@@ -286,7 +302,7 @@ class OperatorAttemptsController(Controller):
         request: Request[Any, Any, Any],
         uow: Uow,
         state: State,
-        attempt_id: FromPath[str],
+        attempt_id: AttemptId,
         data: JSONBody[ReasonRequest],
     ) -> attempts.OperatorAttempt:
         with uow() as db:
@@ -300,7 +316,7 @@ class OperatorAttemptsController(Controller):
 
     @get("/attempts/{attempt_id:str}/steps", summary="Every answer step and event of an attempt",
          sync_to_thread=True)  # fmt: skip
-    def steps(self, uow: Uow, attempt_id: FromPath[str]) -> attempts.StepLog:
+    def steps(self, uow: Uow, attempt_id: AttemptId) -> attempts.StepLog:
         with uow() as db:
             return attempts.step_log(db, attempt_id=attempt_id)
 
@@ -312,7 +328,7 @@ class OperatorAttemptsController(Controller):
         request: Request[Any, Any, Any],
         uow: Uow,
         state: State,
-        attempt_id: FromPath[str],
+        attempt_id: AttemptId,
         data: JSONBody[ReasonRequest],
     ) -> attempts.OperatorAttempt:
         with uow() as db:

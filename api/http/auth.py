@@ -36,6 +36,7 @@ from msgspec import Meta, Struct
 from sqlmodel import Session
 
 from api.http.errors import (
+    RAISES,
     ApiError,
     Forbidden,
     InvalidCredentials,
@@ -282,7 +283,11 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post("/login", status_code=200, opt={RATE_LIMITED: True})
+    @post(
+        "/login",
+        status_code=200,
+        opt={RATE_LIMITED: True, RAISES: (InvalidCredentials, accounts.AccountLockedError)},
+    )
     async def login(
         self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest], uow: Uow
     ) -> Me:
@@ -323,7 +328,13 @@ class AuthController(Controller):
                 raise NotAuthenticated
             return _me(user, principal_of(request))
 
-    @post("/password", guards=[requires_session], sync_to_thread=True, status_code=200)
+    @post(
+        "/password",
+        guards=[requires_session],
+        sync_to_thread=True,
+        status_code=200,
+        opt={RAISES: (WrongPassword, PasswordUnchanged, accounts.AccountInvalidError)},
+    )
     def change_password(
         self, request: Request[Any, Any, Any], data: JSONBody[PasswordChange], uow: Uow
     ) -> Me:

@@ -9,18 +9,29 @@ become problem+json in ``api.http.errors``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, JSONBody
-from msgspec import Meta, Struct
+from litestar.params import Body, FromQuery, JSONBody
+from msgspec import Struct
 from sqlmodel import Session
 
 from api.http.auth import principal_of, requires_role
+from api.http.errors import RAISES
+from api.http.params import (
+    BankName,
+    Filter,
+    ItemKey,
+    LatestVersion,
+    Limit,
+    Offset,
+    Version,
+)
+from api.http.schema import replying_in
 from api.services import banks
 from api.store.db import Uow
 from itembank import formats
@@ -33,9 +44,8 @@ from itembank.versioning import BankDiff
 #: Largest bank file accepted in one upload.
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
-Limit = Annotated[int, Meta(ge=1, le=500)]
-Offset = Annotated[int, Meta(ge=0)]
-FormatName = Annotated[str, Meta(pattern="^(" + "|".join(formats.FORMAT_NAMES) + ")$")]
+#: An export format: one of the known names (an enum in the API description).
+FormatName = Literal[formats.FORMAT_NAMES]  # type: ignore[valid-type]
 
 MEDIA_TYPES = {
     "native": ("application/yaml", "yaml"),
@@ -119,6 +129,7 @@ class AuthoringController(Controller):
     path = "/api/banks"
     tags = ["authoring"]
     guards = [requires_role("author", "operator")]
+    opt = {RAISES: (ItembankError, formats.UnknownFormatError)}
 
     @get("/", summary="Every bank with its latest version", sync_to_thread=True)
     def list_banks(self, uow: Uow) -> list[banks.VersionInfo]:
@@ -132,7 +143,7 @@ class AuthoringController(Controller):
 
     @post("/{bank:str}/import", summary="Import a bank file as a new draft version")
     async def import_file(
-        self, request: Request[Any, Any, Any], uow: Uow, bank: FromPath[str], data: Multipart
+        self, request: Request[Any, Any, Any], uow: Uow, bank: BankName, data: Multipart
     ) -> ImportOut:
         raw, name, fmt = await _read(data)
         author = principal_of(request).user_id
@@ -151,7 +162,7 @@ class AuthoringController(Controller):
         return await uow.run(work)
 
     @get("/{bank:str}/versions", summary="Every version of a bank", sync_to_thread=True)
-    def versions(self, uow: Uow, bank: FromPath[str]) -> list[banks.VersionInfo]:
+    def versions(self, uow: Uow, bank: BankName) -> list[banks.VersionInfo]:
         with uow() as db:
             return banks.list_versions(db, bank=bank)
 
@@ -161,7 +172,7 @@ class AuthoringController(Controller):
         status_code=200,
         sync_to_thread=True,
     )
-    def publish(self, uow: Uow, bank: FromPath[str], version: FromPath[int]) -> banks.VersionInfo:
+    def publish(self, uow: Uow, bank: BankName, version: Version) -> banks.VersionInfo:
         with uow() as db:
             return banks.publish(db, bank=bank, version=version, now=_now())
 
@@ -170,14 +181,14 @@ class AuthoringController(Controller):
         self,
         *,
         uow: Uow,
-        bank: FromPath[str],
-        version: FromQuery[int | None] = None,
-        q: FromQuery[str] = "",
-        topic: FromQuery[str] = "",
-        kind: FromQuery[str] = "",
-        status: FromQuery[str] = "",
-        offset: FromQuery[Offset] = 0,
-        limit: FromQuery[Limit] = 50,
+        bank: BankName,
+        version: LatestVersion = None,
+        q: Filter = "",
+        topic: Filter = "",
+        kind: Filter = "",
+        status: Filter = "",
+        offset: Offset = 0,
+        limit: Limit = 50,
     ) -> banks.ItemPage:
         with uow() as db:
             return banks.search_items(
@@ -196,9 +207,9 @@ class AuthoringController(Controller):
     def item(
         self,
         uow: Uow,
-        bank: FromPath[str],
-        key: FromPath[str],
-        version: FromQuery[int | None] = None,
+        bank: BankName,
+        key: ItemKey,
+        version: LatestVersion = None,
     ) -> Item:
         with uow() as db:
             return banks.get_item(db, bank=bank, key=key, version=version)
@@ -212,8 +223,8 @@ class AuthoringController(Controller):
         self,
         request: Request[Any, Any, Any],
         uow: Uow,
-        bank: FromPath[str],
-        key: FromPath[str],
+        bank: BankName,
+        key: ItemKey,
         data: JSONBody[Item],
     ) -> banks.VersionInfo:
         with uow() as db:
@@ -221,13 +232,18 @@ class AuthoringController(Controller):
             author = principal_of(request).user_id
             return banks.save_item(db, bank=bank, item=item, now=_now(), author_id=author)
 
-    @get("/{bank:str}/export", summary="Export a version in any format", sync_to_thread=True)
+    @get(
+        "/{bank:str}/export",
+        summary="Export a version in any format",
+        sync_to_thread=True,
+        operation_class=replying_in(*(media for media, _ in MEDIA_TYPES.values())),
+    )
     def export(
         self,
         uow: Uow,
-        bank: FromPath[str],
+        bank: BankName,
         format: FromQuery[FormatName],
-        version: FromQuery[int | None] = None,
+        version: LatestVersion = None,
     ) -> Response[bytes]:
         with uow() as db:
             body = banks.export(db, bank=bank, fmt=format, version=version)
@@ -241,16 +257,12 @@ class AuthoringController(Controller):
             )
 
     @get("/{bank:str}/diff", summary="What changed between two versions", sync_to_thread=True)
-    def diff(
-        self, uow: Uow, bank: FromPath[str], old: FromQuery[int], new: FromQuery[int]
-    ) -> BankDiff:
+    def diff(self, uow: Uow, bank: BankName, old: Version, new: Version) -> BankDiff:
         with uow() as db:
             return banks.diff_versions(db, bank=bank, old=old, new=new)
 
     @get("/{bank:str}/stats", summary="Item analysis from stored responses", sync_to_thread=True)
-    def stats(
-        self, uow: Uow, bank: FromPath[str], version: FromQuery[int | None] = None
-    ) -> ExamStats:
+    def stats(self, uow: Uow, bank: BankName, version: LatestVersion = None) -> ExamStats:
         with uow() as db:
             return banks.item_analysis(db, bank=bank, version=version)
 

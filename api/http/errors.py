@@ -78,8 +78,13 @@ from itembank.errors import (
     ItemNotFoundError,
     VersionPublishedError,
 )
+from itembank.formats import UnknownFormatError
 
 PROBLEM_JSON = "application/problem+json"
+
+#: Route ``opt`` key: the exceptions a handler's use cases may raise, so that the API
+#: description lists the statuses they are answered with (``api.http.schema``).
+RAISES = "raises"
 
 logger = logging.getLogger("api.http.errors")
 
@@ -200,13 +205,56 @@ class Conflict(ApiError):
     code = "conflict"
 
 
+class MalformedJson(ApiError):
+    """A body that is not JSON (or not UTF-8): what the decoder said is the detail."""
+
+    status = 400
+    code = "malformed_json"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"The body is not valid JSON in UTF-8: {reason}.",
+            f"请求体不是有效的 UTF-8 JSON：{reason}。",
+        )
+
+
+class BodyTooDeep(ApiError):
+    status = 400
+    code = "json_too_deep"
+
+    def __init__(self, depth: int) -> None:
+        super().__init__(
+            f"The JSON body nests deeper than {depth} levels.",
+            f"JSON 请求体的嵌套超过 {depth} 层。",
+        )
+
+
+class ControlCharacter(ApiError):
+    """Text holding a C0 control character other than tab and newline (NUL above all:
+    PostgreSQL cannot store it). Names the field, as a 422 of the validation does."""
+
+    status = 422
+    code = "control_character"
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        super().__init__(
+            f"Invalid fields: {field} (a control character other than tab or newline).",
+            f"以下字段无效：{field}（含有制表符和换行符以外的控制字符）。",
+        )
+
+
 # --------------------------------------------------------------------------- handlers
 
 Handler = Callable[[Request[Any, Any, Any], Any], Response[Any]]
 
 
 def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Problem]:
-    return problem_response(exc.status, code=exc.code, detail=exc.detail, detail_zh=exc.detail_zh)
+    field = getattr(exc, "field", None)
+    errors = [FieldError(field=field, message=exc.detail, source="body")] if field else []
+    return problem_response(
+        exc.status, code=exc.code, detail=exc.detail, detail_zh=exc.detail_zh, errors=errors
+    )
 
 
 #: msgspec names a missing field only in its message; Litestar then reports the key "data".
@@ -218,6 +266,8 @@ def _field_error(entry: dict[str, Any]) -> FieldError:
     field = str(entry.get("key", ""))
     if missing := _MISSING_FIELD.search(message):
         field = missing.group(1)
+    elif field == "data":  # the body as a whole (a list too long, the wrong type)
+        field = "body"
     return FieldError(field=field, message=message, source=str(entry.get("source", "")))
 
 
@@ -249,6 +299,9 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Probl
         401: "not_authenticated",
         403: "forbidden",
         404: "not_found",
+        405: "method_not_allowed",
+        413: "body_too_large",
+        415: "unsupported_media_type",
         429: "rate_limited",
     }.get(exc.status_code)
     detail = exc.detail if exc.status_code == 400 else None
@@ -342,6 +395,7 @@ def domain_handler(status: int) -> Handler:
             headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
         )
 
+    handle.statuses = frozenset({status})  # type: ignore[attr-defined]
     return handle
 
 
@@ -354,6 +408,7 @@ def coded_handler(default: int, statuses: Mapping[str, int]) -> Handler:
         status = statuses.get(getattr(exc, "code", ""), default)
         return handlers[status](request, exc)
 
+    handle.statuses = frozenset(handlers)  # type: ignore[attr-defined]
     return handle
 
 
@@ -408,6 +463,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
     BankNotFoundError: domain_handler(404),
     ItemNotFoundError: domain_handler(404),
     VersionPublishedError: domain_handler(409),
+    UnknownFormatError: domain_handler(422),
     SpecInvalidError: domain_handler(422),
     ExamServiceError: domain_handler(409),
     ExamNotFoundError: domain_handler(404),
@@ -431,6 +487,17 @@ EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
 }
 
 
+def statuses_of(exc_type: type[Exception]) -> frozenset[int]:
+    """Every status ``exc_type`` can be answered with (the API description's replies):
+    an ``ApiError``'s own, else the statuses of its most specific handler here."""
+    if issubclass(exc_type, ApiError):
+        return frozenset({exc_type.status})
+    nearest = next(EXCEPTION_HANDLERS[c] for c in exc_type.__mro__ if c in EXCEPTION_HANDLERS)
+    # Its subclasses may be mapped to statuses of their own (a 404 under a 422 root).
+    below = [h for cls, h in EXCEPTION_HANDLERS.items() if issubclass(cls, exc_type)]
+    return frozenset(s for h in [nearest, *below] for s in getattr(h, "statuses", {500}))
+
+
 def exception_handlers() -> ExceptionHandlersMap:
     """A copy of ``EXCEPTION_HANDLERS`` in the form Litestar takes."""
     return dict(EXCEPTION_HANDLERS)  # type: ignore[arg-type]
@@ -440,11 +507,15 @@ __all__ = [
     "EXCEPTION_HANDLERS",
     "MESSAGES",
     "PROBLEM_JSON",
+    "RAISES",
     "ApiError",
+    "BodyTooDeep",
     "Conflict",
+    "ControlCharacter",
     "FieldError",
     "Forbidden",
     "InvalidCredentials",
+    "MalformedJson",
     "NotAuthenticated",
     "NotFound",
     "PasswordChangeRequired",
@@ -452,4 +523,5 @@ __all__ = [
     "domain_handler",
     "overloaded",
     "problem_response",
+    "statuses_of",
 ]

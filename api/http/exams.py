@@ -10,21 +10,21 @@ papers through the attempts API, not here.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, JSONBody
-from msgspec import Meta
+from litestar.params import JSONBody
 
 from api.http.auth import principal_of, requires_role
+from api.http.errors import RAISES
+from api.http.params import AttemptNumber, ExamKey, LatestVersion, LearnerRef, Version
 from api.services import exams
 from api.settings import Settings
 from api.store.db import Uow
 from examengine.blueprint import ExamSpec, SpecProblem
-
-Learner = Annotated[str, Meta(min_length=1, max_length=exams.MAX_LEARNER_REF)]
-Attempt = Annotated[int, Meta(ge=1, le=1000)]
+from examengine.errors import SpecInvalidError
+from itembank.errors import ItembankError
 
 
 def _now() -> datetime:
@@ -46,6 +46,7 @@ class ExamsController(Controller):
     path = "/api/exams"
     tags = ["exams"]
     guards = [requires_role("author", "operator")]
+    opt = {RAISES: (exams.ExamServiceError, SpecInvalidError, ItembankError)}
 
     @post("/", summary="Save a spec as the exam's draft version", sync_to_thread=True)
     def save(
@@ -83,7 +84,7 @@ class ExamsController(Controller):
 
     @get("/{key:str}", summary="An exam's latest version, its spec and every version",
          sync_to_thread=True)  # fmt: skip
-    def detail(self, uow: Uow, key: FromPath[str]) -> exams.ExamDetail:
+    def detail(self, uow: Uow, key: ExamKey) -> exams.ExamDetail:
         with uow() as db:
             return exams.exam_detail(db, exam=key)
 
@@ -93,9 +94,7 @@ class ExamsController(Controller):
         status_code=200,
         sync_to_thread=True,
     )
-    def publish(
-        self, uow: Uow, key: FromPath[str], version: FromPath[int]
-    ) -> exams.ExamVersionInfo:
+    def publish(self, uow: Uow, key: ExamKey, version: Version) -> exams.ExamVersionInfo:
         with uow() as db:
             return exams.publish(db, exam=key, version=version, now=_now())
 
@@ -109,10 +108,10 @@ class ExamsController(Controller):
         *,
         uow: Uow,
         state: State,
-        key: FromPath[str],
-        learner: FromQuery[Learner] = "preview",
-        attempt: FromQuery[Attempt] = 1,
-        version: FromQuery[int | None] = None,
+        key: ExamKey,
+        learner: LearnerRef = "preview",
+        attempt: AttemptNumber = 1,
+        version: LatestVersion = None,
     ) -> exams.PaperPreview:
         with uow() as db:
             return exams.preview_paper(
@@ -131,10 +130,10 @@ class ExamsController(Controller):
         *,
         uow: Uow,
         state: State,
-        key: FromPath[str],
-        learner: FromPath[Learner],
-        attempt: FromPath[Attempt],
-        version: FromQuery[int | None] = None,
+        key: ExamKey,
+        learner: LearnerRef,
+        attempt: AttemptNumber,
+        version: LatestVersion = None,
     ) -> exams.AuditResult:
         with uow() as db:
             return exams.show_paper(

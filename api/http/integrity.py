@@ -14,11 +14,13 @@ from typing import Any, Literal
 import msgspec
 from litestar import Controller, Request, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from msgspec import Struct
 from sqlmodel import Session, col, func, select
 
 from api.http.auth import device_of, principal_of, requires_role
+from api.http.errors import RAISES
+from api.http.params import AttemptId
 from api.services.attempts import OPEN_STATES, AttemptNotFoundError
 from api.store.db import Uow
 from api.store.tables import Attempt, AttemptEvent
@@ -72,6 +74,7 @@ class IntegrityController(Controller):
     path = "/api/attempts"
     tags = ["attempts"]
     guards = [requires_role("learner")]
+    opt = {RAISES: (AttemptNotFoundError,)}
 
     @post("/{attempt_id:str}/integrity", summary="Report an integrity event of the exam page",
           status_code=200, sync_to_thread=True)  # fmt: skip
@@ -80,7 +83,7 @@ class IntegrityController(Controller):
         request: Request[Any, Any, Any],
         uow: Uow,
         state: State,
-        attempt_id: FromPath[str],
+        attempt_id: AttemptId,
         data: JSONBody[IntegrityReport],
     ) -> IntegrityAck:
         with uow() as db:

@@ -20,22 +20,24 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from msgspec import Meta, Struct
 
 from api.http.auth import principal_of, requires_role
+from api.http.errors import RAISES
+from api.http.params import ChapterKey, PlanKey, StudyToken
+from api.http.schema import replying_in
 from api.services import study
 from api.store.db import Uow
 from api.workers.study_relay import StudyRelay
+from examengine.credit import StudyError
 
 #: How soon a browser reconnects its event stream when the server closed it to restart.
 RECONNECT_MS = 2000
 
 Token = Annotated[str, Meta(min_length=1, max_length=200)]
 Position = Annotated[int, Meta(ge=0, le=24 * 3600 * 1000)]
-ChapterKey = Annotated[str, Meta(min_length=1, max_length=120)]
-PlanKey = Annotated[str, Meta(min_length=1, max_length=120)]
 
 
 class HeartbeatRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -70,6 +72,7 @@ class StudyController(Controller):
     path = "/api"
     tags = ["study"]
     guards = [requires_role("learner")]
+    opt = {RAISES: (StudyError,)}
 
     @get("/me/plans", summary="My plans: credit required, credit earned, completion %",
          sync_to_thread=True)  # fmt: skip
@@ -80,7 +83,7 @@ class StudyController(Controller):
     @post("/me/plans/{plan:str}/restudy", summary="Open a new study cycle after the exam locked",
           status_code=200, sync_to_thread=True)  # fmt: skip
     def restudy(
-        self, request: Request[Any, Any, Any], uow: Uow, state: State, plan: FromPath[PlanKey]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, plan: PlanKey
     ) -> study.PlanEntry:
         with uow() as db:
             return study.restudy(db, learner_id=_learner(request), plan=plan, now=_now(state))
@@ -92,7 +95,7 @@ class StudyController(Controller):
         request: Request[Any, Any, Any],
         uow: Uow,
         state: State,
-        chapter: FromPath[ChapterKey],
+        chapter: ChapterKey,
     ) -> study.StudyStatus:
         """Takes over the learner's other session, if any (another chapter or tab)."""
         learner = _learner(request)
@@ -125,9 +128,9 @@ class StudyController(Controller):
         )  # fmt: skip
 
     @get("/study/events", summary="Server-Sent Events: each challenge the moment it is issued",
-         )  # fmt: skip
+         operation_class=replying_in("text/event-stream"))  # fmt: skip
     async def events(
-        self, request: Request[Any, Any, Any], state: State, token: FromQuery[Token]
+        self, request: Request[Any, Any, Any], state: State, token: StudyToken
     ) -> ServerSentEvent:
         """``event: challenge`` with the challenge as JSON data; ``event: ended`` when
         the session ends (taken over or idle), then the stream closes. When the server

@@ -64,7 +64,10 @@ FORMAT_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
 class UnknownFormatError(ValueError):
-    """No format was named and none can be told from the file name."""
+    """No format was named and none can be told from the file name, or the name is not
+    one of ``FORMAT_NAMES``."""
+
+    code = "unknown_format"
 
 
 def get(name: str) -> Format:

@@ -178,7 +178,7 @@ async def test_malformed_json_is_a_400_problem(app_client: Client) -> None:
         "/auth/login", content=b"{", headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json()["code"] == "bad_request"
+    assert response.json()["code"] == "malformed_json"
 
 
 async def test_a_mapped_domain_exception_answers_with_its_status_and_words(

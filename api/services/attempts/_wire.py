@@ -72,6 +72,9 @@ class ExamEntry(Struct, frozen=True, kw_only=True):
     practice_message: str = ""
     practice_message_zh: str = ""
     practice_retry_ms: int | None = None
+    #: The spec's practice cap per day and cool-down (0 when practice is off).
+    practice_per_day: int = 0
+    practice_cooldown_s: int = 0
     open_attempt: OpenAttempt | None = None
     open_practice: OpenAttempt | None = None
     history: tuple[AttemptSummary, ...] = ()

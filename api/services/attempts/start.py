@@ -165,6 +165,8 @@ def my_exams(session: Session, *, learner_id: int, now: int) -> MyExams:
                 practice_message=practice.message,
                 practice_message_zh=practice.message_zh,
                 practice_retry_ms=practice.retry_at_ms,
+                practice_per_day=spec.practice.per_day if spec.practice.enabled else 0,
+                practice_cooldown_s=spec.practice.cooldown_s if spec.practice.enabled else 0,
                 open_attempt=_open_of(rows, practice=False, now=now),
                 open_practice=_open_of(rows, practice=True, now=now),
                 history=tuple(_summary(r) for r in rows),

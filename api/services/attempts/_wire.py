@@ -3,7 +3,7 @@ sends as they are.
 
 The answer key is in none of the learner's views (``PaperView``, ``SaveResult``,
 ``Heartbeat``, ``MyExams``): they carry stems, option texts and prompts only;
-``ResultView`` adds the key only when the attempt is closed and the spec shows it.
+``ResultView`` adds the key only as ``examengine.disclosure`` allows (decision 0013).
 """
 
 from __future__ import annotations

@@ -61,12 +61,28 @@ class Section(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     cells: tuple[Cell, ...] = ()
 
 
+class KeyRelease(StrEnum):
+    """When a result may show the key of an item that a formal paper of the exam can
+    hold (decision 0013). Keys of items no formal paper can hold follow the switches
+    (``show_key_after_close``, ``practice.show_key``) alone."""
+
+    #: Once the learner can sit no more formal attempts of the exam: they passed it.
+    AFTER_FORMAL = "after_formal"
+    #: Never: the bank serves later cohorts, and a learner who passed could pass it on.
+    UNSHARED_ONLY = "unshared_only"
+
+
 class PracticeSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Practice (mock) attempts: unlimited, never counted."""
+    """Practice (mock) attempts: never counted; capped per day, with a cool-down."""
 
     enabled: bool = True
-    #: Show the key and explanations after a practice attempt is closed.
+    #: Show the key and explanations after a practice attempt is closed, as far as
+    #: ``ExamSpec.key_release`` allows (never an item a formal paper ahead may hold).
     show_key: bool = True
+    #: Practice attempts a learner may start per calendar day (China Standard Time).
+    per_day: Annotated[int, Meta(ge=1, le=50)] = 3
+    #: Seconds from the close of one practice attempt to the start of the next.
+    cooldown_s: Annotated[int, Meta(ge=0, le=7 * 24 * 3600)] = 600
 
 
 class ExamSpec(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -90,8 +106,11 @@ class ExamSpec(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     #: Keep items a learner saw in earlier attempts off their retake, where the bank
     #: has enough items.
     exclude_seen: bool = True
-    #: Send the key and explanations after a formal attempt is closed.
+    #: Send the key and explanations after a formal attempt is closed, as far as
+    #: ``key_release`` allows.
     show_key_after_close: bool = False
+    #: When the key of an item a formal paper can hold may be shown (decision 0013).
+    key_release: KeyRelease = KeyRelease.AFTER_FORMAL
     practice: PracticeSettings = PracticeSettings()
 
     @property
@@ -111,8 +130,11 @@ class SpecProblem(Struct, frozen=True, kw_only=True):
 
 def eligible(item: Item, section: Section) -> bool:
     """May ``item`` fill a slot of ``section``? (active, right kind, one of its topics)"""
-    if item.status is not Status.ACTIVE:
-        return False
+    return item.status is Status.ACTIVE and fits(item, section)
+
+
+def fits(item: Item, section: Section) -> bool:
+    """Is ``item`` of ``section``'s kind and one of its topics, whatever its status?"""
     if section.kind is not None and item.kind is not section.kind:
         return False
     return not section.topics or item.topic in section.topics

@@ -3,12 +3,17 @@
 Formal attempts count per *study cycle*: the spec allows ``max_attempts`` (default two,
 the source rule) plus any granted by an operator; after that the exam is locked until
 the learner studies again, which opens a new cycle (``examengine.credit`` decides when).
-Practice attempts are unlimited and never count. A learner who passed is done.
+Practice attempts never count; a learner may start ``per_day`` of them per calendar day
+(China Standard Time, UTC+8 with no daylight saving: the day a learner sees) and must
+wait ``cooldown`` after one closes before starting the next (decision 0013): each
+practice result is a score, and an unthrottled score is an oracle for the key. A
+refusal that only time ends carries ``retry_at_ms``. A learner who passed is done.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 
 from msgspec import Struct
 
@@ -23,6 +28,8 @@ class AttemptRecord(Struct, frozen=True, kw_only=True):
     practice: bool
     state: State
     passed: bool | None = None
+    started_ms: int = 0
+    finished_ms: int | None = None
 
 
 class Eligibility(Struct, frozen=True, kw_only=True):
@@ -38,6 +45,8 @@ class Eligibility(Struct, frozen=True, kw_only=True):
     locked: bool = False
     passed: bool = False
     open_attempt: str | None = None
+    #: When a refusal that only waiting ends (the practice cap, the cool-down) ends.
+    retry_at_ms: int | None = None
 
     @property
     def attempts_left(self) -> int:
@@ -52,19 +61,31 @@ def eligibility(
     enrolled: bool,
     study_met: bool,
     cycle: int,
+    now: int,
     practice: bool = False,
     practice_enabled: bool = True,
+    practice_per_day: int | None = None,
+    practice_cooldown_ms: int = 0,
 ) -> Eligibility:
-    """Whether a (formal or practice) attempt may start, and why not."""
+    """Whether a (formal or practice) attempt may start at ``now``, and why not.
+
+    ``practice_per_day`` (None: no cap) and ``practice_cooldown_ms`` throttle practice.
+    """
     used = sum(1 for a in history if not a.practice and a.cycle == cycle)
     allowed = max_attempts + extra_attempts
-    passed = any(a.passed for a in history if not a.practice)
+    passed = not formal_ahead(history)
     # Any open attempt, formal or practice, must be finished first: a practice paper
     # beside a running formal exam would be a window onto the formal bank.
     open_attempt = next((a.id for a in history if a.state in OPEN), None)
 
     def answer(
-        code: str, en: str, zh: str, *, ok: bool = False, locked: bool = False
+        code: str,
+        en: str,
+        zh: str,
+        *,
+        ok: bool = False,
+        locked: bool = False,
+        retry_at_ms: int | None = None,
     ) -> Eligibility:
         return Eligibility(
             may_start=ok,
@@ -77,6 +98,7 @@ def eligibility(
             locked=locked,
             passed=passed,
             open_attempt=open_attempt,
+            retry_at_ms=retry_at_ms,
         )
 
     if not enrolled:
@@ -90,6 +112,28 @@ def eligibility(
     if practice:
         if not practice_enabled:
             return answer("practice_disabled", "this exam has no practice", "本考试未开放模拟练习")
+        wait = practice_wait(
+            history, now=now, per_day=practice_per_day, cooldown_ms=practice_cooldown_ms
+        )
+        if wait is not None:
+            code, until = wait
+            at = datetime.fromtimestamp(until / 1000, tz=CST).strftime("%Y-%m-%d %H:%M")
+            minutes = -(-practice_cooldown_ms // 60_000)
+            if code == "practice_daily_cap":
+                return answer(
+                    code,
+                    f"you have started all {practice_per_day} practice attempts allowed today; "
+                    f"practice is possible again at {at} (China Standard Time)",
+                    f"今天的 {practice_per_day} 次模拟练习已用完，{at}（北京时间）后可再次练习",
+                    retry_at_ms=until,
+                )
+            return answer(
+                code,
+                f"practice attempts must be {minutes} minute(s) apart; "
+                f"practice is possible again at {at} (China Standard Time)",
+                f"两次模拟练习之间需间隔 {minutes} 分钟，{at}（北京时间）后可再次练习",
+                retry_at_ms=until,
+            )
         return answer("ok", "you may start a practice attempt", "可以开始模拟练习", ok=True)
     if passed:
         return answer("already_passed", "you have passed this exam", "您已通过本考试")
@@ -113,3 +157,43 @@ def eligibility(
         f"可以开始第 {used + 1} 次考试（共 {allowed} 次，剩余 {left} 次）",
         ok=True,
     )
+
+
+#: China Standard Time: UTC+8 all year (no daylight saving).
+CST = timezone(timedelta(hours=8), "CST")
+CST_OFFSET_MS = 8 * 3600 * 1000
+DAY_MS = 24 * 3600 * 1000
+
+
+def formal_ahead(history: Sequence[AttemptRecord]) -> bool:
+    """May the learner still sit a formal attempt of the exam, now or after studying
+    again? Yes until they pass it: attempts used up only lock the exam until the next
+    study cycle, which opens new attempts (with new papers)."""
+    return not any(a.passed for a in history if not a.practice)
+
+
+def day_start_ms(now: int) -> int:
+    """The start (UTC ms) of the calendar day in China Standard Time that holds ``now``."""
+    return (now + CST_OFFSET_MS) // DAY_MS * DAY_MS - CST_OFFSET_MS
+
+
+def practice_wait(
+    history: Sequence[AttemptRecord], *, now: int, per_day: int | None, cooldown_ms: int
+) -> tuple[str, int] | None:
+    """Why a practice attempt may not start at ``now`` and when it may (the later of
+    the end of the day when the cap is reached and the end of the cool-down), or None.
+
+    The cap counts practice attempts *started* on today's calendar day; the cool-down
+    runs from the close of the latest practice attempt.
+    """
+    practices = [a for a in history if a.practice]
+    today = day_start_ms(now)
+    capped = per_day is not None and sum(1 for a in practices if a.started_ms >= today) >= per_day
+    last_close = max((a.finished_ms for a in practices if a.finished_ms is not None), default=None)
+    cooling = last_close is not None and now < last_close + cooldown_ms
+    cool_end = last_close + cooldown_ms if last_close is not None else now
+    if capped:
+        return "practice_daily_cap", max(today + DAY_MS, cool_end)
+    if cooling:
+        return "practice_cooldown", cool_end
+    return None

@@ -127,6 +127,10 @@ register(
         "exams.resume_practice": ("继续模拟练习", "Continue the practice"),
         "exams.start": ("查看考试须知并开始", "Read the rules and start"),
         "exams.practice": ("模拟练习（不计成绩）", "Practice (does not count)"),
+        "exams.practice_wait": (
+            "模拟练习暂不可用：{reason}",
+            "Practice is not possible now: {reason}",
+        ),
         "exams.history": ("考试记录", "Attempts so far"),
         "exams.history_number": ("第 {n} 次", "Attempt {n}"),
         "exams.history_practice": ("模拟练习 {n}", "Practice {n}"),
@@ -184,6 +188,12 @@ register(
         "rules.practice": (
             "模拟练习不计入考试次数和成绩。",
             "Practice attempts count neither as attempts nor towards your result.",
+        ),
+        "rules.practice_limits": (
+            "每天最多可进行 {per_day} 次模拟练习，两次之间需间隔 {minutes} 分钟；"
+            "在您通过正式考试之前，不显示可能出现在正式试卷上的试题的参考答案。",
+            "You may start {per_day} practice attempts a day, {minutes} minutes apart. Until "
+            "you pass the exam, no key is shown of an item that may appear on a formal paper.",
         ),
         "rules.start": ("开始考试", "Start the exam"),
         "rules.start_practice": ("开始模拟练习", "Start the practice"),
@@ -288,6 +298,15 @@ register(
         "result.practice_note": (
             "模拟练习不计入考试成绩。",
             "A practice attempt does not count.",
+        ),
+        "result.key_formal_ahead": (
+            "可能出现在您尚可参加的正式考试中的试题，其参考答案将在您通过本考试后提供。",
+            "The key of items that may appear on a formal paper you may still sit is shown "
+            "once you have passed the exam.",
+        ),
+        "result.key_shared": (
+            "本考试不公布正式考试题库中试题的参考答案。",
+            "This exam does not show the key of items its formal papers can hold.",
         ),
         "result.review": ("答案解析", "Review"),
         "result.your_answer": ("您的答案", "Your answer"),

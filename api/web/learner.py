@@ -94,10 +94,7 @@ class LearnerPages(Controller):
             open_attempt = entry.open_practice if practice else entry.open_attempt
             if open_attempt is not None:
                 return Redirect(f"/learner/attempts/{open_attempt.attempt}")
-            if practice:
-                may_start = entry.practice_enabled and entry.open_attempt is None
-            else:
-                may_start = entry.may_start
+            may_start = entry.practice_may_start if practice else entry.may_start
             return render(
                 request,
                 "learner/rules.html",

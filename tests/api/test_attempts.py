@@ -1,6 +1,8 @@
 """The attempts API as a learner, a proctor and an operator use it, with a manual clock:
-the whole flow, every refusal's status and code, and that no learner-facing reply ever
-carries the answer key before the attempt is closed."""
+the whole flow, every refusal's status and code, that no learner-facing reply ever
+carries the answer key before the attempt is closed, and that none — practice and pages
+included — carries a key a formal paper ahead can hold (decision 0013); the practice
+cap and cool-down."""
 
 from __future__ import annotations
 
@@ -238,7 +240,7 @@ async def test_no_learner_reply_carries_the_key_before_the_attempt_is_closed(
 
     await call("GET", "/api/me/exams")
     # A practice first (one attempt may be open at a time), closed without collecting its
-    # result: a closed practice rightly shows its key.
+    # result (practice results are the next test's).
     practice = (await call("POST", f"/api/exams/{EXAM}/attempts", json={"practice": True})).json()
     await call("GET", f"/api/attempts/{practice['attempt']}/paper")
     await call("POST", f"/api/attempts/{practice['attempt']}/answers", json=saves(practice, typed))
@@ -395,3 +397,117 @@ async def test_proctors_and_operators_act_on_attempts_with_a_reason(
         f"/api/operator/attempts/{second['attempt']}/regrade", json={"reason": "复核"}
     )
     assert regraded.status_code == 200 and regraded.json()["score"] == 0.0
+
+
+# --------------------------------------------------- practice integrity (decision 0013)
+
+#: Past the default practice cool-down (600 s).
+COOL_MS = 601_000
+
+
+async def test_no_learner_reply_carries_a_key_a_formal_paper_ahead_can_hold_practice_included(
+    client: Client, clock: ManualClock
+) -> None:
+    await sign_in(client, LEARNER)
+    bodies: list[tuple[str, str]] = []
+    # What the learner types comes back to them: keep the key out of their own answers.
+    typed = {**RIGHT, "fill_blank": "我的答案", "numerical": 7}
+
+    async def call(method: str, url: str, **kwargs: Any) -> httpx.Response:
+        response = await client.request(method, url, **kwargs)
+        assert response.status_code < 500, response.text
+        bodies.append((f"{method} {url}", response.text))
+        return response
+
+    async def pages() -> None:
+        await call("GET", "/api/me/exams")
+        await call("GET", "/learner/exams")
+        await call("GET", f"/learner/exams/{EXAM}/rules")
+        await call("GET", f"/learner/exams/{EXAM}/rules?practice=1")
+
+    async def sit(practice: bool, answers: dict[str, Any]) -> str:
+        started = await call("POST", f"/api/exams/{EXAM}/attempts", json={"practice": practice})
+        paper = started.json()
+        attempt: str = paper["attempt"]
+        await call("GET", f"/learner/attempts/{attempt}")  # the exam page, its JSON inside
+        await call("GET", f"/api/attempts/{attempt}/paper")
+        await call("POST", f"/api/attempts/{attempt}/answers", json=saves(paper, answers))
+        await call("POST", f"/api/attempts/{attempt}/heartbeat")
+        await call("POST", f"/api/attempts/{attempt}/resume")
+        await call("GET", f"/api/attempts/{attempt}/result")
+        await call("GET", f"/learner/attempts/{attempt}/result")
+        clock.advance(30_000)
+        await call("POST", f"/api/attempts/{attempt}/submit", json={})
+        await call("POST", f"/api/attempts/{attempt}/submit")  # again: idempotent
+        await call("GET", f"/api/attempts/{attempt}/result")
+        await call("GET", f"/learner/attempts/{attempt}/result")
+        await call("GET", f"/learner/attempts/{attempt}")  # closed: sends to the result
+        await pages()
+        clock.advance(COOL_MS)
+        return attempt
+
+    await pages()
+    first_practice = await sit(True, typed)  # every choice right: its key still held
+    await sit(True, WRONG)
+    await sit(True, typed)
+    capped = await call("POST", f"/api/exams/{EXAM}/attempts", json={"practice": True})
+    problem(capped, 409, "practice_daily_cap")
+    formal = await sit(False, WRONG)  # attempt 1 failed: attempt 2 lies ahead
+    for url in ("/api/operator/attempts", f"/api/operator/attempts/{formal}/steps"):
+        problem(await call("GET", url), 403, "forbidden")
+
+    assert len(bodies) == 4 + 4 * 17 + 1 + 2  # 75 replies
+    for where, body in bodies:
+        assert MARK not in body and NUMBER not in body and "review-item" not in body, where
+        for word in ("fraction", "feedback", "explanation", "correct"):
+            assert f'"{word}"' not in body, where
+    results = [b for w, b in bodies if w.startswith("GET /api/attempts/") and "result" in w]
+    assert sum('"key_held":"formal_ahead"' in b for b in results) == 4  # each, once closed
+    held_pages = [b for w, b in bodies if w.endswith("/result") and w.startswith("GET /learner")]
+    assert sum('data-key-held="formal_ahead"' in b for b in held_pages) == 4
+
+    # The control: once the learner passes no formal paper lies ahead, and the keys —
+    # of the formal attempts and of the practice ones — are shown (the marker was findable).
+    clock.advance(COOL_MS)
+    paper = await start(client)
+    await client.post(f"/api/attempts/{paper['attempt']}/answers", json=saves(paper, RIGHT))
+    passed = await client.post(f"/api/attempts/{paper['attempt']}/submit", json={})
+    assert passed.json()["passed"] and passed.json()["key_shown"] and MARK in passed.text
+    for attempt in (first_practice, formal):
+        shown = await client.get(f"/api/attempts/{attempt}/result")
+        assert shown.json()["key_shown"] and MARK in shown.text and NUMBER in shown.text
+        page = await client.get(f"/learner/attempts/{attempt}/result")
+        assert "review-item" in page.text and MARK in page.text
+
+
+async def test_practice_waits_out_its_cool_down_with_retry_after_and_the_pages_say_until_when(
+    client: Client, clock: ManualClock
+) -> None:
+    await sign_in(client, LEARNER)
+    practice = await start(client, practice=True)
+    clock.advance(60_000)
+    await client.post(f"/api/attempts/{practice['attempt']}/submit")
+    clock.advance(100_000)
+    refused = await client.post(f"/api/exams/{EXAM}/attempts", json={"practice": True})
+    body = problem(refused, 409, "practice_cooldown")
+    assert refused.headers["retry-after"] == "500"
+    assert "10 minute(s) apart" in body["detail"] and "间隔 10 分钟" in body["detail_zh"]
+    assert "2026-11-18 19:17" in body["detail"]  # T0 is 19:06:40 China Standard Time
+    assert body["errors"][0]["retry_at_ms"] == T0 + 660_000
+    [entry] = (await client.get("/api/me/exams")).json()["exams"]
+    assert (entry["practice_may_start"], entry["practice_code"]) == (False, "practice_cooldown")
+    assert entry["practice_retry_ms"] == T0 + 660_000 and entry["may_start"]  # formal: yes
+
+    overview = (await client.get("/learner/exams")).text
+    assert 'data-practice-reason="practice_cooldown"' in overview and "19:17" in overview
+    assert "rules?practice=1" not in overview  # no practice button while it waits
+    rules = (await client.get(f"/learner/exams/{EXAM}/rules?practice=1")).text
+    assert 'data-reason="practice_cooldown"' in rules and 'id="start-button"' not in rules
+    english = (await client.get("/learner/exams?lang=en")).text
+    assert "Practice is not possible now" in english and "19:17" in english
+
+    clock.advance(500_000)
+    rules = (await client.get(f"/learner/exams/{EXAM}/rules?practice=1&lang=zh")).text
+    assert "每天最多可进行 3 次模拟练习，两次之间需间隔 10 分钟" in rules
+    assert 'id="start-button"' in rules
+    assert (await start(client, practice=True))["number"] == 2

@@ -31,6 +31,10 @@ BANK = "公需"
 EXAM = "公需-2026"
 AUTO = "公需-2026-自动交卷"
 GRACE_MS = 30_000
+#: An exam whose formal results show the key (as far as decision 0013 allows).
+KEYED = "公需-2026-答案"
+#: Past the default practice cool-down (600 s) after a close.
+COOL = 700_000
 T = TypeVar("T")
 
 
@@ -110,6 +114,11 @@ class World:
             )
         )  # fmt: skip
 
+    def result(self, attempt: str, *, now: int) -> attempts.ResultView:
+        return self.run(
+            lambda s: attempts.result(s, learner_id=self.learner, attempt_id=attempt, now=now)
+        )
+
     def sweep(self, now: int) -> attempts.SweepOutcome:
         return self.run(lambda s: attempts.sweep(s, now=now))
 
@@ -148,7 +157,12 @@ def world(db_url: str) -> Iterator[World]:
     with transaction(factory) as s:
         banks.import_file(s, data=bank_yaml(), source="b.yaml", bank=BANK, now=NOW)
         banks.publish(s, bank=BANK, version=1, now=NOW)
-        for exam_spec in (spec(), spec(AUTO, expiry="auto_submit")):
+        for exam_spec in (
+            spec(),
+            # (practice unthrottled: the race tests below repeat a practice attempt)
+            spec(AUTO, expiry="auto_submit", practice={"per_day": 50, "cooldown_s": 0}),
+            spec(KEYED, show_key_after_close=True, max_attempts=3),
+        ):
             saved = exams.save_spec(s, exam_spec, now=NOW)
             exams.publish(s, exam=exam_spec.key, version=saved.version.version, now=NOW)
         users = [
@@ -159,7 +173,7 @@ def world(db_url: str) -> Iterator[World]:
         s.flush()
         ids = [u.id for u in users]
         assert ids[0] is not None and ids[1] is not None
-        for exam in (EXAM, AUTO):
+        for exam in (EXAM, AUTO, KEYED):
             attempts.enroll(s, learner_id=ids[0], exam=exam, study_met=True, now=T0)
     yield World(sessions=factory, learner=ids[0], other=ids[1])
     engine.dispose()
@@ -242,12 +256,11 @@ def test_a_failed_attempt_and_another_lock_the_exam_until_the_learner_studies_ag
 
 def test_practice_attempts_never_count_and_have_their_own_papers(world: World) -> None:
     for n in range(3):
-        practice = world.start(practice=True, now=T0 + n * 100_000)
+        practice = world.start(practice=True, now=T0 + n * COOL)
         assert practice.number == n + 1 and practice.practice
-        result = world.submit(practice.attempt, now=T0 + n * 100_000 + 5)
-        assert result.passed is False and result.key_shown  # practice shows the key
-        assert {r.item for r in result.items} == {i.item for i in practice.items}
-    entry = world.my_exam()
+        result = world.submit(practice.attempt, now=T0 + n * COOL + 5)
+        assert result.passed is False and result.score is not None
+    entry = world.my_exam(T0 + 3 * COOL)
     assert (entry.attempts_used, entry.may_start, entry.practice_enabled) == (0, True, True)
     formal = world.start(now=T0 + 900_000)
     assert formal.number == 1
@@ -432,9 +445,9 @@ def _together(*jobs: Callable[[], Any]) -> list[Any]:
 
 def test_two_submits_at_once_grade_once(world: World) -> None:
     for round_ in range(3):
-        paper = world.start(now=T0 + round_ * 100_000, practice=True)
-        world.save(paper.attempt, answers(paper, right), now=T0 + round_ * 100_000 + 1)
-        now = T0 + round_ * 100_000 + 2
+        paper = world.start(now=T0 + round_ * COOL, practice=True)
+        world.save(paper.attempt, answers(paper, right), now=T0 + round_ * COOL + 1)
+        now = T0 + round_ * COOL + 2
         submit = partial(world.submit, paper.attempt, now=now)
         results = _together(submit, submit)
         assert all(isinstance(r, attempts.ResultView) for r in results), results
@@ -559,3 +572,101 @@ def test_graded_formal_answers_feed_item_analysis_and_practice_does_not(world: W
     answered = {s.key for s in stats.item_stats if s.responses == 1}
     assert answered == on_paper
     assert all(s.facility == 1.0 for s in stats.item_stats if s.key in on_paper)
+
+
+# ------------------------------------------------ practice integrity (decision 0013)
+
+
+def _sit(world: World, exam: str, *, now: int, practice: bool, pick: Callable[..., Any]) -> str:
+    """Start, answer every item with ``pick`` and submit; the attempt's id."""
+    paper = world.start(exam=exam, now=now, practice=practice)
+    world.save(paper.attempt, answers(paper, pick), now=now + 1)
+    world.submit(paper.attempt, now=now + 2)
+    return paper.attempt
+
+
+def test_no_result_shows_a_key_a_formal_paper_ahead_can_hold_until_the_learner_passes(
+    world: World,
+) -> None:
+    practice = _sit(world, KEYED, now=T0, practice=True, pick=right)
+    first = _sit(world, KEYED, now=T0 + COOL, practice=False, pick=wrong)
+    for attempt in (practice, first):  # practice shows keys, formal too: both held back
+        held = world.result(attempt, now=T0 + 2 * COOL)
+        assert (held.key_shown, held.key_held, held.items) == (False, "formal_ahead", ())
+        assert held.score is not None  # the score is still the learner's
+    second = _sit(world, KEYED, now=T0 + 2 * COOL, practice=False, pick=right)
+    passed = world.result(second, now=T0 + 3 * COOL)
+    assert passed.passed and passed.key_shown and passed.key_held == ""
+    assert len(passed.items) == 6 and all(r.correct in (["A"], True) for r in passed.items)
+    for attempt in (practice, first):  # no formal paper lies ahead any more
+        after = world.result(attempt, now=T0 + 3 * COOL)
+        assert after.key_shown and after.key_held == "" and len(after.items) == 6
+
+
+def test_a_spec_that_shows_no_formal_key_says_so_and_practice_is_held_back_the_same(
+    world: World,
+) -> None:
+    practice = _sit(world, EXAM, now=T0, practice=True, pick=right)
+    formal = _sit(world, EXAM, now=T0 + COOL, practice=False, pick=right)
+    assert world.result(formal, now=T0 + 2 * COOL).key_held == "off"
+    after = world.result(practice, now=T0 + 2 * COOL)  # passed: practice.show_key applies
+    assert after.key_shown and len(after.items) == 6
+
+
+def test_keys_of_items_no_formal_paper_can_hold_are_shown_and_unshared_only_holds_the_rest(
+    world: World,
+) -> None:
+    POLICY = "政策法规"  # the one topic the narrower version keeps
+    practice = _sit(world, KEYED, now=T0, practice=True, pick=right)
+    narrower = spec(
+        KEYED,
+        show_key_after_close=True,
+        key_release="unshared_only",
+        sections=[
+            {"title": "单选", "kind": "single", "count": 4, "points": 2, "topics": [POLICY]},
+            {"title": "判断", "kind": "true_false", "count": 2, "points": 1, "topics": [POLICY]},
+        ],
+    )
+
+    def republish(s: Session) -> None:
+        saved = exams.save_spec(s, narrower, now=NOW)
+        exams.publish(s, exam=KEYED, version=saved.version.version, now=NOW)
+
+    world.run(republish)
+    outside = world.result(practice, now=T0 + COOL)
+    assert outside.key_shown and outside.key_held == "shared"
+    assert outside.items and all(r.item.startswith("信息安全") for r in outside.items)
+    formal = _sit(world, KEYED, now=T0 + COOL, practice=False, pick=right)
+    done = world.result(formal, now=T0 + 2 * COOL)
+    assert done.passed and (done.key_shown, done.key_held, done.items) == (False, "shared", ())
+    again = world.result(practice, now=T0 + 2 * COOL)  # passed, yet shared keys stay in
+    assert {r.item for r in again.items} == {r.item for r in outside.items}
+
+
+def test_practice_waits_out_the_cool_down_and_stops_at_the_daily_cap_with_retry_after(
+    world: World,
+) -> None:
+    _sit(world, EXAM, now=T0, practice=True, pick=wrong)  # closed at T0 + 2
+    with pytest.raises(attempts.NotEligibleError) as cooling:
+        world.start(now=T0 + 100_000, practice=True)
+    assert cooling.value.code == "practice_cooldown"
+    assert cooling.value.retry_after_s == 501  # ceil((T0 + 2 + 600 s - (T0 + 100 s)) / 1 s)
+    assert cooling.value.eligibility.retry_at_ms == T0 + 600_002
+    entry = world.my_exam(T0 + 100_000)
+    assert (entry.practice_may_start, entry.practice_code) == (False, "practice_cooldown")
+    assert entry.practice_retry_ms == T0 + 600_002
+    assert "08:26" in entry.practice_message and "08:26" in entry.practice_message_zh
+
+    _sit(world, EXAM, now=T0 + 600_002, practice=True, pick=wrong)
+    _sit(world, EXAM, now=T0 + 600_002 + COOL, practice=True, pick=wrong)
+    late = T0 + 600_002 + 2 * COOL
+    with pytest.raises(attempts.NotEligibleError) as capped:
+        world.start(now=late, practice=True)
+    midnight = 16 * 3600 * 1000  # 1970-01-02 00:00 China Standard Time
+    assert capped.value.code == "practice_daily_cap"
+    assert capped.value.retry_after_s == (midnight - late) // 1000 + 1
+    assert world.my_exam(late).practice_retry_ms == midnight
+
+    formal = world.start(now=late)  # formal attempts are not throttled by practice
+    world.submit(formal.attempt, now=late + 1)
+    assert world.start(now=midnight, practice=True).number == 4

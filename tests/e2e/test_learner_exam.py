@@ -263,9 +263,16 @@ async def test_practice_from_my_exams(page: Any, new_learner: Any, shot: Any) ->
     await page.get_by_role("button", name="确认交卷").click()
     await page.wait_for_url(re.compile(r"/result$"))
     await expect(page.get_by_text("模拟练习不计入考试成绩")).to_be_visible()
+    # A formal paper still lies ahead: no key, and the page says when it will come
+    await expect(page.locator("#key-held")).to_contain_text("通过本考试后提供")
+    await expect(page.locator(".review-item")).to_have_count(0)
     await shot(page, "11-practice-result")
     await page.goto("/learner/exams")
     await expect(page.get_by_text("已用 0 次，共 2 次，剩余 2 次")).to_be_visible()
+    # The cool-down: no practice button, and when practice is possible again
+    waiting = page.locator('[data-practice-reason="practice_cooldown"]')
+    await expect(waiting).to_contain_text("后可再次练习")
+    await expect(page.get_by_role("link", name="模拟练习（不计成绩）")).to_have_count(0)
 
 
 async def test_sign_in_errors_in_both_languages_and_the_forced_password_change(

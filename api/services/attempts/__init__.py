@@ -21,8 +21,9 @@ the learner or the operator does:
 
 The answer key never leaves this package before the attempt is closed: the learner's
 views (``PaperView``, ``SaveResult``, ``Heartbeat``, ``MyExams``) are built from stems,
-option texts and prompts only; ``ResultView`` adds the key only when the attempt is
-closed and the spec shows it.
+option texts and prompts only; ``ResultView`` adds the key only as
+``examengine.disclosure`` allows (closed, shown by the spec, and never an item a formal
+paper the learner may still sit can hold: decision 0013).
 """
 
 from api.services.attempts._errors import (

@@ -56,13 +56,19 @@ class LearnersNotFoundError(AttemptServiceError):
 
 
 class NotEligibleError(AttemptServiceError):
-    """The learner may not start an attempt; ``code`` is eligibility's reason and
-    ``problems`` holds the whole answer (attempts left, the open attempt …)."""
+    """The learner may not start an attempt; ``code`` is eligibility's reason
+    (``practice_daily_cap`` and ``practice_cooldown`` among them) and ``problems`` holds
+    the whole answer (attempts left, the open attempt, ``retry_at_ms`` …)."""
 
-    def __init__(self, answer: Eligibility) -> None:
+    def __init__(self, answer: Eligibility, *, now: int | None = None) -> None:
         self.code = answer.code
         self.eligibility = answer
         self.problems = (answer,)
+        #: A refusal that only waiting ends (the practice cap, the cool-down) says how
+        #: long (→ Retry-After).
+        self.retry_after_s: int | None = None
+        if answer.retry_at_ms is not None and now is not None:
+            self.retry_after_s = max(1, -(-(answer.retry_at_ms - now) // 1000))
         super().__init__(answer.message, answer.message_zh)
 
 

@@ -31,7 +31,7 @@ from api.store.tables import Attempt as AttemptRow
 from api.store.tables import AttemptEvent, AttemptOverride, Enrollment, User
 from examengine import attempt as core
 from examengine.blueprint import ExpiryPolicy
-from examengine.eligibility import eligibility
+from examengine.eligibility import AttemptRecord, eligibility
 
 OPEN_STATES = (core.State.IN_PROGRESS.value, core.State.OVERDUE.value)
 T = TypeVar("T")
@@ -218,8 +218,36 @@ def _enrollment(
 
 
 def _not_enrolled(exam: str) -> NotEligibleError:
-    answer = eligibility((), max_attempts=1, enrolled=False, study_met=False, cycle=1)
+    answer = eligibility((), max_attempts=1, enrolled=False, study_met=False, cycle=1, now=0)
     return NotEligibleError(answer)
+
+
+def _history_rows(session: Session, learner_id: int, exam: str) -> list[AttemptRow]:
+    """The learner's attempts of ``exam``, formal and practice, oldest first."""
+    return list(
+        session.exec(
+            select(AttemptRow)
+            .where(AttemptRow.learner_id == learner_id, AttemptRow.exam_key == exam)
+            .order_by(col(AttemptRow.started_ms))
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+
+
+def _records(rows: Sequence[AttemptRow]) -> list[AttemptRecord]:
+    """What eligibility and the key rule need of each attempt."""
+    return [
+        AttemptRecord(
+            id=r.id,
+            cycle=r.cycle,
+            practice=r.practice,
+            state=core.State(r.state),
+            passed=r.passed,
+            started_ms=r.started_ms,
+            finished_ms=r.finished_ms,
+        )
+        for r in rows
+    ]
 
 
 def _extra_attempts(session: Session, learner_id: int, exam: str, cycle: int) -> int:

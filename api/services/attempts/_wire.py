@@ -3,7 +3,7 @@ sends as they are.
 
 The answer key is in none of the learner's views (``PaperView``, ``SaveResult``,
 ``Heartbeat``, ``MyExams``): they carry stems, option texts and prompts only;
-``ResultView`` adds the key only when the attempt is closed and the spec shows it.
+``ResultView`` adds the key only as ``examengine.disclosure`` allows (decision 0013).
 """
 
 from __future__ import annotations
@@ -65,6 +65,16 @@ class ExamEntry(Struct, frozen=True, kw_only=True):
     locked: bool
     passed: bool
     practice_enabled: bool
+    #: May a practice attempt start now, and why not (``practice_daily_cap``,
+    #: ``practice_cooldown``, ``attempt_open`` …); ``practice_retry_ms``: when it may.
+    practice_may_start: bool = False
+    practice_code: str = ""
+    practice_message: str = ""
+    practice_message_zh: str = ""
+    practice_retry_ms: int | None = None
+    #: The spec's practice cap per day and cool-down (0 when practice is off).
+    practice_per_day: int = 0
+    practice_cooldown_s: int = 0
     open_attempt: OpenAttempt | None = None
     open_practice: OpenAttempt | None = None
     history: tuple[AttemptSummary, ...] = ()
@@ -145,7 +155,7 @@ class Heartbeat(Struct, frozen=True, kw_only=True):
 
 
 class ItemReview(Struct, frozen=True, kw_only=True):
-    """One item after the close, when the spec shows the key."""
+    """One item after the close whose key the rule lets out (``examengine.disclosure``)."""
 
     position: int
     item: str
@@ -158,7 +168,9 @@ class ItemReview(Struct, frozen=True, kw_only=True):
 
 class ResultView(Struct, frozen=True, kw_only=True):
     """An attempt's outcome. ``passed`` is None while it is open; an expired attempt has
-    no score and ``passed`` false. ``items`` (the key) only when ``key_shown``."""
+    no score and ``passed`` false. ``items`` (the key) only when ``key_shown``, and only
+    the items whose key ``examengine.disclosure`` lets out; ``key_held`` says why the
+    others are held back (``open``, ``off``, ``formal_ahead``, ``shared``; "" for none)."""
 
     attempt: str
     exam: str
@@ -175,6 +187,7 @@ class ResultView(Struct, frozen=True, kw_only=True):
     passed: bool | None
     reason: str
     key_shown: bool
+    key_held: str = ""
     items: tuple[ItemReview, ...] = ()
 
 

@@ -2,9 +2,12 @@
 (the outcome), ``regrade`` (the stored answers against the newest published items) and
 ``sweep``, the time-driven close the sweeper runs in batches.
 
-The key and explanations appear in a ``ResultView`` only once the attempt is closed and
-if the spec shows them (``practice.show_key`` for practice, ``show_key_after_close``
-otherwise).
+The key and explanations appear in a ``ResultView`` only as ``examengine.disclosure``
+allows (decision 0013): once the attempt is closed, if the spec shows them
+(``practice.show_key`` for practice, ``show_key_after_close`` otherwise), and never for
+an item a formal paper the learner may still sit can hold. ``_result_view`` is the one
+builder of a result: submit, the result fetched later and the result page all go
+through it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from api.services.attempts._loading import _Loader
+from api.services.attempts._loading import _items, _Loader, _published_spec
 from api.services.attempts._rows import (
     _ATTEMPT,
     _add_events,
@@ -23,16 +26,20 @@ from api.services.attempts._rows import (
     _close_if_due,
     _dialect,
     _domain,
+    _history_rows,
     _lock_sqlite,
     _locked,
     _operator_view,
     _owned,
+    _records,
     _store,
 )
 from api.services.attempts._wire import ItemReview, OperatorAttempt, ResultView, SweepOutcome
 from api.store.tables import Attempt as AttemptRow
 from examengine import attempt as core
-from examengine.blueprint import ExpiryPolicy
+from examengine.blueprint import ExpiryPolicy, KeyRelease
+from examengine.disclosure import Disclosure, disclose, formal_pool
+from examengine.eligibility import formal_ahead
 from itembank.model import (
     FillBlank,
     Item,
@@ -81,8 +88,7 @@ def submit(
 
 
 def result(session: Session, *, learner_id: int, attempt_id: str, now: int) -> ResultView:
-    """The outcome; the key and explanations only once closed and if the spec shows
-    them (``practice.show_key`` for practice, ``show_key_after_close`` otherwise)."""
+    """The outcome; the key and explanations only as ``examengine.disclosure`` allows."""
     row = _close_if_due(session, _owned(session, attempt_id, learner_id), now)
     return _result_view(row, _domain(row), _Loader(session, now=now), now=now)
 
@@ -162,12 +168,10 @@ def sweep(session: Session, *, now: int, limit: int = SWEEP_BATCH) -> SweepOutco
 def _result_view(
     row: AttemptRow, attempt: core.Attempt, loader: _Loader, *, now: int
 ) -> ResultView:
-    _, spec = loader.version(row.exam_version_id)
-    shown = not attempt.open and (
-        spec.practice.show_key if row.practice else spec.show_key_after_close
-    )
+    """The one builder of a learner's result: every key in it passed ``_disclosure``."""
+    disclosure = _disclosure(row, attempt, loader)
     items: tuple[ItemReview, ...] = ()
-    if shown:
+    if disclosure.shown:
         context = loader.context(row)
         answers = loader.answers(row.id)
         graded = {r.key: r for r in loader.result(row).items}
@@ -182,6 +186,7 @@ def _result_view(
                 explanation=context.items[entry.key].explanation,
             )
             for n, entry in enumerate(context.paper.items, start=1)
+            if entry.key in disclosure.shown
         )
     return ResultView(
         attempt=row.id,
@@ -198,9 +203,44 @@ def _result_view(
         max_score=attempt.max_score,
         passed=attempt.passed,
         reason=attempt.reason,
-        key_shown=shown,
+        key_shown=bool(items),
+        key_held=disclosure.held,
         items=items,
     )
+
+
+def _disclosure(row: AttemptRow, attempt: core.Attempt, loader: _Loader) -> Disclosure:
+    """Which keys of the attempt's paper its result may show (``examengine.disclosure``).
+
+    The switches come from the attempt's own spec version; the formal pool from the
+    exam's published spec (what every formal paper ahead is built from; the attempt's
+    own version when none is published); ``key_release`` is the stricter of the two
+    versions'; ``formal_ahead`` from the learner's whole history of the exam.
+    """
+    context = loader.context(row)
+    published = _published_spec(loader.session, row.exam_key)
+    current = context.spec if published is None else published[1]
+
+    def pool() -> frozenset[str]:
+        items = context.items if published is None else _items(loader.session, published[0])
+        return formal_pool(current, items.values())
+
+    def ahead() -> bool:
+        return formal_ahead(_records(_history_rows(loader.session, row.learner_id, row.exam_key)))
+
+    return disclose(
+        spec=context.spec,
+        release=max(context.spec.key_release, current.key_release, key=_STRICTNESS.index),
+        practice=row.practice,
+        closed=not attempt.open,
+        paper=context.keys,
+        pool=pool,
+        formal_ahead=ahead,
+    )
+
+
+#: ``key_release`` values from the most lenient to the strictest.
+_STRICTNESS = (KeyRelease.AFTER_FORMAL, KeyRelease.UNSHARED_ONLY)
 
 
 def _key_of(item: Item) -> Any:

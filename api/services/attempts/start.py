@@ -32,10 +32,12 @@ from api.services.attempts._rows import (
     _domain,
     _enrollment,
     _extra_attempts,
+    _history_rows,
     _lock_sqlite,
     _locked,
     _not_enrolled,
     _owned,
+    _records,
     _store,
 )
 from api.services.attempts._wire import (
@@ -55,7 +57,7 @@ from api.store.tables import Paper as PaperRow
 from examengine import attempt as core
 from examengine.assembly import PaperItem
 from examengine.blueprint import ExamSpec
-from examengine.eligibility import AttemptRecord, Eligibility, eligibility
+from examengine.eligibility import Eligibility, eligibility
 from itembank.model import Item, Matching, MultipleChoice, SingleChoice
 
 # ------------------------------------------------------------------------ enrollment
@@ -140,8 +142,8 @@ def my_exams(session: Session, *, learner_id: int, now: int) -> MyExams:
             continue
         spec = found[1]
         rows = _history_rows(session, learner_id, enrollment.exam_key)
-        answer = _eligibility(session, enrollment, spec, rows, practice=False)
-        practice = _eligibility(session, enrollment, spec, rows, practice=True)
+        answer = _eligibility(session, enrollment, spec, rows, practice=False, now=now)
+        practice = _eligibility(session, enrollment, spec, rows, practice=True, now=now)
         entries.append(
             ExamEntry(
                 exam=enrollment.exam_key,
@@ -158,6 +160,13 @@ def my_exams(session: Session, *, learner_id: int, now: int) -> MyExams:
                 locked=answer.locked,
                 passed=answer.passed,
                 practice_enabled=spec.practice.enabled and practice.code != "practice_disabled",
+                practice_may_start=practice.may_start,
+                practice_code=practice.code,
+                practice_message=practice.message,
+                practice_message_zh=practice.message_zh,
+                practice_retry_ms=practice.retry_at_ms,
+                practice_per_day=spec.practice.per_day if spec.practice.enabled else 0,
+                practice_cooldown_s=spec.practice.cooldown_s if spec.practice.enabled else 0,
                 open_attempt=_open_of(rows, practice=False, now=now),
                 open_practice=_open_of(rows, practice=True, now=now),
                 history=tuple(_summary(r) for r in rows),
@@ -192,9 +201,9 @@ def start(
     version_row, spec = found
     _close_due(session, learner_id, exam, now)
     rows = _history_rows(session, learner_id, exam)
-    answer = _eligibility(session, enrollment, spec, rows, practice=practice)
+    answer = _eligibility(session, enrollment, spec, rows, practice=practice, now=now)
     if not answer.may_start:
-        raise NotEligibleError(answer)
+        raise NotEligibleError(answer, now=now)
     number = 1 + sum(1 for r in rows if r.practice == practice)
     learner_ref = _learner_ref(learner_id, practice=practice)
     record = exams.build_or_get_paper(
@@ -285,17 +294,6 @@ def paper_view(
 # ----------------------------------------------------------------------- eligibility
 
 
-def _history_rows(session: Session, learner_id: int, exam: str) -> list[AttemptRow]:
-    return list(
-        session.exec(
-            select(AttemptRow)
-            .where(AttemptRow.learner_id == learner_id, AttemptRow.exam_key == exam)
-            .order_by(col(AttemptRow.started_ms))
-            .execution_options(populate_existing=True)
-        ).all()
-    )
-
-
 def _standing_extra_ms(session: Session, learner_id: int, exam: str) -> int:
     total = session.exec(
         select(sa.func.coalesce(sa.func.sum(AttemptOverride.extra_time_ms), 0)).where(
@@ -311,18 +309,13 @@ def _eligibility(
     session: Session,
     enrollment: Enrollment,
     spec: ExamSpec,
-    rows: Iterable[AttemptRow],
+    rows: Sequence[AttemptRow],
     *,
     practice: bool,
+    now: int,
 ) -> Eligibility:
-    history = [
-        AttemptRecord(
-            id=r.id, cycle=r.cycle, practice=r.practice, state=core.State(r.state), passed=r.passed
-        )
-        for r in rows
-    ]
     return eligibility(
-        history,
+        _records(rows),
         max_attempts=spec.max_attempts,
         extra_attempts=_extra_attempts(
             session, enrollment.learner_id, enrollment.exam_key, enrollment.study_cycle
@@ -330,8 +323,11 @@ def _eligibility(
         enrolled=True,
         study_met=enrollment.study_met,
         cycle=enrollment.study_cycle,
+        now=now,
         practice=practice,
         practice_enabled=spec.practice.enabled,
+        practice_per_day=spec.practice.per_day,
+        practice_cooldown_ms=spec.practice.cooldown_s * 1000,
     )
 
 

@@ -25,7 +25,7 @@ def open_formal(id_, *, cycle=1, state=State.IN_PROGRESS):
 
 
 def ask(history=(), **overrides) -> Eligibility:
-    options = {"max_attempts": 2, "enrolled": True, "study_met": True, "cycle": 1}
+    options = {"max_attempts": 2, "enrolled": True, "study_met": True, "cycle": 1, "now": 0}
     options.update(overrides)
     return eligibility(list(history), **options)
 
@@ -232,3 +232,84 @@ def test_already_passed_is_said_before_study_required():
 
 def test_study_required_is_said_before_exhausted_attempts():
     assert ask([failed("a1"), failed("a2")], study_met=False).code == "study_required"
+
+
+# ------------------------------------------------------ practice cap and cool-down
+
+#: 2026-11-22 09:00 China Standard Time (01:00 UTC); that day ends at 16:00 UTC.
+MORNING = 1_795_309_200_000
+MIDNIGHT = 1_795_363_200_000
+MINUTE = 60_000
+
+
+def practised(id_, started, finished):
+    return AttemptRecord(
+        id=id_,
+        cycle=1,
+        practice=True,
+        state=State.SUBMITTED,
+        started_ms=started,
+        finished_ms=finished,
+    )
+
+
+def throttled(history, now, **overrides):
+    options = {"practice_per_day": 2, "practice_cooldown_ms": 10 * MINUTE}
+    return ask(history, practice=True, now=now, **{**options, **overrides})
+
+
+def test_a_practice_attempt_must_wait_the_cool_down_after_the_last_one_closed():
+    history = [practised("p1", MORNING, MORNING + 30 * MINUTE)]
+    answer = throttled(history, MORNING + 35 * MINUTE)
+    assert not answer.may_start and answer.code == "practice_cooldown"
+    assert answer.retry_at_ms == MORNING + 40 * MINUTE
+    assert answer.message == (
+        "practice attempts must be 10 minute(s) apart; "
+        "practice is possible again at 2026-11-22 09:40 (China Standard Time)"
+    )
+    assert answer.message_zh == (
+        "两次模拟练习之间需间隔 10 分钟，2026-11-22 09:40（北京时间）后可再次练习"
+    )
+    assert throttled(history, MORNING + 40 * MINUTE - 1).code == "practice_cooldown"
+    assert throttled(history, MORNING + 40 * MINUTE).may_start
+
+
+def test_the_daily_cap_counts_practice_started_today_and_lifts_at_midnight_china_time():
+    history = [
+        practised("y", MORNING - 86_400_000, MORNING - 86_000_000),  # yesterday: not counted
+        practised("p1", MORNING, MORNING + MINUTE),
+        failed("a1"),  # formal attempts are not practice
+    ]
+    assert throttled(history, MORNING + 20 * MINUTE).may_start
+    history.append(practised("p2", MORNING + 20 * MINUTE, MORNING + 21 * MINUTE))
+    answer = throttled(history, MORNING + 60 * MINUTE)
+    assert not answer.may_start and answer.code == "practice_daily_cap"
+    assert answer.retry_at_ms == MIDNIGHT
+    assert "all 2 practice attempts allowed today" in answer.message
+    assert "2026-11-23 00:00" in answer.message and "今天的 2 次模拟练习已用完" in answer.message_zh
+    assert throttled(history, MIDNIGHT - 1).code == "practice_daily_cap"
+    assert throttled(history, MIDNIGHT).may_start
+
+
+def test_when_the_cool_down_outlasts_the_day_practice_waits_for_both():
+    late = MIDNIGHT - 5 * MINUTE
+    history = [practised("p1", late - 2 * MINUTE, late), practised("p2", late - 9, late - 8)]
+    answer = throttled(history, late + MINUTE)
+    assert answer.code == "practice_daily_cap" and answer.retry_at_ms == late + 10 * MINUTE
+
+
+def test_without_a_cap_or_a_cool_down_practice_is_not_throttled():
+    history = [practised(f"p{n}", MORNING + n, MORNING + n) for n in range(10)]
+    answer = throttled(history, MORNING + 20, practice_per_day=None, practice_cooldown_ms=0)
+    assert answer.may_start and answer.retry_at_ms is None
+
+
+def test_formal_attempts_are_neither_capped_nor_cooled_down_by_practice():
+    history = [practised("p1", MORNING, MORNING + MINUTE), practised("p2", MORNING, MORNING + 2)]
+    answer = ask(history, now=MORNING + 2 * MINUTE, practice_per_day=2, practice_cooldown_ms=MINUTE)
+    assert answer.may_start and answer.code == "ok"
+
+
+def test_the_open_attempt_rule_comes_before_the_practice_throttle():
+    history = [practised("p1", MORNING, MORNING + MINUTE), open_formal("a1")]
+    assert throttled(history, MORNING + 2 * MINUTE).code == "attempt_open"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from litestar import Litestar, get
@@ -174,28 +174,49 @@ async def test_a_role_guard_refuses_other_roles_with_403(
 
 
 @pytest.fixture
-def app_settings(settings_sqlite: Settings) -> Settings:
+async def limited_client(settings_sqlite: Settings) -> AsyncIterator[Client]:
+    """A client over an app that takes 3 logins a minute from one address."""
     limited = SecuritySettings(
         secret_key=settings_sqlite.security.secret_key,
         paper_secret=settings_sqlite.security.paper_secret,
         login_attempts_per_minute=3,
     )
-    return settings_sqlite.replace(security=limited)
+    settings = settings_sqlite.replace(security=limited)
+    migrate(settings.database.url)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        yield client
 
 
-async def test_too_many_logins_from_one_address_are_refused_with_429(
-    app_client: Client, add_user: AddUser
+async def test_too_many_logins_from_one_address_are_refused_with_429_and_retry_after(
+    limited_client: Client, add_user: AddUser
 ) -> None:
     add_user(AUTHOR, "author")
-    assert [await login(app_client, AUTHOR, "wrong") for _ in range(3)] == [401, 401, 401]
-    response = await app_client.post("/auth/login", json={"login": AUTHOR, "password": PASSWORD})
+    client = limited_client
+    assert [await login(client, AUTHOR, "wrong") for _ in range(3)] == [401, 401, 401]
+    response = await client.post("/auth/login", json={"login": AUTHOR, "password": PASSWORD})
     assert response.status_code == 429
     assert response.headers["content-type"] == PROBLEM_JSON
+    assert 1 <= int(response.headers["retry-after"]) <= 60
     assert response.json()["code"] == "rate_limited"
     assert response.json()["detail_zh"] == "请求过于频繁，请稍后再试。"
-    # Only the login is limited.
-    assert (await app_client.get("/health")).status_code == 200
-    assert (await app_client.get("/auth/me")).status_code == 401
+    # Only the login, the registration and the password change are limited.
+    assert (await client.get("/health")).status_code == 200
+    assert (await client.get("/auth/me")).status_code == 401
+
+
+async def test_the_password_change_shares_the_logins_limit_per_address(
+    limited_client: Client, add_user: AddUser
+) -> None:
+    add_user(AUTHOR, "author")
+    client = limited_client
+    assert await login(client, AUTHOR) == 200
+    tries = [
+        (await client.post(
+            "/auth/password", json={"current_password": "wrong", "new_password": "x" * 12},
+        )).status_code
+        for _ in range(3)
+    ]  # fmt: skip
+    assert tries == [403, 403, 429]
 
 
 @pytest.mark.redis

@@ -39,7 +39,7 @@ async function postForm(url, form) {
       method: "POST",
       body: form,
       credentials: "same-origin",
-      headers: { Accept: "application/json" },
+      headers: { Accept: "application/json", ...csrfHeaders() },
     });
   } catch (error) {
     throw new NetworkError(error);

@@ -175,6 +175,8 @@ def create_app(
                     account_failures=security.account_failures_per_hour,
                 ),
                 "redis": redis,
+                # The generations this process read or wrote (auth.session_generations).
+                "session_generations": {},
                 "clock": clock,
                 "study": (study := _live_study(settings, clock)),
                 "study_relay": StudyRelay(

@@ -233,8 +233,11 @@ class SessionConfig(ServerSideSessionConfig):
 
 
 def session_generations(app: Litestar) -> accounts.SessionGenerations:
-    """The accounts' session generations in the app's ``session_generations`` store."""
-    return accounts.SessionGenerations(app.stores.get(SESSION_GENERATIONS_STORE))
+    """The accounts' session generations in the app's ``session_generations`` store,
+    through the process's cache (``app.state.session_generations``) when only this
+    process writes the store (no Redis)."""
+    cache = None if app.state.settings.redis.url else app.state.session_generations
+    return accounts.SessionGenerations(app.stores.get(SESSION_GENERATIONS_STORE), cache)
 
 
 class SessionCheck:

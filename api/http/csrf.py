@@ -10,8 +10,9 @@ Three layers, each a middleware on every unsafe request (POST, PUT, PATCH, DELET
   (a command-line client, a load generator) and goes on. Refused: 403
   ``cross_site_request``.
 - JSON bodies must say so: a route that reads a JSON body answers 415
-  ``json_required`` to any other ``Content-Type`` (a page on another site can send
-  ``text/plain`` or a form without asking, but not ``application/json``).
+  ``json_required`` to a body of any other ``Content-Type`` (a page on another site can
+  send ``text/plain`` or a form without asking, but not ``application/json``); an empty
+  body (an optional one left out) needs no type.
 - ``FormCsrf``: Litestar's own CSRF protection (``CSRFConfig``, a double-submit token:
   the ``csrftoken`` cookie and the ``x-csrftoken`` header, which the pages' script sends)
   for the requests a cross-site HTML form could send — form, multipart and ``text/plain``
@@ -104,6 +105,13 @@ def _media_type(headers: Headers) -> str:
     return headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
+def _has_body(headers: Headers) -> bool:
+    """Whether the request sends a body (an empty one may go without a type: an
+    optional body left out)."""
+    length = headers.get("content-length")
+    return "transfer-encoding" in headers or (length is not None and length.strip() != "0")
+
+
 def _takes_json(scope: Scope) -> bool:
     """Whether the route reads a JSON body (a ``data`` parameter that is not a form)."""
     handler: Any = scope.get("route_handler")
@@ -127,7 +135,11 @@ class SameSiteOnly:
             headers = Headers.from_scope(scope)
             if not same_site(headers, origins=self.origins):
                 raise CrossSiteRequest
-            if _takes_json(scope) and _media_type(headers) != "application/json":
+            if (
+                _takes_json(scope)
+                and _has_body(headers)
+                and _media_type(headers) != "application/json"
+            ):
                 raise JsonRequired
         await self.app(scope, receive, send)
 

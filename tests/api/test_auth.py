@@ -372,3 +372,22 @@ async def test_a_hundred_failures_an_hour_close_the_account_to_addresses_it_does
         assert failures == [401] * 6
         assert await attempt("198.51.100.3", PASSWORD) == 429  # a new address: closed
         assert await attempt("10.0.0.1", PASSWORD) == 200  # the owner still gets in
+
+
+async def test_wrong_current_passwords_lock_the_password_change_like_a_login(
+    app_client: Client, add_user: AddUser
+) -> None:
+    add_user(AUTHOR, "author")
+    assert await login(app_client, AUTHOR) == 200
+
+    async def change(current: str) -> tuple[int, str]:
+        response = await app_client.post(
+            "/auth/password", json={"current_password": current, "new_password": "x7" * 6}
+        )
+        return response.status_code, response.json()["code"]
+
+    tries = [await change(f"guess {n}") for n in range(5)]
+    assert tries == [(403, "wrong_password")] * 4 + [(429, "account_locked")]
+    assert await change(PASSWORD) == (429, "account_locked")  # paused, even when right
+    # And the sign-in from this address is paused with it (one count per account).
+    assert await login(app_client, AUTHOR) == 429

@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from litestar import Litestar
+from litestar import Litestar, post
+from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
+from litestar.types import ControllerRouterHandler
 from openpyxl import Workbook
 from sqlmodel import select
 
@@ -157,6 +159,29 @@ async def test_a_json_body_sent_as_anything_but_json_is_a_415(
     body = refused(response, 415, "json_required")
     assert "application/json" in body["detail"] and "application/json" in body["detail_zh"]
     assert roles_of(operator, AUTHOR) == ["author"]
+
+
+@post("/probe/optional-body", sync_to_thread=False)
+def optional_body(data: JSONBody[dict[str, int] | None] = None) -> dict[str, bool]:
+    return {"body": data is not None}
+
+
+@pytest.fixture
+def extra_routes() -> list[ControllerRouterHandler]:
+    return [optional_body]
+
+
+async def test_an_optional_json_body_left_out_needs_no_content_type(app_client: Client) -> None:
+    left_out = await app_client.post("/probe/optional-body")
+    assert (left_out.status_code, left_out.json()) == (201, {"body": False})
+    sent = await app_client.post("/probe/optional-body", json={"a": 1})
+    assert sent.json() == {"body": True}
+    as_text = await app_client.post(
+        "/probe/optional-body", content=b'{"a": 1}', headers={"Content-Type": "text/plain"}
+    )
+    refused(as_text, 415, "json_required")
+    untyped = await app_client.post("/probe/optional-body", content=b'{"a": 1}')
+    refused(untyped, 415, "json_required")
 
 
 async def test_json_with_a_charset_is_json(operator: Client) -> None:

@@ -97,7 +97,7 @@ def record_account_failure(
     window: AccountWindow, policy: LockPolicy, *, now_ms: int
 ) -> AccountWindow:
     """The account-wide count after one more failure: a new window once the last ended."""
-    if now_ms - window.since_ms >= policy.account_window_s * 1000:
+    if window.failures == 0 or now_ms - window.since_ms >= policy.account_window_s * 1000:
         return AccountWindow(failures=1, since_ms=now_ms)
     return AccountWindow(failures=window.failures + 1, since_ms=window.since_ms)
 

@@ -330,11 +330,11 @@ def _authenticate(db: Session, user: User | None, password: str) -> bool:
 
 def login_locks(app: Litestar) -> accounts.LoginLocks:
     """The login lock over the app's ``login_failures`` store (files, or Redis when
-    configured, so all workers share it); the policy is ``app.state.login_lock`` when set
-    (tests), else ``LockPolicy()``: 5 failures from one address pause the account there
-    for 15 minutes, 100 an hour from all addresses close it to unknown addresses."""
-    policy = app.state.get("login_lock")
-    return accounts.LoginLocks(app.stores.get(LOGIN_FAILURES_STORE), policy)
+    configured, so all workers share it) with the policy ``app.state.login_lock``, made
+    from the settings (tests may replace it): by default 5 failures from one address
+    pause the account there for 15 minutes, 100 an hour from all addresses close it to
+    unknown addresses."""
+    return accounts.LoginLocks(app.stores.get(LOGIN_FAILURES_STORE), app.state.get("login_lock"))
 
 
 def _now_ms(app: Litestar) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
@@ -17,6 +19,7 @@ from api.services.accounts import LockPolicy
 from api.services.passwords import hash_password, verify_password
 from api.settings import SecuritySettings, Settings, SettingsError
 from api.store.db import migrate
+from tests.server import served_app
 
 Client = AsyncTestClient[Litestar]
 AddUser = Callable[..., None]
@@ -391,3 +394,28 @@ async def test_wrong_current_passwords_lock_the_password_change_like_a_login(
     assert await change(PASSWORD) == (429, "account_locked")  # paused, even when right
     # And the sign-in from this address is paused with it (one count per account).
     assert await login(app_client, AUTHOR) == 429
+
+
+def test_over_a_real_server_an_address_that_guessed_is_paused_and_the_owner_is_not(
+    tmp_path: Path,
+) -> None:
+    """The lock per address with real source addresses: 127.0.0.2 guesses, the owner
+    signs in from 127.0.0.1 (both loopback, to one served app)."""
+    author, password = "13800000001", "author-demo-1"  # the demo author
+
+    def client(address: str) -> httpx.Client:
+        return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10)
+
+    with (
+        served_app(tmp_path) as server,
+        client("127.0.0.2") as guesser,
+        client("127.0.0.1") as owner,
+    ):
+
+        def sign_in(who: httpx.Client, secret: str) -> int:
+            url = f"{server.url}/auth/login"
+            return who.post(url, json={"login": author, "password": secret}).status_code
+
+        assert [sign_in(guesser, f"guess {n}") for n in range(5)] == [401] * 4 + [429]
+        assert sign_in(guesser, password) == 429
+        assert sign_in(owner, password) == 200

@@ -218,3 +218,19 @@ async def test_sessions_of_other_accounts_are_untouched(
         )
         assert changed.status_code == 200
         assert await signed_in(second)
+
+
+async def test_a_reset_learners_old_session_no_longer_reads_my_exams(
+    settings: Settings, shared: bool, add: AddUser
+) -> None:
+    """The issue's finding: after a reset the old session kept calling /api/me/exams."""
+    add("learner1", "learner")
+    add(OPERATOR, "operator")
+    async with two_apps(settings, shared=shared) as (learner, operator):
+        assert await login(learner, "learner1") == 200
+        assert (await learner.get("/api/me/exams")).status_code == 200
+        assert await login(operator, OPERATOR) == 200
+        reset = await operator.post("/api/accounts/learner1/reset-password", json={})
+        assert reset.status_code == 200
+        after = await learner.get("/api/me/exams")
+        assert (after.status_code, after.json()["code"]) == (401, "not_authenticated")

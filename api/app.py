@@ -2,9 +2,11 @@
 
 ``create_app(settings)`` wires the shell together: settings on ``app.state``, the
 database engine and session factory (created at startup, disposed at shutdown), the
-per-request ``db`` transaction, server-side sessions (files, or Redis when configured),
-the login rate limit, problem+json errors, Prometheus metrics at /metrics, OpenAPI at
-/schema, and one JSON access line per request with its X-Request-ID.
+per-request ``db`` transaction, the cross-site request checks (decision 0015), server-side
+sessions (files, or Redis when configured) and the check that ends sessions of an older
+generation (decision 0014), the login rate limit, problem+json errors, Prometheus metrics
+at /metrics (an allow-list or a token in production), OpenAPI at /schema, and one JSON
+access line per request with its X-Request-ID.
 
 To add routes, append controllers or handlers to ``ROUTE_HANDLERS`` (or pass them to
 ``create_app(route_handlers=...)`` in tests); to map a domain exception, add one line to
@@ -44,8 +46,17 @@ from api.clock import SystemClock
 from api.http.accounts import AccountsController, register
 from api.http.admission import Admission
 from api.http.attempts import LearnerAttemptsController, OperatorAttemptsController
-from api.http.auth import LOGIN_FAILURES_STORE, AuthController, login_rate_limit, session_config
+from api.http.auth import (
+    LOGIN_FAILURES_STORE,
+    SESSION_GENERATIONS_STORE,
+    AuthController,
+    SessionCheck,
+    login_rate_limit,
+    metrics_access,
+    session_config,
+)
 from api.http.authoring import AuthoringController
+from api.http.csrf import FormCsrf, SameSiteOnly, csrf_config, default_origins
 from api.http.errors import exception_handlers
 from api.http.exams import ExamsController
 from api.http.health import health, ready
@@ -59,6 +70,7 @@ from api.http.schema import (
 )
 from api.http.study import StudyController
 from api.logging import RequestLog, logging_config
+from api.services.accounts import LockPolicy
 from api.services.study import LiveStudy, closing_policy
 from api.settings import Settings
 from api.store.db import UnitOfWork, make_engine, provide_uow, session_factory
@@ -96,10 +108,12 @@ _SESSIONLESS = ["^/static/", "^/health$", "^/ready$", "^/metrics", "^/schema"]
 
 
 class MetricsController(PrometheusController):
-    """Prometheus text format at /metrics (per worker process: see the operations guide)."""
+    """Prometheus text format at /metrics (per worker process: see the operations guide);
+    in production only for the allowed addresses or the bearer token."""
 
     path = "/metrics"
     include_in_schema = False
+    guards = [metrics_access]
 
 
 def create_app(
@@ -125,11 +139,13 @@ def create_app(
         group_path=True,
         exclude=["^/metrics"],
     )
+    security = settings.security
+    production = settings.environment == "production"
     sessions = session_config(
-        max_age=settings.security.session_max_age,
-        secure=settings.environment == "production",
-        exclude=_SESSIONLESS,
+        max_age=security.session_max_age, secure=production, exclude=_SESSIONLESS
     )
+    origins = security.public_origins or default_origins(settings.server.host, settings.server.port)
+    csrf = csrf_config(secret=security.secret_key, secure=production, exclude=_SESSIONLESS)
     app = Litestar(
         route_handlers=[*ROUTE_HANDLERS, MetricsController, *route_handlers],
         dependencies={"uow": Provide(provide_uow, sync_to_thread=False)},
@@ -147,11 +163,14 @@ def create_app(
                 password_slots=settings.server.password_slots,
                 retry_after_max_s=settings.server.retry_after_max_s,
             ),
+            DefineMiddleware(SameSiteOnly, origins=frozenset(origins)),
+            DefineMiddleware(FormCsrf, config=csrf),
             sessions.middleware,
+            SessionCheck,
             *(
                 []
                 if settings.load_test
-                else [login_rate_limit(settings.security.login_attempts_per_minute).middleware]
+                else [login_rate_limit(security.login_attempts_per_minute).middleware]
             ),
         ],
         stores=_stores(settings, redis),
@@ -162,7 +181,14 @@ def create_app(
         state=State(
             {
                 "settings": settings,
+                "login_lock": LockPolicy(
+                    max_failures=security.lock_failures,
+                    lock_s=security.lock_s,
+                    account_failures=security.account_failures_per_hour,
+                ),
                 "redis": redis,
+                # The generations this process read or wrote (auth.session_generations).
+                "session_generations": {},
                 "clock": clock,
                 # Set when SIGTERM or SIGINT arrives: long-lived streams close at once
                 # instead of holding the graceful shutdown for its whole timeout.
@@ -229,6 +255,7 @@ def _stores(settings: Settings, redis: Redis | None) -> dict[str, Store]:
             "sessions": RedisStore(redis, namespace=f"{prefix}:sessions"),
             "rate_limit": RedisStore(redis, namespace=f"{prefix}:rate_limit"),
             LOGIN_FAILURES_STORE: RedisStore(redis, namespace=f"{prefix}:login_failures"),
+            SESSION_GENERATIONS_STORE: RedisStore(redis, namespace=f"{prefix}:session_generations"),
         }
     # Login failures on files, not in memory: every worker on the host must see them.
     return {
@@ -236,6 +263,9 @@ def _stores(settings: Settings, redis: Redis | None) -> dict[str, Store]:
         "rate_limit": MemoryStore(),
         LOGIN_FAILURES_STORE: FileStore(
             settings.var_dir / "login_failures", create_directories=True
+        ),
+        SESSION_GENERATIONS_STORE: FileStore(
+            settings.var_dir / "session_generations", create_directories=True
         ),
     }
 

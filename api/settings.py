@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Struct
@@ -69,9 +71,26 @@ class SecuritySettings(Struct, frozen=True, kw_only=True):
     paper_secret: str
     #: Seconds a login session lives.
     session_max_age: int = 8 * 3600
-    #: Login attempts per client address and minute (a whole exam room may share one
-    #: address behind NAT: raise it there; a per-account lock is planned).
+    #: Requests per client address and minute to the login, the registration and the
+    #: password change (a whole exam room may share one address behind NAT: raise it
+    #: there; the lock below still guards each account).
     login_attempts_per_minute: int = 10
+    #: Wrong passwords in a row for one account from one address that pause its sign-in
+    #: from there, and for how long (docs/decisions/0014).
+    lock_failures: int = 5
+    lock_s: int = 15 * 60
+    #: Wrong passwords for one account an hour, from all addresses, after which only
+    #: addresses it signed in from before may try (ASVS 2.2.1).
+    account_failures_per_hour: int = 100
+    #: The origins (``https://exam.example.cn``) this site is served at: unsafe requests
+    #: whose Origin/Referer names another site are refused (docs/decisions/0015). Empty:
+    #: the server's own ``http://host:port`` (and the loopback names on loopback), and
+    #: always the request's own Host.
+    public_origins: tuple[str, ...] = ()
+    #: Who may read /metrics in production: these addresses or networks, or a client
+    #: sending ``Authorization: Bearer <metrics_token>``. Outside production it is open.
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    metrics_token: str | None = None
 
 
 class ServerSettings(Struct, frozen=True, kw_only=True):
@@ -282,6 +301,31 @@ def _secret_value(raw: str) -> str:
     return raw
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = []
+    for item in (part.strip() for part in raw.split(",")):
+        parts = urlsplit(item)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+            raise ValueError(
+                f"{item!r} is not an origin: expected scheme://host[:port], comma-separated "
+                "(e.g. https://exam.example.cn)"
+            )
+        origins.append(f"{parts.scheme}://{parts.netloc}".lower())
+    return tuple(origins)
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(
+                f"{item!r} is not an address or network: expected e.g. 10.0.0.0/8, comma-separated"
+            ) from None
+    return tuple(networks)
+
+
 def _path(raw: str) -> Path:
     return Path(raw)
 
@@ -337,6 +381,24 @@ VARIABLES: tuple[Variable, ...] = (
              "seconds a login session lives (default 28800)"),
     Variable("EXAMENGINE_LOGIN_ATTEMPTS_PER_MINUTE", "security.login_attempts_per_minute",
              _integer(1, 100_000), "login attempts per client address and minute (default 10)"),
+    Variable("EXAMENGINE_LOGIN_LOCK_FAILURES", "security.lock_failures", _integer(1, 1000),
+             "wrong passwords in a row that pause an account's sign-in from one address "
+             "(default 5)"),
+    Variable("EXAMENGINE_LOGIN_LOCK_S", "security.lock_s", _integer(1, 86_400),
+             "seconds that pause lasts (default 900)"),
+    Variable("EXAMENGINE_ACCOUNT_FAILURES_PER_HOUR", "security.account_failures_per_hour",
+             _integer(1, 100_000),
+             "wrong passwords an hour for one account, all addresses, before only its known "
+             "addresses may try (default 100)"),
+    Variable("EXAMENGINE_PUBLIC_ORIGINS", "security.public_origins", _origins,
+             "origins the site is served at, comma-separated; unsafe requests from other "
+             "sites are refused (default: http://HOST:PORT and the request's own Host)"),
+    Variable("EXAMENGINE_METRICS_ALLOW", "security.metrics_allow", _networks,
+             "addresses/networks that may read /metrics in production (default 127.0.0.1, "
+             "::1)"),
+    Variable("EXAMENGINE_METRICS_TOKEN", "security.metrics_token", _secret_value,
+             "bearer token that may read /metrics in production (≥32 characters; default "
+             "none)"),
     Variable("EXAMENGINE_HOST", "server.host", str, "address to listen on (default 127.0.0.1)"),
     Variable("EXAMENGINE_PORT", "server.port", _integer(1, 65535), "port (default 8000)"),
     Variable("EXAMENGINE_WORKERS", "server.workers", _integer(1, 64),

@@ -7,8 +7,9 @@ any of them failed.
 Each benchmark measures our hot path against a baseline in one run and prints markdown
 tables (see its docstring): ``itembank`` (lint + import, item analysis), ``assembly``
 (paper assembly), ``attempts`` (attempt service, sweeper; SQLite and PostgreSQL),
-``challenges`` (the anti-idle schedulers, in-process and Redis) and ``http_app`` (the
-study hot path over HTTP, with ``wrk``). ``challenges`` runs here without its ``http``
+``challenges`` (the anti-idle schedulers, in-process and Redis), ``http_app`` (the
+study hot path over HTTP, with ``wrk``) and ``session_check`` (what the session
+generation check adds to a request). ``challenges`` runs here without its ``http``
 part, which is ``http_app``'s.
 
 ``--quick`` passes ``--quick`` on: the same code paths on tiny sizes, all of them in
@@ -37,6 +38,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("attempts", ()),
     ("challenges", ("--parts", "inprocess,heapq,apscheduler,redis")),
     ("http_app", ()),
+    ("session_check", ()),
 )
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,9 @@
 password resets and role changes by staff (``/api/accounts``).
 
 Thin handlers: each reads the request, calls one use case in ``api.services.accounts``
-on the request's transaction and returns a wire Struct. Errors (``AccountError``)
+on the request's transaction and returns a wire Struct. A reset or a role change ends the
+account's sessions (``session_generations``, decision 0014); a registration answers the
+same whether or not the person had an account. Errors (``AccountError``)
 become problem+json in ``api.http.errors``. Login itself, sessions and the login lock's use
 are in ``api.http.auth``.
 """
@@ -20,7 +22,13 @@ from litestar.params import Body, FromQuery, JSONBody
 from msgspec import Meta, Struct
 from sqlmodel import Session
 
-from api.http.auth import RATE_LIMITED, login_locks, principal_of, requires_role
+from api.http.auth import (
+    RATE_LIMITED,
+    open_session,
+    principal_of,
+    requires_role,
+    session_generations,
+)
 from api.http.errors import RAISES
 from api.http.params import LoginRef
 from api.http.schema import replying_in
@@ -61,18 +69,40 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class RegistrationReceived(Struct, frozen=True, kw_only=True):
+    """The one answer to a well-formed registration, whether or not it made an account."""
+
+    status: Literal["received"] = "received"
+    detail: str = (
+        "Registration received. If this ID number and mobile number were not registered "
+        "yet, your account is ready: sign in with your ID number and password. If you "
+        "cannot sign in, one of them has an account already: sign in with it, or ask your "
+        "employer or the operator to reset its password."
+    )
+    detail_zh: str = (
+        "注册申请已提交。若该身份证号和手机号此前均未注册，账号已开通，请用身份证号和密码登录。"
+        "若无法登录，说明其中之一已有账号：请用该账号登录，或联系单位管理员、运维人员重置密码。"
+    )
+
+
 @post(
-    "/auth/register", status_code=201, sync_to_thread=True, tags=["auth"],
+    "/auth/register", status_code=202, sync_to_thread=True, tags=["auth"],
     opt={RATE_LIMITED: True, RAISES: (accounts.AccountError,)},
 )  # fmt: skip
-def register(data: JSONBody[Registration], uow: Uow) -> Account:
+def register(data: JSONBody[Registration], uow: Uow) -> RegistrationReceived:
     """Register as a learner; the login is the resident ID number (the phone works too).
 
-    Every invalid field is named in a 422; a registered ID number or phone is a 409.
-    Shares the per-address rate limit of the login.
+    Every invalid field is named in a 422. Otherwise the answer is the same 202 whether
+    an account was made or the ID number or phone was registered already, so that the
+    registration cannot tell anyone who has an account (decision 0014). Shares the
+    per-address rate limit of the login.
     """
-    with uow() as db:
-        return accounts.register(db, data, now=_now(), hasher=hash_password)
+    try:
+        with uow() as db:
+            accounts.register(db, data, now=_now(), hasher=hash_password)
+    except accounts.AccountExistsError:
+        pass  # answered like a new account: see the docstring
+    return RegistrationReceived()
 
 
 class AccountsController(Controller):
@@ -140,30 +170,54 @@ class AccountsController(Controller):
         login: LoginRef,
         data: JSONBody[ResetRequest],
     ) -> PasswordReset:
-        """Set a new initial password (changed at the next login) and lift a login lock.
-        Employer administrators may reset their own employer's learners only."""
-        reset = await uow.run(lambda db: accounts.reset_password(
-            db, login=login, actor_id=principal_of(request).user_id,
-            now=_now(), hasher=hash_password, password=data.password,
-        ))  # fmt: skip
-        await login_locks(request.app).clear(f"user:{reset.account.id}")
+        """Set a new initial password (changed at the next login), end every session
+        of the account and lift its login lock. Employer administrators may reset their
+        own employer's learners only."""
+        actor_id = principal_of(request).user_id
+
+        def work(db: Session) -> tuple[PasswordReset, int]:
+            reset = accounts.reset_password(
+                db, login=login, actor_id=actor_id, now=_now(), hasher=hash_password,
+                password=data.password,
+            )  # fmt: skip
+            return reset, _generation(db, reset.account.id)
+
+        reset, generation = await uow.run(work)
+        await session_generations(request.app).moved(reset.account.id, generation)
         return reset
 
-    @post("/{login:str}/roles", guards=[requires_role("operator")], sync_to_thread=True,
-          status_code=200)  # fmt: skip
-    def set_roles(
+    @post("/{login:str}/roles", guards=[requires_role("operator")], status_code=200)
+    async def set_roles(
         self,
         request: Request[Any, Any, Any],
         uow: Uow,
         login: LoginRef,
         data: JSONBody[RolesRequest],
     ) -> Account:
-        """Replace the roles of an account (effective at its next login)."""
-        with uow() as db:
-            return accounts.set_roles(
-                db, login=login, roles=data.roles, actor_id=principal_of(request).user_id,
-                now=_now(),
-            )  # fmt: skip
+        """Replace the roles of an account and end its sessions (the new roles hold from
+        its next login); an operator changing their own keeps this session, with the new
+        roles."""
+        actor_id = principal_of(request).user_id
+
+        def work(db: Session) -> tuple[Account, User]:
+            changed = accounts.set_roles(
+                db, login=login, roles=data.roles, actor_id=actor_id, now=_now()
+            )
+            user = db.get(User, changed.id)
+            assert user is not None
+            return changed, user
+
+        changed, user = await uow.run(work)
+        await session_generations(request.app).moved(changed.id, user.session_generation)
+        if changed.id == actor_id:
+            open_session(request, user)
+        return changed
+
+
+def _generation(db: Session, user_id: int) -> int:
+    user = db.get(User, user_id)  # in the unit of work's identity map: no query
+    assert user is not None
+    return user.session_generation
 
 
 def _actor(request: Request[Any, Any, Any], db: Session) -> User:

@@ -5,17 +5,23 @@ data lives in the session store), the ``Principal`` kept in it, the device id of
 session (``device_of``), and the guards ``requires_role(*roles)`` /
 ``requires_session``. Accounts (registration, rosters, resets, the password rules and the
 per-account lock) are ``api.services.accounts``; hashing is ``api.services.passwords``.
-The login finds the account by login, resident ID or phone, is locked per account after
-repeated failures (``login_locks``, the ``login_failures`` store) and rate-limited per
-client address (docs/decisions/0003, 0006).
+The login finds the account by login, resident ID or phone, is locked per account and
+client address after repeated failures (``login_locks``, the ``login_failures`` store) and
+rate-limited per client address (docs/decisions/0003, 0006, 0014); the current-password
+check of a password change is counted and limited the same way.
 
-Roles and the must-change-password flag are copied into the session at login and
-refreshed when the password changes, so a guard costs no database query; a change of
-roles by an operator takes effect at the user's next login.
+Roles and the must-change-password flag are copied into the session at login, so a guard
+costs no database query. The session also carries the account's session generation:
+``SessionCheck`` ends, on its next request, a session older than the account's current
+generation (moved on by a password change, a reset or a role change), reading the
+generation from the ``session_generations`` store rather than the database.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hmac
+import ipaddress
 import secrets
 import time
 from collections.abc import Callable
@@ -24,14 +30,15 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Litestar, Request, get, post
 from litestar.connection import ASGIConnection
+from litestar.exceptions import TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.middleware.session.server_side import (
     ServerSideSessionBackend,
     ServerSideSessionConfig,
 )
 from litestar.params import JSONBody
-from litestar.types import Message
+from litestar.types import ASGIApp, Empty, Message, Receive, Scope, Send
 from msgspec import Meta, Struct
 from sqlmodel import Session
 
@@ -47,6 +54,11 @@ from api.services import accounts
 from api.services.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from api.store.db import Uow
 from api.store.tables import ROLES, User
+
+#: The app store holding the per-account failed-login counters.
+LOGIN_FAILURES_STORE = "login_failures"
+#: The app store mirroring each account's session generation once it moved.
+SESSION_GENERATIONS_STORE = "session_generations"
 
 #: The session key under which the Principal is stored.
 SESSION_KEY = "principal"
@@ -94,6 +106,8 @@ class Principal(Struct, frozen=True, kw_only=True):
     login: str
     roles: tuple[str, ...]
     must_change_password: bool
+    #: The account's session generation when the session was opened (decision 0014).
+    generation: int = 0
 
 
 class Me(Struct, frozen=True, kw_only=True):
@@ -166,6 +180,32 @@ def requires_role(*roles: str) -> Guard:
     return guard
 
 
+def metrics_access(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of /metrics: open outside production; in production only for an address in
+    ``Settings.security.metrics_allow`` or with ``Authorization: Bearer <metrics_token>``
+    (403 ``metrics_forbidden`` otherwise)."""
+    settings = connection.app.state.settings
+    if settings.environment != "production":
+        return
+    security = settings.security
+    token = security.metrics_token
+    sent = connection.headers.get("authorization", "")
+    if token and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+        return
+    host = connection.client.host if connection.client else ""
+    with contextlib.suppress(ValueError):
+        address = ipaddress.ip_address(host)
+        if any(address in ipaddress.ip_network(net) for net in security.metrics_allow):
+            return
+    raise Forbidden(
+        "The metrics are for the monitoring system only: scrape from an allowed address "
+        "(EXAMENGINE_METRICS_ALLOW) or send the bearer token (EXAMENGINE_METRICS_TOKEN).",
+        "监控指标仅供监控系统读取：请从允许的地址（EXAMENGINE_METRICS_ALLOW）访问，"
+        "或携带令牌（EXAMENGINE_METRICS_TOKEN）。",
+        code="metrics_forbidden",
+    )
+
+
 # ------------------------------------------------------------------------- sessions
 
 
@@ -193,6 +233,36 @@ class SessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend
 
 
+def session_generations(app: Litestar) -> accounts.SessionGenerations:
+    """The accounts' session generations in the app's ``session_generations`` store,
+    through the process's cache (``app.state.session_generations``) when only this
+    process writes the store (no Redis)."""
+    cache = None if app.state.settings.redis.url else app.state.session_generations
+    return accounts.SessionGenerations(app.stores.get(SESSION_GENERATIONS_STORE), cache)
+
+
+class SessionCheck:
+    """Middleware, inside the session middleware: a login session opened under an older
+    session generation than its account's current one is over — it is emptied (the
+    request goes on signed out, so guards answer 401) and deleted with its cookie.
+
+    One store read per signed-in request (Redis or a file; no database round trip), the
+    study heartbeat included: docs/decisions/0014 has the measurement.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = scope.get("session")
+        data = session.get(SESSION_KEY) if isinstance(session, dict) else None
+        if isinstance(data, dict) and isinstance(data.get("user_id"), int):
+            current = await session_generations(scope["litestar_app"]).current(data["user_id"])
+            if current is not None and int(data.get("generation", 0)) < current:
+                scope["session"] = Empty
+        await self.app(scope, receive, send)
+
+
 def session_config(*, max_age: int, secure: bool, exclude: list[str]) -> SessionConfig:
     """Server-side sessions in the app's ``sessions`` store (files or Redis); paths
     matching ``exclude`` (regexes) never touch the store."""
@@ -210,10 +280,26 @@ def _is_rate_limited(request: Request[Any, Any, Any]) -> bool:
     return bool(request.route_handler.opt.get(RATE_LIMITED))
 
 
+class RetryAfterRateLimit(RateLimitMiddleware):
+    """Litestar's rate limit, whose 429 also says when to come back (``Retry-After``,
+    seconds: the RateLimit-Reset it already sends, at least 1)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except TooManyRequestsException as exc:
+            headers = exc.headers if exc.headers is not None else {}
+            reset = headers.get(self.config.rate_limit_reset_header_key, "1")
+            headers.setdefault("Retry-After", str(max(1, int(reset))))
+            exc.headers = headers
+            raise
+
+
 def login_rate_limit(per_minute: int) -> RateLimitConfig:
     """At most ``per_minute`` requests per client address to the routes flagged with
-    ``opt={RATE_LIMITED: True}`` (the login), counted in the ``rate_limit`` store
-    (shared through Redis when configured, else per process).
+    ``opt={RATE_LIMITED: True}`` (login, registration, password change), counted in the
+    ``rate_limit`` store (shared through Redis when configured, else per process); a
+    refusal is 429 ``rate_limited`` with Retry-After.
 
     Installed app-wide because the limit comes from Settings, which routes declared at
     import time cannot see; ``check_throttle_handler`` keeps it to the flagged routes.
@@ -222,6 +308,7 @@ def login_rate_limit(per_minute: int) -> RateLimitConfig:
         rate_limit=("minute", per_minute),
         store="rate_limit",
         check_throttle_handler=_is_rate_limited,
+        middleware_class=RetryAfterRateLimit,
     )
 
 
@@ -242,22 +329,24 @@ def _authenticate(db: Session, user: User | None, password: str) -> bool:
     return True
 
 
-#: The app store holding the per-account failed-login counters.
-LOGIN_FAILURES_STORE = "login_failures"
-
-
 def login_locks(app: Litestar) -> accounts.LoginLocks:
-    """The per-account login lock over the app's ``login_failures`` store (files, or
-    Redis when configured, so all workers share it); the policy is
-    ``app.state.login_lock`` when set (tests), else 5 failures lock for 15 minutes."""
-    policy = app.state.get("login_lock")
-    return accounts.LoginLocks(app.stores.get(LOGIN_FAILURES_STORE), policy)
+    """The login lock over the app's ``login_failures`` store (files, or Redis when
+    configured, so all workers share it) with the policy ``app.state.login_lock``, made
+    from the settings (tests may replace it): by default 5 failures from one address
+    pause the account there for 15 minutes, 100 an hour from all addresses close it to
+    unknown addresses."""
+    return accounts.LoginLocks(app.stores.get(LOGIN_FAILURES_STORE), app.state.get("login_lock"))
 
 
 def _now_ms(app: Litestar) -> int:
     """UTC milliseconds from the app's clock (``app.state.clock``), else the system's."""
     clock = app.state.get("clock")
     return int(clock.now_ms()) if clock is not None else time.time_ns() // 1_000_000
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The client's address as the server sees it (behind a proxy: see operations.md)."""
+    return request.client.host if request.client else "unknown"
 
 
 def _principal(user: User, *, load_test: bool = False) -> Principal:
@@ -269,7 +358,15 @@ def _principal(user: User, *, load_test: bool = False) -> Principal:
         login=user.login,
         roles=tuple(user.roles),
         must_change_password=user.must_change_password and not load_test,
+        generation=user.session_generation or 0,
     )
+
+
+def open_session(request: Request[Any, Any, Any], user: User) -> Principal:
+    """Make ``request``'s session ``user``'s, under a new session id (no fixation)."""
+    principal = _principal(user, load_test=request.app.state.settings.load_test)
+    request.set_session(_session(principal))
+    return principal
 
 
 def _session(principal: Principal) -> dict[str, Any]:
@@ -293,25 +390,25 @@ class AuthController(Controller):
     ) -> Me:
         """Sign in with the login, the resident ID number or the phone, and a password.
 
-        After 5 failures in a row an account is locked for 15 minutes (429
-        ``account_locked``, with Retry-After), even for the right password; a success
-        clears the count. An unknown login answers and locks exactly like a known one.
+        After 5 failures in a row from one address the account cannot sign in from that
+        address for 15 minutes (429 ``account_locked``, with Retry-After), even with the
+        right password; after 100 an hour from all addresses, only addresses it signed
+        in from before may try. A success clears the count. An unknown login answers and
+        locks exactly like a known one.
         """
         # Async for the lock's store; the database and argon2 run in worker threads, each
         # a unit of work of its own (no transaction is held across the awaits).
         user = await uow.run(lambda db: accounts.find_account(db, data.login))
         locks = login_locks(request.app)
-        key = accounts.lock_key(user, data.login)
+        who = accounts.lock_keys(user, data.login, client_address(request))
         now_ms = _now_ms(request.app)
-        await locks.check(key, now_ms=now_ms)
+        await locks.check(who, now_ms=now_ms)
         if not await uow.run(lambda db: _authenticate(db, user, data.password)):
-            await locks.failed(key, now_ms=now_ms)
+            await locks.failed(who, now_ms=now_ms)
             raise InvalidCredentials
         assert user is not None
-        await locks.clear(key)
-        principal = _principal(user, load_test=request.app.state.settings.load_test)
-        request.set_session(_session(principal))
-        return _me(user, principal)
+        await locks.succeeded(who)
+        return _me(user, open_session(request, user))
 
     @post("/logout", status_code=204, sync_to_thread=False)
     def logout(self, request: Request[Any, Any, Any]) -> None:
@@ -331,32 +428,57 @@ class AuthController(Controller):
     @post(
         "/password",
         guards=[requires_session],
-        sync_to_thread=True,
         status_code=200,
-        opt={RAISES: (WrongPassword, PasswordUnchanged, accounts.AccountInvalidError)},
+        opt={
+            RATE_LIMITED: True,
+            RAISES: (WrongPassword, PasswordUnchanged, accounts.AccountInvalidError),
+        },
     )
-    def change_password(
+    async def change_password(
         self, request: Request[Any, Any, Any], data: JSONBody[PasswordChange], uow: Uow
     ) -> Me:
-        """Change the password; clears a pending forced change."""
-        with uow() as db:
-            user = db.get(User, principal_of(request).user_id)
-            if user is None:
-                request.clear_session()
-                raise NotAuthenticated
-            if not verify_password(user.password_hash, data.current_password):
-                raise WrongPassword
-            if data.new_password == data.current_password:
-                raise PasswordUnchanged
-            weak = accounts.password_problems(
-                data.new_password, resident_id=user.resident_id, phone=user.phone,
-                field="new_password",
-            )  # fmt: skip
-            if weak:
-                raise accounts.AccountInvalidError(weak)
-            user.password_hash = hash_password(data.new_password)
-            user.must_change_password = False
-            db.add(user)
-            principal = _principal(user)
-            request.set_session(_session(principal))
-            return _me(user, principal)
+        """Change the password; clears a pending forced change and ends every other
+        session of the account (this one goes on, under a new id).
+
+        A wrong current password counts like a failed login (429 ``account_locked``
+        after 5 from one address), and the route shares the login's per-address limit.
+        """
+        principal = principal_of(request)
+        locks = login_locks(request.app)
+        now_ms = _now_ms(request.app)
+        user = await uow.run(lambda db: db.get(User, principal.user_id))
+        if user is None:  # deleted since login
+            request.clear_session()
+            raise NotAuthenticated
+        who = accounts.lock_keys(user, user.login, client_address(request))
+        await locks.check(who, now_ms=now_ms)
+        changed = await uow.run(lambda db: _change_password(db, principal.user_id, data))
+        if changed is None:
+            await locks.failed(who, now_ms=now_ms)
+            raise WrongPassword
+        await locks.succeeded(accounts.lock_keys(changed, changed.login, who.address))
+        await session_generations(request.app).moved(principal.user_id, changed.session_generation)
+        return _me(changed, open_session(request, changed))
+
+
+def _change_password(db: Session, user_id: int, data: PasswordChange) -> User | None:
+    """Set the new password (one unit of work): None when the current one is wrong;
+    raises ``PasswordUnchanged`` or ``AccountInvalidError`` for a new one refused."""
+    user = db.get(User, user_id)
+    if user is None:
+        raise NotAuthenticated
+    if not verify_password(user.password_hash, data.current_password):
+        return None
+    if data.new_password == data.current_password:
+        raise PasswordUnchanged
+    weak = accounts.password_problems(
+        data.new_password, resident_id=user.resident_id, phone=user.phone, field="new_password",
+    )  # fmt: skip
+    if weak:
+        raise accounts.AccountInvalidError(weak)
+    user.password_hash = hash_password(data.new_password)
+    user.must_change_password = False
+    accounts.end_sessions(user)
+    db.add(user)
+    db.flush()
+    return user

@@ -101,6 +101,11 @@ class User(SQLModel, table=True):
     employer: str | None = Field(default=None, max_length=200)
     district: str | None = Field(default=None, max_length=100)
     remark: str | None = Field(default=None, max_length=200)
+    #: Moved on by a password change, a reset and a role change: a login session made
+    #: under an older generation is over (docs/decisions/0014).
+    session_generation: int = Field(
+        default=0, sa_column_kwargs={"server_default": "0", "nullable": False}
+    )
 
 
 class AccountEvent(SQLModel, table=True):

@@ -92,9 +92,11 @@ register(
         "password.current": ("当前密码", "Current password"),
         "password.new": ("新密码", "New password"),
         "password.new_hint": (
-            "至少 8 位，不能包含身份证号或手机号，不能与当前密码相同。",
-            "At least 8 characters, without your ID or phone number, different from the "
-            "current one.",
+            "至少 8 位，含字母、数字、符号中的两类，不能包含身份证号或手机号，不能是常见密码，"
+            "不能与当前密码相同。修改后，您在其他设备上的登录将失效。",
+            "At least 8 characters of two kinds (letters, digits, symbols), without your ID "
+            "or phone number, not a common password, different from the current one. Your "
+            "sign-ins on other devices end when you change it.",
         ),
         "password.confirm": ("再次输入新密码", "New password again"),
         "password.submit": ("保存新密码", "Save the new password"),

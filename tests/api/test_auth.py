@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
@@ -12,9 +15,11 @@ from litestar.types import ControllerRouterHandler
 from api.app import create_app
 from api.http.auth import requires_role
 from api.http.errors import PROBLEM_JSON
+from api.services.accounts import LockPolicy
 from api.services.passwords import hash_password, verify_password
-from api.settings import SecuritySettings, Settings
+from api.settings import SecuritySettings, Settings, SettingsError
 from api.store.db import migrate
+from tests.server import served_app
 
 Client = AsyncTestClient[Litestar]
 AddUser = Callable[..., None]
@@ -174,28 +179,49 @@ async def test_a_role_guard_refuses_other_roles_with_403(
 
 
 @pytest.fixture
-def app_settings(settings_sqlite: Settings) -> Settings:
+async def limited_client(settings_sqlite: Settings) -> AsyncIterator[Client]:
+    """A client over an app that takes 3 logins a minute from one address."""
     limited = SecuritySettings(
         secret_key=settings_sqlite.security.secret_key,
         paper_secret=settings_sqlite.security.paper_secret,
         login_attempts_per_minute=3,
     )
-    return settings_sqlite.replace(security=limited)
+    settings = settings_sqlite.replace(security=limited)
+    migrate(settings.database.url)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        yield client
 
 
-async def test_too_many_logins_from_one_address_are_refused_with_429(
-    app_client: Client, add_user: AddUser
+async def test_too_many_logins_from_one_address_are_refused_with_429_and_retry_after(
+    limited_client: Client, add_user: AddUser
 ) -> None:
     add_user(AUTHOR, "author")
-    assert [await login(app_client, AUTHOR, "wrong") for _ in range(3)] == [401, 401, 401]
-    response = await app_client.post("/auth/login", json={"login": AUTHOR, "password": PASSWORD})
+    client = limited_client
+    assert [await login(client, AUTHOR, "wrong") for _ in range(3)] == [401, 401, 401]
+    response = await client.post("/auth/login", json={"login": AUTHOR, "password": PASSWORD})
     assert response.status_code == 429
     assert response.headers["content-type"] == PROBLEM_JSON
+    assert 1 <= int(response.headers["retry-after"]) <= 60
     assert response.json()["code"] == "rate_limited"
     assert response.json()["detail_zh"] == "请求过于频繁，请稍后再试。"
-    # Only the login is limited.
-    assert (await app_client.get("/health")).status_code == 200
-    assert (await app_client.get("/auth/me")).status_code == 401
+    # Only the login, the registration and the password change are limited.
+    assert (await client.get("/health")).status_code == 200
+    assert (await client.get("/auth/me")).status_code == 401
+
+
+async def test_the_password_change_shares_the_logins_limit_per_address(
+    limited_client: Client, add_user: AddUser
+) -> None:
+    add_user(AUTHOR, "author")
+    client = limited_client
+    assert await login(client, AUTHOR) == 200
+    tries = [
+        (await client.post(
+            "/auth/password", json={"current_password": "wrong", "new_password": "x" * 12},
+        )).status_code
+        for _ in range(3)
+    ]  # fmt: skip
+    assert tries == [403, 403, 429]
 
 
 @pytest.mark.redis
@@ -216,3 +242,180 @@ async def test_with_redis_sessions_and_login_limits_are_shared_by_all_workers(
         assert await login(second, AUTHOR, "wrong") == 401
         assert await login(first, AUTHOR, "wrong") == 401
         assert await login(second, AUTHOR) == 429
+
+
+# ------------------------------------------------------------------------ /metrics
+
+
+class FromAddress:
+    """The app as seen from the client address in the ``x-test-address`` header (what
+    a proxy with trusted forwarding headers hands on), for tests that need two addresses."""
+
+    def __init__(self, app: Litestar) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            address = dict(scope["headers"]).get(b"x-test-address")
+            if address is not None:
+                scope = {**scope, "client": (address.decode(), 50000)}
+        await self.app(scope, receive, send)
+
+
+TOKEN = "metrics-token-" + "t" * 32
+
+
+@pytest.fixture
+async def production_client(settings_sqlite: Settings) -> AsyncIterator[Client]:
+    """A production app: /metrics for 10.0.0.0/8 or the bearer token only."""
+    security = SecuritySettings(
+        secret_key=settings_sqlite.security.secret_key,
+        paper_secret=settings_sqlite.security.paper_secret,
+        metrics_allow=("10.0.0.0/8",),
+        metrics_token=TOKEN,
+    )
+    settings = settings_sqlite.replace(environment="production", security=security)
+    migrate(settings.database.url)
+    app = create_app(settings)
+    async with AsyncTestClient(app=FromAddress(app)) as client:
+        yield client
+
+
+async def test_metrics_are_open_outside_production(app_client: Client) -> None:
+    response = await app_client.get("/metrics")
+    assert response.status_code == 200
+    assert "examengine" in response.text
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"x-test-address": "203.0.113.9"}, 403),
+        ({"x-test-address": "10.1.2.3"}, 200),
+        ({"x-test-address": "203.0.113.9", "Authorization": f"Bearer {TOKEN}"}, 200),
+        ({"x-test-address": "203.0.113.9", "Authorization": "Bearer wrong"}, 403),
+        ({"x-test-address": "203.0.113.9", "Authorization": TOKEN}, 403),
+    ],
+    ids=["outsider", "allowed-network", "token", "wrong-token", "token-without-bearer"],
+)
+async def test_in_production_metrics_are_for_the_allow_list_or_the_token(
+    production_client: Client, headers: dict[str, str], status: int
+) -> None:
+    response = await production_client.get("/metrics", headers=headers)
+    assert response.status_code == status
+    if status == 403:
+        assert response.json()["code"] == "metrics_forbidden"
+        assert "EXAMENGINE_METRICS_ALLOW" in response.json()["detail_zh"]
+
+
+def test_the_metrics_settings_are_checked_when_read() -> None:
+    env = {"EXAMENGINE_SECRET_KEY": "k" * 40, "EXAMENGINE_PAPER_SECRET": "p" * 40}
+    settings = Settings.from_env(
+        {
+            **env,
+            "EXAMENGINE_METRICS_ALLOW": "10.0.0.0/8, 192.168.1.7",
+            "EXAMENGINE_METRICS_TOKEN": TOKEN,
+        }
+    )
+    assert settings.security.metrics_allow == ("10.0.0.0/8", "192.168.1.7/32")
+    assert settings.security.metrics_token == TOKEN
+    with pytest.raises(SettingsError, match="EXAMENGINE_METRICS_ALLOW"):
+        Settings.from_env({**env, "EXAMENGINE_METRICS_ALLOW": "intranet"})
+    with pytest.raises(SettingsError, match="EXAMENGINE_METRICS_TOKEN"):
+        Settings.from_env({**env, "EXAMENGINE_METRICS_TOKEN": "short"})
+
+
+# --------------------------------------------------------- the lock per address
+
+
+async def test_wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewhere(
+    settings_sqlite: Settings, add_user: AddUser
+) -> None:
+    add_user(AUTHOR, "author")
+    migrate(settings_sqlite.database.url)
+    app = create_app(settings_sqlite)
+    async with AsyncTestClient(app=FromAddress(app)) as client:
+
+        async def attempt(address: str, password: str) -> tuple[int, str | None]:
+            response = await client.post(
+                "/auth/login",
+                json={"login": AUTHOR, "password": password},
+                headers={"x-test-address": address},
+            )
+            code = response.json().get("code") if response.status_code != 200 else None
+            return response.status_code, code
+
+        attacker, owner = "198.51.100.66", "10.20.30.40"
+        tries = [await attempt(attacker, f"guess {n}") for n in range(5)]
+        assert tries[-1] == (429, "account_locked")
+        assert await attempt(attacker, PASSWORD) == (429, "account_locked")
+        assert await attempt(owner, PASSWORD) == (200, None)
+
+
+async def test_a_hundred_failures_an_hour_close_the_account_to_addresses_it_does_not_know(
+    settings_sqlite: Settings, add_user: AddUser
+) -> None:
+    add_user(AUTHOR, "author")
+    migrate(settings_sqlite.database.url)
+    app = create_app(settings_sqlite)
+    app.state.login_lock = LockPolicy(account_failures=6)  # 100 in production: faster here
+    async with AsyncTestClient(app=FromAddress(app)) as client:
+
+        async def attempt(address: str, password: str) -> int:
+            response = await client.post(
+                "/auth/login",
+                json={"login": AUTHOR, "password": password},
+                headers={"x-test-address": address},
+            )
+            return response.status_code
+
+        assert await attempt("10.0.0.1", PASSWORD) == 200  # the owner's usual address
+        # A botnet: three wrong passwords from each of a few addresses.
+        failures = [await attempt(f"198.51.100.{n}", "guess") for n in (1, 1, 1, 2, 2, 2)]
+        assert failures == [401] * 6
+        assert await attempt("198.51.100.3", PASSWORD) == 429  # a new address: closed
+        assert await attempt("10.0.0.1", PASSWORD) == 200  # the owner still gets in
+
+
+async def test_wrong_current_passwords_lock_the_password_change_like_a_login(
+    app_client: Client, add_user: AddUser
+) -> None:
+    add_user(AUTHOR, "author")
+    assert await login(app_client, AUTHOR) == 200
+
+    async def change(current: str) -> tuple[int, str]:
+        response = await app_client.post(
+            "/auth/password", json={"current_password": current, "new_password": "x7" * 6}
+        )
+        return response.status_code, response.json()["code"]
+
+    tries = [await change(f"guess {n}") for n in range(5)]
+    assert tries == [(403, "wrong_password")] * 4 + [(429, "account_locked")]
+    assert await change(PASSWORD) == (429, "account_locked")  # paused, even when right
+    # And the sign-in from this address is paused with it (one count per account).
+    assert await login(app_client, AUTHOR) == 429
+
+
+def test_over_a_real_server_an_address_that_guessed_is_paused_and_the_owner_is_not(
+    tmp_path: Path,
+) -> None:
+    """The lock per address with real source addresses: 127.0.0.2 guesses, the owner
+    signs in from 127.0.0.1 (both loopback, to one served app)."""
+    author, password = "13800000001", "author-demo-1"  # the demo author
+
+    def client(address: str) -> httpx.Client:
+        return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10)
+
+    with (
+        served_app(tmp_path) as server,
+        client("127.0.0.2") as guesser,
+        client("127.0.0.1") as owner,
+    ):
+
+        def sign_in(who: httpx.Client, secret: str) -> int:
+            url = f"{server.url}/auth/login"
+            return who.post(url, json={"login": author, "password": secret}).status_code
+
+        assert [sign_in(guesser, f"guess {n}") for n in range(5)] == [401] * 4 + [429]
+        assert sign_in(guesser, password) == 429
+        assert sign_in(owner, password) == 200

@@ -46,6 +46,9 @@ async def author(app_client: Client, add_user: Callable[..., None]) -> Client:
         "/auth/login", json={"login": AUTHOR, "password": "correct horse"}
     )
     assert response.status_code == 200, response.text
+    # The uploads are form posts: they carry Litestar's CSRF token, as the pages do.
+    await app_client.get("/auth/me")  # a GET sets the token's cookie
+    app_client.headers["x-csrftoken"] = app_client.cookies["csrftoken"]
     return app_client
 
 

@@ -257,7 +257,9 @@ def test_resets_follow_who_may_act_on_whom_and_are_recorded(sessions: Sessions) 
         return run(sessions, lambda s: accounts.reset_password(
             s, login=login, actor_id=actor, now=NOW, hasher=fake_hash, **kw))  # fmt: skip
 
+    generation = run(sessions, lambda s: s.get(User, learner.id).session_generation)
     done = reset(admin)
+    assert run(sessions, lambda s: s.get(User, learner.id).session_generation) == generation + 1
     assert done.initial_password == "edu@" + MAN[-6:]
     assert done.account.must_change_password is True
     with pytest.raises(AccountRefusedError):
@@ -283,6 +285,7 @@ def test_roles_are_replaced_validated_and_recorded(sessions: Sessions) -> None:
             s, login=login, roles=roles, actor_id=operator, now=NOW))  # fmt: skip
 
     assert set_roles(MAN, ["proctor", "learner", "proctor"]).roles == ("learner", "proctor")
+    assert run(sessions, lambda s: s.get(User, learner.id).session_generation) == 1
     with pytest.raises(AccountInvalidError):
         set_roles(MAN, [])
     with pytest.raises(AccountInvalidError):
@@ -315,30 +318,83 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await client.aclose()
 
 
+A = accounts.LockKeys(account="user:1:g0", address="10.0.0.1")
+A_ELSEWHERE = accounts.LockKeys(account="user:1:g0", address="10.9.9.9")
+B = accounts.LockKeys(account="user:2:g0", address="10.0.0.1")
+
+
 async def test_the_lock_closes_after_n_failures_and_opens_when_its_time_is_up(
     store: Store,
 ) -> None:
     locks = LoginLocks(store, LockPolicy(max_failures=3, lock_s=600))
     for t in (1_000, 2_000):
-        await locks.check("user:1", now_ms=t)
-        assert (await locks.failed("user:1", now_ms=t)).failures == t // 1_000
+        await locks.check(A, now_ms=t)
+        assert (await locks.failed(A, now_ms=t)).failures == t // 1_000
     with pytest.raises(AccountLockedError) as locking:
-        await locks.failed("user:1", now_ms=3_000)
+        await locks.failed(A, now_ms=3_000)
     assert locking.value.locked_until_ms == 603_000
     assert locking.value.retry_after_s == 600
     with pytest.raises(AccountLockedError) as still:
-        await locks.check("user:1", now_ms=602_500)
+        await locks.check(A, now_ms=602_500)
     assert still.value.retry_after_s == 1
-    await locks.check("user:1", now_ms=603_000)  # open again
-    await locks.check("user:2", now_ms=3_000)  # other accounts were never locked
-    assert (await locks.failed("user:1", now_ms=603_000)).failures == 1
+    await locks.check(A, now_ms=603_000)  # open again
+    await locks.check(B, now_ms=3_000)  # other accounts were never locked
+    assert (await locks.failed(A, now_ms=603_000)).failures == 1
+
+
+async def test_the_lock_holds_for_the_address_that_failed_only(store: Store) -> None:
+    locks = LoginLocks(store, LockPolicy(max_failures=2, lock_s=600))
+    await locks.failed(A, now_ms=1_000)
+    with pytest.raises(AccountLockedError):
+        await locks.failed(A, now_ms=2_000)
+    with pytest.raises(AccountLockedError):
+        await locks.check(A, now_ms=3_000)
+    await locks.check(A_ELSEWHERE, now_ms=3_000)  # the owner, elsewhere, may try
+    assert (await locks.failed(A_ELSEWHERE, now_ms=3_000)).failures == 1
+
+
+async def test_many_failures_from_many_addresses_close_the_account_to_unknown_ones(
+    store: Store,
+) -> None:
+    policy = LockPolicy(max_failures=5, lock_s=600, account_failures=4, account_window_s=3600)
+    locks = LoginLocks(store, policy)
+    known = accounts.LockKeys(account="user:1:g0", address="10.0.0.7")
+    await locks.succeeded(known)  # the owner signed in from here once
+    for n in range(4):  # one failure each from four addresses: no address is paused
+        await locks.failed(
+            accounts.LockKeys(account="user:1:g0", address=f"192.0.2.{n}"), now_ms=1_000 + n
+        )
+    with pytest.raises(AccountLockedError) as closed:
+        await locks.check(A, now_ms=5_000)
+    assert closed.value.locked_until_ms == 1_000 + 3_600_000
+    assert "new device" in closed.value.message and "新的设备" in closed.value.message_zh
+    await locks.check(known, now_ms=5_000)  # a known address still may
+    await locks.check(B, now_ms=5_000)  # other accounts are untouched
+    await locks.check(A, now_ms=1_000 + 3_600_000)  # the hour is over
 
 
 async def test_a_success_clears_the_count(store: Store) -> None:
     locks = LoginLocks(store, LockPolicy(max_failures=2, lock_s=600))
-    await locks.failed("user:1", now_ms=1_000)
-    await locks.clear("user:1")
-    assert (await locks.failed("user:1", now_ms=2_000)).failures == 1
+    await locks.failed(A, now_ms=1_000)
+    await locks.succeeded(A)
+    assert (await locks.failed(A, now_ms=2_000)).failures == 1
+
+
+def test_the_lock_keys_carry_the_session_generation_so_a_reset_starts_afresh() -> None:
+    user = User(id=7, login="x", display_name="x", password_hash="x", session_generation=3)
+    keys = accounts.lock_keys(user, "x", "10.0.0.1")
+    assert keys.pair == "user:7:g3|10.0.0.1"
+    assert keys.known == "known:user:7|10.0.0.1"
+    assert accounts.lock_keys(None, " Nobody ", "10.0.0.1").pair == "login:nobody|10.0.0.1"
+
+
+async def test_session_generations_round_trip_in_the_store(store: Store) -> None:
+    generations = accounts.SessionGenerations(store)
+    assert await generations.current(5) is None
+    await generations.moved(5, 2)
+    assert await generations.current(5) == 2
+    assert await accounts.SessionGenerations(store).current(5) == 2  # another worker
+    assert await generations.current(6) is None
 
 
 def test_the_lock_message_gives_the_beijing_time_and_the_minutes_to_wait() -> None:
@@ -347,4 +403,4 @@ def test_the_lock_message_gives_the_beijing_time_and_the_minutes_to_wait() -> No
     error = AccountLockedError(locked_until_ms=now_ms + 900_000, now_ms=now_ms)
     assert "until 17:15 Beijing time" in error.message
     assert "Try again in 15 minute(s)" in error.message
-    assert "账号已锁定至北京时间 17:15。请 15 分钟后再试" in error.message_zh
+    assert "北京时间 17:15 前无法从当前设备或网络登录此账号。请 15 分钟后再试" in error.message_zh

@@ -19,8 +19,11 @@ The modules, by concept (callers import from the package, which re-exports them 
 - ``staff``: password resets and role changes by staff;
 - ``roster``: reading and importing rosters, and their error files (not all-or-nothing:
   valid lines become accounts, the others are reported line by line);
-- ``lock``: the per-account login lock (``LoginLocks``), kept in a Litestar store rather
-  than in the database. See docs/decisions/0006-accounts.md;
+- ``session``: ending an account's login sessions (the session generation,
+  ``end_sessions``, mirrored in a store by ``SessionGenerations``; decision 0014);
+- ``lock``: the login lock per account and client address, and per account from all
+  addresses (``LoginLocks``), kept in a Litestar store rather than in the database.
+  See docs/decisions/0006-accounts.md and 0014;
 - ``_shared``: the hasher's type, which identifiers are taken, the account event log.
 """
 
@@ -38,10 +41,14 @@ from api.services.accounts.error import (
     RosterUnreadableError,
 )
 from api.services.accounts.lock import (
+    AccountWindow,
+    LockKeys,
     LockPolicy,
     LockState,
     LoginLocks,
-    lock_key,
+    closed_until_ms,
+    lock_keys,
+    record_account_failure,
     record_failure,
 )
 from api.services.accounts.lookup import Account, account, find_account
@@ -80,6 +87,7 @@ from api.services.accounts.rule import (
     initial_password,
     password_problems,
 )
+from api.services.accounts.session import SessionGenerations, end_sessions
 from api.services.accounts.staff import PasswordReset, reset_password, set_roles
 
 __all__ = [
@@ -103,8 +111,10 @@ __all__ = [
     "AccountLockedError",
     "AccountNotFoundError",
     "AccountRefusedError",
+    "AccountWindow",
     "FieldProblem",
     "Hasher",
+    "LockKeys",
     "LockPolicy",
     "LockState",
     "LoginLocks",
@@ -117,18 +127,22 @@ __all__ = [
     "RosterReport",
     "RosterRow",
     "RosterUnreadableError",
+    "SessionGenerations",
     "ShortText",
     "account",
     "beijing_date",
     "check_gender",
     "check_name",
+    "closed_until_ms",
+    "end_sessions",
     "find_account",
     "gender_of_id",
     "import_roster",
     "initial_password",
-    "lock_key",
+    "lock_keys",
     "password_problems",
     "read_roster",
+    "record_account_failure",
     "record_failure",
     "register",
     "reset_password",

@@ -111,21 +111,28 @@ class RosterUnreadableError(AccountError):
 
 
 class AccountLockedError(AccountError):
-    """Too many failed logins: the account is locked until ``locked_until_ms``."""
+    """Too many failed password checks: signing in to the account is paused until
+    ``locked_until_ms`` from this address (or, ``everywhere``, from any address the
+    account has not signed in from before)."""
 
     code = "account_locked"
 
-    def __init__(self, *, locked_until_ms: int, now_ms: int) -> None:
+    def __init__(self, *, locked_until_ms: int, now_ms: int, everywhere: bool = False) -> None:
         self.locked_until_ms = locked_until_ms
         self.retry_after_s = max(1, math.ceil((locked_until_ms - now_ms) / 1000))
         minutes = max(1, math.ceil(self.retry_after_s / 60))
         at = datetime.fromtimestamp(locked_until_ms / 1000, BEIJING).strftime("%H:%M")
+        where, where_zh = (
+            ("from a new device or network", "从新的设备或网络")
+            if everywhere
+            else ("from this device or network", "从当前设备或网络")
+        )
         super().__init__(
-            f"Too many failed logins: this account is locked until {at} Beijing time. "
-            f"Try again in {minutes} minute(s), or ask your administrator to reset the "
-            "password.",
-            f"登录失败次数过多，账号已锁定至北京时间 {at}。请 {minutes} 分钟后再试，"
-            "或联系单位管理员重置密码。",
+            f"Too many wrong passwords: this account cannot sign in {where} until {at} "
+            f"Beijing time. Try again in {minutes} minute(s), or ask your administrator to "
+            "reset the password.",
+            f"密码错误次数过多，北京时间 {at} 前无法{where_zh}登录此账号。请 {minutes} 分钟后"
+            "再试，或联系单位管理员重置密码。",
         )
 
 

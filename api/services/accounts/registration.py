@@ -46,7 +46,9 @@ def register(session: Session, data: Registration, *, now: datetime, hasher: Has
     """Create a learner's account from a self-registration (login = the ID number).
 
     Raises ``AccountInvalidError`` listing every invalid field, ``AccountExistsError``
-    when the ID number or the phone is registered already.
+    when the ID number or the phone is registered already. The password is hashed
+    before the identifiers are looked up, so both outcomes take the same time (the HTTP
+    answer does not tell them apart either: decision 0014).
     """
     problems: list[FieldProblem] = []
     name = check_name(data.name)
@@ -68,12 +70,13 @@ def register(session: Session, data: Registration, *, now: datetime, hasher: Has
         raise AccountInvalidError(problems)
     assert isinstance(name, str) and isinstance(phone, str) and rid is not None
     assert not isinstance(gender, FieldProblem)
+    password_hash = hasher(data.password)
     if _taken(session, User.resident_id, [rid]):
         raise AccountExistsError("resident_id")
     if _taken(session, User.phone, [phone]):
         raise AccountExistsError("phone")
     user = User(
-        login=rid, display_name=name, password_hash=hasher(data.password), roles=["learner"],
+        login=rid, display_name=name, password_hash=password_hash, roles=["learner"],
         must_change_password=False, created_at=now, resident_id=rid, phone=phone,
         gender=gender, employer=data.employer.strip() or None,
         district=data.district.strip() or None,

@@ -6,8 +6,11 @@ an imported account. Registration, rosters and staff resets all check with these
 
 from __future__ import annotations
 
+import functools
+import gzip
 from collections.abc import Callable
 from datetime import date, datetime
+from importlib import resources
 
 from api.services.accounts.error import BEIJING, FieldProblem
 from examengine.ids import InvalidIdentifier
@@ -91,12 +94,28 @@ def _identifier(field: str, check: Callable[[str], str], value: str) -> str | Fi
         return _problem(field, exc.code, exc.message, exc.message_zh)
 
 
+#: The most common passwords (data/README.md says where from), as shipped.
+COMMON_PASSWORDS_FILE = "common-passwords-100k.txt.gz"
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The common passwords long enough to pass the other rules, in lower case (loaded
+    once per process: ~40,000 of the 100,000, a few MB)."""
+    data = resources.files("api.services.accounts").joinpath("data", COMMON_PASSWORDS_FILE)
+    text = gzip.decompress(data.read_bytes()).decode("utf-8", errors="replace")
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if len(line.strip()) >= MIN_PASSWORD
+    )
+
+
 def password_problems(
     password: str, *, resident_id: str | None, phone: str | None, field: str = "password"
 ) -> list[FieldProblem]:
     """What makes ``password`` too weak (empty when it is fine): shorter than 8, one
-    kind of character only, or holding the ID number's last six characters (which is
-    the known initial password ``edu@…``) or the phone number."""
+    kind of character only, one of the 100,000 most common passwords (without regard
+    to case), or holding the ID number's last six characters (which is the known
+    initial password ``edu@…``) or the phone number."""
     problems = []
     if len(password) < MIN_PASSWORD:
         problems.append(_problem(
@@ -112,6 +131,13 @@ def password_problems(
             "须包含字母、数字、符号中的至少两类",
         ))  # fmt: skip
     lowered = password.lower()
+    if lowered in common_passwords():
+        problems.append(_problem(
+            field, "password_common",
+            "this is one of the most common passwords, the first ones an attacker tries: "
+            "choose another",
+            "该密码是最常见的密码之一，会被优先猜测，请换一个",
+        ))  # fmt: skip
     personal = [v.lower() for v in (resident_id and resident_id[-6:], phone) if v]
     if any(v in lowered for v in personal):
         problems.append(_problem(

@@ -1,7 +1,7 @@
 """What staff do to accounts: reset a password (to the initial one, a random one or one
 they choose; it must be changed at the next login) and replace an account's roles, each
-recorded in the account's event log. Operators act on any account, an employer
-administrator only on the learners of their own employer.
+recorded in the account's event log. Both end the account's login sessions. Operators
+act on any account, an employer administrator only on the learners of their own employer.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from api.services.accounts.error import (
 )
 from api.services.accounts.lookup import Account, _get, account
 from api.services.accounts.rule import _problem, initial_password, password_problems
+from api.services.accounts.session import end_sessions
 from api.store.tables import ROLES, User
 
 
@@ -53,7 +54,8 @@ def reset_password(
     session: Session, *, login: str, actor_id: int, now: datetime, hasher: Hasher,
     password: str | None = None,
 ) -> PasswordReset:  # fmt: skip
-    """Give ``login`` a new initial password, to be changed at the next login.
+    """Give ``login`` a new initial password, to be changed at the next login, and end
+    every session of the account (``end_sessions``).
 
     Without ``password``: ``edu@`` + the ID number's last six characters for a learner
     with an ID number, a random one otherwise. Records who did it. Raises
@@ -76,6 +78,7 @@ def reset_password(
         new, how = secrets.token_urlsafe(9), "random"
     target.password_hash = hasher(new)
     target.must_change_password = True
+    end_sessions(target)
     session.add(target)
     _event(session, target, "password_reset", now=now, actor_id=actor_id, password=how)
     return PasswordReset(account=account(target), initial_password=new)
@@ -84,7 +87,8 @@ def reset_password(
 def set_roles(
     session: Session, *, login: str, roles: Sequence[str], actor_id: int, now: datetime
 ) -> Account:
-    """Replace the roles of ``login`` (they take effect at its next login).
+    """Replace the roles of ``login`` and end every session of the account
+    (``end_sessions``): the new roles hold from its next login.
 
     Raises ``AccountInvalidError`` for no role or an unknown one, ``AccountRefusedError``
     when an operator would remove their own operator role (nobody could give it back).
@@ -108,6 +112,7 @@ def set_roles(
         )
     old = list(target.roles)
     target.roles = new
+    end_sessions(target)
     session.add(target)
     _event(session, target, "roles_changed", now=now, actor_id=actor_id, old=old, new=new)
     return account(target)

@@ -44,6 +44,14 @@ export class NetworkError extends Error {
   }
 }
 
+/** The header carrying the form security token (Litestar's CSRF protection: the
+ * `csrftoken` cookie the server sets, sent back as `x-csrftoken`). The server requires
+ * it on form and multipart posts; JSON requests send it too. */
+export function csrfHeaders() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? { "x-csrftoken": decodeURIComponent(match[1]) } : {};
+}
+
 /** `method` `url` with an optional JSON `body`; resolves to the decoded reply (null for 204).
  * A 503 refusal (the server was full and did nothing) is sent again after its
  * Retry-After with jitter, twice at most, before it is thrown. */
@@ -66,7 +74,11 @@ async function request(method, url, body, timeoutMs) {
     response = await fetch(url, {
       method,
       credentials: "same-origin",
-      headers: body === undefined ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" },
+      headers: {
+        Accept: "application/json",
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        ...csrfHeaders(),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: controller.signal,
     });

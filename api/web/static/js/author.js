@@ -1,6 +1,6 @@
 // The course team's bank pages: upload → lint report → import; publish a version; edit an
 // item (PUT, a new version when the latest is published). Whichever parts the page has.
-import { ApiError, NetworkError, api } from "./api.js";
+import { ApiError, NetworkError, api, csrfHeaders } from "./api.js";
 import { lang, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -39,7 +39,7 @@ async function postForm(url, form) {
       method: "POST",
       body: form,
       credentials: "same-origin",
-      headers: { Accept: "application/json" },
+      headers: { Accept: "application/json", ...csrfHeaders() },
     });
   } catch (error) {
     throw new NetworkError(error);

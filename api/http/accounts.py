@@ -22,6 +22,7 @@ from litestar.params import Body, FromQuery, JSONBody
 from msgspec import Meta, Struct
 from sqlmodel import Session
 
+from api.http.admission import HASHES_PASSWORD
 from api.http.auth import (
     RATE_LIMITED,
     open_session,
@@ -87,7 +88,7 @@ class RegistrationReceived(Struct, frozen=True, kw_only=True):
 
 @post(
     "/auth/register", status_code=202, sync_to_thread=True, tags=["auth"],
-    opt={RATE_LIMITED: True, RAISES: (accounts.AccountError,)},
+    opt={RATE_LIMITED: True, HASHES_PASSWORD: True, RAISES: (accounts.AccountError,)},
 )  # fmt: skip
 def register(data: JSONBody[Registration], uow: Uow) -> RegistrationReceived:
     """Register as a learner; the login is the resident ID number (the phone works too).

@@ -47,8 +47,9 @@ from api.http.errors import PROBLEM_JSON, overloaded
 
 #: Paths that never wait for a turn.
 EXEMPT = re.compile(r"^/(health|ready|metrics|static/|schema|api/study/(heartbeat|ack|events)$)")
-#: Requests that hash a password (their own lane).
-HASHING = re.compile(r"^/api/auth/(login|password)$")
+#: Route ``opt`` flag: the route hashes a password (sign-in, password change,
+#: registration) and takes its turn in the password lane.
+HASHES_PASSWORD = "hashes_password"
 
 REFUSED = Counter(
     "examengine_requests_refused_total",
@@ -156,7 +157,9 @@ class Admission:
         if scope["type"] != ScopeType.HTTP or EXEMPT.match(scope["path"]):
             await self.app(scope, receive, send)
             return
-        lane = self.password if HASHING.match(scope["path"]) else self.work
+        handler = scope.get("route_handler")
+        hashing = handler is not None and handler.opt.get(HASHES_PASSWORD)
+        lane = self.password if hashing else self.work
         refusal = await lane.enter(self.wait_s)
         if refusal is not None:
             await self._refuse(lane, refusal, send)

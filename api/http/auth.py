@@ -42,6 +42,7 @@ from litestar.types import ASGIApp, Empty, Message, Receive, Scope, Send
 from msgspec import Meta, Struct
 from sqlmodel import Session
 
+from api.http.admission import HASHES_PASSWORD
 from api.http.errors import (
     RAISES,
     ApiError,
@@ -383,7 +384,11 @@ class AuthController(Controller):
     @post(
         "/login",
         status_code=200,
-        opt={RATE_LIMITED: True, RAISES: (InvalidCredentials, accounts.AccountLockedError)},
+        opt={
+            RATE_LIMITED: True,
+            HASHES_PASSWORD: True,
+            RAISES: (InvalidCredentials, accounts.AccountLockedError),
+        },
     )
     async def login(
         self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest], uow: Uow
@@ -431,6 +436,7 @@ class AuthController(Controller):
         status_code=200,
         opt={
             RATE_LIMITED: True,
+            HASHES_PASSWORD: True,
             RAISES: (WrongPassword, PasswordUnchanged, accounts.AccountInvalidError),
         },
     )

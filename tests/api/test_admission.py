@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +17,8 @@ from litestar.testing import AsyncTestClient
 from litestar.types import ControllerRouterHandler, Message, Receive, Scope, Send
 from sqlalchemy import exc as sa_exc
 
-from api.http.admission import Admission, Pressure
+from api.app import create_app
+from api.http.admission import HASHES_PASSWORD, Admission, Pressure
 from api.settings import ServerSettings, Settings
 from api.store.db import make_engine
 from api.store.writer import DatabaseBusy
@@ -77,8 +79,11 @@ class Slow:
         await send({"type": "http.response.body", "body": b"done", "more_body": False})
 
 
-async def call(app: Admission, path: str = "/api/x") -> tuple[int, dict[bytes, bytes], bytes]:
-    """One request through ``app``: its status, headers and body."""
+async def call(
+    app: Admission, path: str = "/api/x", *, hashing: bool = False
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    """One request through ``app`` (to a route that hashes a password when ``hashing``,
+    as the router marks it in the scope): its status, headers and body."""
     sent: list[Message] = []
 
     async def send(message: Message) -> None:
@@ -87,7 +92,8 @@ async def call(app: Admission, path: str = "/api/x") -> tuple[int, dict[bytes, b
     async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    scope = {"type": "http", "path": path, "method": "GET", "headers": []}
+    route = SimpleNamespace(opt={HASHES_PASSWORD: True} if hashing else {})
+    scope = {"type": "http", "path": path, "method": "GET", "headers": [], "route_handler": route}
     await app(scope, receive, send)  # type: ignore[arg-type]
     start, body = sent[0], sent[1]
     return start["status"], dict(start["headers"]), body["body"]
@@ -178,17 +184,17 @@ def test_the_app_pool_holds_a_connection_per_thread_and_fails_fast(
 async def test_sign_ins_take_their_own_lane_so_hashing_never_holds_up_the_saves() -> None:
     slow = Slow()
     gate = Admission(slow, running=1, waiting=1, wait_s=0.3, retry_after_s=3, password_slots=1)
-    hashing = asyncio.create_task(call(gate, "/api/auth/login"))
+    hashing = asyncio.create_task(call(gate, "/auth/login", hashing=True))
     await asyncio.sleep(0.01)  # it holds the one password slot
     # The work lane is untouched: a save still gets its turn.
     saving = asyncio.create_task(call(gate, "/api/attempts/1/answers"))
     await asyncio.sleep(0.01)
     assert not saving.done()  # it reached the app: not refused
     # A second sign-in queues in its lane, a third is refused at once.
-    queued = asyncio.create_task(call(gate, "/api/auth/password"))
+    queued = asyncio.create_task(call(gate, "/auth/password", hashing=True))
     await asyncio.sleep(0.01)
     assert gate.password.waiting == 1
-    assert_refused(await call(gate, "/api/auth/login"))
+    assert_refused(await call(gate, "/auth/login", hashing=True))
     assert_refused(await queued)  # its 300 ms ran out behind the hashing one
     slow.release.set()
     assert (await hashing)[0] == 200
@@ -213,3 +219,21 @@ def test_the_retry_after_grows_with_the_share_refused_and_falls_back() -> None:
     for _ in range(5):
         pressure.admitted()
     assert pressure.refused() == 2
+
+
+def test_every_route_that_hashes_a_password_takes_the_password_lane(
+    settings_sqlite: Settings,
+) -> None:
+    app = create_app(settings_sqlite)
+    flagged = {
+        (method, route.path)
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", ())
+        if handler.opt.get(HASHES_PASSWORD)
+        for method in handler.http_methods
+    }
+    assert flagged == {
+        ("POST", "/auth/login"),
+        ("POST", "/auth/password"),
+        ("POST", "/auth/register"),
+    }

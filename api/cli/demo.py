@@ -159,7 +159,12 @@ def _load_exam(session: Session, *, now: datetime) -> list[str]:
 
 @click.group("demo")
 def demo() -> None:
-    """Demo data."""
+    """Demo data: accounts with published passwords, so never in production."""
+    if Settings.from_env(os.environ).environment == "production":
+        raise click.ClickException(
+            "demo data (accounts whose passwords are published) is refused in production "
+            "/ 生产环境不允许加载演示数据（其账号密码是公开的）"
+        )
 
 
 @demo.command("load")

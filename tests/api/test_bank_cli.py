@@ -153,3 +153,22 @@ def test_demo_load_is_idempotent(env: dict[str, str]) -> None:
     assert "bank 公需科目-演示题库 v1 (31 items)" in first.stdout
     second = runner.invoke(main, ["demo", "load"], env=env)
     assert "demo data already loaded" in second.stdout
+
+
+def test_demo_data_with_published_passwords_is_refused_in_production(
+    env: dict[str, str],
+) -> None:
+    production = {
+        **env,
+        "EXAMENGINE_ENV": "production",
+        "EXAMENGINE_SECRET_KEY": "s" * 64,
+        "EXAMENGINE_PAPER_SECRET": "p" * 64,
+    }
+    for command in (["demo", "load"], ["demo", "learners", "3"]):
+        result = CliRunner().invoke(main, command, env=production)
+        assert result.exit_code == 1
+        assert "refused in production" in result.output
+        assert "生产环境不允许" in result.output
+    # Nothing was made: the demo bank is unknown afterwards.
+    stats = CliRunner().invoke(main, ["bank", "stats", "--bank", "公需科目-演示题库"], env=env)
+    assert stats.exit_code == 2

@@ -42,6 +42,7 @@ from litestar.types import Scope
 from swagger_ui_bundle import swagger_ui_path
 
 from api.http.auth import RATE_LIMITED, requires_session
+from api.http.csrf import UNSAFE_METHODS
 from api.http.errors import MESSAGES, PROBLEM_JSON, RAISES, Problem, statuses_of
 
 #: Where the viewer's scripts, stylesheet and icon are served.
@@ -140,6 +141,8 @@ def refusals(handler: HTTPRouteHandler) -> set[int]:
         statuses |= {400, 422}
     if any("{" in path for path in handler.paths):
         statuses |= {400, 404, 422}
+    if handler.http_methods & UNSAFE_METHODS:
+        statuses.add(403)  # a cross-site request, or a form without its CSRF token (csrf.py)
     opt = handler.opt
     if opt.get(RATE_LIMITED):
         statuses.add(429)

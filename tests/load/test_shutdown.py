@@ -70,7 +70,9 @@ def test_an_idle_keep_alive_connection_lives_as_long_as_configured(tmp_path: Pat
         opened = connection.sock
         time.sleep(1)  # idle, less than the keep-alive: the same connection serves
         connection.request("GET", "/health")
-        assert connection.getresponse().status == 200
+        second = connection.getresponse()
+        assert second.status == 200
+        second.read()  # the whole reply: nothing of it left on the socket
         assert connection.sock is opened
         time.sleep(3)  # idle past it: the server has closed the connection
         assert opened.recv(1) == b""

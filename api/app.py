@@ -63,6 +63,7 @@ from api.http.health import health, ready
 from api.http.integrity import IntegrityController
 from api.http.params import MAX_JSON_BYTES, ApiRequest
 from api.http.schema import (
+    ArrayLikeStructs,
     allow_every_method,
     document_replies,
     openapi_config,
@@ -177,6 +178,7 @@ def create_app(
         template_config=template_config(),
         lifespan=[_lifespan],
         openapi_config=openapi_config(_version()),
+        plugins=[ArrayLikeStructs()],
         logging_config=logging_config(settings.server.log_level),
         state=State(
             {

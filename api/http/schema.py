@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, get_type_hints
 
+import msgspec
 from litestar import Litestar, Response
 from litestar.datastructures import CacheControlHeader
 from litestar.enums import MediaType
@@ -35,11 +36,16 @@ from litestar.openapi.spec import (
     Schema,
 )
 from litestar.params import ParameterKwarg
+from litestar.plugins import OpenAPISchemaPlugin
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from litestar.types import Scope
+from litestar.typing import FieldDefinition
 from swagger_ui_bundle import swagger_ui_path
+
+if TYPE_CHECKING:  # Litestar passes it; the class lives in a private module
+    from litestar._openapi.schema_generation import SchemaCreator
 
 from api.http.auth import RATE_LIMITED, requires_session
 from api.http.csrf import UNSAFE_METHODS
@@ -174,3 +180,35 @@ def replying_in(*media_types: str) -> type[Operation]:
             }
 
     return Described
+
+
+class ArrayLikeStructs(OpenAPISchemaPlugin):
+    """Describe a msgspec ``Struct`` declared ``array_like=True`` as what it encodes to: an
+    array of its fields in order (``prefixItems``), not an object (a paper's items, a
+    save's references). Litestar's own schema for a Struct ignores ``array_like``."""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        kind = field_definition.annotation
+        return (
+            isinstance(kind, type)
+            and issubclass(kind, msgspec.Struct)
+            and bool(kind.__struct_config__.array_like)
+        )
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        kind = field_definition.annotation
+        hints = get_type_hints(kind, include_extras=True)
+        names = kind.__struct_fields__
+        return Schema(
+            type=OpenAPIType.ARRAY,
+            title=kind.__name__,
+            description=f"[{', '.join(names)}]",
+            prefix_items=[
+                schema_creator.for_field_definition(FieldDefinition.from_annotation(hints[name]))
+                for name in names
+            ],
+            min_items=len(names) - len(kind.__struct_defaults__),
+            max_items=len(names),
+        )

@@ -27,6 +27,9 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException
+from litestar.handlers import BaseRouteHandler
 from litestar.params import Parameter
 from litestar.types import Empty
 
@@ -41,6 +44,8 @@ MAX_JSON_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
 #: A path or query string: no C0 control character at all (a key, a login, a filter).
 ONE_LINE = r"^[^\x00-\x1f]*$"
+#: Any C0 control character (what ``ONE_LINE`` keeps out).
+ONE_LINE_BREAKER = r"[\x00-\x1f]"
 #: Text in a body: the C0 control characters but tab (\x09) and newline (\x0a).
 TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
@@ -162,3 +167,16 @@ __all__ = [
     "Version",
     "check_json",
 ]
+
+
+#: Longest file path a static file route looks up (the files served are short names).
+MAX_FILE_PATH = 255
+
+
+def plain_file_path(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of the static file routes: a path with a control character or longer than
+    ``MAX_FILE_PATH`` names no file there, so it is a 404 before the file system sees it
+    (which fails on NUL, and on a name too long, with a 500)."""
+    path = str(connection.path_params.get("file_path", ""))
+    if len(path) > MAX_FILE_PATH or re.search(ONE_LINE_BREAKER, path):
+        raise NotFoundException()

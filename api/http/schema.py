@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # Litestar passes it; the class lives in a private module
 from api.http.auth import RATE_LIMITED, requires_session
 from api.http.csrf import UNSAFE_METHODS
 from api.http.errors import MESSAGES, PROBLEM_JSON, RAISES, Problem, statuses_of
+from api.http.params import plain_file_path
 
 #: Where the viewer's scripts, stylesheet and icon are served.
 ASSETS = "/schema-assets"
@@ -78,6 +79,7 @@ def viewer_assets() -> Any:
         name="schema-assets",
         include_in_schema=False,
         cache_control=CacheControlHeader(max_age=86400, public=True),
+        guards=[plain_file_path],
     )
 
 

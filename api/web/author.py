@@ -17,12 +17,22 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from litestar.types import ExceptionHandlersMap
 from sqlmodel import Session
 
 from api.http.errors import EXCEPTION_HANDLERS
+from api.http.params import (
+    AttemptNumber,
+    BankName,
+    ExamKey,
+    Filter,
+    ItemKey,
+    LatestVersion,
+    LearnerRef,
+    Offset,
+    Version,
+)
 from api.services import banks, exams
 from api.settings import Settings
 from api.store.db import Uow
@@ -548,12 +558,12 @@ class AuthorPages(Controller):
             )
 
     @get("/upload", sync_to_thread=False)
-    def upload(self, request: Request[Any, Any, Any], bank: FromQuery[str] = "") -> Template:
+    def upload(self, request: Request[Any, Any, Any], bank: Filter = "") -> Template:
         page_principal(request, *ROLES)
         return render(request, "author/upload.html", bank=bank, format_names=formats.FORMAT_NAMES)
 
     @get("/banks/{bank:str}", sync_to_thread=True)
-    def bank(self, request: Request[Any, Any, Any], uow: Uow, bank: FromPath[str]) -> Template:
+    def bank(self, request: Request[Any, Any, Any], uow: Uow, bank: BankName) -> Template:
         with uow() as db:
             page_principal(request, *ROLES)
             versions = banks.list_versions(db, bank=bank)
@@ -571,12 +581,12 @@ class AuthorPages(Controller):
         *,
         request: Request[Any, Any, Any],
         uow: Uow,
-        bank: FromPath[str],
-        version: FromQuery[str] = "",
-        q: FromQuery[str] = "",
-        topic: FromQuery[str] = "",
-        kind: FromQuery[str] = "",
-        offset: FromQuery[int] = 0,
+        bank: BankName,
+        version: Filter = "",
+        q: Filter = "",
+        topic: Filter = "",
+        kind: Filter = "",
+        offset: Offset = 0,
     ) -> Template:
         with uow() as db:
             page_principal(request, *ROLES)
@@ -612,9 +622,9 @@ class AuthorPages(Controller):
         self,
         request: Request[Any, Any, Any],
         uow: Uow,
-        bank: FromPath[str],
-        key: FromPath[str],
-        version: FromQuery[int | None] = None,
+        bank: BankName,
+        key: ItemKey,
+        version: LatestVersion = None,
     ) -> Template:
         with uow() as db:
             page_principal(request, *ROLES)
@@ -623,7 +633,7 @@ class AuthorPages(Controller):
             return render(request, "author/item.html", bank=bank, item=item_view(found), info=info)
 
     @get("/banks/{bank:str}/new-item", sync_to_thread=True)
-    def new_item(self, request: Request[Any, Any, Any], uow: Uow, bank: FromPath[str]) -> Template:
+    def new_item(self, request: Request[Any, Any, Any], uow: Uow, bank: BankName) -> Template:
         with uow() as db:
             page_principal(request, *ROLES)
             info = banks.version_info(db, bank=bank)
@@ -632,7 +642,7 @@ class AuthorPages(Controller):
 
     @get("/banks/{bank:str}/items/{key:str}/edit", sync_to_thread=True)
     def edit_item(
-        self, request: Request[Any, Any, Any], uow: Uow, bank: FromPath[str], key: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, bank: BankName, key: ItemKey
     ) -> Template:
         with uow() as db:
             page_principal(request, *ROLES)
@@ -668,8 +678,8 @@ class AuthorPages(Controller):
         self,
         request: Request[Any, Any, Any],
         uow: Uow,
-        bank: FromPath[str],
-        version: FromQuery[int | None] = None,
+        bank: BankName,
+        version: LatestVersion = None,
     ) -> Template:
         with uow() as db:
             page_principal(request, *ROLES)
@@ -687,7 +697,7 @@ class AuthorPages(Controller):
 
     @get("/banks/{bank:str}/versions/{version:int}/topics", sync_to_thread=True)
     def topics(
-        self, request: Request[Any, Any, Any], uow: Uow, bank: FromPath[str], version: FromPath[int]
+        self, request: Request[Any, Any, Any], uow: Uow, bank: BankName, version: Version
     ) -> dict[str, Any]:
         """The spec builder's supply: topics with their active items per kind (JSON)."""
         with uow() as db:
@@ -695,9 +705,7 @@ class AuthorPages(Controller):
             return {"topics": _topics(banks.load_items(db, bank=bank, version=version))}
 
     @get("/exams/new", sync_to_thread=True)
-    def new_exam(
-        self, request: Request[Any, Any, Any], uow: Uow, bank: FromQuery[str] = ""
-    ) -> Template:
+    def new_exam(self, request: Request[Any, Any, Any], uow: Uow, bank: Filter = "") -> Template:
         with uow() as db:
             page_principal(request, *ROLES)
             spec = dict(NEW_SPEC)
@@ -709,7 +717,7 @@ class AuthorPages(Controller):
             return self._builder(request, spec, choices, versions=[], new=True)
 
     @get("/exams/{key:str}/edit", sync_to_thread=True)
-    def edit_exam(self, request: Request[Any, Any, Any], uow: Uow, key: FromPath[str]) -> Template:
+    def edit_exam(self, request: Request[Any, Any, Any], uow: Uow, key: ExamKey) -> Template:
         with uow() as db:
             page_principal(request, *ROLES)
             detail = exams.exam_detail(db, exam=key)
@@ -760,10 +768,10 @@ class AuthorPages(Controller):
         request: Request[Any, Any, Any],
         uow: Uow,
         state: State,
-        key: FromPath[str],
-        learner: FromQuery[str] = "preview",
-        attempt: FromQuery[int] = 1,
-        version: FromQuery[int | None] = None,
+        key: ExamKey,
+        learner: LearnerRef = "preview",
+        attempt: AttemptNumber = 1,
+        version: LatestVersion = None,
     ) -> Template:
         with uow() as db:
             page_principal(request, *ROLES)

@@ -39,6 +39,7 @@ from msgspec import ValidationError
 
 from api.http.auth import Principal, principal_of
 from api.http.errors import NotAuthenticated
+from api.http.params import plain_file_path
 from api.web import i18n
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -79,8 +80,9 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
 def static_router() -> Any:
     """``/static``: the stylesheet and the JavaScript modules (no build step)."""
     return create_static_files_router(
-        path="/static", directories=[STATIC], name="static", include_in_schema=False
-    )
+        path="/static", directories=[STATIC], name="static", include_in_schema=False,
+        guards=[plain_file_path],
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------- language

@@ -14,10 +14,10 @@ from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.datastructures import State
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.http.auth import device_of
+from api.http.params import AttemptId, ExamKey
 from api.services import attempts
 from api.store.db import Uow
 from api.web.common import (
@@ -82,7 +82,7 @@ class LearnerPages(Controller):
 
     @get("/exams/{key:str}/rules", sync_to_thread=True)
     def rules(
-        self, request: Request[Any, Any, Any], uow: Uow, state: State, key: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, key: ExamKey
     ) -> Template | Redirect:
         with uow() as db:
             principal = page_principal(request, "learner")
@@ -106,7 +106,7 @@ class LearnerPages(Controller):
 
     @get("/attempts/{attempt_id:str}", sync_to_thread=True)
     def exam(
-        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: AttemptId
     ) -> Template | Redirect:
         with uow() as db:
             principal = page_principal(request, "learner")
@@ -151,7 +151,7 @@ class LearnerPages(Controller):
 
     @get("/attempts/{attempt_id:str}/result", sync_to_thread=True)
     def result(
-        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: AttemptId
     ) -> Template:
         with uow() as db:
             principal = page_principal(request, "learner")

@@ -14,9 +14,9 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, get
 from litestar.datastructures import State
-from litestar.params import FromQuery
 from litestar.response import Template
 
+from api.http.params import Filter
 from api.services import attempts, exams
 from api.store.db import Uow
 from api.web import i18n
@@ -124,7 +124,7 @@ class ProctorPages(Controller):
         request: Request[Any, Any, Any],
         uow: Uow,
         state: State,
-        exam: FromQuery[str] = "",
+        exam: Filter = "",
     ) -> Template:
         with uow() as db:
             principal = page_principal(request, *ROLES)

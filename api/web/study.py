@@ -15,9 +15,9 @@ from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.datastructures import State
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from api.http.params import ChapterKey
 from api.services import study
 from api.store.db import Uow
 from api.web import i18n
@@ -162,7 +162,7 @@ class StudyPages(Controller):
 
     @get("/study/{chapter:str}", sync_to_thread=True)
     def study_chapter(
-        self, request: Request[Any, Any, Any], uow: Uow, state: State, chapter: FromPath[str]
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, chapter: ChapterKey
     ) -> Template | Redirect:
         with uow() as db:
             principal = page_principal(request, "learner")

@@ -511,3 +511,23 @@ async def test_practice_waits_out_its_cool_down_with_retry_after_and_the_pages_s
     assert "每天最多可进行 3 次模拟练习，两次之间需间隔 10 分钟" in rules
     assert 'id="start-button"' in rules
     assert (await start(client, practice=True))["number"] == 2
+
+
+async def test_an_answer_holding_a_nul_is_refused_naming_it_and_nothing_is_stored(
+    client: Client,
+) -> None:
+    await sign_in(client, LEARNER)
+    paper = await start(client)
+    fill = next(item for item in paper["items"] if item["kind"] == "fill_blank")
+    url = f"/api/attempts/{paper['attempt']}/answers"
+    refused = await client.post(url, json=[{"item": fill["item"], "seq": 1, "response": "a\x00b"}])
+    body = problem(refused, 422, "control_character")
+    assert [e["field"] for e in body["errors"]] == ["[0].response"], body
+    resumed = await client.post(f"/api/attempts/{paper['attempt']}/resume")
+    assert resumed.json()["answers"] == []
+    assert resumed.json()["last_seq"] == 0
+    # Tab and newline are text: the same answer with them is stored as sent.
+    kept = await client.post(url, json=[{"item": fill["item"], "seq": 1, "response": "a\tb\nc"}])
+    assert kept.status_code == 200, kept.text
+    resumed = await client.post(f"/api/attempts/{paper['attempt']}/resume")
+    assert resumed.json()["answers"] == [{"item": fill["item"], "seq": 1, "response": "a\tb\nc"}]

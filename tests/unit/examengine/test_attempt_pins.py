@@ -103,7 +103,9 @@ def test_an_extension_past_the_deadline_brings_an_overdue_attempt_back_only_when
 def test_a_regrade_keeps_the_finish_time_and_records_the_old_and_new_score():
     submitted, _ = submit(begun(), now=1_000, sent_ms=None, network_grace_ms=0, grade=grade)
     corrected = Grade(score=4.0, max_score=5.0, passed=True)  # an item was added to the key
-    again, events = regrade(submitted, by="op", reason="答案更正", now=9_000, grade=lambda: corrected)
+    again, events = regrade(
+        submitted, by="op", reason="答案更正", now=9_000, grade=lambda: corrected
+    )
     assert (again.state, again.finished_ms, again.score, again.max_score, again.passed) == (
         State.SUBMITTED, 1_000, 4.0, 5.0, True,
     )  # fmt: skip
@@ -115,3 +117,11 @@ def test_a_regrade_keeps_the_finish_time_and_records_the_old_and_new_score():
         with pytest.raises(AttemptError) as refused:
             regrade(submitted, by="op", reason=blank, now=9_000, grade=grade)
         assert refused.value.code == "reason_required"
+
+
+def test_a_submit_sent_before_the_deadline_arriving_exactly_at_it_counts() -> None:
+    after, _ = submit(
+        begun(ExpiryPolicy.EXPIRE_FAIL), now=DEADLINE, sent_ms=DEADLINE - 1, network_grace_ms=5_000,
+        grade=grade,
+    )  # fmt: skip
+    assert (after.state, after.finished_ms, after.score) == (State.SUBMITTED, DEADLINE, 3.0)

@@ -271,3 +271,34 @@ def test_a_plan_must_offer_enough_of_each_kind_of_hours_and_says_which():
     with pytest.raises(ValueError, match=r"the required courses offer 2 h, less than 2\.5 h"):
         credit.Plan(**{**fields, "required_hours": 2.5})
     assert credit.Plan(**{**fields, "required_hours": 2, "elective_hours": 3}).elective_hours == 3
+
+
+def test_the_closing_check_is_announced_with_who_when_and_how_much() -> None:
+    s = playing(credited=590_000 - 15_000)  # exactly 15 s left
+    _, events = credit.heartbeat(s, position_ms=30_000, playing=True, now=30_100, rules=RULES)
+    assert events == [credit.ClosingCheckDue(learner=7, chapter="c1", at_ms=30_100, open_ms=25_000)]
+
+
+def test_a_millisecond_left_open_is_voided_on_a_take_over() -> None:
+    s, _ = credit.begin(learner=7, chapter=CH, cycle=1, credited_ms=0, position_ms=0, now=100)
+    s, _ = credit.heartbeat(s, position_ms=0, playing=True, now=100, rules=RULES)
+    s, _ = credit.heartbeat(s, position_ms=1, playing=True, now=101, rules=RULES)
+    _, events = credit.take_over(s, by_chapter="c2", now=200)
+    assert [(type(e), getattr(e, "voided_ms", None)) for e in events] == [
+        (credit.SegmentVoided, 1), (credit.SessionTakenOver, None),
+    ]  # fmt: skip
+
+
+def test_a_carried_over_chapter_keeps_its_best_credit_of_any_cycle_and_zero_is_zero() -> None:
+    rows = [
+        *done("r1", "r2"),
+        credit.ChapterCredit(chapter="e1-0", cycle=1, credited_ms=60_000),
+        credit.ChapterCredit(chapter="e1-0", cycle=2, credited_ms=20_000),  # studied again, less
+        credit.ChapterCredit(chapter="e2-0", cycle=2, credited_ms=0),
+    ]
+    progress = credit.plan_progress(PLAN, rows, cycle=2)
+    electives = {c.course: c.chapters[0].credited_ms for c in progress.courses if not c.required}
+    assert electives == {"e1": 60_000, "e2": 0, "e3": 0}
+    nothing = [credit.ChapterCredit(chapter="r1-0", cycle=1, credited_ms=0)]
+    this_cycle = credit.plan_progress(PLAN, nothing, cycle=1)
+    assert this_cycle.courses[0].chapters[0].credited_ms == 0

@@ -291,8 +291,9 @@ class AttemptMachine(RuleBasedStateMachine):
         deadline = before.deadline_ms
         if before.state is State.IN_PROGRESS and now < deadline:
             return State.SUBMITTED, now
-        if (
-            before.state is State.IN_PROGRESS
+        if (  # sent in time: finished at the deadline, whether or not the sweeper has
+            # moved a grace-policy attempt overdue meanwhile
+            before.open
             and now < deadline + NETWORK_GRACE
             and sent_ms is not None
             and sent_ms < deadline

@@ -82,6 +82,11 @@ register(
         ),
         "login.password": ("密码", "Password"),
         "login.submit": ("登录", "Sign in"),
+        "login.no_pages": (
+            "您已登录，但该账号的角色暂无网页（可通过接口使用）。如需使用其他账号，请在下方登录。",
+            "You are signed in, but this account's role has no pages yet (it works through the "
+            "API). To use another account, sign in below.",
+        ),
         "js.login.busy": ("正在登录…", "Signing in…"),
         # --------------------------------------------------------------- password
         "password.title": ("修改密码", "Change your password"),

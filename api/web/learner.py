@@ -50,9 +50,13 @@ class AccountPages(Controller):
     def login(self, request: Request[Any, Any, Any]) -> Template | Redirect:
         principal = current_principal(request)
         next_url = safe_next(request.query_params.get("next"))
+        no_pages = False
         if principal is not None and not principal.must_change_password:
-            return Redirect(next_url if next_url != "/" else home_of(principal))
-        return render(request, "login.html", next_url=next_url)
+            home = home_of(principal)
+            no_pages = home == "/login"  # a role with no pages: show why, never loop
+            if not no_pages:
+                return Redirect(next_url if next_url != "/" else home)
+        return render(request, "login.html", next_url=next_url, no_pages=no_pages)
 
     @get("/password", sync_to_thread=False)
     def password(self, request: Request[Any, Any, Any]) -> Template | Redirect:

@@ -33,16 +33,18 @@ class PasswordReset(Struct, frozen=True, kw_only=True):
 
 def _may_act_on(actor: User, target: User) -> None:
     """Operators may act on any account; an employer administrator only on the
-    learners of their own employer."""
+    learners of their own employer, and any other account is, to them, one that does
+    not exist (the same 404 as an unknown login: nobody can probe who has an account)."""
     if "operator" in actor.roles:
         return
-    if (
-        "employer_admin" in actor.roles
-        and actor.employer
-        and target.employer == actor.employer
-        and set(target.roles) <= {"learner"}
-    ):
-        return
+    if "employer_admin" in actor.roles:
+        if (
+            actor.employer
+            and target.employer == actor.employer
+            and set(target.roles) <= {"learner"}
+        ):
+            return
+        raise AccountNotFoundError(target.login)
     raise AccountRefusedError(
         "An employer administrator may only act on the learners of their own employer.",
         "单位管理员只能为本单位的学员操作。",

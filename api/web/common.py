@@ -212,6 +212,18 @@ def fmt_score(value: float | None) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
+def masked(login: str) -> str:
+    """A login as a page shows it: a resident ID number keeps its first six and last
+    four characters (110105********002X), a mobile number its first three and last four
+    (138****0001); any other login (staff) as it is. Whoever looks over a shoulder learns
+    no ID number."""
+    if len(login) == 18:
+        return f"{login[:6]}{'*' * 8}{login[-4:]}"
+    if len(login) == 11 and login.isdigit():
+        return f"{login[:3]}****{login[-4:]}"
+    return login
+
+
 def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     lang = lang_of(request)
 
@@ -231,6 +243,7 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "path": request.url.path,
         "fmt_ms": fmt_ms,
         "fmt_score": fmt_score,
+        "masked": masked,
     }
 
 

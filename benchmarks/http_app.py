@@ -294,7 +294,10 @@ def study_requests(url: str, learners: int, tick_ms: int) -> list[Request]:
         for cookie, token in sessions:
             beat = msgspec.json.encode({"token": token, "position_ms": 2000, "playing": True})
             # the challenge's number: a slot handed out again keeps counting
-            status = client.post(HEARTBEAT, headers={"Cookie": cookie}, content=beat).json()
+            status = client.post(
+                HEARTBEAT, headers={"Cookie": cookie, "Content-Type": "application/json"},
+                content=beat,
+            ).json()  # fmt: skip
             seq = status["challenge"]["seq"]
             ack = msgspec.json.encode({"token": token, "seq": seq, "answer": "continue"})
             requests += [(HEARTBEAT, cookie, beat.decode()), (ACK, cookie, ack.decode())]

@@ -45,10 +45,10 @@ def _may_act_on(actor: User, target: User) -> None:
         ):
             return
         raise AccountNotFoundError(target.login)
-    raise AccountRefusedError(
-        "An employer administrator may only act on the learners of their own employer.",
-        "单位管理员只能为本单位的学员操作。",
-        code="not_your_learner",
+    raise AccountRefusedError(  # the routes' guards let no other role this far
+        "Only operators and employer administrators act on accounts.",
+        "只有运维人员和单位管理员可以操作账号。",
+        code="not_account_staff",
     )
 
 

@@ -36,7 +36,6 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.stores.base import Store
-from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.types import ControllerRouterHandler
@@ -75,6 +74,7 @@ from api.services.accounts import LockPolicy
 from api.services.study import LiveStudy, closing_policy
 from api.settings import Settings
 from api.store.db import UnitOfWork, make_engine, provide_uow, session_factory
+from api.store.files import FileStore
 from api.web import PAGE_HANDLERS, template_config
 from api.workers.study_relay import StudyRelay
 from api.workers.study_ticker import StudyTicker

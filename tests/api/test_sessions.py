@@ -14,15 +14,14 @@ from litestar.types import ControllerRouterHandler
 
 from api.app import create_app
 from api.http.auth import requires_role
-from api.services.passwords import hash_password
 from api.settings import SecuritySettings, Settings
-from api.store.db import migrate, standalone_transaction
-from api.store.tables import User
+from api.store.db import migrate
+from tests.conftest import TEST_PASSWORD
 
 Client = AsyncTestClient[Litestar]
 AddUser = Callable[..., None]
 
-PASSWORD = "correct horse"  # what the add_user fixture sets
+PASSWORD = TEST_PASSWORD  # what the add_user fixture sets
 NEW_PASSWORD = "a new horse 7"
 AUTHOR = "author1"
 OPERATOR = "operator1"
@@ -70,11 +69,11 @@ async def two_apps(settings: Settings, *, shared: bool) -> AsyncIterator[tuple[C
 
 @asynccontextmanager
 async def user_and_operator(
-    settings: Settings, shared: bool, add: AddUser
+    settings: Settings, shared: bool, add_user: AddUser
 ) -> AsyncIterator[tuple[Client, Client]]:
     """An author signed in (and reading as one) and an operator signed in elsewhere."""
-    add(AUTHOR, "author")
-    add(OPERATOR, "operator")
+    add_user(AUTHOR, "author")
+    add_user(OPERATOR, "operator")
     async with two_apps(settings, shared=shared) as (user, operator):
         assert await login(user, AUTHOR) == 200
         assert (await user.get("/probe/author")).status_code == 200
@@ -107,25 +106,15 @@ def shared(settings: Settings) -> bool:
 
 
 @pytest.fixture
-def add(settings: Settings) -> AddUser:
-    migrate(settings.database.url)
-
-    def add_user(login: str, *roles: str, must_change: bool = False) -> None:
-        with standalone_transaction(settings.database) as db:
-            db.add(
-                User(
-                    login=login, display_name=login, password_hash=hash_password(PASSWORD),
-                    roles=list(roles), must_change_password=must_change,
-                )
-            )  # fmt: skip
-
-    return add_user
+def app_settings(settings: Settings) -> Settings:
+    """The shared ``add_user`` fixture writes into this module's settings' database."""
+    return settings
 
 
 async def test_a_password_change_ends_every_other_session_and_keeps_its_own(
-    settings: Settings, shared: bool, add: AddUser
+    settings: Settings, shared: bool, add_user: AddUser
 ) -> None:
-    add(AUTHOR, "author")
+    add_user(AUTHOR, "author")
     async with two_apps(settings, shared=shared) as (here, elsewhere):
         assert await login(here, AUTHOR) == 200
         assert await login(elsewhere, AUTHOR) == 200
@@ -149,9 +138,9 @@ async def test_a_password_change_ends_every_other_session_and_keeps_its_own(
 
 
 async def test_a_copy_of_the_changing_sessions_old_cookie_is_dead_after_the_change(
-    settings: Settings, shared: bool, add: AddUser
+    settings: Settings, shared: bool, add_user: AddUser
 ) -> None:
-    add(AUTHOR, "author")
+    add_user(AUTHOR, "author")
     async with two_apps(settings, shared=shared) as (owner, thief):
         assert await login(owner, AUTHOR) == 200
         thief.cookies.set("examengine_session", owner.cookies["examengine_session"])
@@ -164,9 +153,9 @@ async def test_a_copy_of_the_changing_sessions_old_cookie_is_dead_after_the_chan
 
 
 async def test_a_reset_by_an_operator_ends_every_session_of_the_account(
-    settings: Settings, shared: bool, add: AddUser
+    settings: Settings, shared: bool, add_user: AddUser
 ) -> None:
-    async with user_and_operator(settings, shared, add) as (user, operator):
+    async with user_and_operator(settings, shared, add_user) as (user, operator):
         reset = await operator.post(f"/api/accounts/{AUTHOR}/reset-password", json={})
         assert reset.status_code == 200, reset.text
         assert (await user.get("/probe/anyone")).status_code == 401
@@ -179,9 +168,9 @@ async def test_a_reset_by_an_operator_ends_every_session_of_the_account(
 
 
 async def test_a_role_change_ends_every_session_of_the_account(
-    settings: Settings, shared: bool, add: AddUser
+    settings: Settings, shared: bool, add_user: AddUser
 ) -> None:
-    async with user_and_operator(settings, shared, add) as (user, operator):
+    async with user_and_operator(settings, shared, add_user) as (user, operator):
         demoted = await operator.post(f"/api/accounts/{AUTHOR}/roles", json={"roles": ["learner"]})
         assert demoted.status_code == 200, demoted.text
         assert (await user.get("/probe/author")).status_code == 401
@@ -191,9 +180,9 @@ async def test_a_role_change_ends_every_session_of_the_account(
 
 
 async def test_an_operator_changing_their_own_roles_keeps_this_session_with_the_new_roles(
-    settings: Settings, shared: bool, add: AddUser
+    settings: Settings, shared: bool, add_user: AddUser
 ) -> None:
-    add(OPERATOR, "operator")
+    add_user(OPERATOR, "operator")
     async with two_apps(settings, shared=shared) as (here, elsewhere):
         assert await login(here, OPERATOR) == 200
         assert await login(elsewhere, OPERATOR) == 200
@@ -206,10 +195,10 @@ async def test_an_operator_changing_their_own_roles_keeps_this_session_with_the_
 
 
 async def test_sessions_of_other_accounts_are_untouched(
-    settings: Settings, shared: bool, add: AddUser
+    settings: Settings, shared: bool, add_user: AddUser
 ) -> None:
-    add(AUTHOR, "author")
-    add("author2", "author")
+    add_user(AUTHOR, "author")
+    add_user("author2", "author")
     async with two_apps(settings, shared=shared) as (first, second):
         assert await login(first, AUTHOR) == 200
         assert await login(second, "author2") == 200
@@ -221,11 +210,11 @@ async def test_sessions_of_other_accounts_are_untouched(
 
 
 async def test_a_reset_learners_old_session_no_longer_reads_my_exams(
-    settings: Settings, shared: bool, add: AddUser
+    settings: Settings, shared: bool, add_user: AddUser
 ) -> None:
     """The issue's finding: after a reset the old session kept calling /api/me/exams."""
-    add("learner1", "learner")
-    add(OPERATOR, "operator")
+    add_user("learner1", "learner")
+    add_user(OPERATOR, "operator")
     async with two_apps(settings, shared=shared) as (learner, operator):
         assert await login(learner, "learner1") == 200
         assert (await learner.get("/api/me/exams")).status_code == 200

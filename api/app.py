@@ -160,6 +160,7 @@ def create_app(
                 running=settings.server.threads,
                 waiting=settings.server.queue_depth,
                 wait_s=settings.server.queue_wait_ms / 1000,
+                standing_wait_s=settings.server.queue_standing_wait_ms / 1000,
                 retry_after_s=settings.server.retry_after_s,
                 password_slots=settings.server.password_slots,
                 retry_after_max_s=settings.server.retry_after_max_s,

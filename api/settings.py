@@ -110,6 +110,9 @@ class ServerSettings(Struct, frozen=True, kw_only=True):
     threads: int = 4
     queue_depth: int = 32
     queue_wait_ms: int = 500
+    #: The longest wait in a standing queue (one not empty for ``queue_wait_ms``): the
+    #: load is past what the process serves, and a long wait only makes a late refusal.
+    queue_standing_wait_ms: int = 50
     #: Sign-ins and password changes hashing at once (argon2: ~45 ms of a core each, by
     #: design). One per process leaves the other cores to the event loop and the saves of
     #: learners already writing while a whole room signs in.
@@ -411,6 +414,9 @@ VARIABLES: tuple[Variable, ...] = (
              "requests that may wait for a thread before 503s (default 32)"),
     Variable("EXAMENGINE_QUEUE_WAIT_MS", "server.queue_wait_ms", _integer(1, 30_000),
              "longest wait for a thread before a 503 (default 500)"),
+    Variable("EXAMENGINE_QUEUE_STANDING_WAIT_MS", "server.queue_standing_wait_ms",
+             _integer(0, 30_000),
+             "longest wait when the queue has not emptied for QUEUE_WAIT_MS (default 50)"),
     Variable("EXAMENGINE_PASSWORD_SLOTS", "server.password_slots", _integer(1, 512),
              "sign-ins hashing a password at once per process (default 1)"),
     Variable("EXAMENGINE_RETRY_AFTER_S", "server.retry_after_s", _integer(1, 3600),

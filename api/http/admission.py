@@ -7,11 +7,21 @@ each. The **password** lane is for the requests that hash a password (sign-in, p
 change): argon2 takes a core for ~45 ms by design, so a start wave of sign-ins would
 otherwise fill every thread with hashing and starve the event loop and the saves of the
 learners already writing; it lets ``password_slots`` run at once. In each lane up to
-``queue_depth`` more wait for a turn, first come first served, each at most
-``queue_wait_s``. A request beyond the queue, or one whose wait runs out, is answered at
-once: 503 ``overloaded`` with Retry-After, in both languages, and nothing of it was done.
-So under any load a request is either served or refused within about a second, never
-left waiting on a thread, a connection or a lock behind work that is itself waiting.
+``queue_depth`` more wait for a turn, first come first served. A request beyond the
+queue, or one whose wait runs out, is answered at once: 503 ``overloaded`` with
+Retry-After, in both languages, and nothing of it was done. So under any load a request
+is either served or refused within about a second, never left waiting on a thread, a
+connection or a lock behind work that is itself waiting.
+
+How long a request may wait is a controlled delay (CoDel, as in Maurer, "Fail at Scale",
+ACM Queue 13(8), 2015): a queue that empties now and then absorbs a burst, so a request
+waits up to ``queue_wait_s``; a queue that has not been empty for that long is a
+standing queue — the load is beyond what the process serves, and waiting only turns a
+refusal into a late refusal — so a request waits at most ``standing_wait_s``. And when
+the event loop itself runs late by more than ``queue_wait_s`` (the process or the
+machine is out of CPU: a request has already waited that long before it reaches this
+gate), a request that finds no free turn is refused without queueing. The loop's lag is
+a gauge for whoever is on call.
 
 The Retry-After grows with the pressure: the base when few are refused, up to
 ``retry_after_max_s`` when most are (refused ÷ admitted over the last two seconds), so
@@ -29,6 +39,7 @@ import asyncio
 import math
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 
 import msgspec
@@ -59,24 +70,85 @@ REFUSED = Counter(
 RUNNING = Gauge("examengine_requests_running", "Requests holding a turn", ["lane"])
 WAITING = Gauge("examengine_requests_waiting", "Requests waiting for a turn", ["lane"])
 RETRY_AFTER = Gauge("examengine_retry_after_seconds", "Retry-After of the latest refusal")
+LOOP_LAG = Gauge("examengine_event_loop_lag_seconds", "How late the event loop ran its latest tick")
+
+
+class LoopLag:
+    """How late the event loop runs: a tick every ``interval_s`` measures how much later
+    than asked it came; ``seconds`` is the worst of the last ``ticks`` (half a second by
+    default: a loop that just ran late has requests waiting unread behind it). A callback
+    chain (no task), started on the first request of each loop, so it needs no start-up
+    hook and leaves nothing pending when the loop closes."""
+
+    def __init__(self, interval_s: float = 0.1, ticks: int = 5) -> None:
+        self.interval_s = interval_s
+        self.recent: deque[float] = deque(maxlen=ticks)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def seconds(self) -> float:
+        return max(self.recent, default=0.0)
+
+    def watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self.recent.clear()
+            self._tick(loop, loop.time())
+
+    def _tick(self, loop: asyncio.AbstractEventLoop, asked: float) -> None:
+        if loop is not self._loop or loop.is_closed():
+            return
+        late = max(0.0, loop.time() - asked)
+        self.recent.append(late)
+        LOOP_LAG.set(late)
+        loop.call_later(self.interval_s, self._tick, loop, loop.time() + self.interval_s)
 
 
 class Lane:
-    """``running`` turns and a queue of at most ``waiting`` for one kind of request."""
+    """``running`` turns and a queue of at most ``waiting`` for one kind of request, with
+    a controlled delay: ``wait_s`` while the queue empties now and then, ``standing_wait_s``
+    once it has not been empty for ``wait_s``."""
 
-    def __init__(self, name: str, *, running: int, waiting: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        running: int,
+        waiting: int,
+        wait_s: float,
+        standing_wait_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name = name
         self.turns = asyncio.Semaphore(running)  # FIFO: waiters are woken in order
         self.waiting_limit = waiting
         self.waiting = 0
+        self.wait_s = wait_s
+        self.standing_wait_s = min(standing_wait_s, wait_s)
+        self.clock = clock
+        self.empty_at = clock()  # when the queue was last seen empty
 
-    async def enter(self, wait_s: float) -> str | None:
-        """Take a turn; None when taken, else why not (``queue_full``, ``queue_wait``)."""
+    def patience(self) -> float:
+        """How long a request that queues now may wait for its turn."""
+        if self.waiting == 0:
+            self.empty_at = self.clock()
+            return self.wait_s
+        if self.clock() - self.empty_at > self.wait_s:
+            return self.standing_wait_s
+        return self.wait_s
+
+    async def enter(self, *, late: bool = False) -> str | None:
+        """Take a turn; None when taken, else why not (``queue_full``, ``queue_wait``,
+        ``loop_lag`` when ``late``: the event loop runs too late to queue)."""
         if not self.turns.locked():
             await self.turns.acquire()  # free: returns without yielding
             return None
+        if late:
+            return "loop_lag"
         if self.waiting >= self.waiting_limit:
             return "queue_full"
+        wait_s = self.patience()
         self.waiting += 1
         WAITING.labels(self.name).inc()
         try:
@@ -85,6 +157,8 @@ class Lane:
             return "queue_wait"
         finally:
             self.waiting -= 1
+            if self.waiting == 0:
+                self.empty_at = self.clock()
             WAITING.labels(self.name).dec()
         return None
 
@@ -129,7 +203,9 @@ class Pressure:
 
 
 class Admission:
-    """ASGI middleware: the work and the password lanes, a queue each, ``wait_s`` at most."""
+    """ASGI middleware: the work and the password lanes, a queue each, ``wait_s`` at most
+    (``standing_wait_s`` in a standing queue; no queueing when the loop lags by more
+    than ``wait_s``)."""
 
     def __init__(
         self,
@@ -141,11 +217,22 @@ class Admission:
         retry_after_s: int,
         password_slots: int = 1,
         retry_after_max_s: int | None = None,
+        standing_wait_s: float | None = None,
     ) -> None:
         self.app = app
-        self.work = Lane("work", running=running, waiting=waiting)
-        self.password = Lane("password", running=password_slots, waiting=waiting)
+        standing = wait_s if standing_wait_s is None else standing_wait_s
+        self.work = Lane(
+            "work", running=running, waiting=waiting, wait_s=wait_s, standing_wait_s=standing
+        )
+        self.password = Lane(
+            "password",
+            running=password_slots,
+            waiting=waiting,
+            wait_s=wait_s,
+            standing_wait_s=standing,
+        )
         self.wait_s = wait_s
+        self.lag = LoopLag()
         self.pressure = Pressure(retry_after_s, retry_after_max_s or retry_after_s)
 
     @property
@@ -160,7 +247,8 @@ class Admission:
         handler = scope.get("route_handler")
         hashing = handler is not None and handler.opt.get(HASHES_PASSWORD)
         lane = self.password if hashing else self.work
-        refusal = await lane.enter(self.wait_s)
+        self.lag.watch()
+        refusal = await lane.enter(late=self.lag.seconds > self.wait_s)
         if refusal is not None:
             await self._refuse(lane, refusal, send)
             return

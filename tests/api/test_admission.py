@@ -18,7 +18,7 @@ from litestar.types import ControllerRouterHandler, Message, Receive, Scope, Sen
 from sqlalchemy import exc as sa_exc
 
 from api.app import create_app
-from api.http.admission import HASHES_PASSWORD, Admission, Pressure
+from api.http.admission import HASHES_PASSWORD, REFUSED, Admission, Pressure
 from api.settings import ServerSettings, Settings
 from api.store.db import make_engine
 from api.store.writer import DatabaseBusy
@@ -146,6 +146,52 @@ async def test_a_queued_request_runs_when_a_turn_frees_in_time() -> None:
     assert (await running)[0] == 200
     assert (await queued)[0] == 200
     assert gate.waiting == 0
+
+
+async def test_in_a_standing_queue_a_request_waits_briefly_and_a_burst_waits_long() -> None:
+    """Controlled delay: a queue that has not emptied for ``wait_s`` means the load is
+    beyond what the process serves, and a long wait would only make a late refusal."""
+    slow = Slow()
+    gate = Admission(slow, running=1, waiting=8, wait_s=0.3, standing_wait_s=0.02, retry_after_s=3)
+    running = asyncio.create_task(call(gate))
+    await asyncio.sleep(0.01)
+    first = asyncio.create_task(call(gate))  # a burst: it may wait the whole 300 ms
+    await asyncio.sleep(0.2)
+    second = asyncio.create_task(call(gate))  # the queue is 200 ms old: still a burst
+    await asyncio.sleep(0.15)
+    assert first.done() and not second.done()  # the first waited its 300 ms
+    # The queue has not been empty for 350 ms now: a standing queue.
+    started = time.monotonic()
+    assert_refused(await call(gate))
+    assert time.monotonic() - started < 0.15
+    assert_refused(await second)
+    # Once the queue has emptied, a request may wait the long way again.
+    slow.release.set()
+    assert (await running)[0] == 200
+    assert gate.work.patience() == 0.3
+
+
+async def test_when_the_event_loop_runs_late_a_request_is_not_queued() -> None:
+    slow = Slow()
+    gate = Admission(slow, running=1, waiting=8, wait_s=0.2, retry_after_s=3)
+    running = asyncio.create_task(call(gate))  # it holds the turn and starts the watch
+    await asyncio.sleep(0.01)
+    time.sleep(0.35)  # the loop is blocked: its next tick comes ~0.25 s late
+    await asyncio.sleep(0.01)
+    assert gate.lag.seconds > 0.2
+    before = REFUSED.labels("work", "loop_lag")._value.get()
+    started = time.monotonic()
+    assert_refused(await call(gate))
+    assert time.monotonic() - started < 0.05
+    assert REFUSED.labels("work", "loop_lag")._value.get() == before + 1
+    await asyncio.sleep(0.7)  # the loop is on time again: requests queue as before
+    assert gate.lag.seconds < 0.1
+    queued = asyncio.create_task(call(gate))
+    await asyncio.sleep(0.01)
+    assert gate.waiting == 1
+    slow.release.set()
+    assert (await running)[0] == 200
+    assert (await queued)[0] == 200
 
 
 @pytest.mark.parametrize("path", ["/probe/pool-timeout", "/probe/locked", "/probe/writer-busy"])

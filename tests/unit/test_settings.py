@@ -199,6 +199,7 @@ def test_capacity_settings_come_from_the_environment(tmp_path: Path) -> None:
             EXAMENGINE_THREADS="8",
             EXAMENGINE_QUEUE_DEPTH="0",
             EXAMENGINE_QUEUE_WAIT_MS="250",
+            EXAMENGINE_QUEUE_STANDING_WAIT_MS="20",
             EXAMENGINE_KEEP_ALIVE_S="30",
             EXAMENGINE_SHUTDOWN_TIMEOUT_S="5",
             EXAMENGINE_DB_STATEMENT_TIMEOUT_MS="2000",
@@ -207,6 +208,7 @@ def test_capacity_settings_come_from_the_environment(tmp_path: Path) -> None:
     )
     assert (settings.server.threads, settings.server.queue_depth) == (8, 0)
     assert (settings.server.queue_wait_ms, settings.server.keep_alive_s) == (250, 30)
+    assert settings.server.queue_standing_wait_ms == 20
     assert settings.server.shutdown_timeout_s == 5
     assert settings.database.statement_timeout_ms == 2000
     assert settings.database.sqlite_write_wait_ms == 900

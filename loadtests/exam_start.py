@@ -129,10 +129,19 @@ class Learner(FastHttpUser):
         submits = random.random() < SUBMIT_SHARE
         submit_at = time.time() + random.uniform(0.3, 0.9) * paper["seconds_left"]
         next_beat = time.time() + HEARTBEAT_S
-        while time.time() < ends - 1:
-            gevent.sleep(random.uniform(SAVE_MIN_S, SAVE_MAX_S))
+        next_save = time.time() + random.uniform(SAVE_MIN_S, SAVE_MAX_S)
+        while True:
+            # The page's heartbeat runs on its own clock, every 15 s whatever the pace of
+            # the answers, so a connection is never idle longer than that.
+            gevent.sleep(max(0.0, min(next_save, next_beat) - time.time()))
             if time.time() >= ends - 1:
                 break
+            if time.time() >= next_beat:
+                self._post(f"/api/attempts/{attempt}/heartbeat", None, "heartbeat")
+                next_beat = time.time() + HEARTBEAT_S
+            if time.time() < next_save:
+                continue
+            next_save = time.time() + random.uniform(SAVE_MIN_S, SAVE_MAX_S)
             if submits and time.time() >= submit_at:
                 status, result = self._post(
                     f"/api/attempts/{attempt}/submit", {"sent_ms": int(time.time() * 1000)},
@@ -154,6 +163,3 @@ class Learner(FastHttpUser):
                     record("save", attempt=attempt, item=item_key, seq=acked, response=response)
             elif status == 409:  # closed or past its deadline: the sitting is over
                 return
-            if time.time() >= next_beat:
-                self._post(f"/api/attempts/{attempt}/heartbeat", None, "heartbeat")
-                next_beat = time.time() + HEARTBEAT_S

@@ -8,8 +8,9 @@ Each benchmark measures our hot path against a baseline in one run and prints ma
 tables (see its docstring): ``itembank`` (lint + import, item analysis), ``assembly``
 (paper assembly), ``attempts`` (attempt service, sweeper; SQLite and PostgreSQL),
 ``challenges`` (the anti-idle schedulers, in-process and Redis), ``http_app`` (the
-study hot path over HTTP, with ``wrk``) and ``session_check`` (what the session
-generation check adds to a request). ``challenges`` runs here without its ``http``
+study hot path over HTTP, with ``wrk``), ``session_check`` (what the session
+generation check adds to a request) and ``endpoint_cpu`` (server CPU per request of an
+exam start wave's endpoints, beside bare Litestar's). ``challenges`` runs here without its ``http``
 part, which is ``http_app``'s.
 
 ``--quick`` passes ``--quick`` on: the same code paths on tiny sizes, all of them in
@@ -39,6 +40,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("challenges", ("--parts", "inprocess,heapq,apscheduler,redis")),
     ("http_app", ()),
     ("session_check", ()),
+    ("endpoint_cpu", ()),
 )
 ROOT = Path(__file__).resolve().parent.parent
 

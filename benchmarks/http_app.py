@@ -157,6 +157,21 @@ def app_server(
     """The real app (plus /bench/hello) under uvicorn, one worker, on a free port, over
     ``database_url``; ``extra`` EXAMENGINE_* settings (e.g. REDIS_URL). Stopped by its
     PID."""
+    with app_process(root, database_url, name, tick_ms, **extra) as (url, _):
+        yield url
+
+
+@contextmanager
+def app_process(
+    root: Path,
+    database_url: str,
+    name: str,
+    tick_ms: int,
+    factory: str = "benchmarks.http_app:create",
+    **extra: str,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``app_server`` with the uvicorn ``factory`` to serve (the real app plus
+    /bench/hello by default); its URL and process."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("EXAMENGINE_")},
@@ -178,7 +193,7 @@ def app_server(
     log_path = root / f"{name}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "benchmarks.http_app:create", "--factory", "--workers", "1",
+        [sys.executable, "-m", "uvicorn", factory, "--factory", "--workers", "1",
          "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
         cwd=Path(__file__).resolve().parent.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -198,7 +213,7 @@ def app_server(
                     "the server did not start:\n" + log_path.read_text(errors="replace")[-3000:]
                 )
             time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:

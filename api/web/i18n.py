@@ -207,6 +207,12 @@ register(
         "rules.back": ("返回我的考试", "Back to my exams"),
         "rules.cannot_start": ("当前不能开始：{reason}", "You cannot start now: {reason}"),
         "js.rules.busy": ("正在生成试卷…", "Preparing your paper…"),
+        "js.rules.refused": (
+            "考试人数较多，服务器正忙。将在 {seconds} 秒后自动重试——"
+            "考试计时尚未开始，请勿关闭页面。",
+            "Many learners are starting now and the server is busy. Trying again in {seconds} s"
+            " — your exam time has not started; please keep this page open.",
+        ),
         # ---------------------------------------------------------------- exam
         "exam.time_left": ("剩余时间", "Time left"),
         "exam.navigator": ("答题卡", "Question navigator"),

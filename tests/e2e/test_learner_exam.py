@@ -8,9 +8,11 @@ import re
 import time
 from typing import Any
 
+import msgspec
 from playwright.async_api import expect
 
 from api.cli.demo import DEMO_LEARNER
+from api.http.errors import overloaded
 from api.services import attempts
 from api.store.db import standalone_transaction
 from tests.e2e.conftest import Server, move_deadline, sign_in
@@ -348,5 +350,46 @@ async def test_a_refused_save_waits_for_retry_after_with_jitter_and_none_is_lost
         assert len(sent) == 2
         assert 2.0 <= sent[1] - sent[0] <= 3.5
         assert await saved_answers(page, attempt) == expected
+    finally:
+        await context.close()
+
+
+async def test_a_refused_start_is_tried_again_and_the_page_says_the_clock_has_not_started(
+    browser: Any, e2e_server: Server, new_learner: Any, shot: Any
+) -> None:
+    """At 09:00 the server refuses the first two starts (503 overloaded, Retry-After: 1):
+    the rules page says the server is busy, that it will try again and that the exam
+    time has not started; it tries again by itself and opens the exam."""
+    learner = new_learner()
+    context = await browser.new_context(base_url=e2e_server.url, viewport=DESKTOP)
+    context.set_default_timeout(10_000)
+    try:
+        page = await context.new_page()
+        await sign_in(page, learner.login, learner.password)
+        sent: list[float] = []
+        problem = msgspec.json.encode(overloaded(1).content)  # as the full server says it
+
+        async def refuse_two(route: Any) -> None:
+            sent.append(time.monotonic())
+            if len(sent) <= 2:
+                await route.fulfill(
+                    status=503,
+                    headers={"Retry-After": "1", "Content-Type": "application/problem+json"},
+                    body=problem,
+                )
+            else:
+                await route.continue_()
+
+        await page.route("**/api/exams/*/attempts", refuse_two)
+        await page.goto("/learner/exams")
+        await page.get_by_role("link", name="查看考试须知并开始").click()
+        await page.get_by_role("button", name="开始考试").click()
+        status = page.locator("#start-status")
+        await expect(status).to_contain_text("考试计时尚未开始")
+        await expect(status).to_have_attribute("role", "status")
+        await shot(page, "rules-refused-start")
+        await page.wait_for_url(ATTEMPT_URL)
+        assert len(sent) == 3
+        assert 1.0 <= sent[1] - sent[0] <= 2.0 and 1.0 <= sent[2] - sent[1] <= 2.0
     finally:
         await context.close()

@@ -54,14 +54,17 @@ export function csrfHeaders() {
 
 /** `method` `url` with an optional JSON `body`; resolves to the decoded reply (null for 204).
  * A 503 refusal (the server was full and did nothing) is sent again after its
- * Retry-After with jitter, twice at most, before it is thrown. */
-export async function api(method, url, body = undefined, { timeoutMs = 15000, retries = REFUSAL_RETRIES } = {}) {
+ * Retry-After with jitter, `retries` times at most (2), before it is thrown;
+ * `onRefused(waitMs, retry)` is told of each wait, so that the page can say so. */
+export async function api(method, url, body = undefined, { timeoutMs = 15000, retries = REFUSAL_RETRIES, onRefused = null } = {}) {
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await request(method, url, body, timeoutMs);
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== REFUSED || attempt >= retries) throw error;
-      await sleep(backoff(error, 1000));
+      const waitMs = backoff(error, 1000);
+      if (onRefused) onRefused(waitMs, attempt + 1);
+      await sleep(waitMs);
     }
   }
 }

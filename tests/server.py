@@ -1,5 +1,6 @@
-"""A real server for the tests that need one (browser and overload tests): the demo app
-on a fresh database, served by uvicorn on a free 127.0.0.1 port, stopped by its PID."""
+"""A real server for the tests that need one (browser, overload and scale-out tests): the
+demo app on a fresh database, served by uvicorn on a free 127.0.0.1 port, stopped by its
+PID; or ``examengine serve`` itself, with several workers (``serve_command``)."""
 
 from __future__ import annotations
 
@@ -93,3 +94,38 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Pa
             output = log_path.read_text(errors="replace")[-3000:]
             pytest.fail(f"the test server did not start:\n{output}", pytrace=False)
         time.sleep(0.1)
+
+
+@contextmanager
+def serve_command(
+    root: Path, *, database_url: str, workers: int, log_path: Path, **env_extra: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``examengine serve`` with ``workers`` processes on a free port, as deployed (the
+    database migrated and loaded by the caller): the process and its URL; SIGTERM after."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("EXAMENGINE_")},
+        "EXAMENGINE_VAR_DIR": str(root / "var"),
+        "EXAMENGINE_DATABASE_URL": database_url,
+        "EXAMENGINE_PORT": str(port),
+        "EXAMENGINE_WORKERS": str(workers),
+        "EXAMENGINE_LOG_LEVEL": "WARNING",
+        "EXAMENGINE_LOGIN_ATTEMPTS_PER_MINUTE": "10000",
+        **env_extra,
+    }
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli.main", "serve"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_healthy(url, process, log_path)
+            yield process, url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -34,7 +34,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
@@ -51,7 +51,6 @@ from api.http.auth import (
     AuthController,
     SessionCheck,
     login_rate_limit,
-    metrics_access,
     session_config,
 )
 from api.http.authoring import AuthoringController
@@ -60,6 +59,7 @@ from api.http.errors import exception_handlers
 from api.http.exams import ExamsController
 from api.http.health import health, ready
 from api.http.integrity import IntegrityController
+from api.http.metrics import MetricsController, worker_started, worker_stopped
 from api.http.params import MAX_JSON_BYTES, ApiRequest
 from api.http.schema import (
     ArrayLikeStructs,
@@ -101,20 +101,12 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     viewer_assets(),
 ]
 
-#: Units of work beside the requests': the sweeper, the study ticker, the readiness probe.
+#: Units of work beside the requests': the sweeper, the study ticker, the probes (the
+#: readiness probe and the scrape's count take turns: api.http.metrics.PROBE_SLOT).
 BACKGROUND_UNITS = 3
 
 #: Paths that never need the login session (no store read on probes and scrapes).
 _SESSIONLESS = ["^/static/", "^/health$", "^/ready$", "^/metrics", "^/schema"]
-
-
-class MetricsController(PrometheusController):
-    """Prometheus text format at /metrics (per worker process: see the operations guide);
-    in production only for the allowed addresses or the bearer token."""
-
-    path = "/metrics"
-    include_in_schema = False
-    guards = [metrics_access]
 
 
 def create_app(
@@ -305,6 +297,7 @@ def _drain_on_signal(draining: asyncio.Event) -> Callable[[], None]:
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    worker_started()  # the metrics of workers that died are not this one's
     if settings.load_test:
         logger.warning("EXAMENGINE_LOAD_TEST is on: no login rate limit, no forced password change")
     # One thread and one pool connection per request that may run at once (admission
@@ -350,3 +343,4 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         engine.dispose()
         if app.state.redis is not None:
             await app.state.redis.aclose()
+        worker_stopped()

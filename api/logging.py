@@ -37,7 +37,8 @@ _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "ascti
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats a record as one JSON object: time, level, logger, message, the request id,
+    """Formats a record as one JSON object: time, level, logger, message, process id, the
+    request id,
     every ``extra=`` field, and the exception text if any."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -46,6 +47,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,  # which worker, when several serve
         }
         request_id = request_id_var.get()
         if request_id is not None:

@@ -22,6 +22,7 @@ from api.cli.bank import bank
 from api.cli.demo import demo
 from api.cli.exam import exam, paper
 from api.cli.plan import plan
+from api.http.metrics import multiprocess_dir
 from api.services import accounts
 from api.services.passwords import hash_password
 from api.settings import Settings, SettingsError
@@ -190,6 +191,13 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
         if value is not None:
             os.environ[f"EXAMENGINE_{name}"] = str(value)
     settings = _settings()
+    workers = 1 if reload else settings.server.workers
+    # Several workers write their metrics to one fresh directory, summed at each scrape.
+    with multiprocess_dir(workers):
+        _serve(settings, reload=reload)
+
+
+def _serve(settings: Settings, *, reload: bool) -> None:
     uvicorn.run(
         "api.app:create_app",
         factory=True,

@@ -67,10 +67,23 @@ REFUSED = Counter(
     "Requests refused with 503 because the process was full",
     ["lane", "reason"],
 )
-RUNNING = Gauge("examengine_requests_running", "Requests holding a turn", ["lane"])
-WAITING = Gauge("examengine_requests_waiting", "Requests waiting for a turn", ["lane"])
-RETRY_AFTER = Gauge("examengine_retry_after_seconds", "Retry-After of the latest refusal")
-LOOP_LAG = Gauge("examengine_event_loop_lag_seconds", "How late the event loop ran its latest tick")
+# With several workers (api.http.metrics): turns and waits add up over the workers;
+# the Retry-After is the latest given by any; the loop's lag is the worst worker's.
+RUNNING = Gauge(
+    "examengine_requests_running", "Requests holding a turn", ["lane"], multiprocess_mode="livesum"
+)
+WAITING = Gauge(
+    "examengine_requests_waiting", "Requests waiting for a turn", ["lane"],
+    multiprocess_mode="livesum",
+)  # fmt: skip
+RETRY_AFTER = Gauge(
+    "examengine_retry_after_seconds", "Retry-After of the latest refusal",
+    multiprocess_mode="livemostrecent",
+)  # fmt: skip
+LOOP_LAG = Gauge(
+    "examengine_event_loop_lag_seconds", "How late the event loop ran its latest tick",
+    multiprocess_mode="livemax",
+)  # fmt: skip
 
 
 class LoopLag:

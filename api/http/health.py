@@ -17,9 +17,11 @@ from litestar import Response, get
 from litestar.datastructures import State
 from msgspec import Struct
 from redis.exceptions import RedisError
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.http.errors import problem_response
+from api.http.metrics import PROBE_SLOT
 from api.store.db import ping
 
 #: Seconds each dependency gets to answer a readiness probe.
@@ -39,6 +41,16 @@ def health() -> Health:
     return Health(status="ok")
 
 
+def _ping(engine: Engine) -> None:
+    # The probes' pool connection, shared with the scrape's count (api.http.metrics).
+    if not PROBE_SLOT.acquire(timeout=PROBE_TIMEOUT_S):
+        raise TimeoutError("the probe connection stayed busy")
+    try:
+        ping(engine)
+    finally:
+        PROBE_SLOT.release()
+
+
 @get("/ready", tags=["operations"])
 async def ready(state: State) -> Response[Any]:
     """Readiness: the database (and Redis, when configured) answer."""
@@ -46,7 +58,7 @@ async def ready(state: State) -> Response[Any]:
     failed: list[str] = []
     try:
         with anyio.fail_after(PROBE_TIMEOUT_S):
-            await anyio.to_thread.run_sync(ping, state.engine, abandon_on_cancel=True)
+            await anyio.to_thread.run_sync(_ping, state.engine, abandon_on_cancel=True)
         checks["database"] = "ok"
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         logger.warning("readiness: database unreachable: %s", type(exc).__name__)

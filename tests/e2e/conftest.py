@@ -3,7 +3,11 @@ through the async Playwright API (one session-scoped event loop, our own fixture
 pytest-playwright, whose sync API breaks pytest-asyncio tests in the same process).
 
 - ``e2e_server``: once per session, a migrated SQLite database with the demo data, a
-  uvicorn process on a free port (sweeper every 200 ms), stopped by its PID.
+  uvicorn process on a free port (sweeper every 200 ms), stopped by its PID. A journey
+  marked ``@SCALED_TOO`` also runs on the deployed stack: PostgreSQL, Redis and two
+  ``examengine serve`` workers behind a round-robin balancer; its ``page`` then checks
+  that the browser's requests reached both workers (their access lines, by the
+  ``X-Request-ID`` the browser sends on every request).
 - ``browser``: once per session, ``/usr/bin/chromium`` (``EXAMENGINE_TEST_CHROMIUM``)
   headless with the project's flags. A missing browser skips the tests, except under
   ``CI=true``, where it fails (``.ci/run`` installs the ``chromium`` package).
@@ -15,9 +19,11 @@ pytest-playwright, whose sync API breaks pytest-asyncio tests in the same proces
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,11 +35,12 @@ from playwright.async_api import async_playwright
 from sqlmodel import col
 
 from api.cli.demo import DEMO_EXAM
+from api.logging import ACCESS_LOGGER
 from api.services import attempts
 from api.services.passwords import hash_password
 from api.store.db import standalone_transaction
 from api.store.tables import Attempt, User
-from tests.server import ROOT, Server, served_app
+from tests.server import ROOT, Server, scaled_app, served_app
 
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("EXAMENGINE_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -56,9 +63,30 @@ def _unavailable(message: str) -> None:
     pytest.skip(message)
 
 
+#: Run a journey on both stacks: ``@SCALED_TOO`` above the test (decision 0020).
+SCALED_TOO = pytest.mark.parametrize("e2e_server", ["embedded", "scaled"], indirect=True)
+
+
+@contextmanager
+def server_for(request: pytest.FixtureRequest, root: Path, **env: str) -> Iterator[Server]:
+    """The embedded stack (SQLite, one worker, no Redis), or with ``scaled`` as the
+    fixture's parameter the deployed one: PostgreSQL, Redis and two workers behind a
+    round-robin balancer (tests.server.scaled_app)."""
+    if getattr(request, "param", "embedded") == "scaled":
+        with scaled_app(root, **env) as app:
+            yield app
+    else:
+        with served_app(root, **env) as app:
+            yield app
+
+
 @pytest.fixture(scope="session")
-def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with served_app(tmp_path_factory.mktemp("e2e"), EXAMENGINE_SWEEP_INTERVAL_MS="200") as app:
+def e2e_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    with server_for(
+        request, tmp_path_factory.mktemp("e2e"), EXAMENGINE_SWEEP_INTERVAL_MS="200"
+    ) as app:
         yield app
 
 
@@ -91,6 +119,10 @@ async def page(browser: Any, e2e_server: Server, viewport: dict[str, int]) -> As
         base_url=e2e_server.url, viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai"
     )
     context.set_default_timeout(10_000)
+    # Every request of this browser carries one id, logged by whichever worker serves it.
+    browser_id = f"e2e-{secrets.token_hex(6)}"
+    if e2e_server.backends:
+        await context.set_extra_http_headers({"x-request-id": browser_id})
     opened = await context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
@@ -99,6 +131,19 @@ async def page(browser: Any, e2e_server: Server, viewport: dict[str, int]) -> As
     finally:
         await context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    if e2e_server.backends:  # the scaled stack: the learner's requests reached every worker
+        served = [served_requests(log, browser_id) for log in e2e_server.backends]
+        assert all(served), f"requests of this browser per worker: {served}"
+
+
+def served_requests(log: Path, request_id: str) -> int:
+    """How many requests with ``request_id`` a worker's access lines show."""
+    count = 0
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{") and f'"{request_id}"' in line:
+            entry = json.loads(line)
+            count += entry.get("logger") == ACCESS_LOGGER and entry.get("request_id") == request_id
+    return count
 
 
 @pytest.fixture

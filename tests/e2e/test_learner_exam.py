@@ -15,7 +15,7 @@ from api.cli.demo import DEMO_LEARNER
 from api.http.errors import overloaded
 from api.services import attempts
 from api.store.db import standalone_transaction
-from tests.e2e.conftest import Server, move_deadline, sign_in
+from tests.e2e.conftest import SCALED_TOO, Server, move_deadline, sign_in
 
 DESKTOP = {"width": 1280, "height": 900}
 ATTEMPT_URL = re.compile(r"/learner/attempts/([0-9a-f]{32})$")
@@ -86,6 +86,7 @@ async def wait_saved(page: Any) -> None:
     )
 
 
+@SCALED_TOO
 async def test_a_whole_exam_from_sign_in_to_result(page: Any, shot: Any) -> None:
     await page.goto("/")
     await expect(page).to_have_url(re.compile(r"/login"))
@@ -137,6 +138,7 @@ async def test_a_whole_exam_from_sign_in_to_result(page: Any, shot: Any) -> None
     await expect(page.get_by_text(expected).first).to_be_visible()
 
 
+@SCALED_TOO
 async def test_a_reload_resumes_with_the_answers_and_the_server_clock(
     page: Any, new_learner: Any, e2e_server: Server, shot: Any
 ) -> None:

@@ -20,7 +20,7 @@ from api.cli.demo import DEMO_PLAN
 from api.services import study
 from api.store.db import standalone_transaction
 from api.store.tables import StudyEvent
-from tests.e2e.conftest import SCREENSHOTS, Learner, Server, served_app, sign_in
+from tests.e2e.conftest import SCALED_TOO, SCREENSHOTS, Learner, Server, server_for, sign_in
 
 CHAPTER = "demo-law-1"
 STUDY_URL = f"/learner/study/{CHAPTER}?heartbeat_ms=1000"
@@ -33,9 +33,11 @@ FAST_STUDY = {
 
 
 @pytest.fixture(scope="module")
-def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def e2e_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """The demo app as in conftest, with a fast anti-idle policy (this module only)."""
-    with served_app(tmp_path_factory.mktemp("e2e-study"), **FAST_STUDY) as app:
+    with server_for(request, tmp_path_factory.mktemp("e2e-study"), **FAST_STUDY) as app:
         yield app
 
 
@@ -83,6 +85,7 @@ async def chapter_credit(page: Any) -> int:
     raise AssertionError(f"no chapter {CHAPTER} in my plans")
 
 
+@SCALED_TOO
 async def test_the_challenge_pauses_study_and_an_answer_resumes_it_with_credit(
     page: Any, studying_learner: Learner, shot: Any
 ) -> None:

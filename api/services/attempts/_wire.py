@@ -65,6 +65,9 @@ class ExamEntry(Struct, frozen=True, kw_only=True):
     locked: bool
     passed: bool
     practice_enabled: bool
+    #: When the learner's formal start opens under the exam's staggered start window
+    #: (UTC ms; None: no window). Before it ``code`` is ``start_not_open``.
+    start_opens_ms: int | None = None
     #: May a practice attempt start now, and why not (``practice_daily_cap``,
     #: ``practice_cooldown``, ``attempt_open`` …); ``practice_retry_ms``: when it may.
     practice_may_start: bool = False

@@ -62,7 +62,15 @@ from api.services.attempts._wire import (
     StepView,
     SweepOutcome,
 )
-from api.services.attempts.closing import SWEEP_BATCH, regrade, result, submit, sweep
+from api.services.attempts.closing import (
+    SWEEP_BATCH,
+    close_due,
+    grade_due,
+    regrade,
+    result,
+    submit,
+    sweep,
+)
 from api.services.attempts.operator import LIVE_LIMIT, extend, grant, live, step_log, terminate
 from api.services.attempts.preassembly import PreassemblyOutcome, preassemble
 from api.services.attempts.saves import MAX_RESPONSE_CHARS, MAX_SAVES, heartbeat, save_answers
@@ -113,9 +121,11 @@ __all__ = [
     "StepLog",
     "StepView",
     "SweepOutcome",
+    "close_due",
     "enroll",
     "enroll_learners",
     "extend",
+    "grade_due",
     "grant",
     "heartbeat",
     "live",

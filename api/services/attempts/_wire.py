@@ -265,6 +265,8 @@ class SweepOutcome(Struct, frozen=True, kw_only=True):
     #: Attempts looked at (due) and attempts closed (or moved into their grace period).
     checked: int
     changed: int
+    #: Attempts graded (closed earlier awaiting their grade; ``grade_due``).
+    graded: int = 0
     #: Of each attempt it closed: how long after its finish (the deadline, or the end
     #: of the grace period) the close was stored.
     lags_ms: tuple[int, ...] = ()

@@ -128,3 +128,34 @@ def test_a_result_read_between_the_close_and_the_grading_is_graded_by_the_read_o
     assert (result.state, result.score, result.finished_ms) == ("submitted", 10.0, deadline)
     assert world.run(lambda s: attempts.grade_due(s, now=deadline + 300)).checked == 0
     assert kinds(world, [attempt_id])[attempt_id] == Counter(attempt_expired=1, attempt_submitted=1)
+
+
+class SteppingClock:
+    """A clock that reads ``first`` once, then ``later`` (time passing during a tick)."""
+
+    def __init__(self, first: int, later: int) -> None:
+        self.reads = [first]
+        self.later = later
+
+    def now_ms(self) -> int:
+        return self.reads.pop() if self.reads else self.later
+
+
+def test_deadlines_that_fall_while_a_sweeper_grades_are_closed_before_its_grading_ends(
+    world: World,
+) -> None:
+    template = world.start(exam=AUTO, practice=True)
+    world.submit(template.attempt, now=T0 + 1)
+    deadline = T0 + 100_000
+    auto = wave(world, template, exam=AUTO, policy="auto_submit", deadline=deadline,
+                count=6, first=100)  # fmt: skip
+    later = wave(world, template, exam=EXAM, policy="expire_fail", deadline=deadline + 1_000,
+                 count=3, first=1000)  # fmt: skip
+    clock = SteppingClock(deadline + 500, deadline + 1_200)
+    Sweeper(world.sessions, clock, interval_ms=500, batch=2).run_once()
+    for attempt_id in later:  # due after the tick began, closed during its grading
+        row = world.row(attempt_id)
+        assert (row.state, row.finished_ms, row.closed_ms) == (
+            "expired", deadline + 1_000, deadline + 1_200,
+        )  # fmt: skip
+    assert all(world.row(i).score == 10.0 for i in auto)

@@ -304,13 +304,12 @@ def _paper_for(
     opened, ``preassemble``) in one indexed read, else built and stored as
     ``exams.build_or_get_paper`` does. Either way it is the paper of the same seed: a
     stored paper is the record, and an auditor rebuilds it from its seed."""
-    found = session.execute(
-        sa.select(col(PaperRow.id), col(PaperRow.content)).where(
-            col(PaperRow.exam_version_id) == version_row.id,
-            col(PaperRow.learner_ref) == learner_ref,
-            col(PaperRow.attempt) == number,
-        )
-    ).first()
+    query = sa.select(col(PaperRow.id), col(PaperRow.content)).where(
+        col(PaperRow.exam_version_id) == version_row.id,
+        col(PaperRow.learner_ref) == learner_ref,
+        col(PaperRow.attempt) == number,
+    )
+    found = session.execute(query).first()
     if found is None:
         exams.build_or_get_paper(
             session,
@@ -321,13 +320,7 @@ def _paper_for(
             now=_dt(now),
             version=version_row.version,
         )
-        found = session.execute(
-            sa.select(col(PaperRow.id), col(PaperRow.content)).where(
-                col(PaperRow.exam_version_id) == version_row.id,
-                col(PaperRow.learner_ref) == learner_ref,
-                col(PaperRow.attempt) == number,
-            )
-        ).one()
+        found = session.execute(query).one()  # whoever stored it first: the record
     paper_id, content = found
     return int(paper_id), _PAPER_DECODER.decode(content)
 

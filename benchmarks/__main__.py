@@ -6,7 +6,9 @@ any of them failed.
 
 Each benchmark measures our hot path against a baseline in one run and prints markdown
 tables (see its docstring): ``itembank`` (lint + import, item analysis), ``assembly``
-(paper assembly), ``attempts`` (attempt service, sweeper; SQLite and PostgreSQL),
+(paper assembly), ``attempts`` (attempt service, sweeper; SQLite and PostgreSQL), ``start`` (starts
+with and without pre-assembled papers), ``deadline_wave`` (a 10,000-attempt deadline
+wave on PostgreSQL: one and two sweepers, the bare UPDATE),
 ``challenges`` (the anti-idle schedulers, in-process and Redis), ``http_app`` (the
 study hot path over HTTP, with ``wrk``), ``session_check`` (what the session
 generation check adds to a request) and ``endpoint_cpu`` (server CPU per request of an
@@ -37,6 +39,8 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("itembank", ()),
     ("assembly", ()),
     ("attempts", ()),
+    ("start", ()),
+    ("deadline_wave", ()),
     ("challenges", ("--parts", "inprocess,heapq,apscheduler,redis")),
     ("http_app", ()),
     ("session_check", ()),

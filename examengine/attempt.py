@@ -18,7 +18,10 @@ States (``TRANSITIONS`` is the whole table, tested over every pair)::
 Time: deadline = start + duration + the learner's extra time (+ any extension). The
 server's clock is the only clock. An open attempt past its deadline is closed by
 ``check_deadline`` with the deadline as its finish time — whoever calls it, whenever
-(the sweeper calls it for every attempt whose ``next_check_ms`` has passed).
+(the sweeper calls it for every attempt whose ``next_check_ms`` has passed). Under a
+deadline wave the sweeper splits it: ``close_due`` closes (an auto-submitted attempt
+becomes ``submitted`` awaiting its grade), ``grade_closed`` grades, once; whoever reads
+the attempt first in between grades it (decision 0021).
 """
 
 from __future__ import annotations
@@ -86,12 +89,20 @@ class Attempt(Struct, frozen=True, kw_only=True):
         return self.state in OPEN
 
     @property
+    def awaiting_grade(self) -> bool:
+        """Closed by time (``close_due``) and not graded yet (``grade_closed``)."""
+        return self.state is State.SUBMITTED and self.max_score is None
+
+    @property
     def next_check_ms(self) -> int | None:
-        """When the sweeper must look at this attempt (None once it is closed)."""
+        """When the sweeper must look at this attempt: its deadline (or the end of its
+        grace) while open, its finish while it awaits its grade, None once done."""
         if self.state is State.IN_PROGRESS:
             return self.deadline_ms
         if self.state is State.OVERDUE:
             return self.deadline_ms + self.grace_ms
+        if self.awaiting_grade:
+            return self.finished_ms
         return None
 
     def seconds_left(self, *, now: int) -> int:
@@ -438,8 +449,8 @@ def submit(
         and sent_ms < attempt.deadline_ms <= now < attempt.deadline_ms + network_grace_ms
     )
     swept = attempt.state is State.EXPIRED and attempt.finished_ms == attempt.deadline_ms
-    if attempt.state is State.SUBMITTED:
-        return attempt, []
+    if attempt.state is State.SUBMITTED:  # graded now if it was closed awaiting a grade
+        return grade_closed(attempt, grade=grade)
     if not attempt.open and not (swept and sent_in_time):
         raise closed_error(attempt)
     events: Events = []
@@ -475,13 +486,28 @@ def submit(
 def check_deadline(
     attempt: Attempt, *, now: int, grade: Callable[[], Grade]
 ) -> tuple[Attempt, Events]:
-    """The one time-driven transition: close an open attempt whose time is up.
+    """The one time-driven transition: close an open attempt whose time is up, and grade
+    it if its policy grades (``close_due``, then ``grade_closed``).
 
     ``expire_fail`` (the source rule): no score, recorded as failed, finished at the
     deadline. ``auto_submit``: graded from what was saved, finished at the deadline.
-    ``grace``: overdue until ``deadline + grace``, then graded, finished then.
+    ``grace``: overdue until ``deadline + grace``, then graded, finished then. An
+    attempt closed earlier and not yet graded (``awaiting_grade``) is graded now.
     ``grade`` is only called when the attempt is graded now.
     """
+    attempt, events = close_due(attempt, now=now)
+    if attempt.awaiting_grade:
+        attempt, graded = grade_closed(attempt, grade=grade)
+        events = [*events, *graded]
+    return attempt, events
+
+
+def close_due(attempt: Attempt, *, now: int) -> tuple[Attempt, Events]:
+    """The close alone (decision 0021): ``check_deadline``'s transition without the
+    grading, so a deadline wave is closed — state and finish time — in one pass, and
+    graded after. A graded policy's attempt closes ``submitted`` with no score yet
+    (``awaiting_grade``; its ``next_check_ms`` is its finish, so it stays due) and
+    ``grade_closed`` grades it once."""
     if not attempt.open:
         return attempt, []
     if attempt.state is State.IN_PROGRESS and now < attempt.deadline_ms:
@@ -496,32 +522,37 @@ def check_deadline(
                     attempt=attempt.id, at_ms=attempt.deadline_ms, grace_until_ms=grace_end
                 )
             ]
-        return _graded_at(attempt, grace_end, grade)
+        return _closed_for_grading(attempt, grace_end)
     if attempt.policy is ExpiryPolicy.AUTO_SUBMIT:
-        return _graded_at(attempt, attempt.deadline_ms, grade)
+        return _closed_for_grading(attempt, attempt.deadline_ms)
     closed = _move(attempt, State.EXPIRED, finished_ms=attempt.deadline_ms, passed=False)
     return closed, [AttemptExpired(attempt=attempt.id, at_ms=attempt.deadline_ms, graded=False)]
 
 
-def _graded_at(attempt: Attempt, at: int, grade: Callable[[], Grade]) -> tuple[Attempt, Events]:
+def _closed_for_grading(attempt: Attempt, at: int) -> tuple[Attempt, Events]:
+    closed = _move(attempt, State.SUBMITTED, finished_ms=at)
+    return closed, [AttemptExpired(attempt=attempt.id, at_ms=at, graded=True)]
+
+
+def grade_closed(attempt: Attempt, *, grade: Callable[[], Grade]) -> tuple[Attempt, Events]:
+    """Grade an attempt ``close_due`` closed without a score: exactly once, as an
+    attempt already graded (or not awaiting a grade) returns itself and no events. The
+    ``attempt_submitted`` event carries the finish time, not the grading time."""
+    if not attempt.awaiting_grade:
+        return attempt, []
     result = grade()
-    closed = _move(
-        attempt,
-        State.SUBMITTED,
-        finished_ms=at,
-        score=result.score,
-        max_score=result.max_score,
-        passed=result.passed,
+    graded = msgspec.structs.replace(
+        attempt, score=result.score, max_score=result.max_score, passed=result.passed
     )
-    return closed, [
-        AttemptExpired(attempt=attempt.id, at_ms=at, graded=True),
+    at = attempt.finished_ms if attempt.finished_ms is not None else attempt.deadline_ms
+    return graded, [
         AttemptSubmitted(
             attempt=attempt.id,
             at_ms=at,
             score=result.score,
             max_score=result.max_score,
             passed=result.passed,
-        ),
+        )
     ]
 
 

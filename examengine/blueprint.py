@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -85,6 +86,18 @@ class PracticeSettings(Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     cooldown_s: Annotated[int, Meta(ge=0, le=7 * 24 * 3600)] = 600
 
 
+class StartWindow(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A staggered start (decision 0021): formal attempts open at ``opens_at``, and each
+    learner's own start at a moment spread over the first ``spread_s`` seconds after it
+    (``examengine.eligibility.start_opens_ms``), so thousands do not press Start in the
+    same second. Practice attempts are not held back."""
+
+    #: When the exam opens (an ISO 8601 time with its offset, e.g. 2026-12-20T09:00:00+08:00).
+    opens_at: datetime
+    #: The spread of the learners' starts after ``opens_at`` (0: everyone at once).
+    spread_s: Annotated[int, Meta(ge=0, le=4 * 3600)] = 600
+
+
 class ExamSpec(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     key: Annotated[str, Meta(min_length=1, max_length=120)]
     title: str
@@ -112,6 +125,8 @@ class ExamSpec(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     #: When the key of an item a formal paper can hold may be shown (decision 0013).
     key_release: KeyRelease = KeyRelease.AFTER_FORMAL
     practice: PracticeSettings = PracticeSettings()
+    #: A staggered start window for formal attempts (None: they may start at any time).
+    start_window: StartWindow | None = None
 
     @property
     def length(self) -> int:
@@ -181,6 +196,16 @@ def validate(spec: ExamSpec, items: Sequence[Item]) -> list[SpecProblem]:
         pool = [item for item in items if eligible(item, section)]
         problems += _section_problems(spec, number, section, pool)
     problems += _overlapping_pools(spec, items)
+    window = spec.start_window
+    if window is not None and window.opens_at.utcoffset() is None:
+        problems.append(
+            _problem(
+                "opens-at-naive",
+                "start_window.opens_at",
+                "start_window.opens_at needs a UTC offset (e.g. 2026-12-20T09:00:00+08:00)",
+                "start_window.opens_at 须注明时区（例如 2026-12-20T09:00:00+08:00）",
+            )
+        )
     return problems
 
 

@@ -8,10 +8,16 @@ Practice attempts never count; a learner may start ``per_day`` of them per calen
 wait ``cooldown`` after one closes before starting the next (decision 0013): each
 practice result is a score, and an unthrottled score is an oracle for the key. A
 refusal that only time ends carries ``retry_at_ms``. A learner who passed is done.
+
+A staggered start (``ExamSpec.start_window``, decision 0021): each learner's formal start
+opens at their own moment in the first minutes after the exam opens,
+``start_opens_ms``, a hash of the exam and the learner, so it is the same on
+every worker and on every visit, and spread evenly over the window.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
@@ -66,10 +72,12 @@ def eligibility(
     practice_enabled: bool = True,
     practice_per_day: int | None = None,
     practice_cooldown_ms: int = 0,
+    start_at_ms: int | None = None,
 ) -> Eligibility:
     """Whether a (formal or practice) attempt may start at ``now``, and why not.
 
-    ``practice_per_day`` (None: no cap) and ``practice_cooldown_ms`` throttle practice.
+    ``practice_per_day`` (None: no cap) and ``practice_cooldown_ms`` throttle practice;
+    ``start_at_ms`` (``start_opens_ms``; None: no start window) holds formal starts back.
     """
     used = sum(1 for a in history if not a.practice and a.cycle == cycle)
     allowed = max_attempts + extra_attempts
@@ -150,6 +158,15 @@ def eligibility(
             f"您已用完 {allowed} 次考试机会，需重新学习后才能再次考试",
             locked=True,
         )
+    if start_at_ms is not None and now < start_at_ms:
+        at = datetime.fromtimestamp(start_at_ms / 1000, tz=CST).strftime("%Y-%m-%d %H:%M:%S")
+        return answer(
+            "start_not_open",
+            f"your start opens at {at} (China Standard Time): the exam's starts are "
+            "spread over its first minutes",
+            f"您的开考时间为 {at}（北京时间）：本考试的考生分批开考",
+            retry_at_ms=start_at_ms,
+        )
     left = allowed - used
     return answer(
         "ok",
@@ -163,6 +180,21 @@ def eligibility(
 CST = timezone(timedelta(hours=8), "CST")
 CST_OFFSET_MS = 8 * 3600 * 1000
 DAY_MS = 24 * 3600 * 1000
+
+
+def start_opens_ms(*, exam: str, learner: str, opens_ms: int, spread_ms: int) -> int:
+    """When ``learner``'s formal start of ``exam`` opens (UTC ms): ``opens_ms`` plus a
+    share of ``spread_ms`` from a hash of the exam and the learner (BLAKE2b), so the
+    same learner gets the same moment everywhere, different exams spread differently,
+    and a cohort's moments fall evenly over the window. Whole seconds, so the moment
+    the page shows is the moment the server holds to.
+    """
+    if spread_ms <= 0:
+        return opens_ms
+    message = f"{exam}\x00{learner}".encode()
+    digest = hashlib.blake2b(message, digest_size=8, person=b"start-window").digest()
+    share = int.from_bytes(digest, "big") / 2**64
+    return opens_ms + int(share * (spread_ms // 1000)) * 1000
 
 
 def formal_ahead(history: Sequence[AttemptRecord]) -> bool:

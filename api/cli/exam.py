@@ -155,6 +155,49 @@ def enroll(exam_key: str, learners_file: Path, study_met: bool, lang: str) -> No
     )
 
 
+@exam.command("preassemble")
+@click.argument("exam_key", metavar="EXAM")
+@click.option(
+    "--learners", "learners_file", default=None,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A file with one enrolled learner per line (login, resident ID or phone); "
+    "default: every learner enrolled for the exam.",
+)  # fmt: skip
+@click.option("--lang", type=LANGS, default="en", help="Language of the messages.")
+def exam_preassemble(exam_key: str, learners_file: Path | None, lang: str) -> None:
+    """Store each enrolled learner's next formal paper before the exam opens, so that
+    starting at the peak is a cheap state change (the paper is the one the start would
+    build: same seed)."""
+    logins = _read_lines(learners_file) if learners_file is not None else None
+    with progress_bar() as progress:
+        try:
+            with unit_of_work() as session:
+                outcome = attempts.preassemble(
+                    session, exam=exam_key, secret=_secret(), logins=logins,
+                    now=int(now().timestamp() * 1000), progress=progress,
+                )  # fmt: skip
+        except attempts.LearnersNotFoundError as exc:
+            progress.stop()
+            for line, login in exc.unknown:
+                message = (
+                    f"{login!r} 不是本考试的考生" if lang == "zh"
+                    else f"{login!r} is not a learner enrolled for {exam_key}"
+                )  # fmt: skip
+                click.echo(f"{learners_file}:{line}: {message}", err=True)
+            fail(
+                f"{len(exc.unknown)} 行不是本考试的考生" if lang == "zh"
+                else f"{len(exc.unknown)} line(s) name no learner enrolled for {exam_key}",
+                1,
+            )  # fmt: skip
+        except (EngineError, ItembankError) as exc:
+            progress.stop()
+            fail(exc.message_zh if lang == "zh" else exc.message)
+    click.echo(
+        f"{outcome.exam} v{outcome.version}: next papers of {outcome.learners} learner(s) "
+        f"stored ({outcome.built} built, {outcome.existing} already stored)"
+    )
+
+
 # --------------------------------------------------------------------------- paper
 
 

@@ -121,6 +121,7 @@ register(
         "exams.open": ("进行中", "In progress"),
         "exams.available": ("可以考试", "Available"),
         "exams.unavailable": ("暂不可考", "Not available"),
+        "exams.not_open": ("尚未到您的开考时间", "Your start is not open yet"),
         "exams.open_attempt": (
             "您有一场正在进行的考试，剩余约 {minutes} 分钟。计时不会暂停，请尽快继续。",
             "You have an attempt in progress, about {minutes} minutes left. The clock does "

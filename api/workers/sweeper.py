@@ -3,10 +3,16 @@
 Moodle closes overdue attempts from a once-a-minute cron, at least a minute late; Canvas
 and Open edX close them only when someone reads them (shared/HOTPATHS.md). Here each API
 process runs a ``Sweeper`` in its lifespan: every ``exam.sweep_interval_ms`` (500 ms by
-default) it reads the clock once and calls ``api.services.attempts.sweep`` in batches
+default) it reads the clock once and calls ``api.services.attempts.close_due`` in batches
 until nothing is due, so every attempt is closed within about a second of its deadline
 (the guarantee tested is 2 s), with the deadline recorded as its finish. The rule is the
-core's ``check_deadline``; this module only schedules it.
+core's (``close_due``, ``grade_closed``); this module only schedules it.
+
+A tick closes first and grades after (decision 0021): the close of a batch is one
+executemany UPDATE and one events INSERT, with no grading, so the close of a deadline
+wave does not wait for its grading (``benchmarks.deadline_wave`` measures both); the
+``auto_submit`` attempts it closed are graded by the second pass (or by whoever reads
+one first), each exactly once.
 
 Several processes may sweep at once: on PostgreSQL each batch takes its rows ``FOR
 UPDATE SKIP LOCKED``; on SQLite the batches of different processes take turns on the
@@ -47,7 +53,8 @@ MAX_BATCHES_PER_TICK = 200
 
 
 class Sweeper:
-    """Runs ``attempts.sweep`` every ``interval_ms`` on a thread, as an asyncio task."""
+    """Runs a tick (``close_pass``, then ``grade_pass``) every ``interval_ms`` on a
+    thread, as an asyncio task."""
 
     def __init__(
         self,
@@ -66,20 +73,44 @@ class Sweeper:
         self._guard = threading.Lock()
 
     def run_once(self) -> int:
-        """One tick: the clock read once, batches until nothing is due; returns how many
+        """One tick: the clock read once; first every due attempt closed (state and
+        finish time, batch after batch), then the closed ones graded; returns how many
         attempts changed (closed, or moved into their grace period)."""
         with self._guard:  # never two ticks of one process at once
             now = self.clock.now_ms()
-            changed = 0
-            for _ in range(MAX_BATCHES_PER_TICK):
-                with transaction(self.sessions) as session:
-                    outcome = attempts.sweep(session, now=now, limit=self.batch)
-                changed += outcome.changed
-                for lag_ms in outcome.lags_ms:
-                    LAG.observe(lag_ms / 1000)
-                if outcome.checked < self.batch:
-                    break
+            changed = self.close_pass(now)
+            self.grade_pass(now)
             return changed
+
+    def close_pass(self, now: int) -> int:
+        """Batches of ``attempts.close_due`` until nothing is due; how many changed."""
+        changed = 0
+        for _ in range(MAX_BATCHES_PER_TICK):
+            with transaction(self.sessions) as session:
+                outcome = attempts.close_due(session, now=now, limit=self.batch)
+            changed += outcome.changed
+            for lag_ms in outcome.lags_ms:
+                LAG.observe(lag_ms / 1000)
+            if outcome.checked < self.batch:
+                break
+        return changed
+
+    def grade_pass(self, now: int) -> int:
+        """Batches of ``attempts.grade_due`` until nothing waits; how many were graded.
+
+        Between two batches the clock is read again and whatever fell due meanwhile is
+        closed first (one indexed query when nothing did), so a long grading pass never
+        holds up a close: closes wait at most one grading batch."""
+        graded = 0
+        for n in range(MAX_BATCHES_PER_TICK):
+            if n:
+                self.close_pass(self.clock.now_ms())
+            with transaction(self.sessions) as session:
+                outcome = attempts.grade_due(session, now=now, limit=self.batch)
+            graded += outcome.graded
+            if outcome.checked < self.batch:
+                break
+        return graded
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.run(), name="sweeper")

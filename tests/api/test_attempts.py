@@ -23,6 +23,7 @@ from api.settings import DatabaseSettings, ExamSettings, Settings
 from api.store.db import migrate, standalone_transaction
 from api.store.tables import User
 from examengine.clock import ManualClock
+from examengine.eligibility import CST
 
 Client = AsyncTestClient[Litestar]
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -531,3 +532,40 @@ async def test_an_answer_holding_a_nul_is_refused_naming_it_and_nothing_is_store
     assert kept.status_code == 200, kept.text
     resumed = await client.post(f"/api/attempts/{paper['attempt']}/resume")
     assert resumed.json()["answers"] == [{"item": fill["item"], "seq": 1, "response": "a\tb\nc"}]
+
+
+async def test_a_staggered_start_is_refused_before_its_moment_and_the_pages_name_the_moment(
+    app_settings: Settings, client: Client, clock: ManualClock
+) -> None:
+    with standalone_transaction(app_settings.database) as session:
+        window = {"opens_at": "2026-11-18T19:10:00+08:00", "spread_s": 600}  # T0 + 200 s
+        saved = exams.save_spec(
+            session, exams.convert_spec({**SPEC, "start_window": window}, source="spec"), now=NOW
+        )
+        exams.publish(session, exam=EXAM, version=saved.version.version, now=NOW)
+    await sign_in(client, LEARNER)
+    [entry] = (await client.get("/api/me/exams")).json()["exams"]
+    opens = entry["start_opens_ms"]
+    assert T0 + 200_000 <= opens < T0 + 800_000 and opens % 1000 == 0
+    assert (entry["may_start"], entry["code"]) == (False, "start_not_open")
+    assert entry["practice_may_start"]  # practice is not held back
+
+    refused = await client.post(f"/api/exams/{EXAM}/attempts", json={"practice": False})
+    body = problem(refused, 409, "start_not_open")
+    assert refused.headers["retry-after"] == str((opens - T0) // 1000)
+    assert body["errors"][0]["retry_at_ms"] == opens
+    shown = datetime.fromtimestamp(opens / 1000, tz=CST).strftime("%H:%M:%S")
+    assert f"{shown} (China Standard Time)" in body["detail"]
+    assert f"{shown}（北京时间）" in body["detail_zh"]
+
+    overview = (await client.get("/learner/exams")).text
+    assert f'data-start-opens-ms="{opens}"' in overview and shown in overview
+    assert "尚未到您的开考时间" in overview
+    english = (await client.get("/learner/exams?lang=en")).text
+    assert "Your start is not open yet" in english and f"{shown} (China Standard Time)" in english
+
+    clock.advance(opens - T0 - 1)
+    problem(await client.post(f"/api/exams/{EXAM}/attempts", json={"practice": False}),
+            409, "start_not_open")  # fmt: skip
+    clock.advance(1)
+    assert (await start(client))["number"] == 1

@@ -15,6 +15,7 @@ from api.cli.main import main
 from api.services import exams
 from api.settings import DatabaseSettings, Settings
 from api.store.db import make_engine, standalone_transaction
+from api.store.tables import User
 
 SPEC = f"""key: 公需-2026
 title: 公需科目考试
@@ -319,3 +320,40 @@ def test_exam_enroll_names_an_unknown_exam_in_chinese(
     )
     assert result.exit_code == 2
     assert "考试 '没有的考试' 不存在" in result.stderr
+
+
+def test_exam_preassemble_stores_every_enrolled_learners_next_paper_and_names_bad_lines(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["exam", "publish", str(write(tmp_path, "spec.yaml", SPEC))], env=env)
+    logins = [LEARNER, "13800000021", "13800000022"]
+    with standalone_transaction(Settings.from_env(env).database) as session:
+        session.add_all(
+            User(login=login, display_name=login, password_hash="x", roles=["learner"])
+            for login in [*logins, "13800000099"]
+        )
+    roster = write(tmp_path, "roster.txt", "\n".join(logins))
+    enrolled = runner.invoke(
+        main, ["exam", "enroll", "--exam", "公需-2026", "--learners", str(roster)], env=env
+    )
+    assert enrolled.exit_code == 0, enrolled.output
+
+    result = runner.invoke(main, ["exam", "preassemble", "公需-2026"], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith(
+        "公需-2026 v1: next papers of 3 learner(s) stored (3 built, 0 already stored)"
+    )
+    some = write(tmp_path, "some.txt", f"{LEARNER}\n")
+    again = runner.invoke(
+        main, ["exam", "preassemble", "公需-2026", "--learners", str(some)], env=env
+    )
+    assert "(0 built, 1 already stored)" in again.stdout
+
+    bad = write(tmp_path, "bad.txt", f"{LEARNER}\n13800000099\nnobody\n")
+    refused = runner.invoke(
+        main, ["exam", "preassemble", "公需-2026", "--learners", str(bad), "--lang", "zh"], env=env
+    )
+    assert refused.exit_code == 1
+    assert f"{bad}:2: '13800000099' 不是本考试的考生" in refused.stderr
+    assert f"{bad}:3: 'nobody' 不是本考试的考生" in refused.stderr

@@ -125,6 +125,25 @@ def test_a_saved_spec_is_a_draft_and_saving_it_again_changes_nothing(
     assert run(sessions, lambda s: exams.save_spec(s, renumbered, now=LATER)).unchanged
 
 
+def test_a_version_stored_before_a_spec_field_was_added_still_counts_as_unchanged(
+    sessions: sessionmaker[Session],
+) -> None:
+    run(sessions, lambda s: exams.save_spec(s, SPEC, now=NOW))
+    run(sessions, lambda s: exams.publish(s, exam=SPEC.key, version=1, now=NOW))
+
+    def as_before(s: Session) -> None:  # the text an older release stored: no start_window
+        row = s.exec(select(ExamVersion)).one()
+        stored = msgspec.json.decode(row.spec)
+        del stored["start_window"]
+        row.spec = msgspec.json.encode(stored).decode()
+        s.add(row)
+
+    run(sessions, as_before)
+    again = run(sessions, lambda s: exams.save_spec(s, SPEC, now=LATER))
+    # not a new version: its papers (and their seeds) would differ from those stored
+    assert (again.version.version, again.unchanged) == (1, True)
+
+
 def test_a_draft_changes_in_place_and_a_published_version_never_changes(
     sessions: sessionmaker[Session],
 ) -> None:

@@ -12,6 +12,7 @@ Callers use the package (``from api.services import attempts``); the modules, by
 the learner or the operator does:
 
 - ``start``: enrollment, the learner's exams (eligibility), start, resume, the paper;
+- ``preassembly``: the enrolled learners' next papers stored before the exam opens;
 - ``saves``: answer saves and heartbeats;
 - ``closing``: submit, results, regrades and ``sweep``;
 - ``operator``: extensions, grants, terminations, step logs and the live list;
@@ -61,8 +62,17 @@ from api.services.attempts._wire import (
     StepView,
     SweepOutcome,
 )
-from api.services.attempts.closing import SWEEP_BATCH, regrade, result, submit, sweep
+from api.services.attempts.closing import (
+    SWEEP_BATCH,
+    close_due,
+    grade_due,
+    regrade,
+    result,
+    submit,
+    sweep,
+)
 from api.services.attempts.operator import LIVE_LIMIT, extend, grant, live, step_log, terminate
+from api.services.attempts.preassembly import PreassemblyOutcome, preassemble
 from api.services.attempts.saves import MAX_RESPONSE_CHARS, MAX_SAVES, heartbeat, save_answers
 from api.services.attempts.start import (
     enroll,
@@ -103,6 +113,7 @@ __all__ = [
     "PaperItemView",
     "PaperOptionView",
     "PaperView",
+    "PreassemblyOutcome",
     "ResultView",
     "Save",
     "SaveRef",
@@ -110,15 +121,18 @@ __all__ = [
     "StepLog",
     "StepView",
     "SweepOutcome",
+    "close_due",
     "enroll",
     "enroll_learners",
     "extend",
+    "grade_due",
     "grant",
     "heartbeat",
     "live",
     "my_exams",
     "new_study_cycle",
     "paper_view",
+    "preassemble",
     "regrade",
     "result",
     "resume",

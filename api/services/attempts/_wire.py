@@ -65,6 +65,9 @@ class ExamEntry(Struct, frozen=True, kw_only=True):
     locked: bool
     passed: bool
     practice_enabled: bool
+    #: When the learner's formal start opens under the exam's staggered start window
+    #: (UTC ms; None: no window). Before it ``code`` is ``start_not_open``.
+    start_opens_ms: int | None = None
     #: May a practice attempt start now, and why not (``practice_daily_cap``,
     #: ``practice_cooldown``, ``attempt_open`` …); ``practice_retry_ms``: when it may.
     practice_may_start: bool = False
@@ -262,6 +265,8 @@ class SweepOutcome(Struct, frozen=True, kw_only=True):
     #: Attempts looked at (due) and attempts closed (or moved into their grace period).
     checked: int
     changed: int
+    #: Attempts graded (closed earlier awaiting their grade; ``grade_due``).
+    graded: int = 0
     #: Of each attempt it closed: how long after its finish (the deadline, or the end
     #: of the grace period) the close was stored.
     lags_ms: tuple[int, ...] = ()

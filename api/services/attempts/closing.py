@@ -1,6 +1,7 @@
 """Closing and grading an attempt: ``submit`` (close and grade, idempotent), ``result``
 (the outcome), ``regrade`` (the stored answers against the newest published items) and
-``sweep``, the time-driven close the sweeper runs in batches.
+``close_due`` and ``grade_due``, the time-driven close and the grading after it that the
+sweeper runs in batches (``sweep``: both in one unit of work).
 
 The key and explanations appear in a ``ResultView`` only as ``examengine.disclosure``
 allows (decision 0013): once the attempt is closed, if the spec shows them
@@ -12,6 +13,7 @@ through it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,7 +39,7 @@ from api.services.attempts._rows import (
 from api.services.attempts._wire import ItemReview, OperatorAttempt, ResultView, SweepOutcome
 from api.store.tables import Attempt as AttemptRow
 from examengine import attempt as core
-from examengine.blueprint import ExpiryPolicy, KeyRelease
+from examengine.blueprint import KeyRelease
 from examengine.disclosure import Disclosure, disclose, formal_pool
 from examengine.eligibility import formal_ahead
 from itembank.model import (
@@ -120,34 +122,38 @@ def regrade(
 
 
 def sweep(session: Session, *, now: int, limit: int = SWEEP_BATCH) -> SweepOutcome:
-    """Close (through ``core.check_deadline``) up to ``limit`` open attempts whose
-    ``next_check_ms`` has passed, oldest first; the finish time recorded is the deadline
-    (or the end of the grace period).
+    """``close_due`` then ``grade_due`` in one unit of work: close up to ``limit`` due
+    attempts and grade up to ``limit`` closed ones (what a single call needs; the
+    sweeper runs the two passes apart, closes first)."""
+    closed = close_due(session, now=now, limit=limit)
+    graded = grade_due(session, now=now, limit=limit)
+    return SweepOutcome(
+        # (the attempts a call grades are mostly those it just closed: counted once)
+        checked=max(closed.checked, graded.checked),
+        changed=closed.changed,
+        graded=graded.graded,
+        lags_ms=closed.lags_ms,
+    )
+
+
+def close_due(session: Session, *, now: int, limit: int = SWEEP_BATCH) -> SweepOutcome:
+    """Close (through ``core.close_due``) up to ``limit`` open attempts whose
+    ``next_check_ms`` has passed, oldest first: state, finish time (the deadline, or the
+    end of the grace period) and ``closed_ms`` in one executemany UPDATE, the events in
+    one INSERT. No grading here: an ``auto_submit`` attempt closes ``submitted``
+    awaiting its grade (``grade_due``, or whoever reads it first), so a deadline wave
+    is closed in one quick pass (decision 0021).
 
     PostgreSQL: the rows are taken ``FOR UPDATE SKIP LOCKED``, so several sweepers (one
     per worker) share the work and a row a request holds is left to the next tick (or
     to the request, which closes it itself). SQLite: the write lock is taken first.
     """
-    _lock_sqlite(session)
-    table = _ATTEMPT
-    query = (
-        sa.select(table)
-        .where(table.c.next_check_ms <= now)
-        .order_by(table.c.next_check_ms)
-        .limit(limit)
-    )
-    if _dialect(session) == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = session.execute(query).all()
-    if not rows:
-        return SweepOutcome(checked=0, changed=0)
-    loader = _Loader(session, now=now)
-    loader.prefetch([r for r in rows if r.policy != ExpiryPolicy.EXPIRE_FAIL.value])
+    rows = _due(session, now, limit, _ATTEMPT.c.state.in_([s.value for s in core.OPEN]))
     changes: list[dict[str, Any]] = []
     events: list[core.AnyEvent] = []
     lags: list[int] = []
     for row in rows:
-        attempt, produced = core.check_deadline(_domain(row), now=now, grade=loader.grader(row))
+        attempt, produced = core.close_due(_domain(row), now=now)
         if produced:
             # (an open row has no closed_ms: None keeps every parameter set alike)
             closed_ms = None if attempt.open else now
@@ -155,11 +161,54 @@ def sweep(session: Session, *, now: int, limit: int = SWEEP_BATCH) -> SweepOutco
             events += produced
             if closed_ms is not None and attempt.finished_ms is not None:
                 lags.append(closed_ms - attempt.finished_ms)
+    _apply(session, changes, events)
+    return SweepOutcome(checked=len(rows), changed=len(changes), lags_ms=tuple(lags))
+
+
+def grade_due(session: Session, *, now: int, limit: int = SWEEP_BATCH) -> SweepOutcome:
+    """Grade (``core.grade_closed``) up to ``limit`` attempts ``close_due`` closed
+    without a score, oldest first, each exactly once: the rows are locked (``SKIP
+    LOCKED`` on PostgreSQL, the write lock on SQLite) and an attempt graded already —
+    by another sweeper or by a request that read it — is no longer due."""
+    rows = _due(session, now, limit, _ATTEMPT.c.state == core.State.SUBMITTED.value)
+    if not rows:
+        return SweepOutcome(checked=0, changed=0)
+    loader = _Loader(session, now=now)
+    loader.prefetch(rows)
+    changes: list[dict[str, Any]] = []
+    events: list[core.AnyEvent] = []
+    for row in rows:
+        attempt, produced = core.grade_closed(_domain(row), grade=loader.grader(row))
+        # (a graded row no longer due: next_check_ms None, whatever the events)
+        changes.append({"b_id": row.id, **_changes(attempt), "closed_ms": row.closed_ms})
+        events += produced
+    _apply(session, changes, events)
+    graded = sum(1 for e in events if isinstance(e, core.AttemptSubmitted))
+    return SweepOutcome(checked=len(rows), changed=0, graded=graded)
+
+
+def _due(session: Session, now: int, limit: int, which: Any) -> Sequence[Any]:
+    _lock_sqlite(session)
+    table = _ATTEMPT
+    query = (
+        sa.select(table)
+        .where(table.c.next_check_ms <= now, which)
+        .order_by(table.c.next_check_ms)
+        .limit(limit)
+    )
+    if _dialect(session) == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.execute(query).all()
+
+
+def _apply(
+    session: Session, changes: list[dict[str, Any]], events: Sequence[core.AnyEvent]
+) -> None:
     if changes:
         # executemany: the SET clause is taken from the keys of the parameter sets
+        table = _ATTEMPT
         session.execute(sa.update(table).where(table.c.id == sa.bindparam("b_id")), changes)
         _add_events(session, events)
-    return SweepOutcome(checked=len(rows), changed=len(changes), lags_ms=tuple(lags))
 
 
 # ----------------------------------------------------------------------------- views

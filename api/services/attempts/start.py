@@ -22,7 +22,13 @@ from sqlmodel import Session, col, select
 
 from api.services import accounts, exams
 from api.services.attempts._errors import LearnersNotFoundError, NotEligibleError
-from api.services.attempts._loading import _Context, _items, _Loader, _published_spec
+from api.services.attempts._loading import (
+    _PAPER_DECODER,
+    _Context,
+    _items,
+    _Loader,
+    _published_spec,
+)
 from api.services.attempts._rows import (
     OPEN_STATES,
     _add_events,
@@ -52,12 +58,12 @@ from api.services.attempts._wire import (
     PaperView,
 )
 from api.store.tables import Attempt as AttemptRow
-from api.store.tables import AttemptOverride, Enrollment, Exam
+from api.store.tables import AttemptOverride, Enrollment, Exam, ExamVersion
 from api.store.tables import Paper as PaperRow
 from examengine import attempt as core
-from examengine.assembly import PaperItem
+from examengine.assembly import Paper, PaperItem
 from examengine.blueprint import ExamSpec
-from examengine.eligibility import Eligibility, eligibility
+from examengine.eligibility import Eligibility, eligibility, start_opens_ms
 from itembank.model import Item, Matching, MultipleChoice, SingleChoice
 
 # ------------------------------------------------------------------------ enrollment
@@ -159,6 +165,7 @@ def my_exams(session: Session, *, learner_id: int, now: int) -> MyExams:
                 attempts_left=answer.attempts_left,
                 locked=answer.locked,
                 passed=answer.passed,
+                start_opens_ms=_start_at_ms(spec, learner_id),
                 practice_enabled=spec.practice.enabled and practice.code != "practice_disabled",
                 practice_may_start=practice.may_start,
                 practice_code=practice.code,
@@ -205,23 +212,15 @@ def start(
     if not answer.may_start:
         raise NotEligibleError(answer, now=now)
     number = 1 + sum(1 for r in rows if r.practice == practice)
-    learner_ref = _learner_ref(learner_id, practice=practice)
-    record = exams.build_or_get_paper(
+    paper_id, paper = _paper_for(
         session,
+        version_row=version_row,
         exam=exam,
-        learner=learner_ref,
-        attempt=number,
+        learner_ref=_learner_ref(learner_id, practice=practice),
+        number=number,
         secret=secret,
-        now=_dt(now),
-        version=version_row.version,
+        now=now,
     )
-    paper_id = session.exec(
-        select(PaperRow.id).where(
-            PaperRow.exam_version_id == version_row.id,
-            PaperRow.learner_ref == learner_ref,
-            PaperRow.attempt == number,
-        )
-    ).one()
     attempt, events = core.start(
         attempt_id=uuid.uuid4().hex,
         learner=str(learner_id),
@@ -257,7 +256,7 @@ def start(
     session.add(row)
     session.flush()
     _add_events(session, events)
-    context = _Context(spec=spec, paper=record.paper, items=_items(session, version_row))
+    context = _Context(spec=spec, paper=paper, items=_items(session, version_row))
     return _paper_view(row, attempt, context, {}, now=now)
 
 
@@ -289,6 +288,41 @@ def paper_view(
     row = _close_if_due(session, _owned(session, attempt_id, learner_id), now)
     loader = _Loader(session, now=now)
     return _paper_view(row, _domain(row), loader.context(row), loader.latest(row.id), now=now)
+
+
+def _paper_for(
+    session: Session,
+    *,
+    version_row: ExamVersion,
+    exam: str,
+    learner_ref: str,
+    number: int,
+    secret: bytes,
+    now: int,
+) -> tuple[int, Paper]:
+    """The paper of attempt ``number``: the stored one (pre-assembled before the exam
+    opened, ``preassemble``) in one indexed read, else built and stored as
+    ``exams.build_or_get_paper`` does. Either way it is the paper of the same seed: a
+    stored paper is the record, and an auditor rebuilds it from its seed."""
+    query = sa.select(col(PaperRow.id), col(PaperRow.content)).where(
+        col(PaperRow.exam_version_id) == version_row.id,
+        col(PaperRow.learner_ref) == learner_ref,
+        col(PaperRow.attempt) == number,
+    )
+    found = session.execute(query).first()
+    if found is None:
+        exams.build_or_get_paper(
+            session,
+            exam=exam,
+            learner=learner_ref,
+            attempt=number,
+            secret=secret,
+            now=_dt(now),
+            version=version_row.version,
+        )
+        found = session.execute(query).one()  # whoever stored it first: the record
+    paper_id, content = found
+    return int(paper_id), _PAPER_DECODER.decode(content)
 
 
 # ----------------------------------------------------------------------- eligibility
@@ -328,6 +362,22 @@ def _eligibility(
         practice_enabled=spec.practice.enabled,
         practice_per_day=spec.practice.per_day,
         practice_cooldown_ms=spec.practice.cooldown_s * 1000,
+        start_at_ms=_start_at_ms(spec, enrollment.learner_id),
+    )
+
+
+def _start_at_ms(spec: ExamSpec, learner_id: int) -> int | None:
+    """When the learner's formal start opens under the spec's start window (None: no
+    window). The rule is the core's ``start_opens_ms``."""
+    window = spec.start_window
+    if window is None:
+        return None
+    opens_at = window.opens_at if window.opens_at.tzinfo else window.opens_at.replace(tzinfo=UTC)
+    return start_opens_ms(
+        exam=spec.key,
+        learner=str(learner_id),
+        opens_ms=int(opens_at.timestamp() * 1000),
+        spread_ms=window.spread_s * 1000,
     )
 
 

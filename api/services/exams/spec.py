@@ -145,7 +145,8 @@ def save_spec(
     latest = _latest(session, exam_row)
     if latest is not None:
         text = _encode_spec(spec, latest.version)
-        if text == latest.spec:
+        # compared decoded: a version stored before a spec field was added lacks its key
+        if _decode_spec(latest.spec) == msgspec.structs.replace(spec, version=latest.version):
             return SaveOutcome(version=_info(exam_row, latest), unchanged=True, warnings=warnings)
         if latest.state == "draft":
             latest.spec, latest.bank_version_id = text, bank_row.id

@@ -270,7 +270,8 @@ def test_an_illegal_transition_reads_well_in_both_languages():
 
 @pytest.mark.parametrize("closed", [State.SUBMITTED, State.EXPIRED, State.TERMINATED])
 def test_no_public_transition_reopens_a_closed_attempt(closed):
-    attempt = an_attempt(closed, finished_ms=500, passed=False, reason="copying")
+    graded = {"score": 0.0, "max_score": 10.0} if closed is State.SUBMITTED else {}
+    attempt = an_attempt(closed, finished_ms=500, passed=False, reason="copying", **graded)
     late = DEADLINE + 10_000_000
     assert check_deadline(attempt, now=late, grade=no_grade) == (attempt, [])
     with pytest.raises(AttemptError):
@@ -992,7 +993,8 @@ def test_seconds_left_and_next_check_overdue():
 
 @pytest.mark.parametrize("closed", [State.SUBMITTED, State.EXPIRED, State.TERMINATED])
 def test_seconds_left_and_next_check_of_a_closed_attempt(closed):
-    a = an_attempt(closed, finished_ms=1_000)
+    graded = {"score": 0.0, "max_score": 10.0} if closed is State.SUBMITTED else {}
+    a = an_attempt(closed, finished_ms=1_000, **graded)
     assert a.seconds_left(now=START) == 0
     assert a.next_check_ms is None
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from api.cli.bank import bank
 from api.cli.demo import demo
 from api.cli.exam import exam, paper
+from api.cli.loadtest import loadtest
 from api.cli.plan import plan
 from api.services import accounts
 from api.services.passwords import hash_password
@@ -210,6 +211,7 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
 main.add_command(bank)
 main.add_command(demo)
 main.add_command(exam)
+main.add_command(loadtest)
 main.add_command(paper)
 main.add_command(plan)
 main.add_command(sweep)

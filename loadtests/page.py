@@ -46,6 +46,7 @@ PROCESSES = max(1, int(os.environ.get("LOADTEST_PROCESSES", "1")))
 NUMBERS = os.environ.get("LOADTEST_NUMBERS", "")
 
 _counters: dict[str, Iterator[int]] = {}
+_seeded_in = 0
 _ledger: Any = None
 _lock = threading.Lock()
 
@@ -59,6 +60,10 @@ def number(environment: Environment, kind: str) -> int:
     machines) process ``i`` of ``LOADTEST_PROCESSES`` takes ``i + 1``, ``i + 1 + P``, …
     (the master may give a process more users than its share: prepare spare accounts).
     """
+    global _seeded_in
+    if _seeded_in != os.getpid():  # locust's processes are forks: each its own chances
+        random.seed(os.urandom(16))
+        _seeded_in = os.getpid()
     if NUMBERS:
         with open(Path(NUMBERS) / f"{kind}.count", "a+", encoding="ascii") as file:
             fcntl.flock(file, fcntl.LOCK_EX)
@@ -112,12 +117,16 @@ class PageUser(FastHttpUser):
                 kwargs["json"] = body
             with self.client.request(method, url, **kwargs) as reply:
                 status = reply.status_code
-                if status == 503:
+                if status == 503:  # reported apart; sent again here or by the caller
                     reply.request_meta["name"] = f"{name} 503"
-                    if attempt < retries:
+                    if attempt < retries or retries == 0:
                         reply.failure("503 refused (retried)")
+                    if attempt < retries:
                         gevent.sleep(backoff(reply.headers.get("Retry-After"), 1.0))
                         continue
+                    if retries:  # the learner gave up: an error, not a refusal
+                        reply.failure(f"gave up after {retries} refusals (503)")
+                    return status, None
                 if status == 0:  # no answer: locust's timeout or a closed connection
                     reply.failure(f"no answer: {getattr(reply, 'error', None)!r}"[:120])
                     return status, None

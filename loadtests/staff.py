@@ -63,6 +63,8 @@ class Author(PageUser):
         self.login = f"author-{number(self.environment, 'author'):03d}"
         self.drafts = 0
         self.signed_in = self.sign_in(self.login)
+        if self.signed_in:
+            self.send("GET", "/author/", None, "author page")
 
     @task(3)
     def browse(self) -> None:

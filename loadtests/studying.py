@@ -104,7 +104,7 @@ class Studier(PageUser):
             position = 0
         last = time.time()
         every = max(1, int(reply.get("heartbeat_s") or 15))
-        next_beat = last + every
+        next_beat = last  # the learner presses play: the page beats at once
         state = reply["state"]
         if reply.get("challenge"):
             challenges.put(reply["challenge"])
@@ -113,8 +113,8 @@ class Studier(PageUser):
                 challenge = challenges.get(timeout=max(0.0, next_beat - time.time()))
             except Empty:
                 challenge = None
-            if challenge is not None:
-                self.face(token, challenge)
+            if challenge is not None and self.face(token, challenge):
+                next_beat = time.time()
             if time.time() < next_beat:
                 continue
             position += int((time.time() - last) * 1000)
@@ -133,18 +133,22 @@ class Studier(PageUser):
         if state == "paused":  # a miss voided the segment: restart after a moment
             gevent.sleep(random.uniform(2, 8))
 
-    def face(self, token: str, challenge: dict[str, Any]) -> None:
-        """Answer ``challenge`` (trying options until one is right) or let it run out."""
+    def face(self, token: str, challenge: dict[str, Any]) -> bool:
+        """Answer ``challenge`` (trying options until one is right) or let it run out;
+        True when the page beats at once: after an answer queued, or (1.2 s) after the
+        window ran out."""
         seq = int(challenge["seq"])
         seen = (self.chapter, seq, bool(challenge["closing"]))
         if seen in self.done:
-            return
+            return False
         self.done.add(seen)
         if random.random() < MISS_SHARE:
             # Away from the screen: the window runs out, the page looks again after it.
             gevent.sleep(max(0.0, challenge["expires_ms"] / 1000 - time.time()) + AFTER_TIMEOUT_S)
-            return
-        gevent.sleep(random.uniform(1, 5))
+            return True
+        # 1-5 s of thought, within the window (a learner at the screen answers in time).
+        left = challenge["expires_ms"] / 1000 - time.time()
+        gevent.sleep(random.uniform(1, max(1.0, min(5.0, left / 2))))
         options = [o["id"] for o in challenge.get("options", ())] or ["continue"]
         random.shuffle(options)
         for answer in options:
@@ -156,11 +160,12 @@ class Studier(PageUser):
                 record("ack", login=self.login, chapter=self.chapter, seq=seq,
                        closing=bool(challenge["closing"]),
                        at_ms=int(reply["server_ms"]))  # fmt: skip
-                return
+                return True
             code = reply.get("code") if isinstance(reply, dict) else None
             if code != "wrong_answer":
-                return
+                return False
             gevent.sleep(random.uniform(0.5, 2))
+        return False
 
     def listen(self, token: str, challenges: Queue[dict[str, Any]]) -> None:
         """The page's EventSource: challenges as they are issued; reconnects after the

@@ -276,7 +276,9 @@ def _interval(text: str) -> tuple[int, int]:
 
 
 @loadtest.command(
-    "run", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,  # ``--help`` is the load runner's, with every option
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(args: tuple[str, ...]) -> None:

@@ -4,6 +4,9 @@ studiers enrolled in the load-test plan, idempotent; refused in production."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -87,3 +90,17 @@ def test_a_bad_challenge_interval_is_named(migrated_cli_env: dict[str, str]) -> 
     )  # fmt: skip
     assert result.exit_code == 2
     assert "--challenge-every '40-20'" in result.output
+
+
+def test_run_hands_its_arguments_to_the_load_runner(cli_env: dict[str, str]) -> None:
+    # A subprocess: the command runs ``python -m loadtests.run`` in one of its own.
+    command = [sys.executable, "-m", "api.cli.main", "loadtest", "run"]
+    shown = subprocess.run([*command, "--help"], capture_output=True, text=True, check=False,
+                           env={**os.environ, **cli_env}, timeout=60)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "--scenarios" in shown.stdout and "--processes" in shown.stdout
+    refused = subprocess.run([*command, "--users", "1", "--scenarios", "exam,lunch"],
+                             capture_output=True, text=True, check=False,
+                             env={**os.environ, **cli_env}, timeout=60)  # fmt: skip
+    assert refused.returncode == 2
+    assert "--scenarios: unknown lunch" in refused.stderr

@@ -103,6 +103,8 @@ class Args:
     #: Wait for the last deadline before the ledger's close check (else it covers only
     #: the attempts already past theirs).
     deadline_wait: bool = True
+    #: Store the exam takers' papers before the run (``prepare --preassemble``).
+    preassemble: bool = False
 
     @property
     def counts(self) -> dict[str, int]:
@@ -162,6 +164,8 @@ def parse(argv: Sequence[str] | None) -> Args:
                         help="seconds to answer a challenge")  # fmt: skip
     parser.add_argument("--no-deadline-wait", dest="deadline_wait", action="store_false",
                         help="check the ledger at once, not after the deadlines")  # fmt: skip
+    parser.add_argument("--preassemble", action="store_true",
+                        help="store the exam takers' papers before the run")  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="EXAMENGINE_THREADS")
     parser.add_argument("--out", type=Path, default=None, help="keep the run's files here")
     ns = parser.parse_args(argv)
@@ -189,7 +193,7 @@ def parse(argv: Sequence[str] | None) -> Args:
         never_submit=ns.never_submit, offline_share=ns.offline_share,
         reload_share=ns.reload_share, resume_share=ns.resume_share, miss_share=ns.miss_share,
         challenge_every=ns.challenge_every, challenge_window=ns.challenge_window,
-        deadline_wait=ns.deadline_wait, offline_for=ns.offline_for,
+        deadline_wait=ns.deadline_wait, offline_for=ns.offline_for, preassemble=ns.preassemble,
     )  # fmt: skip
 
 
@@ -234,7 +238,7 @@ def prepare(env: dict[str, str], args: Args, folder: Path) -> None:
         str(args.authors), "--prefix", PREFIX, "--password", PASSWORD, "--exam-spec",
         str(HERE / "exam.yaml"), "--exam-minutes", f"{max(1.0, args.exam_minutes):g}",
         "--challenge-every", args.challenge_every, "--challenge-window",
-        str(args.challenge_window),
+        str(args.challenge_window), *(["--preassemble"] if args.preassemble else []),
     )  # fmt: skip
 
 

@@ -74,6 +74,15 @@ def test_prepare_makes_every_account_with_one_hash_and_enrolls_them(
     ]
 
 
+def test_prepare_stores_the_papers_when_asked(migrated_cli_env: dict[str, str]) -> None:
+    args = ["loadtest", "prepare", "--learners", "3", "--exam-spec", str(SPEC), "--preassemble"]
+    result = CliRunner().invoke(main, args, env=migrated_cli_env)
+    assert result.exit_code == 0, result.output
+    assert "papers: 3 built, 0 already stored" in result.output
+    again = CliRunner().invoke(main, args, env=migrated_cli_env)
+    assert "papers: 0 built, 3 already stored" in again.output
+
+
 def test_prepare_is_refused_in_production(migrated_cli_env: dict[str, str]) -> None:
     env = {**migrated_cli_env, "EXAMENGINE_ENV": "production",
            "EXAMENGINE_SECRET_KEY": "s" * 64, "EXAMENGINE_PAPER_SECRET": "p" * 64}  # fmt: skip

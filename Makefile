@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 LOCK   := requirements.lock
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install install-test lint typecheck unit e2e bench bench-quick wrk load lock clean serve demo mutation
+.PHONY: run test install install-test lint typecheck unit e2e bench bench-quick wrk load loadtest lock clean serve demo mutation
 
 ## run: install into .venv, migrate the embedded SQLite database, load the demo, serve on 127.0.0.1:8000
 run: install
@@ -74,6 +74,19 @@ MODE ?= sqlite
 WORKERS ?= 1
 load: install-test
 	$(BIN)/python -m loadtests.run --users $(USERS) --mode $(MODE) --workers $(WORKERS)
+
+## loadtest: every scenario (exam takers, studiers, proctors, authors), locust's CSV and HTML
+## report, the ledger; exits non-zero on any loss (make loadtest USERS=2000 MODE=postgres
+## WORKERS=2 DURATION=300 PROFILE=realistic; more options: loadtests/README.md)
+DURATION ?= 180
+SCENARIOS ?= all
+PROCESSES ?= 2
+PROFILE ?= stress
+OUT ?=
+loadtest: install-test
+	$(BIN)/examengine loadtest run --users $(USERS) --mode $(MODE) --workers $(WORKERS) \
+	  --duration $(DURATION) --scenarios $(SCENARIOS) --processes $(PROCESSES) \
+	  --profile $(PROFILE) $(if $(OUT),--out $(OUT))
 
 ## mutation: mutation testing of examengine/ against its unit tests (mutmut, config in
 ## pyproject.toml; what it found and the survivors accepted: docs/testing.md). Module by

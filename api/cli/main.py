@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from api.cli.bank import bank
 from api.cli.demo import demo
 from api.cli.exam import exam, paper
+from api.cli.loadtest import loadtest
 from api.cli.plan import plan
 from api.http.metrics import multiprocess_dir
 from api.services import accounts
@@ -218,6 +219,7 @@ def _serve(settings: Settings, *, reload: bool) -> None:
 main.add_command(bank)
 main.add_command(demo)
 main.add_command(exam)
+main.add_command(loadtest)
 main.add_command(paper)
 main.add_command(plan)
 main.add_command(sweep)

@@ -14,8 +14,9 @@ Three servers under uvicorn (one worker, one process each, in turn, on a free po
   learner's session cookie: what every request pays before its own work;
 - **the app**: the exam endpoints of a start wave, over a fresh database (SQLite, or a
   scratch PostgreSQL database), with ``learners`` learners enrolled and the study
-  requirement met: sign in, my exams, start, paper, ``saves`` saves each, heartbeat,
-  submit; and a proctor's live list.
+  requirement met: sign in, my exams, start (half of them with their papers
+  pre-assembled, as before a peak; half built in the start), paper, ``saves`` saves
+  each, heartbeat, submit; and a proctor's live list.
 
 Each endpoint is sent ``learners`` times (saves: ``learners × saves``; the echoes
 ``echoes`` times) one after another, over one keep-alive connection a learner, and the
@@ -50,6 +51,7 @@ import psutil
 from litestar import Litestar, get
 
 from api.cli.demo import ACCOUNTS, DEMO_EXAM, add_load_learners, load_demo
+from api.services import attempts
 from api.settings import DatabaseSettings
 from api.store.db import migrate, standalone_transaction
 from benchmarks import common
@@ -58,6 +60,7 @@ from benchmarks.http_app import app_process, hello
 
 QUICK = {"learners": 10, "saves": 2, "echoes": 50, "mode": "sqlite"}
 PREFIX, PASSWORD = "cpu-", "cpu-bench-1"
+PAPER_SECRET = "endpoint-cpu-benchmark-paper-secret-0123456789"
 IDLE_S = 1.0
 ECHO = {"slot": 12345, "seq": 67}
 
@@ -143,13 +146,20 @@ class Meter:
 
 @contextmanager
 def server(root: Path, database_url: str, name: str, factory: str) -> Iterator[tuple[str, Meter]]:
-    extra = {"load_test": "1", "sweep_interval_ms": "0", "log_level": "WARNING"}
+    extra = {
+        "load_test": "1",
+        "sweep_interval_ms": "0",
+        "log_level": "WARNING",
+        "paper_secret": PAPER_SECRET,
+    }
     with app_process(root, database_url, name, 15_000, factory=factory, **extra) as (url, proc):
         postgres = database_url.startswith("postgresql")
         yield url, Meter(psutil.Process(proc.pid), postgres=postgres)
 
 
 def seed(database_url: str, learners: int) -> None:
+    """The demo and ``learners`` learners enrolled; the first half's papers pre-assembled
+    (as before a peak: `examengine exam preassemble`), the rest built in the start."""
     migrate(database_url)
     with standalone_transaction(DatabaseSettings(url=database_url)) as session:
         now = datetime.now(UTC)
@@ -157,6 +167,14 @@ def seed(database_url: str, learners: int) -> None:
         add_load_learners(
             session, count=learners, prefix=PREFIX, password=PASSWORD, now=now, exam=DEMO_EXAM
         )
+        attempts.preassemble(
+            session, exam=DEMO_EXAM, secret=PAPER_SECRET.encode(),
+            now=int(now.timestamp() * 1000), logins=logins(learners)[: learners // 2],
+        )  # fmt: skip
+
+
+def logins(learners: int) -> list[str]:
+    return [f"{PREFIX}{n:05d}" for n in range(1, learners + 1)]
 
 
 def response_for(item: dict[str, Any], n: int) -> Any:
@@ -187,14 +205,17 @@ def wave(meter: Meter, url: str, learners: int, saves: int) -> httpx.Cookies:
     """The start wave's endpoints, batch by batch; a learner's cookies (for the shell)."""
     clients = [httpx.Client(base_url=url) for _ in range(learners)]
     try:
-        logins = [f"{PREFIX}{n:05d}" for n in range(1, learners + 1)]
         meter.batch("sign in (argon2)", lambda: [
             c.post("/auth/login", json={"login": login, "password": PASSWORD})
-            for c, login in zip(clients, logins, strict=True)
+            for c, login in zip(clients, logins(learners), strict=True)
         ], 200)  # fmt: skip
         meter.batch("my exams", lambda: [c.get("/api/me/exams") for c in clients], 200)
-        papers = meter.batch("start", lambda: [
-            c.post(f"/api/exams/{DEMO_EXAM}/attempts", json={}) for c in clients
+        half = learners // 2
+        papers = meter.batch("start (paper pre-assembled)", lambda: [
+            c.post(f"/api/exams/{DEMO_EXAM}/attempts", json={}) for c in clients[:half]
+        ], 201)  # fmt: skip
+        papers += meter.batch("start (paper built in the start)", lambda: [
+            c.post(f"/api/exams/{DEMO_EXAM}/attempts", json={}) for c in clients[half:]
         ], 201)  # fmt: skip
         ids = [paper["attempt"] if paper else "none" for paper in papers]
         meter.batch("paper", lambda: [

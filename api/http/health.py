@@ -16,11 +16,11 @@ import anyio
 from litestar import Response, get
 from litestar.datastructures import State
 from msgspec import Struct
-from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.http.errors import problem_response
 from api.store.db import ping
+from api.store.redis_client import UNAVAILABLE
 
 #: Seconds each dependency gets to answer a readiness probe.
 PROBE_TIMEOUT_S = 3.0
@@ -58,7 +58,7 @@ async def ready(state: State) -> Response[Any]:
         try:
             await asyncio.wait_for(state.redis.ping(), PROBE_TIMEOUT_S)
             checks["redis"] = "ok"
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (*UNAVAILABLE, TimeoutError) as exc:
             logger.warning("readiness: redis unreachable: %s", type(exc).__name__)
             checks["redis"] = "unreachable"
             failed.append("redis")

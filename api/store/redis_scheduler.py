@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import redis
 from redis.exceptions import NoScriptError
 
+from api.store.redis_client import SyncRedis, decodes_responses
 from examengine.challenges.contract import Phase, SchedulerFull, Seqs, Slots, TickResult
 from examengine.challenges.policy import ChallengePolicy
 
@@ -254,14 +254,15 @@ def _members(slots: Slots) -> list[bytes]:
 
 
 class RedisScheduler:
-    """See the module docstring. ``client`` must return bytes (``decode_responses``
-    off); ``rng`` (a Generator or a seed) draws the intervals; ``capacity`` (≤ 2**32: a
-    slot is a u32) and ``shards`` must be the same for every worker over one ``prefix``
-    (checked, with the format)."""
+    """See the module docstring. ``client`` (one server or a Redis Cluster: each call's
+    keys are in one hash slot) must return bytes (``decode_responses`` off); ``rng`` (a
+    Generator or a seed) draws the intervals; ``capacity`` (≤ 2**32: a slot is a u32) and
+    ``shards`` must be the same for every worker over one ``prefix`` (checked, with the
+    format)."""
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: SyncRedis,
         policy: ChallengePolicy,
         *,
         prefix: str,
@@ -277,7 +278,7 @@ class RedisScheduler:
             raise ValueError("shards must be positive; capacity and miss_grace_ms not negative")
         if capacity > _U32:
             raise ValueError("capacity must not exceed 2**32 (a slot is stored as a u32)")
-        if client.connection_pool.connection_kwargs.get("decode_responses"):
+        if decodes_responses(client):
             raise ValueError("the Redis client must not decode responses")
         self.client = client
         self.policy = policy
@@ -548,7 +549,9 @@ class RedisScheduler:
     def _pipeline(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
         for name, keys, args in calls:
-            pipe.evalsha(self._shas[name], len(keys), *keys, *args)
+            # EVALSHA by name: a cluster pipeline blocks its `evalsha` method, yet routes
+            # the command by its keys (all in one slot here) like any other
+            pipe.execute_command("EVALSHA", self._shas[name], len(keys), *keys, *args)
         return list(pipe.execute(raise_on_error=False))
 
 

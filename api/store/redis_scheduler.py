@@ -411,11 +411,22 @@ class RedisScheduler:
         """Apply the queued acks, then issue due challenges and report missed windows.
         ``shards`` limits the due scan to some shards (workers may split them; any
         overlap is safe); the acks are always applied in full."""
-        ack_calls, ack_parts, refused = self._ack_calls()
+        queue = self._acks
+        taken = [queue.popleft() for _ in range(len(queue))]
+        ack_calls, ack_parts, refused = self._ack_calls(taken)
         scan = range(self.shards) if shards is None else shards
         tick_args = [now, self.policy.window_ms, self.miss_grace_ms, self.batch]
         calls = ack_calls + [("tick", self._shard_keys(s), tick_args) for s in scan]
-        replies = self._run(calls)
+        try:
+            replies = self._run(calls)
+        except Exception:
+            # Redis away (a restart): the acks go back to the front of the queue and are
+            # applied at the next tick that reaches it, each with its own arrival time, so
+            # an answer given in time is not lost. (Should a connection drop part-way
+            # through the pipeline, an ack already applied comes back refused: Redis holds
+            # the pass, this tick's caller does not learn it.)
+            queue.extendleft(reversed(taken))
+            raise
         passed_parts: list[npt.NDArray[np.int64]] = []
         passed_ms_parts: list[npt.NDArray[np.int64]] = []
         refused_parts = [refused]
@@ -483,14 +494,12 @@ class RedisScheduler:
         return [idx[i : i + self.batch] for i in range(0, len(idx), self.batch)]
 
     def _ack_calls(
-        self,
+        self, taken: list[tuple[int, int, int]]
     ) -> tuple[
         list[tuple[str, list[str], list[Any]]],
         list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
         Slots,
     ]:
-        queue = self._acks
-        taken = [queue.popleft() for _ in range(len(queue))]
         if not taken:
             return [], [], _EMPTY
         slots, seqs, received = np.array(taken, dtype=np.int64).reshape(-1, 3).T

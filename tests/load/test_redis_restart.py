@@ -13,10 +13,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from loadtests.drills.redis_restart import run_drill
+import numpy as np
+import redis
+
+from api.store.redis_scheduler import RedisScheduler
+from examengine.challenges import ChallengePolicy, Phase
+from loadtests.drills.redis_restart import Redis, run_drill
 from tests.conftest import unavailable
 
 LEARNERS = 4
+EPOCH = 1_700_000_000_000
 
 
 def test_a_redis_restart_mid_study_loses_no_challenge_and_no_sign_in(tmp_path: Path) -> None:
@@ -35,3 +41,73 @@ def test_a_redis_restart_mid_study_loses_no_challenge_and_no_sign_in(tmp_path: P
     assert report.issued_before >= 1 and report.issued_after >= LEARNERS, report.summary()
     assert all(lr.answered for lr in report.learners)
     assert len(report.recovered_s) == 2
+
+
+def test_the_redis_scheduler_carries_its_armed_challenges_across_restarts(tmp_path: Path) -> None:
+    """The Redis scheduler keeps its timers in Redis itself: across a SHUTDOWN and a
+    SIGKILL of an AOF Redis (everysec), with ticks and answers that meet Redis away in
+    between, every armed session stays armed, no challenge is issued twice or skipped, and
+    every answer given in time counts (the acks wait in the worker's queue)."""
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server", FileNotFoundError("redis-server"), "install redis-server")
+    server = Redis(tmp_path)
+    server.start()
+    client = redis.Redis.from_url(server.url, socket_connect_timeout=1)
+    try:
+        policy = ChallengePolicy(min_interval_ms=1_000, max_interval_ms=3_000, window_ms=2_000)
+        scheduler = RedisScheduler(client, policy, prefix="drill", shards=8, capacity=1_000, rng=7)
+        slots = scheduler.allocate(400)
+        scheduler.arm(slots, now=EPOCH)
+        rng = np.random.default_rng(3)
+        issued: list[tuple[int, int]] = []
+        passed: set[tuple[int, int]] = set()
+        missed: set[tuple[int, int]] = set()
+        answered: set[tuple[int, int]] = set()
+        failed_ticks = 0
+        for step in range(1, 121):  # 12 s of scheduler time, a tick every 100 ms
+            now = EPOCH + 100 * step
+            if step in (40, 80):  # Redis goes away: a SHUTDOWN, then a kill -9
+                server.stop("shutdown" if step == 40 else "kill")
+            if step in (45, 85):
+                server.start()
+            try:
+                result = scheduler.tick(now=now)
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+                failed_ticks += 1
+                continue
+            issued += zip(result.issued.tolist(), result.issued_seq.tolist(), strict=True)
+            passed |= {
+                (s, int(q))
+                for s, q in zip(
+                    result.passed.tolist(), scheduler.seq_of(result.passed), strict=True
+                )
+            }
+            missed |= set(zip(result.missed.tolist(), result.missed_seq.tolist(), strict=True))
+            for slot, seq in zip(result.issued.tolist(), result.issued_seq.tolist(), strict=True):
+                if rng.random() < 0.9:  # answered in time, maybe while Redis is away
+                    scheduler.ack(slot, seq, now + 50)
+                    answered.add((slot, seq))
+        assert failed_ticks >= 8, "the ticks never met Redis away: no drill"
+        assert len(issued) == len(set(issued)), "a challenge was issued twice"
+        for slot in slots.tolist():
+            seqs = sorted(q for s, q in issued if s == slot)
+            assert seqs == list(range(1, len(seqs) + 1)), (slot, seqs)
+        assert len({s for s, _ in issued}) == len(slots), "some armed session never fired"
+        phase, seq = scheduler.phase_of(slots), scheduler.seq_of(slots)
+        awaiting = set(
+            zip(
+                slots[phase == Phase.AWAITING].tolist(),
+                seq[phase == Phase.AWAITING].tolist(),
+                strict=True,
+            )
+        )
+        for slot, p, q in zip(slots.tolist(), phase.tolist(), seq.tolist(), strict=True):
+            # armed (waiting to fire or for its answer), or idle after its last one was missed
+            assert p in (Phase.SCHEDULED, Phase.AWAITING) or (slot, q) in missed, (slot, p, q)
+        assert answered - awaiting <= passed, "an answer given in time was lost"
+        assert not (answered & missed), "an answered challenge was declared missed"
+        for challenge in set(issued) - awaiting - answered:
+            assert challenge in missed, challenge
+    finally:
+        client.close()
+        server.close()

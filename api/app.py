@@ -39,7 +39,6 @@ from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.types import ControllerRouterHandler
-from redis.asyncio import Redis
 
 from api.clock import SystemClock
 from api.http.accounts import AccountsController, register
@@ -75,6 +74,7 @@ from api.services.study import LiveStudy, closing_policy
 from api.settings import Settings
 from api.store.db import UnitOfWork, make_engine, provide_uow, session_factory
 from api.store.files import FileStore
+from api.store.redis_client import AsyncRedis, connect
 from api.web import PAGE_HANDLERS, template_config
 from api.workers.study_relay import StudyRelay
 from api.workers.study_ticker import StudyTicker
@@ -125,7 +125,7 @@ def create_app(
     if settings is None:
         settings = Settings.from_env(os.environ)
     clock = clock or SystemClock()
-    redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
+    redis = connect(settings.redis)
     prometheus = PrometheusConfig(
         app_name="examengine",
         prefix="examengine",
@@ -243,14 +243,21 @@ def _version() -> str:
         return "0+unknown"
 
 
-def _stores(settings: Settings, redis: Redis | None) -> dict[str, Store]:
+def _stores(settings: Settings, redis: AsyncRedis | None) -> dict[str, Store]:
     if redis is not None:
+        # On a cluster too: the stores send one-key commands (GET, SET, DELETE, EXISTS,
+        # TTL) and a one-key script (get and renew), each routed to its key's slot.
+        # RedisStore.delete_all (a SCAN script without keys) would not work on a cluster;
+        # the app never calls it.
         prefix = settings.redis.key_prefix
+        client: Any = redis  # RedisStore is typed for the one-server client only
         return {
-            "sessions": RedisStore(redis, namespace=f"{prefix}:sessions"),
-            "rate_limit": RedisStore(redis, namespace=f"{prefix}:rate_limit"),
-            LOGIN_FAILURES_STORE: RedisStore(redis, namespace=f"{prefix}:login_failures"),
-            SESSION_GENERATIONS_STORE: RedisStore(redis, namespace=f"{prefix}:session_generations"),
+            "sessions": RedisStore(client, namespace=f"{prefix}:sessions"),
+            "rate_limit": RedisStore(client, namespace=f"{prefix}:rate_limit"),
+            LOGIN_FAILURES_STORE: RedisStore(client, namespace=f"{prefix}:login_failures"),
+            SESSION_GENERATIONS_STORE: RedisStore(
+                client, namespace=f"{prefix}:session_generations"
+            ),
         }
     # Login failures on files, not in memory: every worker on the host must see them.
     return {

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 from msgspec import Struct
@@ -59,6 +59,9 @@ class DatabaseSettings(Struct, frozen=True, kw_only=True):
 class RedisSettings(Struct, frozen=True, kw_only=True):
     #: None: one process, in-process stores (sessions on files, rate limits in memory).
     url: str | None = None
+    #: The URL names one node of a Redis Cluster (any master): the app discovers the
+    #: others and keeps each command's keys in one hash slot (docs/decisions/0018).
+    cluster: bool = False
     #: Every key this app writes starts with it, so apps (and test runs) can share a server.
     key_prefix: str = "examengine"
 
@@ -193,6 +196,16 @@ class Settings(Struct, frozen=True, kw_only=True):
                 "study sessions, logins and rate limits are shared between workers through "
                 "Redis (docs/decisions/0010)"
             )
+        if values.get("EXAMENGINE_REDIS_CLUSTER") and not values.get("EXAMENGINE_REDIS_URL"):
+            raise SettingsError(
+                "EXAMENGINE_REDIS_CLUSTER=1 needs EXAMENGINE_REDIS_URL: the address of one of "
+                "the cluster's nodes"
+            )
+        if values.get("EXAMENGINE_REDIS_CLUSTER") and _redis_db(values["EXAMENGINE_REDIS_URL"]):
+            raise SettingsError(
+                f"EXAMENGINE_REDIS_URL={values['EXAMENGINE_REDIS_URL']!r}: a Redis Cluster has "
+                "only database 0; drop the /N from the URL"
+            )
         environment: Environment = values.get("EXAMENGINE_ENV", "development")
         if values.get("EXAMENGINE_LOAD_TEST") and environment == "production":
             raise SettingsError(
@@ -289,6 +302,13 @@ def _redis_url(raw: str) -> str:
     return raw
 
 
+def _redis_db(url: str) -> int:
+    """The database number a redis:// URL names (its path, or ``?db=``; 0 if neither)."""
+    parts = urlsplit(url)
+    raw = parts.path.strip("/") or parse_qs(parts.query).get("db", ["0"])[0]
+    return int(raw) if raw.isdigit() else 0
+
+
 def _key_prefix(raw: str) -> str:
     if not all(c.isalnum() or c in "-_.:" for c in raw) or len(raw) > 64:
         raise ValueError("expected up to 64 letters, digits and - _ . :")
@@ -374,6 +394,9 @@ VARIABLES: tuple[Variable, ...] = (
              _integer(10, 60_000), "longest wait of a SQLite writer for its turn (default 5000)"),
     Variable("EXAMENGINE_REDIS_URL", "redis.url", _redis_url,
              "Redis for sessions, rate limits and the scheduler (default: none)"),
+    Variable("EXAMENGINE_REDIS_CLUSTER", "redis.cluster", _boolean,
+             "1: EXAMENGINE_REDIS_URL names a node of a Redis Cluster (default 0: one "
+             "server)"),
     Variable("EXAMENGINE_REDIS_PREFIX", "redis.key_prefix", _key_prefix,
              "prefix of every Redis key (default examengine)"),
     Variable("EXAMENGINE_SECRET_KEY", "security.secret_key", _secret_value,

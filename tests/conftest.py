@@ -9,6 +9,10 @@ Servers (see docs/decisions/0002 and STACK.md):
 - Redis at ``EXAMENGINE_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``). Each test
   gets its own key prefix (``examengine_test_<random>``) and its keys are deleted
   afterwards; nothing is flushed, so a shared server is safe.
+- A Redis Cluster of three masters the session starts itself (``redis_cluster``:
+  ``redis-server --cluster-enabled yes`` on free loopback ports in a temporary folder,
+  joined by ``redis-cli --cluster create``, nothing on disk but the folder, stopped at the
+  end). ``redis_target`` runs a test on the one server and on the cluster.
 
 When a server is unreachable the test is skipped with instructions, except under
 ``CI=true``, where it fails: CI must never pass by skipping.
@@ -18,7 +22,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import subprocess
+import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -36,7 +45,9 @@ from api.cli.main import main
 from api.services.passwords import hash_password
 from api.settings import DatabaseSettings, RedisSettings, SecuritySettings, Settings
 from api.store.db import migrate, standalone_transaction
+from api.store.redis_client import SyncRedis, connect_sync
 from api.store.tables import User
+from tests.server import free_port
 
 POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
@@ -146,6 +157,142 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
         client.close()
 
 
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where a test's Redis state goes: one server or a cluster, and the test's prefix."""
+
+    url: str
+    cluster: bool
+    prefix: str
+
+    @property
+    def name(self) -> str:
+        return "cluster" if self.cluster else "server"
+
+    def settings(self) -> RedisSettings:
+        return RedisSettings(url=self.url, cluster=self.cluster, key_prefix=self.prefix)
+
+    def client(self) -> SyncRedis:
+        """A new blocking client (bytes, as the app's); close it after use."""
+        return connect_sync(self.settings())
+
+
+#: The cluster's masters; no replicas (a replica would add nothing the tests check).
+CLUSTER_MASTERS = 3
+CLUSTER_HELP = (
+    "the Redis Cluster tests start their own cluster with /usr/bin/redis-server and "
+    "redis-cli (Debian package redis-server, Redis ≥ 7): install it"
+)
+
+
+def _redis_cli(*args: str) -> str:
+    done = subprocess.run(
+        ["redis-cli", *args], capture_output=True, text=True, timeout=30, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"redis-cli {' '.join(args)}: {done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def start_cluster(folder: Path, masters: int = CLUSTER_MASTERS) -> list[int]:
+    """Start ``masters`` cluster-enabled redis-servers on free loopback ports under
+    ``folder`` and join them into one cluster; their ports once every node says the
+    cluster is ok. Raises ``RuntimeError`` (or ``OSError`` without redis-server)."""
+    ports = [free_port() for _ in range(masters)]
+    for port in ports:
+        node = folder / str(port)
+        node.mkdir()
+        subprocess.run(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+             # the bus port must be given: port + 10000 may be past 65535, or taken
+             "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
+             "--cluster-config-file", str(node / "nodes.conf"),
+             "--dir", str(node), "--save", "", "--appendonly", "no", "--daemonize", "yes",
+             "--logfile", str(node / "redis.log")],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+    nodes = [f"127.0.0.1:{p}" for p in ports]
+    deadline = time.monotonic() + 10
+    while True:  # daemonized: wait until each answers
+        try:
+            for port in ports:
+                _redis_cli("-p", str(port), "ping")
+            break
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    _redis_cli("--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes")
+    while any("cluster_state:ok" not in _redis_cli("-p", str(p), "cluster", "info") for p in ports):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the cluster on {nodes} did not become ok")
+        time.sleep(0.05)
+    return ports
+
+
+def stop_cluster(ports: list[int]) -> None:
+    for port in ports:
+        subprocess.run(
+            ["redis-cli", "-p", str(port), "shutdown", "nosave"],
+            capture_output=True, timeout=30, check=False,
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[str]:
+    """The URL of one master of a three-master Redis Cluster started for this session
+    (on CI a failure to start it fails the tests that need it)."""
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        unavailable("redis-server", FileNotFoundError("redis-server"), CLUSTER_HELP)
+    folder = Path(tempfile.mkdtemp(prefix="examengine-cluster-"))
+    ports: list[int] = []
+    try:
+        try:
+            ports = start_cluster(folder)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            unavailable("a local Redis Cluster", exc, CLUSTER_HELP)
+        yield f"redis://127.0.0.1:{ports[0]}"
+    finally:
+        stop_cluster(ports or [int(p.name) for p in folder.iterdir() if p.name.isdigit()])
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def redis_target_of(request: pytest.FixtureRequest, kind: str) -> RedisTarget:
+    """A ``RedisTarget`` on one server (``kind`` "server") or the session's cluster
+    ("cluster"), with a key prefix of the test's own, deleted after the test. For
+    fixtures whose own parameters choose the backend; others use ``redis_target``."""
+    request.applymarker(pytest.mark.redis)
+    if kind == "server":
+        return RedisTarget(
+            url=str(request.getfixturevalue("redis_url")),
+            cluster=False,
+            prefix=str(request.getfixturevalue("redis_prefix")),
+        )
+    target = RedisTarget(
+        url=str(request.getfixturevalue("redis_cluster")),
+        cluster=True,
+        prefix=f"examengine_test_{secrets.token_hex(6)}",
+    )
+
+    def clean() -> None:
+        client = target.client()
+        try:
+            for key in client.scan_iter(match=f"{target.prefix}*", count=1000):
+                client.delete(key)
+        finally:
+            client.close()
+
+    request.addfinalizer(clean)
+    return target
+
+
+@pytest.fixture(params=["server", "cluster"])
+def redis_target(request: pytest.FixtureRequest) -> RedisTarget:
+    """One Redis server (``redis_url``), then the session's cluster: the test runs on
+    both."""
+    return redis_target_of(request, request.param)
+
+
 # ------------------------------------------------------------------------------ app
 
 
@@ -173,9 +320,10 @@ async def app_client(
 
 
 @pytest.fixture
-def settings_redis(settings_sqlite: Settings, redis_url: str, redis_prefix: str) -> Settings:
-    """``settings_sqlite`` with Redis (sessions and rate limits) under a private prefix."""
-    return settings_sqlite.replace(redis=RedisSettings(url=redis_url, key_prefix=redis_prefix))
+def settings_redis(settings_sqlite: Settings, redis_target: RedisTarget) -> Settings:
+    """``settings_sqlite`` with Redis (sessions and rate limits) under a private prefix:
+    one server, then the cluster."""
+    return settings_sqlite.replace(redis=redis_target.settings())
 
 
 # --------------------------------------------------------------------------- accounts

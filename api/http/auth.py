@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import ipaddress
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Litestar, Request, get, post
 from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
@@ -54,6 +56,7 @@ from api.http.errors import (
 from api.services import accounts
 from api.services.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from api.store.db import Uow
+from api.store.redis_client import UNAVAILABLE
 from api.store.tables import ROLES, User
 
 #: The app store holding the per-account failed-login counters.
@@ -65,6 +68,11 @@ SESSION_GENERATIONS_STORE = "session_generations"
 SESSION_KEY = "principal"
 _ROTATE = "_rotate_session_id"
 _ROTATED_ID = "examengine.rotated_session_id"
+#: The session as loaded (a shallow copy): a reply whose session did not change needs no
+#: write when the store is away.
+_LOADED = "examengine.session_loaded"
+
+logger = logging.getLogger("api.http.auth")
 #: The session key of the device id an attempt is bound to.
 _DEVICE_KEY = "device"
 
@@ -217,17 +225,53 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         rotated = connection.scope["state"].get(_ROTATED_ID)
         return rotated if rotated is not None else super().get_session_id(connection)
 
+    async def load_from_connection(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> dict[str, Any]:
+        data = await super().load_from_connection(connection)
+        connection.scope["state"][_LOADED] = dict(data)
+        return data
+
     async def store_in_message(
         self, scope_session: Any, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> None:
-        if isinstance(scope_session, dict) and scope_session.pop(_ROTATE, False):
-            old = connection.cookies.get(self.config.key)
-            if old and old != "null":
-                await self.delete(
-                    old, store=self.config.get_store_from_app(connection.scope["app"])
-                )
-            connection.scope["state"][_ROTATED_ID] = self.generate_session_id()
-        await super().store_in_message(scope_session, message, connection)
+        rotate = isinstance(scope_session, dict) and scope_session.pop(_ROTATE, False)
+        try:
+            if rotate:
+                old = connection.cookies.get(self.config.key)
+                if old and old != "null":
+                    await self.delete(
+                        old, store=self.config.get_store_from_app(connection.scope["app"])
+                    )
+                connection.scope["state"][_ROTATED_ID] = self.generate_session_id()
+            await super().store_in_message(scope_session, message, connection)
+        except UNAVAILABLE as error:
+            self._store_away(scope_session, rotate, message, connection, error)
+
+    def _store_away(
+        self,
+        scope_session: Any,
+        rotate: bool,
+        message: Message,
+        connection: ASGIConnection[Any, Any, Any, Any],
+        error: Exception,
+    ) -> None:
+        """The session store (Redis) went away between the request and its reply (a
+        restart). What the handler did stands. A session it did not change is simply not
+        rewritten (the stored one keeps its expiry); one it changed (a sign-in, a
+        sign-out) could not be kept, so the reply becomes 503 + Retry-After and the client
+        tries again — the reply has started, so its body stays the handler's."""
+        unchanged = not rotate and scope_session == connection.scope["state"].get(_LOADED)
+        logger.warning(
+            "session store unavailable (%s) on %s; %s",
+            type(error).__name__,
+            connection.scope.get("path"),
+            "session not renewed" if unchanged else "reply turned into a 503",
+        )
+        if not unchanged and message["type"] == "http.response.start":
+            message["status"] = 503
+            retry_after = connection.scope["app"].state.settings.server.retry_after_s
+            MutableScopeHeaders.from_message(message)["Retry-After"] = str(retry_after)
 
 
 class SessionConfig(ServerSideSessionConfig):

@@ -44,6 +44,7 @@ from litestar.exceptions import (
 )
 from litestar.types import ExceptionHandlersMap
 from msgspec import Struct
+from redis import exceptions as redis_exc
 from sqlalchemy import exc as sa_exc
 
 from api.services.accounts import (
@@ -380,6 +381,28 @@ def _database(request: Request[Any, Any, Any], exc: sa_exc.DBAPIError) -> Respon
     )
 
 
+def _redis(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    """Redis (or a node of the cluster) is away, still loading its append-only file after
+    a restart, or failing over: what needed it (the login session, a relayed study
+    request) was not done. 503 ``redis_unavailable`` with Retry-After, never a 500; the
+    client retries and the app reconnects by itself (decision 0018)."""
+    logger.warning(
+        "redis unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        extra={"request_id": request.scope["state"].get("request_id")},
+    )
+    return problem_response(
+        503,
+        code="redis_unavailable",
+        detail="A moment's interruption (the session store is restarting); please try again "
+        "shortly. Nothing was lost.",
+        detail_zh="会话服务正在重启，请稍后重试，数据不会丢失。",
+        headers={"Retry-After": str(_retry_after(request))},
+    )
+
+
 def domain_handler(status: int) -> Handler:
     """A handler answering ``status`` for a domain exception (see the module docstring)."""
 
@@ -458,6 +481,14 @@ EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
     sa_exc.TimeoutError: _busy,
     sa_exc.OperationalError: _database,
     sa_exc.InternalError: _database,  # psycopg's idle-in-transaction timeout (25P03)
+    # Redis away, loading its AOF (BusyLoadingError is a ConnectionError), failing over;
+    # a cluster client's own errors (no reachable node, a slot not covered yet)
+    redis_exc.ConnectionError: _redis,
+    redis_exc.TimeoutError: _redis,
+    redis_exc.ClusterDownError: _redis,
+    redis_exc.TryAgainError: _redis,
+    redis_exc.ReadOnlyError: _redis,
+    redis_exc.RedisClusterException: _redis,
     # Domain roots: the most specific class wins.
     ItembankError: domain_handler(422),
     BankNotFoundError: domain_handler(404),

@@ -16,13 +16,13 @@ import anyio
 from litestar import Response, get
 from litestar.datastructures import State
 from msgspec import Struct
-from redis.exceptions import RedisError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.http.errors import problem_response
 from api.http.metrics import PROBE_SLOT
 from api.store.db import ping
+from api.store.redis_client import UNAVAILABLE
 
 #: Seconds each dependency gets to answer a readiness probe.
 PROBE_TIMEOUT_S = 3.0
@@ -70,7 +70,7 @@ async def ready(state: State) -> Response[Any]:
         try:
             await asyncio.wait_for(state.redis.ping(), PROBE_TIMEOUT_S)
             checks["redis"] = "ok"
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (*UNAVAILABLE, TimeoutError) as exc:
             logger.warning("readiness: redis unreachable: %s", type(exc).__name__)
             checks["redis"] = "unreachable"
             failed.append("redis")

@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import redis
 from redis.exceptions import NoScriptError
 
+from api.store.redis_client import SyncRedis, decodes_responses
 from examengine.challenges.contract import Phase, SchedulerFull, Seqs, Slots, TickResult
 from examengine.challenges.policy import ChallengePolicy
 
@@ -254,14 +254,15 @@ def _members(slots: Slots) -> list[bytes]:
 
 
 class RedisScheduler:
-    """See the module docstring. ``client`` must return bytes (``decode_responses``
-    off); ``rng`` (a Generator or a seed) draws the intervals; ``capacity`` (≤ 2**32: a
-    slot is a u32) and ``shards`` must be the same for every worker over one ``prefix``
-    (checked, with the format)."""
+    """See the module docstring. ``client`` (one server or a Redis Cluster: each call's
+    keys are in one hash slot) must return bytes (``decode_responses`` off); ``rng`` (a
+    Generator or a seed) draws the intervals; ``capacity`` (≤ 2**32: a slot is a u32) and
+    ``shards`` must be the same for every worker over one ``prefix`` (checked, with the
+    format)."""
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: SyncRedis,
         policy: ChallengePolicy,
         *,
         prefix: str,
@@ -277,7 +278,7 @@ class RedisScheduler:
             raise ValueError("shards must be positive; capacity and miss_grace_ms not negative")
         if capacity > _U32:
             raise ValueError("capacity must not exceed 2**32 (a slot is stored as a u32)")
-        if client.connection_pool.connection_kwargs.get("decode_responses"):
+        if decodes_responses(client):
             raise ValueError("the Redis client must not decode responses")
         self.client = client
         self.policy = policy
@@ -410,11 +411,22 @@ class RedisScheduler:
         """Apply the queued acks, then issue due challenges and report missed windows.
         ``shards`` limits the due scan to some shards (workers may split them; any
         overlap is safe); the acks are always applied in full."""
-        ack_calls, ack_parts, refused = self._ack_calls()
+        queue = self._acks
+        taken = [queue.popleft() for _ in range(len(queue))]
+        ack_calls, ack_parts, refused = self._ack_calls(taken)
         scan = range(self.shards) if shards is None else shards
         tick_args = [now, self.policy.window_ms, self.miss_grace_ms, self.batch]
         calls = ack_calls + [("tick", self._shard_keys(s), tick_args) for s in scan]
-        replies = self._run(calls)
+        try:
+            replies = self._run(calls)
+        except Exception:
+            # Redis away (a restart): the acks go back to the front of the queue and are
+            # applied at the next tick that reaches it, each with its own arrival time, so
+            # an answer given in time is not lost. (Should a connection drop part-way
+            # through the pipeline, an ack already applied comes back refused: Redis holds
+            # the pass, this tick's caller does not learn it.)
+            queue.extendleft(reversed(taken))
+            raise
         passed_parts: list[npt.NDArray[np.int64]] = []
         passed_ms_parts: list[npt.NDArray[np.int64]] = []
         refused_parts = [refused]
@@ -482,14 +494,12 @@ class RedisScheduler:
         return [idx[i : i + self.batch] for i in range(0, len(idx), self.batch)]
 
     def _ack_calls(
-        self,
+        self, taken: list[tuple[int, int, int]]
     ) -> tuple[
         list[tuple[str, list[str], list[Any]]],
         list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
         Slots,
     ]:
-        queue = self._acks
-        taken = [queue.popleft() for _ in range(len(queue))]
         if not taken:
             return [], [], _EMPTY
         slots, seqs, received = np.array(taken, dtype=np.int64).reshape(-1, 3).T
@@ -548,7 +558,9 @@ class RedisScheduler:
     def _pipeline(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
         for name, keys, args in calls:
-            pipe.evalsha(self._shas[name], len(keys), *keys, *args)
+            # EVALSHA by name: a cluster pipeline blocks its `evalsha` method, yet routes
+            # the command by its keys (all in one slot here) like any other
+            pipe.execute_command("EVALSHA", self._shas[name], len(keys), *keys, *args)
         return list(pipe.execute(raise_on_error=False))
 
 

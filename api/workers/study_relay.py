@@ -26,6 +26,13 @@ elsewhere:
 
 Without Redis (the embedded default, one process) every session is local and the relay
 calls ``LiveStudy`` directly.
+
+The channels are *sharded* (``SSUBSCRIBE``/``SPUBLISH``, Redis 7; decision 0018), on one
+server as on a Redis Cluster: a worker's channel lives on the master of its hash slot,
+so a message goes to that one node instead of being broadcast over the whole cluster,
+and ``SPUBLISH``'s count of listeners — what tells a gone owner from a live one — counts
+every listener of the channel (a cluster's plain ``PUBLISH`` counts only the listeners
+on the node it reached).
 """
 
 from __future__ import annotations
@@ -38,10 +45,9 @@ from typing import Any
 
 import msgspec
 from msgspec import Struct
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from api.services import study
+from api.store.redis_client import UNAVAILABLE, AsyncRedis, is_cluster, ready
 from examengine import credit
 
 logger = logging.getLogger("api.workers.study_relay")
@@ -117,7 +123,7 @@ class StudyRelay:
     """See the module docstring. ``redis`` None: one process, everything local."""
 
     def __init__(
-        self, live: study.LiveStudy, redis: Redis | None, *, prefix: str, secret: bytes
+        self, live: study.LiveStudy, redis: AsyncRedis | None, *, prefix: str, secret: bytes
     ) -> None:
         self.live = live
         self.redis = redis
@@ -167,14 +173,14 @@ class StudyRelay:
         key = f"{self.prefix}:study:learner:{info.learner}"
         try:
             current = _text(await self.redis.get(key))
-        except (RedisError, OSError):
+        except UNAVAILABLE:
             # without Redis another worker's session could not be taken over
             raise _unavailable() from None
         carried = await self._release(current, info, now)
         status = self.live.begin(info, now=now, carried=carried)
         worker, slot, serial, _ = study.open_token(status.token, self._secret)
         mine = f"{worker}.{slot}.{serial}"
-        with contextlib.suppress(RedisError, OSError):  # then the next start reads `current`
+        with contextlib.suppress(*UNAVAILABLE):  # then the next start reads `current`
             previous = _text(await self.redis.set(key, mine, px=LEARNER_TTL_MS, get=True))
             if previous not in (None, current, mine):
                 await self._release(previous, info, now)  # began elsewhere meanwhile: ours wins
@@ -233,8 +239,8 @@ class StudyRelay:
         self._streams.pop(stream, None)
         if self.redis is not None:
             request = _Request(id="", reply_to="", op="unsubscribe", stream=stream, token=token)
-            with contextlib.suppress(RedisError, OSError):  # the session's end stops it too
-                await self.redis.publish(self.channel(owner), _encode(request))
+            with contextlib.suppress(*UNAVAILABLE):  # the session's end stops it too
+                await self.redis.spublish(self.channel(owner), _encode(request))
 
     # -- internals -----------------------------------------------------------------
 
@@ -287,7 +293,7 @@ class StudyRelay:
             # someone listens there but no reply came (pub/sub delivers at most once: a
             # message can be lost as a connection drops); the session may well be alive
             raise _unavailable() from None
-        except (RedisError, OSError):  # Redis itself is away
+        except UNAVAILABLE:  # Redis itself is away
             raise _unavailable() from None
         finally:
             self._waiting.pop(request.id, None)
@@ -301,39 +307,44 @@ class StudyRelay:
         assert self.redis is not None
         loop = asyncio.get_running_loop()
         give_up = loop.time() + GONE_AFTER_S
-        while not await self.redis.publish(channel, message):
+        while not await self.redis.spublish(channel, message):
             if loop.time() >= give_up:
                 return False
             await asyncio.sleep(0.05)
         return True
 
-    async def _listen(self, redis: Redis) -> None:
+    async def _listen(self, redis: AsyncRedis) -> None:
         """Subscribe and hand each message on; after a lost connection, subscribe again
         (at once, then backing off to once a second while Redis stays away)."""
         delay = 0.05
+        cluster = is_cluster(redis)
         while True:
-            pubsub = redis.pubsub()
+            pubsub: Any = redis.pubsub()
+            # a cluster's pub/sub keeps a connection per node and reads shard channels
+            # with get_sharded_message; one server's delivers them to get_message
+            receive = pubsub.get_sharded_message if cluster else pubsub.get_message
             try:
-                await pubsub.subscribe(self.channel(self.live.worker))
+                await ready(redis)
+                await pubsub.ssubscribe(self.channel(self.live.worker))
                 self._listening = True
                 delay = 0.05
                 while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    message = await receive(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         await self._handle(message["data"])
-            except (RedisError, OSError) as error:
+            except UNAVAILABLE as error:
                 logger.warning("study relay: Redis unavailable (%s); retrying", error)
                 await asyncio.sleep(delay)
                 delay = min(2 * delay, 1.0)
             finally:
                 self._listening = False
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                with contextlib.suppress(*UNAVAILABLE):
+                    await pubsub.aclose()
 
     async def _handle(self, data: bytes) -> None:
         try:
             await self._dispatch(_decode(data))
-        except (RedisError, OSError):
+        except UNAVAILABLE:
             raise
         except Exception:  # one bad message must not stop the relay
             logger.exception("study relay: a message could not be handled")
@@ -389,7 +400,7 @@ class StudyRelay:
                 message_zh=error.message_zh,
             )  # fmt: skip
         data = _encode(reply)
-        if not await self.redis.publish(request.reply_to, data):
+        if not await self.redis.spublish(request.reply_to, data):
             # the asker is re-subscribing (a Redis blip): keep trying beside the listener
             task = asyncio.get_running_loop().create_task(self._publish(request.reply_to, data))
             self._retries.add(task)
@@ -404,7 +415,7 @@ class StudyRelay:
             while True:
                 challenge = await queue.get()
                 push = _Push(stream=request.stream, challenge=challenge)
-                await self.redis.publish(request.reply_to, _encode(push))
+                await self.redis.spublish(request.reply_to, _encode(push))
                 if challenge is None:
                     return
         finally:

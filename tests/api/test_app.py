@@ -112,6 +112,24 @@ async def test_ready_is_503_naming_redis_when_it_is_down(settings_sqlite: Settin
     assert response.json()["errors"] == [{"check": "redis", "status": "unreachable"}]
 
 
+@pytest.mark.parametrize("cluster", [False, True], ids=["server", "cluster"])
+async def test_with_redis_down_a_signed_in_request_is_503_with_retry_after_not_500(
+    settings_sqlite: Settings, cluster: bool
+) -> None:
+    """The session store cannot be read (Redis restarting): try again, in both languages."""
+    migrate(settings_sqlite.database.url)
+    dead = settings_sqlite.replace(redis=RedisSettings(url="redis://127.0.0.1:1", cluster=cluster))
+    async with AsyncTestClient(app=create_app(dead)) as client:
+        client.cookies.set("examengine_session", "a" * 32)
+        me = await client.get("/auth/me")
+        login = await client.post("/auth/login", json={"login": "x", "password": "y"})
+    for response in (me, login):
+        assert response.status_code == 503, response.text
+        assert response.json()["code"] == "redis_unavailable"
+        assert "稍后重试" in response.json()["detail_zh"]
+        assert int(response.headers["retry-after"]) >= 1
+
+
 async def test_the_openapi_document_is_served_under_schema(app_client: Client) -> None:
     response = await app_client.get("/schema/openapi.json")
     assert response.status_code == 200

@@ -16,7 +16,7 @@ from api.app import create_app
 from api.http.auth import requires_role
 from api.settings import SecuritySettings, Settings
 from api.store.db import migrate
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, redis_target_of
 
 Client = AsyncTestClient[Litestar]
 AddUser = Callable[..., None]
@@ -92,11 +92,12 @@ async def signed_in(client: Client) -> bool:
     return status == 200
 
 
-@pytest.fixture(params=["files", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["files", "redis", "redis-cluster"])
 def settings(request: pytest.FixtureRequest, settings_sqlite: Settings) -> Settings:
-    if request.param == "redis":
-        return open_settings(request.getfixturevalue("settings_redis"))
-    return open_settings(settings_sqlite)
+    if request.param == "files":
+        return open_settings(settings_sqlite)
+    target = redis_target_of(request, "cluster" if request.param == "redis-cluster" else "server")
+    return open_settings(settings_sqlite.replace(redis=target.settings()))
 
 
 @pytest.fixture

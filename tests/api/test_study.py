@@ -16,16 +16,18 @@ import redis.asyncio
 import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from redis.cluster import RedisCluster
 from sqlmodel import select
 
 from api.app import create_app
 from api.services import attempts, banks, exams, study
-from api.settings import ExamSettings, RedisSettings, Settings, StudySettings
+from api.settings import ExamSettings, Settings, StudySettings
 from api.store.db import migrate, standalone_transaction
 from api.store.tables import StudyEvent, User
 from api.workers.study_relay import GONE_AFTER_S, StudyRelay
 from examengine import credit
 from examengine.clock import ManualClock
+from tests.conftest import RedisTarget
 
 Client = AsyncTestClient[Litestar]
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -299,12 +301,12 @@ async def test_server_sent_events_push_a_challenge_the_moment_it_is_issued(
 
 @pytest.fixture
 async def workers(
-    app_settings: Settings, clock: ManualClock, world: int, redis_url: str, redis_prefix: str
+    app_settings: Settings, clock: ManualClock, world: int, redis_target: RedisTarget
 ) -> AsyncIterator[tuple[Litestar, httpx.AsyncClient, Litestar, httpx.AsyncClient]]:
-    """Two API workers over one database and one Redis (as docker-compose runs them),
-    each a real uvicorn server on this event loop with its own live sessions; one login,
-    valid on both."""
-    settings = app_settings.replace(redis=RedisSettings(url=redis_url, key_prefix=redis_prefix))
+    """Two API workers over one database and one Redis server or Redis Cluster (as
+    docker-compose runs them), each a real uvicorn server on this event loop with its own
+    live sessions; one login, valid on both."""
+    settings = app_settings.replace(redis=redis_target.settings())
     migrate(settings.database.url)
     exams.COMPILED.clear()
     attempts.ITEMS.clear()
@@ -431,17 +433,24 @@ async def test_a_session_whose_worker_stopped_is_reported_ended(
 
 
 @pytest.mark.redis
-async def test_the_relay_listens_again_after_losing_redis(workers: Workers, redis_url: str) -> None:
+async def test_the_relay_listens_again_after_losing_redis(
+    workers: Workers, redis_target: RedisTarget
+) -> None:
     """Redis dropped the workers' subscriptions (a restart, a failover): relayed requests
     work again within seconds, with no restart of the workers."""
     a, on_a, _b, on_b = workers
     token = await start(on_a, "法规-1")
     await beat(on_b, token, 0)
-    admin = redis.asyncio.Redis.from_url(redis_url)
-    try:
-        assert await admin.client_kill_filter(_type="pubsub") >= 2
+    admin = redis_target.client()
+    try:  # on a cluster, on every master (a worker's channel lives on its slot's)
+        nodes = admin.get_primaries() if isinstance(admin, RedisCluster) else [None]
+        killed = sum(
+            (node.redis_connection if node else admin).client_kill_filter(_type="pubsub")  # type: ignore[union-attr]
+            for node in nodes
+        )
+        assert killed >= 2
     finally:
-        await admin.aclose()
+        admin.close()
     # as the page does: heartbeat again after a refusal; a request caught in the drop
     # may be lost (503, try again), but the session is never reported ended
     deadline = asyncio.get_running_loop().time() + 8

@@ -13,7 +13,6 @@ from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
-from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
@@ -31,8 +30,10 @@ from api.services.accounts import (
 )
 from api.settings import DatabaseSettings
 from api.store.db import IN_CHUNK, make_engine, migrate, session_factory, transaction
+from api.store.redis_client import connect
 from api.store.tables import AccountEvent, User
 from examengine.ids import check_character
+from tests.conftest import redis_target_of
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 T = TypeVar("T")
@@ -305,18 +306,18 @@ def test_roles_are_replaced_validated_and_recorded(sessions: Sessions) -> None:
 # ------------------------------------------------------------------------ the lock
 
 
-@pytest.fixture(params=["memory", "file", "redis"])
+@pytest.fixture(params=["memory", "file", "redis", "redis-cluster"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
     elif request.param == "file":
         yield FileStore(tmp_path / "login_failures", create_directories=True)
-    else:
-        request.applymarker(pytest.mark.redis)
-        url = request.getfixturevalue("redis_url")
-        prefix = request.getfixturevalue("redis_prefix")
-        client = Redis.from_url(url)
-        yield RedisStore(client, namespace=f"{prefix}:login_failures")
+    else:  # one server or the cluster, connected to as the app does
+        target = redis_target_of(
+            request, "cluster" if request.param == "redis-cluster" else "server"
+        )
+        client: Any = connect(target.settings())
+        yield RedisStore(client, namespace=f"{target.prefix}:login_failures")
         await client.aclose()
 
 

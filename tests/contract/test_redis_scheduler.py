@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-import redis
+from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
+from api.store.redis_client import SyncRedis, connect_sync
 from api.store.redis_scheduler import FORMAT, MAX_BATCH, RedisScheduler
 from examengine.challenges import ChallengePolicy, Phase, SchedulerFull
+from tests.conftest import RedisTarget, redis_target_of
 
 pytestmark = pytest.mark.redis
 
@@ -26,30 +28,43 @@ FIXED = ChallengePolicy(min_interval_ms=300_000, max_interval_ms=300_000, window
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    c = redis.Redis.from_url(redis_url)
+def client(redis_target: RedisTarget) -> Iterator[SyncRedis]:
+    c = redis_target.client()
     yield c
     c.close()
+
+
+#: The clients ``worker`` opened, closed after each test.
+_OPENED: list[SyncRedis] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 def arr(*values: int) -> np.ndarray:
     return np.array(values, dtype=np.int64)
 
 
-def worker(redis_url: str, prefix: str, seed: int, **kw: Any) -> RedisScheduler:
-    """A scheduler on its own connection, as in another API process."""
+def worker(target: RedisTarget, seed: int, **kw: Any) -> RedisScheduler:
+    """A scheduler on its own connection, as in another API process (on one server or
+    the cluster: every test here runs on both)."""
     kw.setdefault("policy", FIXED)
     kw.setdefault("shards", 8)
     kw.setdefault("capacity", 4000)
-    return RedisScheduler(redis.Redis.from_url(redis_url), prefix=prefix, rng=seed, **kw)
+    _OPENED.append(client := target.client())
+    return RedisScheduler(client, prefix=target.prefix, rng=seed, **kw)
 
 
 def test_two_workers_ticking_at_once_never_issue_twice_or_lose_one(
-    redis_url: str, redis_prefix: str
+    redis_target: RedisTarget,
 ) -> None:
     policy = ChallengePolicy(min_interval_ms=2_000, max_interval_ms=6_000, window_ms=3_000)
     # small batches: each tick is many Lua calls, so the two workers interleave
-    a, b = (worker(redis_url, redis_prefix, seed, policy=policy, batch=37) for seed in (1, 2))
+    a, b = (worker(redis_target, seed, policy=policy, batch=37) for seed in (1, 2))
     slots = a.allocate(3000)
     b.arm(slots[::2], now=EPOCH)
     a.arm(slots[1::2], now=EPOCH)
@@ -115,10 +130,8 @@ def test_two_workers_ticking_at_once_never_issue_twice_or_lose_one(
     assert set(issued) == set(missed) | set(acked) | open_now
 
 
-def test_a_restarted_worker_carries_on_with_the_armed_sessions(
-    redis_url: str, redis_prefix: str
-) -> None:
-    first = worker(redis_url, redis_prefix, 1)
+def test_a_restarted_worker_carries_on_with_the_armed_sessions(redis_target: RedisTarget) -> None:
+    first = worker(redis_target, 1)
     owners = np.arange(1000, 1100, dtype=np.int64)
     slots = first.allocate(100, owners)
     first.arm(slots, now=EPOCH)
@@ -126,7 +139,7 @@ def test_a_restarted_worker_carries_on_with_the_armed_sessions(
     first.client.close()
     del first  # the worker dies; its keys stay
 
-    second = worker(redis_url, redis_prefix, 99)
+    second = worker(redis_target, 99)
     assert all(second.owns(int(sl), int(o)) for sl, o in zip(slots, owners, strict=True))
     assert not second.owns(int(slots[0]), 1)
     assert second.phase_of(slots).tolist() == [Phase.AWAITING] * 100
@@ -143,32 +156,32 @@ def test_a_restarted_worker_carries_on_with_the_armed_sessions(
     assert not set(fresh.tolist()) & set(slots.tolist()), "the slots in use stay taken"
 
 
-def test_a_worker_with_another_layout_is_refused(redis_url: str, redis_prefix: str) -> None:
-    worker(redis_url, redis_prefix, 1)
+def test_a_worker_with_another_layout_is_refused(redis_target: RedisTarget) -> None:
+    worker(redis_target, 1)
     with pytest.raises(ValueError, match="laid out"):
-        worker(redis_url, redis_prefix, 1, shards=16)
+        worker(redis_target, 1, shards=16)
     with pytest.raises(ValueError, match="laid out"):
-        worker(redis_url, redis_prefix, 1, capacity=10)
+        worker(redis_target, 1, capacity=10)
 
 
 def test_keys_written_in_another_format_are_refused(
-    client: redis.Redis, redis_url: str, redis_prefix: str
+    client: SyncRedis, redis_target: RedisTarget
 ) -> None:
     # as the textual layout (format 1) left them: meta without a format, decimal slots
-    client.hset(f"{redis_prefix}:{{0}}:meta", mapping={"shards": 8, "capacity": 4000})
-    client.hset(f"{redis_prefix}:{{1}}:st", "1", "1,0,1700000300000,0,1000")
+    client.hset(f"{redis_target.prefix}:{{0}}:meta", mapping={"shards": 8, "capacity": 4000})
+    client.hset(f"{redis_target.prefix}:{{1}}:st", "1", "1,0,1700000300000,0,1000")
     with pytest.raises(ValueError, match=rf"format 1 \(1: textual\), not {FORMAT}"):
-        worker(redis_url, redis_prefix, 1)
-    client.hset(f"{redis_prefix}:{{0}}:meta", "format", FORMAT + 1)
+        worker(redis_target, 1)
+    client.hset(f"{redis_target.prefix}:{{0}}:meta", "format", FORMAT + 1)
     with pytest.raises(ValueError, match=f"format {FORMAT + 1}"):
-        worker(redis_url, redis_prefix, 1)
+        worker(redis_target, 1)
 
 
 def test_a_state_is_the_documented_binary_layout_and_owners_stay_exact(
-    client: redis.Redis, redis_url: str, redis_prefix: str
+    client: SyncRedis, redis_target: RedisTarget
 ) -> None:
     """Owners are copied by Lua, never read: ids beyond a double's 2**53 stay exact."""
-    s = worker(redis_url, redis_prefix, 1, shards=2, capacity=10)
+    s = worker(redis_target, 1, shards=2, capacity=10)
     owners = arr(2**63 - 1, -(2**63), 2**53 + 1)
     slots = s.allocate(3, owners)
     s.arm(slots, now=EPOCH)
@@ -182,8 +195,8 @@ def test_a_state_is_the_documented_binary_layout_and_owners_stay_exact(
         assert client.zscore(f"{shard}when", field) == EPOCH + 360_000, "an exact score"
 
 
-def test_values_beyond_32_bits_do_not_wrap_around(redis_url: str, redis_prefix: str) -> None:
-    s = worker(redis_url, redis_prefix, 1)
+def test_values_beyond_32_bits_do_not_wrap_around(redis_target: RedisTarget) -> None:
+    s = worker(redis_target, 1)
     (slot,) = s.allocate(1)
     s.arm(arr(slot), now=EPOCH)
     assert s.tick(now=EPOCH + 300_000).issued_seq.tolist() == [1]
@@ -198,10 +211,10 @@ def test_values_beyond_32_bits_do_not_wrap_around(redis_url: str, redis_prefix: 
 
 
 def test_an_ack_queued_in_another_worker_is_not_lost_within_the_grace(
-    redis_url: str, redis_prefix: str
+    redis_target: RedisTarget,
 ) -> None:
-    a = worker(redis_url, redis_prefix, 1, miss_grace_ms=2_000)
-    b = worker(redis_url, redis_prefix, 2, miss_grace_ms=2_000)
+    a = worker(redis_target, 1, miss_grace_ms=2_000)
+    b = worker(redis_target, 2, miss_grace_ms=2_000)
     (slot,) = a.allocate(1)
     a.arm(arr(slot), now=EPOCH)
     assert b.tick(now=EPOCH + 300_000).issued.tolist() == [slot]
@@ -218,17 +231,17 @@ def test_an_ack_queued_in_another_worker_is_not_lost_within_the_grace(
 
 
 def test_every_key_carries_its_shard_as_a_hash_tag(
-    client: redis.Redis, redis_url: str, redis_prefix: str
+    client: SyncRedis, redis_target: RedisTarget
 ) -> None:
-    s = worker(redis_url, redis_prefix, 1, shards=5, capacity=100)
+    s = worker(redis_target, 1, shards=5, capacity=100)
     slots = s.allocate(40)
     s.arm(slots, now=EPOCH)
     s.tick(now=EPOCH + 300_000)
     s.acknowledge(slots[:10], np.ones(10, dtype=np.int64), np.full(10, EPOCH + 300_001))
     s.tick(now=EPOCH + 300_002)
     s.disarm(slots[10:20])
-    keys = sorted(k.decode() for k in client.scan_iter(match=f"{redis_prefix}*"))
-    pattern = re.compile(rf"^{re.escape(redis_prefix)}:\{{(\d+)\}}:(when|st|free|hw|meta)$")
+    keys = sorted(k.decode() for k in client.scan_iter(match=f"{redis_target.prefix}*"))
+    pattern = re.compile(rf"^{re.escape(redis_target.prefix)}:\{{(\d+)\}}:(when|st|free|hw|meta)$")
     shards = set()
     for key in keys:
         m = pattern.match(key)
@@ -240,15 +253,30 @@ def test_every_key_carries_its_shard_as_a_hash_tag(
     assert shards == set(range(5))
     # a slot's keys are its shard's
     for slot in slots.tolist():
-        assert client.hexists(f"{redis_prefix}:{{{slot % 5}}}:st", struct.pack("<I", slot))
+        assert client.hexists(f"{redis_target.prefix}:{{{slot % 5}}}:st", struct.pack("<I", slot))
+
+
+def test_on_a_cluster_the_shards_spread_over_every_master(request: pytest.FixtureRequest) -> None:
+    target = redis_target_of(request, "cluster")
+    s = worker(target, 1, shards=16, capacity=160)
+    s.arm(s.allocate(160), now=EPOCH)
+    client = s.client
+    assert isinstance(client, RedisCluster)
+    masters = {node.name for node in client.get_primaries()}
+    holding = set()
+    for node in client.get_primaries():
+        found = client.scan_iter(match=f"{target.prefix}*", target_nodes=node)
+        if any(True for _ in found):
+            holding.add(node.name)
+    assert len(masters) == 3 and holding == masters
 
 
 def test_lua_batches_are_bounded(
-    redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+    redis_target: RedisTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(ValueError):
-        worker(redis_url, redis_prefix, 1, batch=MAX_BATCH + 1)
-    s = worker(redis_url, redis_prefix, 1, shards=1, capacity=1000, batch=50)
+        worker(redis_target, 1, batch=MAX_BATCH + 1)
+    s = worker(redis_target, 1, shards=1, capacity=1000, batch=50)
     calls: list[tuple[str, int]] = []  # (script, sessions it touches)
     run = s._pipeline
     # arguments: allocate (capacity, shards, shard, packed owners); arm (now, packed slot
@@ -277,18 +305,16 @@ def test_lua_batches_are_bounded(
     assert sum(1 for name, _ in calls if name == "tick") >= 1000 // 50
 
 
-def test_a_script_the_server_lost_is_loaded_again(redis_url: str, redis_prefix: str) -> None:
-    s = worker(redis_url, redis_prefix, 1)
+def test_a_script_the_server_lost_is_loaded_again(redis_target: RedisTarget) -> None:
+    s = worker(redis_target, 1)
     slots = s.allocate(3)
     s._shas = dict.fromkeys(s._shas, "0" * 40)  # as after a Redis restart or SCRIPT FLUSH
     s.arm(slots, now=EPOCH)
     assert len(s.tick(now=EPOCH + 300_000).issued) == 3
 
 
-def test_allocation_is_all_or_nothing_and_spread_over_the_shards(
-    redis_url: str, redis_prefix: str
-) -> None:
-    s = worker(redis_url, redis_prefix, 1, shards=4, capacity=10)
+def test_allocation_is_all_or_nothing_and_spread_over_the_shards(redis_target: RedisTarget) -> None:
+    s = worker(redis_target, 1, shards=4, capacity=10)
     owners = np.arange(500, 508, dtype=np.int64)
     slots = s.allocate(8, owners)
     assert len(set(slots.tolist())) == 8
@@ -301,21 +327,23 @@ def test_allocation_is_all_or_nothing_and_spread_over_the_shards(
         s.allocate(1)
 
 
-def test_a_decoding_client_is_refused(redis_url: str, redis_prefix: str) -> None:
+def test_a_decoding_client_is_refused(redis_target: RedisTarget) -> None:
+    decoding = connect_sync(redis_target.settings(), decode_responses=True)
+    _OPENED.append(decoding)
     with pytest.raises(ValueError, match="decode"):
         RedisScheduler(
-            redis.Redis.from_url(redis_url, decode_responses=True),
+            decoding,
             FIXED,
-            prefix=redis_prefix,
+            prefix=redis_target.prefix,
             shards=2,
             capacity=10,
             rng=1,
         )
 
 
-def test_workers_may_split_the_shards(redis_url: str, redis_prefix: str) -> None:
-    a = worker(redis_url, redis_prefix, 1, shards=4, capacity=40)
-    b = worker(redis_url, redis_prefix, 2, shards=4, capacity=40)
+def test_workers_may_split_the_shards(redis_target: RedisTarget) -> None:
+    a = worker(redis_target, 1, shards=4, capacity=40)
+    b = worker(redis_target, 2, shards=4, capacity=40)
     slots = a.allocate(40)
     a.arm(slots, now=EPOCH)
     mine = a.tick(now=EPOCH + 300_000, shards=[0, 1])

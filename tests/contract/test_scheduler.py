@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
-import redis
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from api.store.redis_client import SyncRedis
 from api.store.redis_scheduler import RedisScheduler
 from examengine.challenges import (
     ChallengePolicy,
@@ -23,6 +23,7 @@ from examengine.challenges import (
     SchedulerFull,
     TickResult,
 )
+from tests.conftest import redis_target_of
 
 EPOCH = 1_000_000
 FIXED = ChallengePolicy(min_interval_ms=300_000, max_interval_ms=300_000, window_ms=60_000)
@@ -42,7 +43,7 @@ def on_redis(
     policy: ChallengePolicy,
     seed: int = 7,
     *,
-    client: redis.Redis,
+    client: SyncRedis,
     prefix: str,
 ) -> RedisScheduler:
     """A scheduler over keys of its own (``prefix:<n>``), so every call starts empty."""
@@ -51,20 +52,19 @@ def on_redis(
     )
 
 
-BACKENDS: dict[str, Factory] = {"inprocess": inprocess, "redis": on_redis}
+#: The Redis scheduler runs the suite on one server and on a three-master cluster.
+BACKENDS = ["inprocess", "redis", "redis-cluster"]
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=BACKENDS)
 def make(request: pytest.FixtureRequest) -> Iterator[Factory]:
-    if request.param != "redis":
-        yield BACKENDS[request.param]
+    if request.param == "inprocess":
+        yield inprocess
         return
-    request.applymarker(pytest.mark.redis)
-    url = str(request.getfixturevalue("redis_url"))
-    prefix = str(request.getfixturevalue("redis_prefix"))
-    client = redis.Redis.from_url(url)
+    target = redis_target_of(request, "cluster" if request.param == "redis-cluster" else "server")
+    client = target.client()
     try:
-        yield lambda *args, **kwargs: on_redis(*args, client=client, prefix=prefix, **kwargs)
+        yield lambda *args, **kwargs: on_redis(*args, client=client, prefix=target.prefix, **kwargs)
     finally:
         client.close()
 

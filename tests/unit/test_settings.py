@@ -182,6 +182,21 @@ def test_several_workers_need_redis(tmp_path: Path) -> None:
     assert settings.server.workers == 2
 
 
+def test_cluster_mode_needs_a_node_address_and_database_0(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        env(tmp_path, EXAMENGINE_REDIS_URL="redis://10.0.0.5:7001", EXAMENGINE_REDIS_CLUSTER="1")
+    )
+    assert settings.redis.cluster is True
+    assert Settings.from_env(env(tmp_path)).redis.cluster is False
+    with pytest.raises(
+        SettingsError, match="EXAMENGINE_REDIS_CLUSTER=1 needs EXAMENGINE_REDIS_URL"
+    ):
+        Settings.from_env(env(tmp_path, EXAMENGINE_REDIS_CLUSTER="yes"))
+    for url in ("redis://10.0.0.5:7001/2", "redis://10.0.0.5:7001?db=1"):
+        with pytest.raises(SettingsError, match="only database 0"):
+            Settings.from_env(env(tmp_path, EXAMENGINE_REDIS_URL=url, EXAMENGINE_REDIS_CLUSTER="1"))
+
+
 def test_a_load_test_run_is_refused_in_production(tmp_path: Path) -> None:
     values = {"EXAMENGINE_SECRET_KEY": SECRET, "EXAMENGINE_PAPER_SECRET": PAPER}
     assert Settings.from_env(env(tmp_path, EXAMENGINE_LOAD_TEST="1")).load_test is True

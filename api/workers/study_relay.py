@@ -119,6 +119,10 @@ def _gone() -> credit.StudyError:
     )
 
 
+#: Seconds ``stop`` waits for the listener to end (its reads last at most a second).
+STOP_WAIT_S = 2.0
+
+
 class StudyRelay:
     """See the module docstring. ``redis`` None: one process, everything local."""
 
@@ -130,6 +134,7 @@ class StudyRelay:
         self.prefix = prefix
         self._secret = secret
         self._listening = False
+        self._stopping = False
         self._listener: asyncio.Task[None] | None = None
         self._waiting: dict[str, asyncio.Future[_Reply]] = {}
         self._streams: dict[str, asyncio.Queue[study.ChallengeView | None]] = {}
@@ -155,12 +160,25 @@ class StudyRelay:
             )
 
     async def stop(self) -> None:
-        """Stop listening: requests for this worker's sessions are refused from now on."""
-        for task in [self._listener, *self._forwards.values(), *self._retries]:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Stop listening: requests for this worker's sessions are refused from now on.
+
+        The listener is asked to end (it looks after each read, at most a second) rather
+        than cancelled mid-read: redis-py's cluster pub/sub can swallow a cancellation
+        inside its read and then wait for ever, which held the shutdown. A listener that
+        has not ended within ``STOP_WAIT_S`` is cancelled, and one that ignores even that
+        is left behind (the process is stopping) with a warning — never a hung stop."""
+        self._stopping = True
+        if self._listener is not None:
+            done, _ = await asyncio.wait({self._listener}, timeout=STOP_WAIT_S)
+            if not done:
+                self._listener.cancel()
+                done, _ = await asyncio.wait({self._listener}, timeout=STOP_WAIT_S)
+            if not done:
+                logger.warning("study relay: the listener did not stop; left behind")
+        for task in [*self._forwards.values(), *self._retries]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         self._listener = None
         self._forwards.clear()
 
@@ -318,7 +336,7 @@ class StudyRelay:
         (at once, then backing off to once a second while Redis stays away)."""
         delay = 0.05
         cluster = is_cluster(redis)
-        while True:
+        while not self._stopping:
             pubsub: Any = redis.pubsub()
             # a cluster's pub/sub keeps a connection per node and reads shard channels
             # with get_sharded_message; one server's delivers them to get_message
@@ -328,7 +346,7 @@ class StudyRelay:
                 await pubsub.ssubscribe(self.channel(self.live.worker))
                 self._listening = True
                 delay = 0.05
-                while True:
+                while not self._stopping:
                     message = await receive(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         await self._handle(message["data"])
@@ -338,8 +356,8 @@ class StudyRelay:
                 delay = min(2 * delay, 1.0)
             finally:
                 self._listening = False
-                with contextlib.suppress(*UNAVAILABLE):
-                    await pubsub.aclose()
+                with contextlib.suppress(*UNAVAILABLE, TimeoutError):
+                    await asyncio.wait_for(pubsub.aclose(), STOP_WAIT_S)
 
     async def _handle(self, data: bytes) -> None:
         try:

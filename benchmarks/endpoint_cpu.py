@@ -57,6 +57,7 @@ from api.store.db import migrate, standalone_transaction
 from benchmarks import common
 from benchmarks.attempts import postgres_database
 from benchmarks.http_app import app_process, hello
+from loadtests.answers import answer_of
 
 QUICK = {"learners": 10, "saves": 2, "echoes": 50, "mode": "sqlite"}
 PREFIX, PASSWORD = "cpu-", "cpu-bench-1"
@@ -177,23 +178,6 @@ def logins(learners: int) -> list[str]:
     return [f"{PREFIX}{n:05d}" for n in range(1, learners + 1)]
 
 
-def response_for(item: dict[str, Any], n: int) -> Any:
-    """A response of the right shape for ``item``."""
-    options = [o["id"] for o in item.get("options", ())]
-    kind = item["kind"]
-    if kind == "single":
-        return options[n % len(options)]
-    if kind == "multiple":
-        return sorted({options[n % len(options)], options[(n + 1) % len(options)]})
-    if kind == "true_false":
-        return n % 2 == 0
-    if kind == "matching":
-        return [
-            item["answers"][(i + n) % len(item["answers"])] for i in range(len(item["prompts"]))
-        ]
-    return f"答案{n}"
-
-
 def echo_batch(meter: Meter, url: str, name: str, count: int, cookies: httpx.Cookies) -> None:
     with httpx.Client(base_url=url, cookies=cookies) as client:
         meter.batch(
@@ -231,7 +215,7 @@ def wave(meter: Meter, url: str, learners: int, saves: int) -> httpx.Cookies:
                         if paper
                         else {"item": "x", "kind": "x"}
                     )
-                    batch = [{"item": item["item"], "seq": n, "response": response_for(item, n)}]
+                    batch = [{"item": item["item"], "seq": n, "response": answer_of(item, n)}]
                     replies.append(client.post(f"/api/attempts/{attempt}/answers", json=batch))
             return replies
 

@@ -49,6 +49,7 @@ from locust.env import Environment
 if __package__ in (None, ""):  # loaded by path as a locustfile: the repository's root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from loadtests.answers import answer_of
 from loadtests.page import PageUser, backoff, env_float, env_range, number, record
 
 PREFIX = os.environ.get("LOADTEST_PREFIX", "load-")
@@ -85,23 +86,6 @@ def _opening(environment: Environment, **_: Any) -> None:
     global _open_at
     given = os.environ.get("LOADTEST_OPEN_AT")
     _open_at = float(given) if given else time.time() + SYNC_S
-
-
-def answer_of(item: dict[str, Any], n: int) -> Any:
-    """A response of the right shape for ``item`` (the n-th change of it)."""
-    kind = item["kind"]
-    options = [o["id"] for o in item.get("options", ())]
-    if kind == "single":
-        return options[n % len(options)]
-    if kind == "multiple":
-        return sorted({options[n % len(options)], options[(n + 1) % len(options)]})
-    if kind == "true_false":
-        return n % 2 == 0
-    if kind == "matching":
-        return [
-            item["answers"][(i + n) % len(item["answers"])] for i in range(len(item["prompts"]))
-        ]
-    return f"答案{n}"
 
 
 class ExamTaker(PageUser):

@@ -237,12 +237,15 @@ class Admission:
         self.work = Lane(
             "work", running=running, waiting=waiting, wait_s=wait_s, standing_wait_s=standing
         )
+        # No controlled delay in the password lane: one turn there is a whole argon2 hash
+        # (30–45 ms), so a queue of a few sign-ins is never empty for long, yet moves; a
+        # 50 ms wait would refuse it (schemathesis' five concurrent roles found that).
         self.password = Lane(
             "password",
             running=password_slots,
             waiting=waiting,
             wait_s=wait_s,
-            standing_wait_s=standing,
+            standing_wait_s=wait_s,
         )
         self.wait_s = wait_s
         self.lag = LoopLag()

@@ -13,6 +13,7 @@ CI must never pass by measuring less. Elsewhere the benchmark prints a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from types import FrameType
 
+import psutil
 import redis
 
 POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
@@ -136,3 +138,21 @@ def drop_keys(client: redis.Redis, prefix: str) -> None:
             batch = []
     if batch:
         client.unlink(*batch)
+
+
+def process_cpu(process: psutil.Process) -> float:
+    """CPU seconds (user + system) ``process`` has used."""
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL process on this machine (the server is local; a
+    pool's connections live through a run, so no backend's time is lost): the
+    database's share of a request, measured beside the app's."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in ("postgres", "postmaster"):
+            with contextlib.suppress(psutil.Error):
+                total += process_cpu(process)
+    return total

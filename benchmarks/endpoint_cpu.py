@@ -35,7 +35,6 @@ Results: docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import tempfile
 import time
@@ -106,21 +105,10 @@ class Meter:
         self.failures: list[str] = []
 
     def _cpu(self) -> float:
-        times = self.process.cpu_times()
-        return float(times.user + times.system)
+        return common.process_cpu(self.process)
 
     def _database_cpu(self) -> float | None:
-        """CPU of every PostgreSQL process on this machine (the server is local; the
-        pool's connections live through the run, so no backend's time is lost)."""
-        if not self.postgres:
-            return None
-        total = 0.0
-        for process in psutil.process_iter(["name"]):
-            if process.info["name"] in ("postgres", "postmaster"):
-                with contextlib.suppress(psutil.Error):
-                    times = process.cpu_times()
-                    total += times.user + times.system
-        return total
+        return common.postgres_cpu() if self.postgres else None
 
     def batch(self, name: str, send: Callable[[], Sequence[httpx.Response]], ok: int) -> list[Any]:
         """Run ``send`` (it sends the batch's requests); record the batch; the replies'

@@ -1,37 +1,34 @@
-"""HTTP benchmark: the study hot path (heartbeat + ack) of the real app, against the
-baseline of a hello-world route served by the same server, in one run; and the same hot
-path sent to a second worker that relays it through Redis, against sending it to the
-worker that holds the sessions.
+"""HTTP benchmark: the study hot path (heartbeat + ack) sent to a second worker that
+relays it through Redis, against sending it to the worker that holds the sessions
+(decision 0010); and the servers, set-ups and wrk runner the other HTTP benchmarks share.
 
     .venv/bin/python -m benchmarks.http_app [--http-seconds 10] [--http-connections 32]
                                             [--http-sessions 200]
     .venv/bin/python -m benchmarks.http_app --quick      # tiny sizes, ~30 s (CI)
     uvicorn benchmarks.http_app:create --factory          # the server alone
 
-The server: the real app (settings from the environment, as ``uvicorn
-api.app:create_app --factory`` builds it) plus one hello-world route (``create`` below),
-so the baseline runs in the same process, behind the same middleware; under uvicorn, one
-worker, over a seeded SQLite database, in a subprocess on a free port.
+Each request of the hot path beside bare Litestar, one worker, is
+``benchmarks.hot_path`` (issue 14); this one measures what a relayed request costs.
+
+The servers: the real app (settings from the environment, as ``uvicorn
+api.app:create_app --factory`` builds it) plus one echo route (``create`` below, used by
+``benchmarks.endpoint_cpu``); under uvicorn, one worker each, over a seeded SQLite
+database, in subprocesses on free ports; two of them over one Redis (``--redis-url``,
+default ``EXAMENGINE_TEST_REDIS_URL`` or redis://127.0.0.1:6379/0), the sessions begun on
+the first: heartbeat + ack (1:1) for ``--http-sessions`` learners, each in a study
+session whose challenge is waiting (every ack goes the whole accept path: the study
+ticker ticks every ``--http-tick-ms`` and every ack is accepted until the next tick
+applies the first, so a load run must end within one tick), sent to the first, then to
+the other, which relays each request. Without Redis the run fails under ``CI=true`` and
+prints ``not measured`` elsewhere.
 
 Measured with ``wrk`` (one thread; figures from another load generator would not compare,
-so without ``wrk`` the run stops: ``apt-get install -y wrk``, or ``make bench``):
-
-- hello-world POST without and with a learner's session cookie;
-- heartbeat + ack (1:1) for ``--http-sessions`` learners each in a study session whose
-  challenge is waiting, so that every ack goes the whole accept path: the study ticker
-  ticks every ``--http-tick-ms`` and every ack is accepted until the next tick applies
-  the first, so a load run must end within one tick;
-- two workers (two uvicorn processes) over one Redis (``--redis-url``, default
-  ``EXAMENGINE_TEST_REDIS_URL`` or redis://127.0.0.1:6379/0), the sessions begun on the
-  first: the mix sent to it, then to the other, which relays each request (decision
-  0010). Without Redis the run fails under ``CI=true`` and prints ``not measured``
-  elsewhere.
-
-A request answered ≥ 400 makes the run fail, after the tables: a figure from failing
+so without ``wrk`` the run stops: ``apt-get install -y wrk``, or ``make bench``). A
+request answered ≥ 400 makes the run fail, after the tables: a figure from failing
 requests measures the error path.
 
 ``--quick``: 5 learners, 4 connections, 1 s load runs without warm-ups and a 3 s study
-tick: every request kind on both set-ups; the figures mean nothing.
+tick; the figures mean nothing.
 
 ``benchmarks.challenges --parts http`` runs this benchmark too. Nothing here is a test:
 it prints tables; results go in docs/benchmarks.md.
@@ -61,7 +58,7 @@ from msgspec import Struct
 from sqlmodel import col, select
 
 from api.app import create_app
-from api.cli.demo import ACCOUNTS, DEMO_LEARNER, load_demo
+from api.cli.demo import load_demo
 from api.services import study
 from api.services.passwords import hash_password
 from api.settings import DatabaseSettings
@@ -132,7 +129,15 @@ def free_port() -> int:
 def seed_database(root: Path, learners: int) -> str:
     """A migrated SQLite database with the demo, a study plan and ``learners`` learners
     enrolled in it; its URL."""
-    database = DatabaseSettings(url=f"sqlite:///{root / 'bench.db'}")
+    url = f"sqlite:///{root / 'bench.db'}"
+    seed_study(url, learners)
+    return url
+
+
+def seed_study(url: str, learners: int) -> None:
+    """Migrate the database at ``url``; the demo, a study plan and ``learners`` learners
+    enrolled in it."""
+    database = DatabaseSettings(url=url)
     migrate(database.url)
     with standalone_transaction(database) as session:
         load_demo(session, now=datetime.now(UTC))
@@ -147,7 +152,6 @@ def seed_database(root: Path, learners: int) -> str:
             study.enroll(
                 session, learner_id=user.id, plan=BENCH_PLAN.key, now=int(time.time() * 1000)
             )
-    return database.url
 
 
 @contextmanager
@@ -324,11 +328,10 @@ Row = Callable[[str, Load, "Load | None"], tuple[str, ...]]
 
 
 def bench_http(args: argparse.Namespace) -> None:
-    """Both set-ups, their tables; fails (after them) if any request was answered ≥ 400."""
-    wrk = common.require_wrk()
+    """The relay's table; fails (after it) if any request was answered ≥ 400."""
     relay = redis_client(args.redis_url)  # checked first: under CI=true, fail at once
     loads: list[Load] = []
-    rows: list[tuple[str, ...]] = []
+    wrk = common.require_wrk()
 
     def measure(url: str, requests: list[Request], seconds: int) -> Load:
         with tempfile.TemporaryDirectory() as scratch:
@@ -351,8 +354,6 @@ def bench_http(args: argparse.Namespace) -> None:
         root = Path(tmp)
         database = seed_database(root, args.http_sessions)
         try:
-            with app_server(root, database, "one", args.http_tick_ms) as url:
-                rows += bench_one_worker(args, url, measure, row)
             if relay is None:
                 relayed = [("two workers", "not measured: Redis is unreachable", "", "", "")]
             else:
@@ -360,12 +361,6 @@ def bench_http(args: argparse.Namespace) -> None:
         finally:
             if relay is not None:
                 relay.close()
-    common.table(
-        f"HTTP, uvicorn 1 worker, wrk, 1 thread, {args.http_connections} connections, {args.http_seconds} s each",
-        ("requests", "requests/s", "latency p50 / p99 ms", "errors", "of hello-world"),
-        rows,
-    )
-    print(f"- {common.load()}; the load generator shares the 2 cores with the server")
     common.table(
         "HTTP, two workers (two uvicorn processes) over one Redis: the study relay (decision 0010)",
         ("requests", "requests/s", "latency p50 / p99 ms", "errors", "of the owner's"),
@@ -378,32 +373,6 @@ def bench_http(args: argparse.Namespace) -> None:
             f"{failed:,} requests were answered ≥ 400 (warm-ups included): these figures "
             "measure an error path (see the errors column)"
         )
-
-
-def bench_one_worker(
-    args: argparse.Namespace, url: str, measure: Measure, row: Row
-) -> list[tuple[str, ...]]:
-    """hello-world (with and without a session cookie) and the study hot path on one
-    worker."""
-    rows: list[tuple[str, ...]] = []
-    seconds = args.http_seconds
-    cookie = login(url, DEMO_LEARNER, next(a.password for a in ACCOUNTS if a.login == DEMO_LEARNER))
-    hello_body = '{"slot": 12345, "seq": 7}'
-    if not args.quick:
-        measure(url, [("/bench/hello", "", hello_body)], 2)  # warm-up
-    print(f"HTTP: {common.load()}", file=sys.stderr)
-    study_mix = study_requests(url, args.http_sessions, args.http_tick_ms)
-    if not args.quick:
-        measure(url, study_mix, 1)  # warm-up
-    hot = measure(url, study_mix, seconds)
-    hello = measure(url, [("/bench/hello", "", hello_body)], seconds)
-    rows.append(row("hello-world POST (same server; no session cookie)", hello, None))
-    with_session = measure(url, [("/bench/hello", cookie, hello_body)], seconds)
-    rows.append(row("hello-world POST with a learner's session cookie", with_session, hello))
-    rows.append(
-        row(f"heartbeat + ack, 1:1, {args.http_sessions:,} study sessions (learners)", hot, hello)
-    )
-    return rows
 
 
 def redis_client(url: str) -> redis.Redis | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import secrets
 import signal
 import threading
@@ -67,7 +68,7 @@ from api.http.schema import (
     openapi_config,
     viewer_assets,
 )
-from api.http.study import StudyController
+from api.http.study import HOT_PATHS, StudyController, StudyHotController
 from api.logging import RequestLog, logging_config
 from api.services.accounts import LockPolicy
 from api.services.study import LiveStudy, closing_policy
@@ -97,6 +98,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     LearnerAttemptsController,
     OperatorAttemptsController,
     StudyController,
+    StudyHotController,
     IntegrityController,
     viewer_assets(),
 ]
@@ -105,8 +107,13 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
 #: readiness probe and the scrape's count take turns: api.http.metrics.PROBE_SLOT).
 BACKGROUND_UNITS = 3
 
-#: Paths that never need the login session (no store read on probes and scrapes).
-_SESSIONLESS = ["^/static/", "^/health$", "^/ready$", "^/metrics", "^/schema"]
+#: Paths that never need the login session (no store read on probes and scrapes, nor on
+#: the study hot path, which is authenticated by its token: api.http.study).
+_SESSIONLESS = ["^/static/", "^/health$", "^/ready$", "^/metrics", "^/schema", *HOT_PATHS]
+
+
+#: Paths whose access lines are sampled (api.logging.RequestLog).
+_QUIET = re.compile("|".join(["^/health$", "^/ready$", *HOT_PATHS]))
 
 
 def create_app(
@@ -130,7 +137,9 @@ def create_app(
         app_name="examengine",
         prefix="examengine",
         group_path=True,
-        exclude=["^/metrics"],
+        # The probes are not traffic; the study hot path counts itself, for less
+        # (api.http.study.HOT_METRICS).
+        exclude=["^/metrics", "^/health$", "^/ready$", *HOT_PATHS],
     )
     security = settings.security
     production = settings.environment == "production"
@@ -164,7 +173,11 @@ def create_app(
             *(
                 []
                 if settings.load_test
-                else [login_rate_limit(security.login_attempts_per_minute).middleware]
+                else [
+                    login_rate_limit(
+                        security.login_attempts_per_minute, exclude=_SESSIONLESS
+                    ).middleware
+                ]
             ),
         ],
         stores=_stores(settings, redis),
@@ -201,7 +214,9 @@ def create_app(
     )
     # Outermost, around Litestar's own exception handling, so that unrouted requests
     # (404, 405) get a request id and an access line too.
-    app.asgi_handler = RequestLog(app.asgi_handler)
+    app.asgi_handler = RequestLog(
+        app.asgi_handler, quiet=_QUIET, sample=settings.server.access_log_sample
+    )
     allow_every_method(app)
     document_replies(app)
     return app

@@ -4,6 +4,9 @@ This module owns the log format (``JsonFormatter``), the logging configuration h
 Litestar (``logging_config``), and ``RequestLog``, the outermost ASGI wrapper that gives
 every request an id (``X-Request-ID``: the caller's, when it is sane, else a new one),
 echoes it, and logs method, path, status, duration and id when the response is done.
+The quiet paths (the study hot path and the probes: most requests, each like the last)
+are sampled — one line in ``sample``, with ``"sampled": N`` — but a refusal (≥ 400) or a
+slow one (≥ ``SLOW_S``) is always logged whole.
 What happened inside a request is logged by whoever knows (services, error handlers);
 they get the request id for free through ``request_id_var``.
 """
@@ -12,9 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +34,9 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 #: What a caller-supplied id may look like; anything else is replaced (log injection).
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+#: A request this slow is always logged, quiet path or not.
+SLOW_S = 1.0
 
 #: LogRecord attributes that are not "extra" fields.
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -84,11 +90,17 @@ def logging_config(level: str) -> LoggingConfig:
 
 
 class RequestLog:
-    """ASGI wrapper: request id in, request id out, one access line per HTTP request."""
+    """ASGI wrapper: request id in, request id out, one access line per HTTP request
+    (one in ``sample`` on a path ``quiet`` matches, unless it failed or was slow)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, *, quiet: re.Pattern[str] | None = None, sample: int = 1
+    ) -> None:
         self.app = app
         self.logger = logging.getLogger(ACCESS_LOGGER)
+        self.quiet = quiet
+        self.sample = max(1, sample)
+        self._skipped = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -119,19 +131,31 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self.logger.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
+            duration = time.perf_counter() - started
+            sampled = 1
+            if (
+                self.quiet is not None
+                and status < 400
+                and duration < SLOW_S
+                and self.quiet.match(scope["path"])
+            ):
+                self._skipped += 1
+                sampled = self._skipped
+                if sampled < self.sample:
+                    sampled = 0
+                else:
+                    self._skipped = 0
+            if sampled and self.logger.isEnabledFor(logging.INFO):
+                extra: dict[str, Any] = {
                     "request_id": request_id,
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                },
-            )
+                    "duration_ms": round(duration * 1000, 3),
+                }
+                if sampled > 1:
+                    extra["sampled"] = sampled  # this line stands for as many requests
+                self.logger.info("%s %s %s", scope["method"], scope["path"], status, extra=extra)
             request_id_var.reset(token)
 
 
@@ -142,4 +166,4 @@ def _request_id(scope: HTTPScope) -> str:
             if _SANE_ID.fullmatch(candidate):
                 return candidate
             break
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as uuid4, without building a UUID

@@ -106,6 +106,10 @@ class ServerSettings(Struct, frozen=True, kw_only=True):
     port: int = 8000
     workers: int = 1
     log_level: LogLevel = "INFO"
+    #: One access line in this many for the quiet paths (the study hot path and the
+    #: probes: most of the traffic, each one like the last); their refusals, errors and
+    #: slow requests are always logged. 1: every request.
+    access_log_sample: int = 100
     #: About two per core: the units of work are mostly Python, and more threads only
     #: contend for the GIL and starve the event loop (at 5,000 learners on SQLite on 2
     #: cores: 16 threads, 56 s worst response; 4 threads, 5.6 s; docs/benchmarks.md).
@@ -431,6 +435,9 @@ VARIABLES: tuple[Variable, ...] = (
              "uvicorn worker processes (default 1; more need EXAMENGINE_REDIS_URL)"),
     Variable("EXAMENGINE_LOG_LEVEL", "server.log_level",
              _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "default INFO"),
+    Variable("EXAMENGINE_ACCESS_LOG_SAMPLE", "server.access_log_sample", _integer(1, 1_000_000),
+             "log one access line in N for study heartbeats, answers and probes; their "
+             "failures and slow requests always (default 100; 1: every request)"),
     Variable("EXAMENGINE_THREADS", "server.threads", _integer(1, 512),
              "requests run at once per process, each on a thread (default 4)"),
     Variable("EXAMENGINE_QUEUE_DEPTH", "server.queue_depth", _integer(0, 100_000),

@@ -28,7 +28,7 @@ from api.http.auth import (
     open_session,
     principal_of,
     requires_role,
-    session_generations,
+    sign_ins_ended,
 )
 from api.http.errors import RAISES
 from api.http.params import LoginRef
@@ -184,7 +184,7 @@ class AccountsController(Controller):
             return reset, _generation(db, reset.account.id)
 
         reset, generation = await uow.run(work)
-        await session_generations(request.app).moved(reset.account.id, generation)
+        await sign_ins_ended(request.app, reset.account.id, generation)
         return reset
 
     @post("/{login:str}/roles", guards=[requires_role("operator")], status_code=200)
@@ -209,7 +209,7 @@ class AccountsController(Controller):
             return changed, user
 
         changed, user = await uow.run(work)
-        await session_generations(request.app).moved(changed.id, user.session_generation)
+        await sign_ins_ended(request.app, changed.id, user.session_generation)
         if changed.id == actor_id:
             open_session(request, user)
         return changed

@@ -66,6 +66,8 @@ SESSION_GENERATIONS_STORE = "session_generations"
 
 #: The session key under which the Principal is stored.
 SESSION_KEY = "principal"
+#: The login session's cookie: its value is the session id.
+SESSION_COOKIE = "examengine_session"
 _ROTATE = "_rotate_session_id"
 _ROTATED_ID = "examengine.rotated_session_id"
 #: The session as loaded (a shallow copy): a reply whose session did not change needs no
@@ -286,6 +288,24 @@ def session_generations(app: Litestar) -> accounts.SessionGenerations:
     return accounts.SessionGenerations(app.stores.get(SESSION_GENERATIONS_STORE), cache)
 
 
+async def sign_ins_ended(app: Litestar, user_id: int, generation: int) -> None:
+    """Every sign-in of the account opened before ``generation`` is over (a password
+    changed or reset, roles changed): their sessions end at their next request
+    (``SessionCheck``) and the account's study session ends now (decision 0022)."""
+    await session_generations(app).moved(user_id, generation)
+    await end_study(app, user_id, session_id=None)
+
+
+async def end_study(app: Litestar, user_id: int, *, session_id: str | None) -> None:
+    """End the learner's study session begun by the sign-in whose session id is
+    ``session_id`` (None: by any sign-in of the account), on whichever worker holds it.
+    Its heartbeats and answers are authenticated without the login session, so the end
+    of a sign-in must reach it."""
+    relay = app.state.study_relay
+    login = None if session_id is None else relay.login_of(session_id)
+    await relay.revoke(user_id, login=login, now=_now_ms(app))
+
+
 class SessionCheck:
     """Middleware, inside the session middleware: a login session opened under an older
     session generation than its account's current one is over — it is emptied (the
@@ -312,7 +332,7 @@ def session_config(*, max_age: int, secure: bool, exclude: list[str]) -> Session
     """Server-side sessions in the app's ``sessions`` store (files or Redis); paths
     matching ``exclude`` (regexes) never touch the store."""
     return SessionConfig(
-        store="sessions", key="examengine_session", max_age=max_age, secure=secure,
+        store="sessions", key=SESSION_COOKIE, max_age=max_age, secure=secure,
         samesite="lax", httponly=True, exclude=exclude,
     )  # fmt: skip
 
@@ -340,7 +360,7 @@ class RetryAfterRateLimit(RateLimitMiddleware):
             raise
 
 
-def login_rate_limit(per_minute: int) -> RateLimitConfig:
+def login_rate_limit(per_minute: int, *, exclude: list[str] | None = None) -> RateLimitConfig:
     """At most ``per_minute`` requests per client address to the routes flagged with
     ``opt={RATE_LIMITED: True}`` (login, registration, password change), counted in the
     ``rate_limit`` store (shared through Redis when configured, else per process); a
@@ -354,6 +374,7 @@ def login_rate_limit(per_minute: int) -> RateLimitConfig:
         store="rate_limit",
         check_throttle_handler=_is_rate_limited,
         middleware_class=RetryAfterRateLimit,
+        exclude=exclude,  # paths that are never flagged: not even the flag is looked up
     )
 
 
@@ -459,10 +480,16 @@ class AuthController(Controller):
         await locks.succeeded(who)
         return _me(user, open_session(request, user))
 
-    @post("/logout", status_code=204, sync_to_thread=False)
-    def logout(self, request: Request[Any, Any, Any]) -> None:
-        """Sign out (also fine when not signed in)."""
+    @post("/logout", status_code=204)
+    async def logout(self, request: Request[Any, Any, Any]) -> None:
+        """Sign out (also fine when not signed in); the study session this sign-in began,
+        if any, ends."""
+        session = request.scope.get("session")
+        data = session.get(SESSION_KEY) if isinstance(session, dict) else None
+        session_id = request.cookies.get(SESSION_COOKIE)
         request.clear_session()
+        if isinstance(data, dict) and isinstance(data.get("user_id"), int) and session_id:
+            await end_study(request.app, data["user_id"], session_id=session_id)
 
     @get("/me", guards=[requires_session], sync_to_thread=True)
     def me(self, request: Request[Any, Any, Any], uow: Uow) -> Me:
@@ -507,7 +534,7 @@ class AuthController(Controller):
             await locks.failed(who, now_ms=now_ms)
             raise WrongPassword
         await locks.succeeded(accounts.lock_keys(changed, changed.login, who.address))
-        await session_generations(request.app).moved(principal.user_id, changed.session_generation)
+        await sign_ins_ended(request.app, principal.user_id, changed.session_generation)
         return _me(changed, open_session(request, changed))
 
 

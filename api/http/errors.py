@@ -457,6 +457,7 @@ STUDY_STATUSES: dict[str, int] = {
     "chapter_not_in_plan": 404,
     "not_enrolled_in_plan": 403,
     "bad_token": 403,
+    "not_your_session": 403,
     "wrong_answer": 422,
     "study_full": 503,
     "study_unavailable": 503,

@@ -22,7 +22,10 @@ elsewhere:
   start on one worker takes over a session on another (no two chapters at once,
   across workers too): the old one is released and hands over its unstored credit;
 - a Server-Sent Events stream opened on a worker that does not hold the session is fed
-  by the owner, which forwards each challenge over the stream's worker channel.
+  by the owner, which forwards each challenge over the stream's worker channel;
+- when a sign-in ends (sign-out, password or role change) the learner's session is
+  revoked on the worker holding it (``revoke``, decision 0022): heartbeats and answers
+  are authenticated without the login session, so its end must reach the study session.
 
 Without Redis (the embedded default, one process) every session is local and the relay
 calls ``LiveStudy`` directly.
@@ -67,6 +70,8 @@ class _Request(Struct, frozen=True, kw_only=True, tag="request"):
     op: str
     token: str = ""
     learner: int = 0
+    #: The asking sign-in's tag (``study.login_tag``); for ``revoke``, "" means any.
+    login: str = ""
     now: int = 0
     position_ms: int = 0
     playing: bool = False
@@ -141,6 +146,11 @@ class StudyRelay:
         self._forwards: dict[str, asyncio.Task[None]] = {}
         self._retries: set[asyncio.Task[bool]] = set()
 
+    def login_of(self, session_id: str) -> str:
+        """The login tag (``study.login_tag``) of the sign-in whose session id is
+        ``session_id`` (the session cookie's value)."""
+        return study.login_tag(session_id, self._secret)
+
     def channel(self, worker: str) -> str:
         return f"{self.prefix}:study:worker:{worker}"
 
@@ -184,10 +194,11 @@ class StudyRelay:
 
     # -- requests ------------------------------------------------------------------
 
-    async def begin(self, info: study.StartInfo, *, now: int) -> study.StudyStatus:
-        """Begin here, taking over the learner's session on any worker."""
+    async def begin(self, info: study.StartInfo, *, now: int, login: str) -> study.StudyStatus:
+        """Begin here for the sign-in ``login``, taking over the learner's session on any
+        worker."""
         if self.redis is None:
-            return self.live.begin(info, now=now)
+            return self.live.begin(info, now=now, login=login)
         key = f"{self.prefix}:study:learner:{info.learner}"
         try:
             current = _text(await self.redis.get(key))
@@ -195,7 +206,7 @@ class StudyRelay:
             # without Redis another worker's session could not be taken over
             raise _unavailable() from None
         carried = await self._release(current, info, now)
-        status = self.live.begin(info, now=now, carried=carried)
+        status = self.live.begin(info, now=now, login=login, carried=carried)
         worker, slot, serial, _ = study.open_token(status.token, self._secret)
         mine = f"{worker}.{slot}.{serial}"
         with contextlib.suppress(*UNAVAILABLE):  # then the next start reads `current`
@@ -205,43 +216,68 @@ class StudyRelay:
         return status
 
     async def heartbeat(
-        self, token: str, *, learner: int, position_ms: int, playing: bool, now: int
+        self, token: str, *, login: str, position_ms: int, playing: bool, now: int
     ) -> study.StudyStatus:
         owner = self._owner(token)
         if owner == self.live.worker:
             return self.live.heartbeat(
-                token, learner=learner, position_ms=position_ms, playing=playing, now=now
+                token, login=login, position_ms=position_ms, playing=playing, now=now
             )
         reply = await self._call(
-            owner, op="heartbeat", token=token, learner=learner, now=now,
+            owner, op="heartbeat", token=token, login=login, now=now,
             position_ms=position_ms, playing=playing,
         )  # fmt: skip
         return msgspec.json.decode(reply.body, type=study.StudyStatus)
 
     async def ack(
-        self, token: str, *, learner: int, seq: int, answer: str | None, now: int
+        self, token: str, *, login: str, seq: int, answer: str | None, now: int
     ) -> study.AckResult:
         owner = self._owner(token)
         if owner == self.live.worker:
-            return self.live.ack(token, learner=learner, seq=seq, answer=answer, now=now)
+            return self.live.ack(token, login=login, seq=seq, answer=answer, now=now)
         reply = await self._call(
-            owner, op="ack", token=token, learner=learner, seq=seq, answer=answer, now=now
+            owner, op="ack", token=token, login=login, seq=seq, answer=answer, now=now
         )
         return msgspec.json.decode(reply.body, type=study.AckResult)
 
+    async def revoke(self, learner: int, *, login: str | None, now: int) -> None:
+        """The sign-in ``login`` ended (None: every sign-in of the account): end the
+        learner's study session it began, on whichever worker holds it, at once. With
+        Redis unreachable, a session on another worker is not reached: it ends when its
+        page stops (idle) — said in the log."""
+        if self.live.revoke(learner, login=login, now=now) or self.redis is None:
+            return
+        try:
+            ref = _text(await self.redis.get(f"{self.prefix}:study:learner:{learner}"))
+        except UNAVAILABLE:
+            logger.warning(
+                "study relay: Redis unreachable; learner %s's session not revoked", learner
+            )
+            return
+        worker = ref.split(".", 1)[0] if ref else ""
+        if not worker or worker == self.live.worker:
+            return
+        try:
+            await self._call(worker, op="revoke", learner=learner, login=login or "", now=now)
+        except credit.StudyError as error:  # gone (its sessions with it) or unreachable
+            if error.code != "session_ended":
+                logger.warning(
+                    "study relay: learner %s's session not revoked: %s", learner, error.code
+                )
+
     async def subscribe(
-        self, token: str, *, learner: int
+        self, token: str, *, login: str
     ) -> tuple[asyncio.Queue[study.ChallengeView | None], str]:
         """A queue of the session's challenges (None: it ended) and a handle for
         ``unsubscribe``; fed by the owner when that is another worker."""
         owner = self._owner(token)
         if owner == self.live.worker:
-            return self.live.subscribe(token, learner=learner), ""
+            return self.live.subscribe(token, login=login), ""
         stream = secrets.token_hex(8)
         queue: asyncio.Queue[study.ChallengeView | None] = asyncio.Queue()
         self._streams[stream] = queue
         try:
-            await self._call(owner, op="subscribe", token=token, learner=learner, stream=stream)
+            await self._call(owner, op="subscribe", token=token, login=login, stream=stream)
         except BaseException:
             del self._streams[stream]
             raise
@@ -391,20 +427,22 @@ class StudyRelay:
             body: Any
             if request.op == "heartbeat":
                 body = live.heartbeat(
-                    request.token, learner=request.learner, position_ms=request.position_ms,
+                    request.token, login=request.login, position_ms=request.position_ms,
                     playing=request.playing, now=request.now,
                 )  # fmt: skip
             elif request.op == "ack":
                 body = live.ack(
-                    request.token, learner=request.learner, seq=request.seq,
+                    request.token, login=request.login, seq=request.seq,
                     answer=request.answer, now=request.now,
                 )  # fmt: skip
+            elif request.op == "revoke":
+                body = live.revoke(request.learner, login=request.login or None, now=request.now)
             elif request.op == "release":
                 body = live.release(
                     request.slot, request.serial, by_chapter=request.by_chapter, now=request.now
                 )
             elif request.op == "subscribe":
-                queue = live.subscribe(request.token, learner=request.learner)
+                queue = live.subscribe(request.token, login=request.login)
                 self._forwards[request.stream] = asyncio.get_running_loop().create_task(
                     self._forward(request, queue)
                 )

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar, get, post
 from litestar.params import FromQuery
@@ -140,6 +141,9 @@ async def test_the_openapi_document_is_served_under_schema(app_client: Client) -
 
 
 async def test_metrics_count_requests_per_path_and_status(app_client: Client) -> None:
+    """Every request but the probes' (not traffic) and the study hot path's (it counts
+    itself: tests/api/test_study.py)."""
+    await app_client.get("/auth/me")
     await app_client.get("/health")
     response = await app_client.get("/metrics")
     assert response.status_code == 200
@@ -147,9 +151,12 @@ async def test_metrics_count_requests_per_path_and_status(app_client: Client) ->
     lines = response.text.splitlines()
     assert any(
         line.startswith("examengine_requests_total{")
-        and 'path="/health"' in line
-        and 'status_code="200"' in line
+        and 'path="/auth/me"' in line
+        and 'status_code="401"' in line
         for line in lines
+    )
+    assert not any(
+        line.startswith("examengine_requests_total{") and 'path="/health"' in line for line in lines
     )
 
 
@@ -287,3 +294,30 @@ async def test_the_front_door_leads_to_the_sign_in_page(app_client) -> None:  # 
     response = await app_client.get("/", follow_redirects=False)
     assert response.status_code in (302, 307)
     assert response.headers["location"] == "/login"
+
+
+async def test_the_quiet_paths_log_one_line_in_n_but_every_failure(
+    app_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Probes and the study hot path are sampled (``access_log_sample``); a refused
+    heartbeat is logged whole; any other path logs every request."""
+    settings = app_settings.replace(
+        server=msgspec.structs.replace(app_settings.server, access_log_sample=3)
+    )
+    migrate(settings.database.url)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+            for _ in range(7):
+                assert (await client.get("/health")).status_code == 200
+            refused = await client.post(
+                "/api/study/heartbeat", json={"token": "x", "position_ms": 0, "playing": True}
+            )
+            assert refused.status_code == 401
+            await client.get("/no/such/page")
+            await client.get("/no/such/page")
+    entries = [json.loads(JsonFormatter().format(r)) for r in caplog.records
+               if r.name == ACCESS_LOGGER]  # fmt: skip
+    health = [e for e in entries if e["path"] == "/health"]
+    assert [e.get("sampled") for e in health] == [3, 3], "the 3rd and 6th of 7, each for 3"
+    assert [e["status"] for e in entries if e["path"] == "/api/study/heartbeat"] == [401]
+    assert len([e for e in entries if e["path"] == "/no/such/page"]) == 2

@@ -106,9 +106,9 @@ GET    /api/attempts/{attempt}/result                     401     200/404 403   
 POST   /api/exams/{exam}/attempts                         401     409     403     403     403     403
 GET    /api/me/plans                                      401     200     403     403     403     403
 POST   /api/me/plans/{plan}/restudy                       401     409     403     403     403     403
-POST   /api/study/heartbeat                               401     200/409 403     403     403     403
-POST   /api/study/ack                                     401     409     403     403     403     403
-GET    /api/study/events                                  401     200/409 403     403     403     403
+POST   /api/study/heartbeat                               403     200/403 403     403     403     403  ! token-authenticated (decision 0022): no session read, so any caller but the sign-in that began the session is 403 not_your_session (401 only with no session cookie at all)
+POST   /api/study/ack                                     403     409/403 403     403     403     403  ! as the heartbeat; own: 409, no challenge waiting
+GET    /api/study/events                                  401     200/403 403     403     403     403  ! other: 403 not_your_session, as the heartbeat
 POST   /api/study/{chapter}/start                         401     200     403     403     403     403
 GET    /api/banks                                         401     403     200     403     403     200
 POST   /api/banks/lint                                    401     403     200     403     403     200

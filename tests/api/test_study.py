@@ -16,6 +16,7 @@ import redis.asyncio
 import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from prometheus_client import REGISTRY
 from redis.cluster import RedisCluster
 from sqlmodel import select
 
@@ -254,6 +255,112 @@ async def test_a_second_tab_takes_over_and_the_first_is_told(
     assert (response.status_code, response.json()["code"]) == (403, "bad_token")
 
 
+async def sign_in_again(client: Client | httpx.AsyncClient) -> httpx.Cookies:
+    """Sign the learner in afresh on ``client`` (as on another device); the cookies of
+    the sign-in it had."""
+    before = httpx.Cookies(client.cookies)
+    client.cookies = httpx.Cookies()
+    response = await client.post(
+        "/auth/login", json={"login": LEARNER, "password": "correct horse"}
+    )
+    assert response.status_code == 200, response.text
+    return before
+
+
+async def refused(
+    client: Client | httpx.AsyncClient, token: str, **request: Any
+) -> tuple[int, str]:
+    response = await client.post(
+        "/api/study/heartbeat",
+        json={"token": token, "position_ms": 1000, "playing": True},
+        **request,
+    )
+    return response.status_code, response.json()["code"]
+
+
+async def test_the_hot_path_needs_the_sign_in_that_began_the_session(
+    client: Client, app: Litestar
+) -> None:
+    """Heartbeats and answers are authenticated by the token and the sign-in's cookie,
+    without a session read (decision 0022): the same learner signed in elsewhere cannot
+    drive this session, and neither can a caller with no session cookie."""
+    token = await start(client, "法规-1")
+    await beat(client, token, 0)
+    first = await sign_in_again(client)
+    assert await refused(client, token) == (403, "not_your_session")
+    ack = await client.post("/api/study/ack", json={"token": token, "seq": 1, "answer": "A"})
+    assert (ack.status_code, ack.json()["code"]) == (403, "not_your_session")
+    assert "其他登录" in ack.json()["detail_zh"]
+    client.cookies = httpx.Cookies()
+    assert await refused(client, token) == (401, "not_authenticated")
+    client.cookies = first
+    await beat(client, token, 1000)
+
+
+async def test_signing_out_ends_the_study_session_at_once_and_keeps_its_credit(
+    client: Client, app: Litestar, clock: ManualClock
+) -> None:
+    token = await played_15_s(client, clock)
+    cookie = client.cookies["examengine_session"]
+    stream = app.state.study.subscribe(token, login=app.state.study_relay.login_of(cookie))
+    response = await client.post("/auth/logout")
+    assert response.status_code == 204
+    assert app.state.study.open_sessions == 0
+    assert stream.get_nowait() is None, "the event stream is told the session ended"
+    replayed = {"headers": {"Cookie": f"examengine_session={cookie}"}}
+    assert await refused(client, token, **replayed) == (409, "session_ended")
+    tick(app)  # stores what the ended session verified
+    await sign_in_again(client)
+    again = await client.post("/api/study/法规-1/start")
+    assert again.json()["position_ms"] == 15_000, "the 15 s played before signing out"
+
+
+async def test_signing_out_elsewhere_leaves_this_session_running(
+    client: Client, app: Litestar, clock: ManualClock
+) -> None:
+    token = await played_15_s(client, clock)
+    here = await sign_in_again(client)
+    assert (await client.post("/auth/logout")).status_code == 204
+    client.cookies = here
+    assert (await beat(client, token, 16_000))["state"] == "active"
+
+
+async def test_a_password_change_elsewhere_ends_the_study_session(
+    client: Client, app: Litestar, clock: ManualClock
+) -> None:
+    token = await played_15_s(client, clock)
+    here = await sign_in_again(client)
+    changed = await client.post(
+        "/auth/password",
+        json={"current_password": "correct horse", "new_password": "another horse 12"},
+    )
+    assert changed.status_code == 200, changed.text
+    assert app.state.study.open_sessions == 0
+    client.cookies = here
+    assert await refused(client, token) == (409, "session_ended")
+
+
+async def test_the_hot_path_counts_itself_in_the_metrics(client: Client, app: Litestar) -> None:
+    """Heartbeats and answers bypass the per-request metrics middleware; their own
+    counter says how many were served and refused, by code."""
+
+    def counted(op: str, outcome: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "examengine_study_requests_total", {"op": op, "outcome": outcome}
+        )
+        return value or 0.0
+
+    before = counted("heartbeat", "ok"), counted("ack", "no_challenge")
+    token = await start(client, "法规-1")
+    await beat(client, token, 0)
+    ack = await client.post("/api/study/ack", json={"token": token, "seq": 7, "answer": "A"})
+    assert ack.status_code == 409
+    assert (counted("heartbeat", "ok"), counted("ack", "no_challenge")) == (
+        before[0] + 1,
+        before[1] + 1,
+    )
+
+
 async def test_server_sent_events_push_a_challenge_the_moment_it_is_issued(
     client: Client, app: Litestar, clock: ManualClock
 ) -> None:
@@ -385,6 +492,21 @@ async def test_a_start_on_another_worker_takes_the_session_over(
 
 
 @pytest.mark.redis
+async def test_signing_out_on_another_worker_ends_the_session_at_once(
+    workers: Workers, clock: ManualClock
+) -> None:
+    a, on_a, b, on_b = workers
+    token = await played_15_s(on_a, clock)
+    cookie = on_a.cookies["examengine_session"]
+    assert (await on_b.post("/auth/logout")).status_code == 204
+    assert (a.state.study.open_sessions, b.state.study.open_sessions) == (0, 0)
+    replayed = {"headers": {"Cookie": f"examengine_session={cookie}"}}
+    on_a.cookies = httpx.Cookies()
+    for client in (on_a, on_b):
+        assert await refused(client, token, **replayed) == (409, "session_ended")
+
+
+@pytest.mark.redis
 async def test_a_stream_on_another_worker_gets_the_challenge_at_once(
     workers: Workers, clock: ManualClock
 ) -> None:
@@ -478,7 +600,7 @@ async def test_with_redis_away_a_start_is_refused_as_unavailable_not_an_error(
     with standalone_transaction(app_settings.database) as db:
         info = study.prepare_start(db, learner_id=world, chapter="法规-1")
     with pytest.raises(credit.StudyError) as refused:
-        await relay.begin(info, now=T0)
+        await relay.begin(info, now=T0, login="")
     assert refused.value.code == "study_unavailable" and "稍后重试" in refused.value.message_zh
     assert app.state.study.open_sessions == 0
     await away.aclose()

@@ -85,16 +85,16 @@ def studied(world: World, live: study.LiveStudy, clock: ManualClock, chapter: st
         info = study.prepare_start(db, learner_id=world.learner, chapter=chapter)
     token = live.begin(info, now=clock.now_ms()).token
     position = 0
-    live.heartbeat(token, learner=world.learner, position_ms=0, playing=True, now=clock.now_ms())
+    live.heartbeat(token, login="", position_ms=0, playing=True, now=clock.now_ms())
     for second in range(1, seconds + 1):
         clock.advance(1000)
         position += 1000
         if second % 15 == 0:
-            live.heartbeat(token, learner=world.learner, position_ms=position, playing=True,
+            live.heartbeat(token, login="", position_ms=position, playing=True,
                            now=clock.now_ms())  # fmt: skip
-        challenge = live.status(token, learner=world.learner, now=clock.now_ms()).challenge
+        challenge = live.status(token, login="", now=clock.now_ms()).challenge
         if challenge is not None and clock.now_ms() - challenge.issued_ms >= 2000:
-            live.ack(token, learner=world.learner, seq=challenge.seq, answer="continue",
+            live.ack(token, login="", seq=challenge.seq, answer="continue",
                      now=clock.now_ms())  # fmt: skip
         ticker.run_once()
     return ticker, token
@@ -195,7 +195,7 @@ def test_a_plan_with_its_own_policy_times_and_treats_its_challenges_by_it(world:
         info = study.prepare_start(db, learner_id=world.learner, chapter="long")
     assert info.policy == GENTLE
     token = live.begin(info, now=T0).token
-    beat = {"learner": world.learner, "playing": True}
+    beat = {"login": "", "playing": True}
     live.heartbeat(token, position_ms=0, now=T0, **beat)
     clock.advance(15_000)
     live.heartbeat(token, position_ms=15_000, now=clock.now_ms(), **beat)
@@ -203,18 +203,18 @@ def test_a_plan_with_its_own_policy_times_and_treats_its_challenges_by_it(world:
     assert live.tick(now=clock.now_ms()).issued == 0
     clock.advance(1_000)
     assert live.tick(now=clock.now_ms()).issued == 1
-    challenge = live.status(token, learner=world.learner, now=clock.now_ms()).challenge
+    challenge = live.status(token, login="", now=clock.now_ms()).challenge
     assert challenge is not None and challenge.kind == "prompt"
     assert challenge.expires_ms - challenge.issued_ms == 5_000
     clock.advance(5_001)
     assert live.tick(now=clock.now_ms()).missed == 1
-    after_miss = live.status(token, learner=world.learner, now=clock.now_ms())
+    after_miss = live.status(token, login="", now=clock.now_ms())
     assert (after_miss.state, after_miss.pending_s, after_miss.credited_s) == ("active", 0, 0)
     missed_at = clock.now_ms()
     live.heartbeat(token, position_ms=36_000, now=missed_at, **beat)  # plays on
     clock.advance(15_000)
     live.heartbeat(token, position_ms=51_000, now=clock.now_ms(), **beat)
-    assert live.status(token, learner=world.learner, now=clock.now_ms()).pending_s == 15
+    assert live.status(token, login="", now=clock.now_ms()).pending_s == 15
     clock.advance(15_000)  # the next challenge 30 s after the miss (re-armed at the miss)
     assert live.tick(now=clock.now_ms()).issued == 1
     # the default policy's pool runs beside it

@@ -36,7 +36,7 @@ from api.services.study.live import HEARTBEAT_S, IDLE_END_MS, LiveStudy
 from api.services.study.plan import decode_plan, load_plan, save_plan
 from api.services.study.pool import Schedulers, closing_policy
 from api.services.study.progress import persist, refresh_study_met, stored_credit
-from api.services.study.token import open_token
+from api.services.study.token import login_tag, open_token
 from api.services.study.wire import (
     AckResult,
     Batch,
@@ -76,6 +76,7 @@ __all__ = [
     "decode_plan",
     "enroll",
     "load_plan",
+    "login_tag",
     "my_plans",
     "open_token",
     "persist",

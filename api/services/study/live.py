@@ -8,6 +8,7 @@ rules (``examengine.credit``) and returns the batch to persist.
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -43,14 +44,25 @@ class _Live:
     """One open study session (mutable; lives in ``LiveStudy._live`` under its slot)."""
 
     __slots__ = (
-        "challenge", "chapter_id", "closing_slot", "dirty", "info", "key", "pool", "serial",
-        "session", "slot", "streams",
+        "challenge", "chapter_id", "closing_slot", "dirty", "info", "key", "login", "pool",
+        "serial", "session", "slot", "streams", "token",
     )  # fmt: skip
 
     def __init__(
-        self, pool: _Pool, slot: int, serial: int, info: StartInfo, session: credit.StudySession
+        self,
+        pool: _Pool,
+        slot: int,
+        serial: int,
+        info: StartInfo,
+        session: credit.StudySession,
+        *,
+        login: str,
     ):
         self.pool = pool
+        #: The tag of the sign-in that began it (``token.login_tag``): only that sign-in
+        #: may heartbeat, answer or follow it, and its end ends the session.
+        self.login = login
+        self.token = ""  # its signed token, made once (LiveStudy.begin)
         #: This process's slot number: the pool's base plus the pool scheduler's slot.
         self.slot = slot
         self.serial = serial
@@ -73,6 +85,12 @@ class LiveStudy:
     Request handlers call ``begin``, ``heartbeat``, ``ack`` and ``subscribe`` on the
     event loop; the ticker calls ``tick`` and ``flush`` on the same loop, so no lock is
     needed.
+
+    Who may act on a session: the bearer of its token (signed: it names the learner)
+    who is signed in under the same sign-in that began it — every call but ``begin``
+    takes that sign-in's ``login`` tag (``token.login_tag`` of the session cookie), so
+    the hot path needs no session-store read (decision 0022). ``revoke`` ends a
+    learner's session when the sign-in ends.
     """
 
     def __init__(
@@ -108,10 +126,12 @@ class LiveStudy:
 
     # -- requests ----------------------------------------------------------------
 
-    def begin(self, info: StartInfo, *, now: int, carried: Carry | None = None) -> StudyStatus:
-        """A new session for ``info`` (the learner's other session here, if any, is taken
-        over; ``carried`` is what one in another worker handed over). ``StudyError
-        study_full`` when the scheduler has no free slot."""
+    def begin(
+        self, info: StartInfo, *, now: int, login: str = "", carried: Carry | None = None
+    ) -> StudyStatus:
+        """A new session for ``info``, begun by the sign-in ``login`` (the learner's other
+        session here, if any, is taken over; ``carried`` is what one in another worker
+        handed over). ``StudyError study_full`` when the scheduler has no free slot."""
         old_slot = self._by_learner.get(info.learner)
         if old_slot is not None:
             carried = self._end(self._live[old_slot], by_chapter=info.chapter.key, now=now)
@@ -136,7 +156,8 @@ class LiveStudy:
             now=now,
         )
         self._serial += 1
-        live = _Live(pool, pool.base + int(slots[0]), self._serial, info, session)
+        live = _Live(pool, pool.base + int(slots[0]), self._serial, info, session, login=login)
+        live.token = _make_token(self.worker, live.slot, live.serial, info.learner, self._secret)
         self._live[live.slot] = live
         self._by_learner[info.learner] = live.slot
         self._record(live, events)
@@ -145,11 +166,11 @@ class LiveStudy:
         return self._status(live, now)
 
     def heartbeat(
-        self, token: str, *, learner: int, position_ms: int, playing: bool, now: int
+        self, token: str, *, login: str, position_ms: int, playing: bool, now: int
     ) -> StudyStatus:
         """Accrue what the core allows; no database write. The reply carries the due
         challenge, if any."""
-        live = self._resolve(token, learner)
+        live = self._resolve(token, login)
         session, events = credit.heartbeat(
             live.session, position_ms=position_ms, playing=playing, now=now, rules=self.rules
         )
@@ -161,11 +182,11 @@ class LiveStudy:
             self._closing_wanted.append(live.slot)
         return self._status(live, now)
 
-    def ack(self, token: str, *, learner: int, seq: int, answer: str | None, now: int) -> AckResult:
+    def ack(self, token: str, *, login: str, seq: int, answer: str | None, now: int) -> AckResult:
         """Queue the answer to the due challenge (a list append); the tick applies it.
         ``StudyError wrong_answer`` (the learner may try again within the window) or
         ``no_challenge`` (nothing with this number is waiting)."""
-        live = self._resolve(token, learner)
+        live = self._resolve(token, login)
         challenge = live.challenge
         if challenge is None or challenge.seq != seq:
             raise _error("no_challenge", f"no challenge {seq} is waiting for an answer",
@@ -180,8 +201,8 @@ class LiveStudy:
             pool.scheduler.ack(live.slot - pool.base, seq, now)
         return AckResult(seq=seq, queued=True, server_ms=now)
 
-    def status(self, token: str, *, learner: int, now: int) -> StudyStatus:
-        return self._status(self._resolve(token, learner), now)
+    def status(self, token: str, *, login: str, now: int) -> StudyStatus:
+        return self._status(self._resolve(token, login), now)
 
     def release(self, slot: int, serial: int, *, by_chapter: str, now: int) -> Carry | None:
         """End exactly the session ``slot``/``serial`` names, if it is still open here
@@ -191,10 +212,22 @@ class LiveStudy:
             return None
         return self._end(live, by_chapter=by_chapter, now=now)
 
-    def subscribe(self, token: str, *, learner: int) -> asyncio.Queue[ChallengeView | None]:
+    def revoke(self, learner: int, *, login: str | None, now: int) -> bool:
+        """End the learner's session here if the sign-in ``login`` began it (any sign-in
+        when None: the account's sessions were ended — a password or role change). What
+        it verified is kept (the next flush stores it), as when a session idles out.
+        Whether one was ended."""
+        slot = self._by_learner.get(learner)
+        live = None if slot is None else self._live.get(slot)
+        if live is None or (login is not None and live.login != login):
+            return False
+        self._end(live, by_chapter="", now=now)
+        return True
+
+    def subscribe(self, token: str, *, login: str) -> asyncio.Queue[ChallengeView | None]:
         """A queue that receives the session's challenges as they are issued (and None
         when the session ends): the Server-Sent Events stream reads it."""
-        live = self._resolve(token, learner)
+        live = self._resolve(token, login)
         queue: asyncio.Queue[ChallengeView | None] = asyncio.Queue()
         if live.challenge is not None:
             queue.put_nowait(live.challenge)
@@ -407,27 +440,33 @@ class LiveStudy:
             for e in events
         )
 
-    def _resolve(self, token: str, learner: int) -> _Live:
-        """The live session the token names: signed by us, its slot held by this
-        learner (the scheduler's owner array), and not taken over since."""
-        worker, slot, serial, owner = open_token(token, self._secret)
+    def _resolve(self, token: str, login: str) -> _Live:
+        """The live session the token names: signed by us, its slot held by the learner
+        it names (the scheduler's owner array), not taken over since — and begun by the
+        sign-in ``login`` (``StudyError not_your_session`` otherwise)."""
+        worker, slot, serial, learner = open_token(token, self._secret)
         live = self._live.get(slot) if worker == self.worker else None
-        if live is not None and (
-            owner != learner or not live.pool.scheduler.owns(slot - live.pool.base, learner)
-        ):
+        if live is not None and not live.pool.scheduler.owns(slot - live.pool.base, learner):
             live = None
         if live is None or live.serial != serial:
             raise _error(
                 "session_ended",
-                "this study session has ended (studied elsewhere, or idle); start again",
-                "本次学习已结束（已在其他窗口学习或长时间未操作），请重新开始",
+                "this study session has ended (studied elsewhere, signed out, or idle); "
+                "start again",
+                "本次学习已结束（已在其他窗口学习、已退出登录或长时间未操作），请重新开始",
+            )
+        if not hmac.compare_digest(live.login, login):
+            raise _error(
+                "not_your_session",
+                "this study session was begun by another sign-in; open the chapter again",
+                "本次学习由其他登录开始，请重新打开该章节",
             )
         return live
 
     def _status(self, live: _Live, now: int) -> StudyStatus:
         s = live.session
         return StudyStatus(
-            token=_make_token(self.worker, live.slot, live.serial, s.learner, self._secret),
+            token=live.token,
             chapter=s.chapter,
             cycle=s.cycle,
             state=s.state.value,

@@ -1,5 +1,6 @@
 """Study tokens: ``worker.slot.serial.learner`` signed with the service's secret (HMAC
-SHA-256), made by ``LiveStudy`` and opened by it and by the relay.
+SHA-256), made by ``LiveStudy`` and opened by it and by the relay; and login tags, which
+bind a study session to the sign-in that began it (decision 0022).
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ def _make_token(worker: str, slot: int, serial: int, learner: int, secret: bytes
 
 def _signature(body: str, secret: bytes) -> str:
     return hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def login_tag(session_id: str, secret: bytes) -> str:
+    """The tag of a sign-in: an HMAC of its session id (the session cookie's value), so
+    neither memory nor Redis holds a usable session id. "" for no session id."""
+    if not session_id:
+        return ""
+    return hmac.new(secret, b"login:" + session_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def open_token(token: str, secret: bytes) -> tuple[str, int, int, int]:

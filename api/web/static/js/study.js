@@ -142,7 +142,8 @@ function sessionEnded() {
 }
 
 function failed(error) {
-  if (error instanceof ApiError && (error.code === "session_ended" || error.code === "bad_token")) {
+  const over = ["session_ended", "bad_token", "not_your_session", "not_authenticated"];
+  if (error instanceof ApiError && over.includes(error.code)) {
     sessionEnded();
     return;
   }
@@ -151,9 +152,22 @@ function failed(error) {
 
 // -------------------------------------------------------------------- heartbeat
 
+// A heartbeat is authenticated by its token and the sign-in's cookie without reading
+// the sign-in (decision 0022), so it does not keep the sign-in alive: while studying,
+// renew it now and then, as any page request would.
+const RENEW_MS = 10 * 60 * 1000;
+let renewedAt = Date.now();
+
+function keepSignedIn() {
+  if (Date.now() - renewedAt < RENEW_MS) return;
+  renewedAt = Date.now();
+  api("GET", "/auth/me").catch(() => {}); // a failure shows on the next heartbeat
+}
+
 async function beat() {
   clearTimeout(session.beatTimer);
   if (!session.token || session.state === "ended") return;
+  keepSignedIn();
   try {
     const reply = await api("POST", "/api/study/heartbeat", {
       token: session.token,
@@ -248,7 +262,8 @@ async function answer(shown, optionId, button) {
       beat();
       return;
     }
-    if (error instanceof ApiError && (error.code === "session_ended" || error.code === "bad_token")) {
+    const over = ["session_ended", "bad_token", "not_your_session", "not_authenticated"];
+  if (error instanceof ApiError && over.includes(error.code)) {
       sessionEnded();
       return;
     }

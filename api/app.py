@@ -10,7 +10,9 @@ access line per request with its X-Request-ID.
 
 To add routes, append controllers or handlers to ``ROUTE_HANDLERS`` (or pass them to
 ``create_app(route_handlers=...)`` in tests); to map a domain exception, add one line to
-``api.http.errors.EXCEPTION_HANDLERS``.
+``api.http.errors.EXCEPTION_HANDLERS``. Routes that never read the login session (probes,
+static files, the study hot path) are ``SESSIONLESS_HANDLERS``: the session layers are
+not even passed through for them.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 
 import numpy as np
 from anyio import to_thread
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -76,7 +78,7 @@ from api.settings import Settings
 from api.store.db import UnitOfWork, make_engine, provide_uow, session_factory
 from api.store.files import FileStore
 from api.store.redis_client import AsyncRedis, connect
-from api.web import PAGE_HANDLERS, template_config
+from api.web import PAGE_HANDLERS, STATIC_HANDLERS, template_config
 from api.workers.study_relay import StudyRelay
 from api.workers.study_ticker import StudyTicker
 from api.workers.sweeper import Sweeper
@@ -85,11 +87,11 @@ from examengine.clock import Clock
 
 logger = logging.getLogger("api.app")
 
-#: The app's routes. Register a new controller by appending it here.
+#: The app's routes of signed-in use, behind the login session, its check, the CSRF
+#: token on forms and the login rate limit. Register a new controller by appending it
+#: here.
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *PAGE_HANDLERS,
-    health,
-    ready,
     AuthController,
     register,
     AccountsController,
@@ -98,19 +100,24 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     LearnerAttemptsController,
     OperatorAttemptsController,
     StudyController,
-    StudyHotController,
     IntegrityController,
+]
+
+#: Routes that never read the login session: the probes, the study hot path
+#: (authenticated by its token: api.http.study), static files and the API viewer's
+#: assets; and /metrics and /schema, which create_app adds. The session layers are
+#: mounted on a router around ROUTE_HANDLERS only, so these pass through none of them.
+SESSIONLESS_HANDLERS: list[ControllerRouterHandler] = [
+    health,
+    ready,
+    StudyHotController,
+    *STATIC_HANDLERS,
     viewer_assets(),
 ]
 
 #: Units of work beside the requests': the sweeper, the study ticker, the probes (the
 #: readiness probe and the scrape's count take turns: api.http.metrics.PROBE_SLOT).
 BACKGROUND_UNITS = 3
-
-#: Paths that never need the login session (no store read on probes and scrapes, nor on
-#: the study hot path, which is authenticated by its token: api.http.study).
-_SESSIONLESS = ["^/static/", "^/health$", "^/ready$", "^/metrics", "^/schema", *HOT_PATHS]
-
 
 #: Paths whose access lines are sampled (api.logging.RequestLog).
 _QUIET = re.compile("|".join(["^/health$", "^/ready$", *HOT_PATHS]))
@@ -124,7 +131,8 @@ def create_app(
 ) -> Litestar:
     """The app for ``settings`` (read from ``os.environ`` when None).
 
-    ``route_handlers`` are added after ``ROUTE_HANDLERS`` (tests use it for probe routes).
+    ``route_handlers`` are added after ``ROUTE_HANDLERS``, behind the login session
+    (tests use it for probe routes).
     ``clock`` is the one clock of the app (``app.state.clock``; the system clock unless a
     test passes a ``ManualClock``): handlers and the sweeper read it once per request or
     tick.
@@ -143,13 +151,25 @@ def create_app(
     )
     security = settings.security
     production = settings.environment == "production"
-    sessions = session_config(
-        max_age=security.session_max_age, secure=production, exclude=_SESSIONLESS
-    )
+    sessions = session_config(max_age=security.session_max_age, secure=production)
     origins = security.public_origins or default_origins(settings.server.host, settings.server.port)
-    csrf = csrf_config(secret=security.secret_key, secure=production, exclude=_SESSIONLESS)
+    csrf = csrf_config(secret=security.secret_key, secure=production)
+    signed_in = Router(
+        path="/",
+        route_handlers=[*ROUTE_HANDLERS, *route_handlers],
+        middleware=[
+            DefineMiddleware(FormCsrf, config=csrf),
+            sessions.middleware,
+            SessionCheck,
+            *(
+                []
+                if settings.load_test
+                else [login_rate_limit(security.login_attempts_per_minute).middleware]
+            ),
+        ],
+    )
     app = Litestar(
-        route_handlers=[*ROUTE_HANDLERS, MetricsController, *route_handlers],
+        route_handlers=[signed_in, *SESSIONLESS_HANDLERS, MetricsController],
         dependencies={"uow": Provide(provide_uow, sync_to_thread=False)},
         exception_handlers=exception_handlers(),
         request_class=ApiRequest,
@@ -167,18 +187,6 @@ def create_app(
                 retry_after_max_s=settings.server.retry_after_max_s,
             ),
             DefineMiddleware(SameSiteOnly, origins=frozenset(origins)),
-            DefineMiddleware(FormCsrf, config=csrf),
-            sessions.middleware,
-            SessionCheck,
-            *(
-                []
-                if settings.load_test
-                else [
-                    login_rate_limit(
-                        security.login_attempts_per_minute, exclude=_SESSIONLESS
-                    ).middleware
-                ]
-            ),
         ],
         stores=_stores(settings, redis),
         template_config=template_config(),

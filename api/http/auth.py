@@ -73,6 +73,10 @@ _ROTATED_ID = "examengine.rotated_session_id"
 #: The session as loaded (a shallow copy): a reply whose session did not change needs no
 #: write when the store is away.
 _LOADED = "examengine.session_loaded"
+#: Session key: when the session was last written (wall-clock seconds, the store's).
+_RENEWED = "_renewed_at"
+#: An unchanged session is written back (expiry slid, cookie re-sent) at most this often.
+RENEW_EVERY_S = 60
 
 logger = logging.getLogger("api.http.auth")
 #: The session key of the device id an attempt is bound to.
@@ -221,7 +225,9 @@ def metrics_access(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteH
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
-    """Server-side sessions that get a fresh id at login (no session fixation)."""
+    """Server-side sessions that get a fresh id at login (no session fixation), written
+    back only when a request changed them or once in ``RENEW_EVERY_S`` (the sliding
+    expiry moves in steps of a minute; every other request reads the store only)."""
 
     def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
         rotated = connection.scope["state"].get(_ROTATED_ID)
@@ -238,6 +244,14 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         self, scope_session: Any, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> None:
         rotate = isinstance(scope_session, dict) and scope_session.pop(_ROTATE, False)
+        unchanged = not rotate and scope_session == connection.scope["state"].get(_LOADED)
+        if unchanged and isinstance(scope_session, dict) and scope_session:
+            renewed = scope_session.get(_RENEWED)
+            if isinstance(renewed, int) and 0 <= time.time() - renewed < RENEW_EVERY_S:
+                return  # renewed a moment ago: no write, no Set-Cookie (both slide later)
+        if isinstance(scope_session, dict) and scope_session:
+            # the store's clock (its expiry is wall time), not the app's
+            scope_session[_RENEWED] = int(time.time())
         try:
             if rotate:
                 old = connection.cookies.get(self.config.key)
@@ -248,12 +262,11 @@ class RotatingSessionBackend(ServerSideSessionBackend):
                 connection.scope["state"][_ROTATED_ID] = self.generate_session_id()
             await super().store_in_message(scope_session, message, connection)
         except UNAVAILABLE as error:
-            self._store_away(scope_session, rotate, message, connection, error)
+            self._store_away(unchanged, message, connection, error)
 
     def _store_away(
         self,
-        scope_session: Any,
-        rotate: bool,
+        unchanged: bool,
         message: Message,
         connection: ASGIConnection[Any, Any, Any, Any],
         error: Exception,
@@ -263,7 +276,6 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         rewritten (the stored one keeps its expiry); one it changed (a sign-in, a
         sign-out) could not be kept, so the reply becomes 503 + Retry-After and the client
         tries again — the reply has started, so its body stays the handler's."""
-        unchanged = not rotate and scope_session == connection.scope["state"].get(_LOADED)
         logger.warning(
             "session store unavailable (%s) on %s; %s",
             type(error).__name__,
@@ -328,12 +340,11 @@ class SessionCheck:
         await self.app(scope, receive, send)
 
 
-def session_config(*, max_age: int, secure: bool, exclude: list[str]) -> SessionConfig:
-    """Server-side sessions in the app's ``sessions`` store (files or Redis); paths
-    matching ``exclude`` (regexes) never touch the store."""
+def session_config(*, max_age: int, secure: bool) -> SessionConfig:
+    """Server-side sessions in the app's ``sessions`` store (files or Redis)."""
     return SessionConfig(
         store="sessions", key=SESSION_COOKIE, max_age=max_age, secure=secure,
-        samesite="lax", httponly=True, exclude=exclude,
+        samesite="lax", httponly=True,
     )  # fmt: skip
 
 
@@ -360,7 +371,7 @@ class RetryAfterRateLimit(RateLimitMiddleware):
             raise
 
 
-def login_rate_limit(per_minute: int, *, exclude: list[str] | None = None) -> RateLimitConfig:
+def login_rate_limit(per_minute: int) -> RateLimitConfig:
     """At most ``per_minute`` requests per client address to the routes flagged with
     ``opt={RATE_LIMITED: True}`` (login, registration, password change), counted in the
     ``rate_limit`` store (shared through Redis when configured, else per process); a
@@ -374,7 +385,6 @@ def login_rate_limit(per_minute: int, *, exclude: list[str] | None = None) -> Ra
         store="rate_limit",
         check_throttle_handler=_is_rate_limited,
         middleware_class=RetryAfterRateLimit,
-        exclude=exclude,  # paths that are never flagged: not even the flag is looked up
     )
 
 

@@ -166,12 +166,12 @@ class FormCsrf(CSRFMiddleware):
             raise
 
 
-def csrf_config(*, secret: str, secure: bool, exclude: list[str]) -> CSRFConfig:
+def csrf_config(*, secret: str, secure: bool) -> CSRFConfig:
     """Litestar's CSRF settings: the ``csrftoken`` cookie (readable by the pages' script,
     SameSite=Lax, Secure in production) and the ``x-csrftoken`` header."""
     return CSRFConfig(
         secret=secret, cookie_name="csrftoken", header_name="x-csrftoken",
-        cookie_secure=secure, cookie_httponly=False, cookie_samesite="lax", exclude=exclude,
+        cookie_secure=secure, cookie_httponly=False, cookie_samesite="lax",
     )  # fmt: skip
 
 

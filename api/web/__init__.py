@@ -1,8 +1,9 @@
 """The browser pages: server-rendered Jinja templates (api/web/templates) with small plain
 JavaScript modules (api/web/static/js), zh-CN first with an English switch.
 
-``PAGE_HANDLERS`` is what ``api.app`` registers: the front door, the learner's, authors'
-and proctors' pages, and ``/static``. Shared machinery (language, the
+``PAGE_HANDLERS`` is what ``api.app`` registers behind the login session: the front
+door, the learner's, authors' and proctors' pages; ``STATIC_HANDLERS`` (``/static``) it
+registers without. Shared machinery (language, the
 signed-in principal, page guards, rendering) is ``api.web.common``.
 """
 
@@ -23,7 +24,7 @@ PAGE_HANDLERS: list[ControllerRouterHandler] = [
     AuthorPages,
     ProctorPages,
     StudyPages,
-    static_router(),
 ]
+STATIC_HANDLERS: list[ControllerRouterHandler] = [static_router()]
 
-__all__ = ["PAGE_HANDLERS", "template_config"]
+__all__ = ["PAGE_HANDLERS", "STATIC_HANDLERS", "template_config"]

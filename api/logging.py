@@ -28,6 +28,7 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 ACCESS_LOGGER = "api.access"
 REQUEST_ID_HEADER = "x-request-id"
+_ID_HEADER = REQUEST_ID_HEADER.encode()
 
 #: The current request's id, for every log record made while serving it.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -119,13 +120,11 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [
-                    (name, value)
-                    for name, value in message.get("headers", [])
-                    if name.lower() != REQUEST_ID_HEADER.encode()
+                # the app never sets this header itself: appended, not replaced
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (_ID_HEADER, request_id.encode()),
                 ]
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
-                message["headers"] = headers
             await send(message)
 
         try:
@@ -161,7 +160,7 @@ class RequestLog:
 
 def _request_id(scope: HTTPScope) -> str:
     for name, value in scope["headers"]:
-        if name == REQUEST_ID_HEADER.encode():
+        if name == _ID_HEADER:
             candidate = value.decode("latin-1")
             if _SANE_ID.fullmatch(candidate):
                 return candidate

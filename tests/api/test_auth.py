@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from litestar.types import ControllerRouterHandler
 
 from api.app import create_app
+from api.http import auth
 from api.http.auth import requires_role
 from api.http.errors import PROBLEM_JSON
 from api.services.accounts import LockPolicy
@@ -103,6 +104,25 @@ async def test_an_unknown_login_gets_the_same_answer_as_a_wrong_password(
     wrong = await app_client.post("/auth/login", json={"login": AUTHOR, "password": "x"})
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.json() == wrong.json()
+
+
+async def test_an_unchanged_session_is_written_back_once_a_minute_not_every_request(
+    app_client: Client, add_user: AddUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every request reads the session; only a change, or the first request a minute
+    after the last write, writes it (expiry slid, cookie re-sent)."""
+    add_user(AUTHOR, "author")
+    assert await login(app_client, AUTHOR) == 200
+    quiet = [await app_client.get("/auth/me") for _ in range(3)]
+    assert [r.status_code for r in quiet] == [200] * 3
+    written = [c for r in quiet for c in r.headers.get_list("set-cookie")]
+    assert not [c for c in written if c.startswith("examengine_session=")], written
+    monkeypatch.setattr(auth, "RENEW_EVERY_S", 0)  # as if the minute were over
+    renewed = await app_client.get("/auth/me")
+    assert renewed.status_code == 200
+    assert any(c.startswith("examengine_session=") for c in renewed.headers.get_list("set-cookie"))
+    assert (await app_client.post("/auth/logout")).status_code == 204  # a change: written
+    assert (await app_client.get("/auth/me")).status_code == 401
 
 
 async def test_logout_ends_the_session(app_client: Client, add_user: AddUser) -> None:

@@ -137,7 +137,11 @@ class ApiRequest(Request[Any, Any, Any]):
             raise MalformedJson(str(exc)) from None
         except RecursionError:
             raise BodyTooDeep(MAX_JSON_DEPTH) from None
-        check_json(value)
+        if b"\\" in body or body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH:
+            # Without a backslash no string can hold a control character (a raw one is
+            # malformed JSON), and with so few brackets nothing nests too deep: most
+            # bodies (every heartbeat) skip the walk.
+            check_json(value)
         self._json = self._connection_state.json = value
         return value
 

@@ -535,8 +535,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=10, help="each load run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument(
-        "--exam-connections", type=int, default=8,
-        help="for the exam rows: each holds a thread, and admission refuses what waits",
+        "--exam-connections", type=int, default=4,
+        help="for the exam rows: each holds one of the 4 threads (admission refuses what waits long)",
     )  # fmt: skip
     parser.add_argument("--learners", type=int, default=200, help="in study and in exams")
     parser.add_argument("--tick-ms", type=int, default=TICK_MS, help="the study ticker's tick")

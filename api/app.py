@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import secrets
 import signal
 import threading
@@ -70,7 +69,7 @@ from api.http.schema import (
     openapi_config,
     viewer_assets,
 )
-from api.http.study import HOT_PATHS, StudyController, StudyHotController
+from api.http.study import HOT_PATHS, HOT_ROUTES, StudyController, StudyHotController
 from api.logging import RequestLog, logging_config
 from api.services.accounts import LockPolicy
 from api.services.study import LiveStudy, closing_policy
@@ -120,7 +119,7 @@ SESSIONLESS_HANDLERS: list[ControllerRouterHandler] = [
 BACKGROUND_UNITS = 3
 
 #: Paths whose access lines are sampled (api.logging.RequestLog).
-_QUIET = re.compile("|".join(["^/health$", "^/ready$", *HOT_PATHS]))
+_QUIET = frozenset({"/health", "/ready", *HOT_ROUTES})
 
 
 def create_app(

@@ -25,7 +25,7 @@ from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.logging.config import LoggingConfig
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 ACCESS_LOGGER = "api.access"
 REQUEST_ID_HEADER = "x-request-id"
@@ -96,7 +96,7 @@ class RequestLog:
     (one in ``sample`` on a path ``quiet`` matches, unless it failed or was slow)."""
 
     def __init__(
-        self, app: ASGIApp, *, quiet: re.Pattern[str] | None = None, sample: int = 1
+        self, app: ASGIApp, *, quiet: frozenset[str] = frozenset(), sample: int = 1
     ) -> None:
         self.app = app
         self.logger = logging.getLogger(ACCESS_LOGGER)
@@ -113,9 +113,6 @@ class RequestLog:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        await self._http(scope, receive, send)
-
-    async def _http(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
         request_id = _sent_id(scope) or f"{self._id_prefix}{next(self._ids):016x}"
         scope["state"]["request_id"] = request_id
         token = request_id_var.set(request_id)
@@ -138,12 +135,7 @@ class RequestLog:
         finally:
             duration = time.perf_counter() - started
             sampled = 1
-            if (
-                self.quiet is not None
-                and status < 400
-                and duration < SLOW_S
-                and self.quiet.match(scope["path"])
-            ):
+            if status < 400 and duration < SLOW_S and scope["path"] in self.quiet:
                 self._skipped += 1
                 sampled = self._skipped
                 if sampled < self.sample:
@@ -164,7 +156,7 @@ class RequestLog:
             request_id_var.reset(token)
 
 
-def _sent_id(scope: HTTPScope) -> str | None:
+def _sent_id(scope: Scope) -> str | None:
     """The caller's request id, when it sent a sane one."""
     for name, value in scope["headers"]:
         if name == _ID_HEADER:

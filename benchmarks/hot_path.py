@@ -457,7 +457,7 @@ def report(
 def layers() -> list[tuple[str, Any]]:
     """The layers of a request, outermost first: (label, the function that runs it)."""
     return [
-        ("access log and request id (RequestLog)", RequestLog._http),
+        ("access log and request id (RequestLog)", RequestLog.__call__),
         ("Litestar's exception layer", ExceptionHandlerMiddleware.__call__),
         ("metrics (Prometheus)", PrometheusMiddleware.__call__),
         ("admission", Admission.__call__),

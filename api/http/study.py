@@ -48,8 +48,9 @@ from examengine.credit import StudyError
 #: How soon a browser reconnects its event stream when the server closed it to restart.
 RECONNECT_MS = 2000
 #: The requests authenticated by their study token and the sign-in's cookie alone (no
-#: session store read): regexes of their paths, for the layers that leave them out.
-HOT_PATHS = ["^/api/study/heartbeat$", "^/api/study/ack$"]
+#: session store read): their paths, and as regexes for the layers that leave them out.
+HOT_ROUTES = ("/api/study/heartbeat", "/api/study/ack")
+HOT_PATHS = [f"^{route}$" for route in HOT_ROUTES]
 #: Route ``opt`` flag of those routes (the authorization matrix test reads it).
 TOKEN_AUTH = "study_token_auth"
 

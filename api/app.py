@@ -205,6 +205,8 @@ def create_app(
                 # The generations this process read or wrote (auth.session_generations).
                 "session_generations": {},
                 "clock": clock,
+                # The site's own origins (the same-site check; the study socket's too).
+                "origins": frozenset(origins),
                 # Set when SIGTERM or SIGINT arrives: long-lived streams close at once
                 # instead of holding the graceful shutdown for its whole timeout.
                 "draining": asyncio.Event(),

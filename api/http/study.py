@@ -29,15 +29,17 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, WebSocket, get, post, websocket
 from litestar.datastructures import State
+from litestar.exceptions import WebSocketDisconnect
 from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from msgspec import Meta, Struct
 from prometheus_client import Counter, Histogram
 
 from api.http.auth import SESSION_COOKIE, principal_of, requires_role
-from api.http.errors import RAISES, NotAuthenticated
+from api.http.csrf import CrossSiteRequest, same_site
+from api.http.errors import RAISES, ApiError, NotAuthenticated
 from api.http.params import ChapterKey, PlanKey, StudyToken
 from api.http.schema import replying_in
 from api.services import study
@@ -209,6 +211,162 @@ class StudyController(Controller):
         return ServerSentEvent(stream())
 
 
+# --------------------------------------------------------------- the study socket
+
+#: The longest message a study socket takes (a heartbeat or an answer is under 100 bytes).
+MAX_SOCKET_MESSAGE = 1024
+#: Close codes (the 4000s are the application's): the page falls back to HTTP on any
+#: other close, and starts the chapter again on these.
+CLOSE_ENDED, CLOSE_NOT_SIGNED_IN, CLOSE_REFUSED, CLOSE_RESTARTING = 4000, 4401, 4403, 1012
+
+
+class SocketBeat(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True,
+                 tag_field="op", tag="beat"):  # fmt: skip
+    position_ms: Position
+    playing: bool
+
+
+class SocketAck(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True,
+                tag_field="op", tag="ack"):  # fmt: skip
+    seq: Annotated[int, Meta(ge=1, le=2**31 - 1)]
+    answer: Annotated[str, Meta(max_length=120)] | None = None
+
+
+_SOCKET_DECODER = msgspec.json.Decoder(SocketBeat | SocketAck)
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def _frame(op: str, body: object = None) -> bytes:
+    """One message to the page: ``{"op": …, "body": …}``."""
+    return b'{"op":"' + op.encode() + b'","body":' + _ENCODE(body) + b"}"
+
+
+def _refusal(code: str, detail: str, detail_zh: str) -> bytes:
+    return _frame("error", {"code": code, "detail": detail, "detail_zh": detail_zh})
+
+
+class _StudySocket:
+    """One learner's study socket: heartbeats and answers in, replies and pushed
+    challenges out, in order, over one connection (decision 0022)."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any], relay: StudyRelay, token: str) -> None:
+        self.socket = socket
+        self.relay = relay
+        self.token = token
+        self.state = socket.app.state
+        self.login = ""
+
+    async def _send(self, frame: bytes) -> None:
+        """A text frame (a browser hands a binary one to the page as a Blob)."""
+        await self.socket.send_data(frame, mode="text")
+
+    async def refuse_with(self, error: ApiError, close: int) -> None:
+        await self.refuse(error.code, error.detail, error.detail_zh, close)
+
+    async def refuse(self, code: str, detail: str, detail_zh: str, close: int) -> None:
+        await self._send(_refusal(code, detail, detail_zh))
+        await self.socket.close(code=close, reason=code)
+
+    async def run(self) -> None:
+        socket = self.socket
+        await socket.accept()
+        if not same_site(socket.headers, origins=self.state.origins):
+            await self.refuse_with(CrossSiteRequest(), CLOSE_REFUSED)
+            return
+        session_id = socket.cookies.get(SESSION_COOKIE)
+        if not session_id or session_id == "null":
+            await self.refuse_with(NotAuthenticated(), CLOSE_NOT_SIGNED_IN)
+            return
+        self.login = self.relay.login_of(session_id)
+        try:
+            queue, handle = await self.relay.subscribe(self.token, login=self.login)
+        except StudyError as error:
+            await self.refuse(error.code, error.message, error.message_zh, _close_for(error.code))
+            return
+        try:
+            await self._serve(queue)
+        finally:
+            await self.relay.unsubscribe(self.token, queue, handle)
+
+    async def _serve(self, queue: asyncio.Queue[study.ChallengeView | None]) -> None:
+        draining: asyncio.Event = self.state.draining
+        stop = asyncio.ensure_future(draining.wait())
+        received = asyncio.ensure_future(self.socket.receive_data("text"))
+        pushed = asyncio.ensure_future(queue.get())
+        try:
+            while True:
+                await asyncio.wait((received, pushed, stop), return_when=asyncio.FIRST_COMPLETED)
+                if stop.done():
+                    await self.socket.close(code=CLOSE_RESTARTING, reason="restarting")
+                    return
+                if pushed.done():
+                    challenge = pushed.result()
+                    if challenge is None:
+                        await self._send(_frame("ended"))
+                        await self.socket.close(code=CLOSE_ENDED, reason="session_ended")
+                        return
+                    await self._send(_frame("challenge", challenge))
+                    pushed = asyncio.ensure_future(queue.get())
+                if received.done():
+                    try:
+                        text = received.result()
+                    except WebSocketDisconnect:
+                        return
+                    if not await self._answer(text):
+                        return
+                    received = asyncio.ensure_future(self.socket.receive_data("text"))
+        finally:
+            for task in (received, pushed, stop):
+                task.cancel()
+
+    async def _answer(self, text: str | bytes) -> bool:
+        """Answer one message; False when the session is over (the socket closed)."""
+        if len(text) > MAX_SOCKET_MESSAGE:
+            await self._send(_refusal(
+                "message_too_long", f"a message is at most {MAX_SOCKET_MESSAGE} bytes",
+                f"每条消息最多 {MAX_SOCKET_MESSAGE} 字节",
+            ))  # fmt: skip
+            return True
+        try:
+            message = _SOCKET_DECODER.decode(text)
+        except msgspec.DecodeError as error:
+            await self._send(_refusal(
+                "bad_message", f"the message is not a heartbeat or an answer: {error}",
+                f"消息不是心跳或回答：{error}",
+            ))  # fmt: skip
+            return True
+        relay, now = self.relay, _now(self.state)
+        try:
+            if isinstance(message, SocketBeat):
+                status = await _BEAT.run(lambda: relay.heartbeat(
+                    self.token, login=self.login, position_ms=message.position_ms,
+                    playing=message.playing, now=now,
+                ))  # fmt: skip
+                await self._send(_frame("status", status))
+            else:
+                acked = await _ACK.run(lambda: relay.ack(
+                    self.token, login=self.login, seq=message.seq, answer=message.answer,
+                    now=now,
+                ))  # fmt: skip
+                await self._send(_frame("ack", acked))
+        except StudyError as error:
+            code = _close_for(error.code)
+            await self._send(_refusal(error.code, error.message, error.message_zh))
+            if code != 0:
+                await self.socket.close(code=code, reason=error.code)
+                return False
+        return True
+
+
+def _close_for(code: str) -> int:
+    """The close code a study refusal ends the socket with (0: the socket stays)."""
+    if code in ("session_ended", "bad_token", "not_your_session"):
+        return CLOSE_ENDED
+    if code in ("study_unavailable", "study_full"):
+        return CLOSE_RESTARTING  # the page falls back to HTTP, which retries
+    return 0
+
+
 class StudyHotController(Controller):
     """The study hot path: heartbeats and challenge answers, authenticated by the study
     token and the sign-in's cookie (see the module docstring), no session read."""
@@ -233,6 +391,16 @@ class StudyHotController(Controller):
                 now=_now(state),
             )
         )
+
+    @websocket("/socket")
+    async def socket(self, socket: WebSocket[Any, Any, Any], token: StudyToken) -> None:
+        """Heartbeats and answers over one WebSocket, the challenges pushed down it
+        (``{"op": "beat", "position_ms", "playing"}`` and ``{"op": "ack", "seq",
+        "answer"}`` in; ``{"op": "status" | "ack" | "challenge" | "ended" | "error",
+        "body"}`` out, replies in order). Authenticated once, at the handshake, as the
+        heartbeat is; the page falls back to HTTP and the event stream when it cannot
+        open one."""
+        await _StudySocket(socket, _relay(socket.app.state), token).run()
 
     @post("/ack", summary="Answer the due challenge (applied at the next tick)",
           status_code=200)  # fmt: skip

@@ -40,6 +40,7 @@ from typing import Any
 
 import pytest
 from litestar import Litestar
+from litestar.routes import WebSocketRoute
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
@@ -109,6 +110,7 @@ POST   /api/me/plans/{plan}/restudy                       401     409     403   
 POST   /api/study/heartbeat                               403     200/403 403     403     403     403  ! token-authenticated (decision 0022): no session read, so any caller but the sign-in that began the session is 403 not_your_session (401 only with no session cookie at all)
 POST   /api/study/ack                                     403     409/403 403     403     403     403  ! as the heartbeat; own: 409, no challenge waiting
 GET    /api/study/events                                  401     200/403 403     403     403     403  ! other: 403 not_your_session, as the heartbeat
+WS     /api/study/socket                                  4000    101/4000 4000   4000    4000    4000 ! a WebSocket: 101 it stays open, else its close code — 4000 the session is not this sign-in's (not_your_session), 4401 no session cookie at all
 POST   /api/study/{chapter}/start                         401     200     403     403     403     403
 GET    /api/banks                                         401     403     200     403     403     200
 POST   /api/banks/lint                                    401     403     200     403     403     200
@@ -184,7 +186,7 @@ class Row:
         return any(n in self.path for n in ("{attempt}", "{login}")) or self.path in TOKEN_ROWS
 
 
-TOKEN_ROWS = {"/api/study/heartbeat", "/api/study/ack", "/api/study/events"}
+TOKEN_ROWS = {"/api/study/heartbeat", "/api/study/ack", "/api/study/events", "/api/study/socket"}
 
 
 def parse(table: str) -> list[Row]:
@@ -210,6 +212,8 @@ def app_routes(app: Litestar) -> set[tuple[str, str]]:
     """Every (method, path) the app answers, path parameters as ``{}``."""
     found = set()
     for route in app.routes:
+        if isinstance(route, WebSocketRoute):
+            found.add(("WS", PLACEHOLDER.sub("{}", route.path)))
         for method in getattr(route, "methods", ()):
             if method not in {"HEAD", "OPTIONS"}:
                 found.add((method, PLACEHOLDER.sub("{}", route.path)))
@@ -395,6 +399,8 @@ async def call(world: World, row: Row, values: dict[str, str]) -> tuple[int, str
     """The status and the start of the body of ``row``'s request."""
     if row.path == "/api/study/events":
         return await open_stream(world, fill(row.path, values), values["token"])
+    if row.method == "WS":
+        return await open_socket(world, fill(row.path, values), values["token"])
     answer = await world.client.request(
         row.method, fill(row.path, values), follow_redirects=False, **request_of(row, values)
     )
@@ -436,6 +442,46 @@ async def open_stream(world: World, path: str, token: str) -> tuple[int, str]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     return status, b"".join(body)[:120].decode(errors="replace")
+
+
+async def open_socket(world: World, path: str, token: str) -> tuple[int, str]:
+    """A WebSocket straight to the app: 101 if it is accepted and stays open, else the
+    code it is closed with; the first message it sent."""
+    closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        if not sent and "connect" not in sent:
+            sent.append("connect")
+            return {"type": "websocket.connect"}
+        await asyncio.Event().wait()  # the page keeps the socket open, sending nothing
+        return {"type": "websocket.disconnect", "code": 1000}  # pragma: no cover
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            sent.append(message.get("text") or message.get("bytes", b"").decode())
+        elif message["type"] == "websocket.close" and not closed.done():
+            closed.set_result(message.get("code", 1000))
+
+    cookie = "; ".join(f"{k}={v}" for k, v in world.client.cookies.items())
+    scope = {
+        "type": "websocket", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        "scheme": "ws", "path": path, "raw_path": path.encode(),
+        "query_string": f"token={token}".encode(), "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"cookie", cookie.encode())],
+        "client": ("127.0.0.1", 1), "server": ("testserver", 80), "state": {},
+        "subprotocols": [],
+    }  # fmt: skip
+    task = asyncio.create_task(world.app(scope, receive, send))  # type: ignore[arg-type]
+    try:
+        status = await asyncio.wait_for(asyncio.shield(closed), timeout=0.3)
+    except TimeoutError:
+        status = 101
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return status, (sent[1] if len(sent) > 1 else "")[:120]
 
 
 @pytest.mark.parametrize("world", ROLES, indirect=True)

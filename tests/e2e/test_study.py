@@ -86,11 +86,17 @@ async def chapter_credit(page: Any) -> int:
 
 
 @SCALED_TOO
+@pytest.mark.parametrize("transport", ["socket", "http"])
 async def test_the_challenge_pauses_study_and_an_answer_resumes_it_with_credit(
-    page: Any, studying_learner: Learner, shot: Any
+    page: Any, studying_learner: Learner, shot: Any, transport: str
 ) -> None:
+    """Over the study socket, and over HTTP and the event stream where a WebSocket
+    cannot be opened (here: the browser has none)."""
+    if transport == "http":
+        await page.add_init_script("delete window.WebSocket")
     await open_chapter(page, studying_learner)
     study_root = page.locator("#study")
+    await expect(study_root).to_have_attribute("data-transport", transport)
     dialog = page.get_by_role("dialog", name="学习验证")
     await expect(dialog).to_be_visible(timeout=8_000)
     await expect(study_root).to_have_attribute("data-playing", "false")

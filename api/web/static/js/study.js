@@ -1,6 +1,7 @@
 // The study page: a simulated player (play/pause, a position advancing in real time),
 // heartbeats to the study API, the credited-time counter, and the anti-idle challenge
-// dialog fed both by heartbeat replies and by the Server-Sent Events stream.
+// dialog fed both by heartbeat replies and by pushes — over one WebSocket when it opens
+// (heartbeats and answers on it too), else over HTTP and the Server-Sent Events stream.
 //
 // Time: the challenge's countdown is the server's (issued_ms/expires_ms against the
 // server's clock, estimated from its last reply and the monotonic clock).
@@ -133,6 +134,7 @@ function setState(state) {
 
 function sessionEnded() {
   stopEvents();
+  closeSocket(false);
   clearTimeout(session.beatTimer);
   closeChallenge();
   setState("ended");
@@ -141,13 +143,120 @@ function sessionEnded() {
   statusNode.dataset.kind = "ended";
 }
 
+/** Refusals that mean this page's study session is over (start the chapter again). */
+const ENDED = ["session_ended", "bad_token", "not_your_session", "not_authenticated"];
+
 function failed(error) {
-  const over = ["session_ended", "bad_token", "not_your_session", "not_authenticated"];
-  if (error instanceof ApiError && over.includes(error.code)) {
+  if (error instanceof ApiError && ENDED.includes(error.code)) {
     sessionEnded();
     return;
   }
   showError(alertNode, error);
+}
+
+// ---------------------------------------------------------------------- socket
+
+// Heartbeats and answers go over one WebSocket when it opens (decision 0022), the
+// challenges pushed down it. When it cannot open, or drops, the page carries on over
+// HTTP and the event stream (what was sent on the socket and not answered is sent again
+// over HTTP) and tries the socket again later, backing off.
+const socket = { ws: null, pending: [], retryMs: 5000, retryTimer: 0 };
+/** Close codes: the session is over (4000) or not this sign-in's (4401). */
+const SOCKET_ENDED = [4000, 4401];
+
+function openSocket() {
+  closeSocket();
+  root.dataset.transport = "http";
+  if (typeof WebSocket === "undefined" || !session.token) {
+    listen();
+    return;
+  }
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  let ws;
+  try {
+    ws = new WebSocket(`${scheme}://${location.host}/api/study/socket?token=${encodeURIComponent(session.token)}`);
+  } catch {
+    listen();
+    return;
+  }
+  ws.addEventListener("open", () => {
+    if (ws.retired) return;
+    socket.ws = ws;
+    socket.retryMs = 5000;
+    stopEvents();
+    root.dataset.transport = "socket";
+  });
+  ws.addEventListener("message", (event) => {
+    try {
+      onSocketMessage(JSON.parse(event.data));
+    } catch {
+      // a malformed message: the next heartbeat's reply says the same
+    }
+  });
+  ws.addEventListener("close", (event) => {
+    if (socket.ws === ws) socket.ws = null;
+    const pending = socket.pending.splice(0);
+    if (ws.retired) return;
+    if (SOCKET_ENDED.includes(event.code)) {
+      pending.forEach((p) => p.reject(new ApiError(409, { code: "session_ended" })));
+      sessionEnded();
+      return;
+    }
+    root.dataset.transport = "http";
+    pending.forEach((p) => api("POST", p.path, p.body).then(p.resolve, p.reject));
+    if (session.state === "ended") return;
+    listen();
+    clearTimeout(socket.retryTimer);
+    socket.retryTimer = setTimeout(() => {
+      if (session.state !== "ended" && !socket.ws) openSocket();
+    }, socket.retryMs);
+    socket.retryMs = Math.min(socket.retryMs * 2, 10 * 60 * 1000);
+  });
+}
+
+/** Close the socket; what it was still to answer goes over HTTP (`resend`) or is
+ * dropped (the session is over). */
+function closeSocket(resend = true) {
+  clearTimeout(socket.retryTimer);
+  const ws = socket.ws;
+  socket.ws = null;
+  if (ws) {
+    ws.retired = true;
+    ws.close(1000);
+  }
+  const pending = socket.pending.splice(0);
+  if (resend) pending.forEach((p) => api("POST", p.path, p.body).then(p.resolve, p.reject));
+}
+
+function onSocketMessage(message) {
+  if (message.op === "challenge") {
+    showChallenge(message.body);
+    return;
+  }
+  if (message.op === "ended") {
+    sessionEnded();
+    return;
+  }
+  const waiting = socket.pending.shift();
+  if (message.op === "error") {
+    const error = new ApiError(0, message.body);
+    if (waiting) waiting.reject(error);
+    else failed(error);
+    return;
+  }
+  if (waiting) waiting.resolve(message.body);
+}
+
+/** A heartbeat or an answer: over the socket when it is open, else over HTTP. */
+function studyCall(path, body, message) {
+  const ws = socket.ws;
+  if (ws && ws.readyState === WebSocket.OPEN) {
+    return new Promise((resolve, reject) => {
+      socket.pending.push({ path, body, resolve, reject });
+      ws.send(JSON.stringify(message));
+    });
+  }
+  return api("POST", path, body);
 }
 
 // -------------------------------------------------------------------- heartbeat
@@ -169,11 +278,12 @@ async function beat() {
   if (!session.token || session.state === "ended") return;
   keepSignedIn();
   try {
-    const reply = await api("POST", "/api/study/heartbeat", {
-      token: session.token,
-      position_ms: Math.round(position()),
-      playing: player.playing,
-    });
+    const at = Math.round(position());
+    const reply = await studyCall(
+      "/api/study/heartbeat",
+      { token: session.token, position_ms: at, playing: player.playing },
+      { op: "beat", position_ms: at, playing: player.playing },
+    );
     alertNode.textContent = "";
     applyStatus(reply);
   } catch (error) {
@@ -247,7 +357,11 @@ async function answer(shown, optionId, button) {
   for (const b of optionsNode.querySelectorAll("button")) b.disabled = true;
   challengeAlert.textContent = "";
   try {
-    await api("POST", "/api/study/ack", { token: session.token, seq: shown.seq, answer: optionId });
+    await studyCall(
+      "/api/study/ack",
+      { token: session.token, seq: shown.seq, answer: optionId },
+      { op: "ack", seq: shown.seq, answer: optionId },
+    );
   } catch (error) {
     if (challenge !== shown) return;
     for (const b of optionsNode.querySelectorAll("button")) b.disabled = false;
@@ -262,8 +376,7 @@ async function answer(shown, optionId, button) {
       beat();
       return;
     }
-    const over = ["session_ended", "bad_token", "not_your_session", "not_authenticated"];
-  if (error instanceof ApiError && over.includes(error.code)) {
+    if (error instanceof ApiError && ENDED.includes(error.code)) {
       sessionEnded();
       return;
     }
@@ -331,7 +444,7 @@ async function start() {
     player.positionMs = reply.position_ms >= durationMs ? 0 : reply.position_ms;
     session.state = "starting";
     applyStatus(reply);
-    listen();
+    openSocket();
     if (session.state === "complete") statusNode.textContent = t("js.study.complete");
   } catch (error) {
     showError(alertNode, error);
@@ -350,5 +463,8 @@ playButton.addEventListener("click", () => {
 });
 restartButton.addEventListener("click", () => start());
 setInterval(render, 500);
-window.addEventListener("pagehide", () => stopEvents());
+window.addEventListener("pagehide", () => {
+  stopEvents();
+  closeSocket();
+});
 start();

@@ -12,7 +12,8 @@ wave on PostgreSQL: one and two sweepers, the bare UPDATE),
 ``challenges`` (the anti-idle schedulers, in-process and Redis), ``http_app`` (the
 study hot path relayed between two workers, with ``wrk``), ``hot_path`` (each of the
 app's most frequent requests beside bare Litestar, with ``wrk``, server CPU and a
-profile layer by layer), ``session_check`` (what the session
+profile layer by layer), ``study_socket`` (a heartbeat over the study socket against
+HTTP, and 10,000 sockets held by one worker), ``session_check`` (what the session
 generation check adds to a request) and ``endpoint_cpu`` (server CPU per request of an
 exam start wave's endpoints, beside bare Litestar's). ``challenges`` runs here without its ``http``
 part, which is ``http_app``'s.
@@ -46,6 +47,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("challenges", ("--parts", "inprocess,heapq,apscheduler,redis")),
     ("http_app", ()),
     ("hot_path", ("--profile",)),
+    ("study_socket", ()),
     ("session_check", ()),
     ("endpoint_cpu", ()),
 )
@@ -82,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     wanted = args.only.split(",")
     if unknown := sorted(set(wanted) - set(known)):
         parser.error(f"unknown benchmarks: {', '.join(unknown)}; known: {', '.join(known)}")
-    if {"http_app", "hot_path"} & set(wanted) and shutil.which("wrk") is None:
+    if {"http_app", "hot_path", "study_socket"} & set(wanted) and shutil.which("wrk") is None:
         parser.exit(1, f"wrk is not on PATH: {WRK_HELP}\n")  # before the long runs
     outcomes: list[tuple[str, int, float]] = []
     began = time.perf_counter()

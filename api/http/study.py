@@ -285,6 +285,8 @@ class _StudySocket:
             return
         try:
             await self._serve(queue)
+        except (WebSocketDisconnect, OSError):
+            return  # the page went away between a message and its reply (or a push)
         finally:
             await self.relay.unsubscribe(self.token, queue, handle)
 

@@ -11,7 +11,9 @@ option is tried again, a 503 is retried). Mid-study Redis is restarted — once 
 What it checks (and the test, tests/load/test_redis_restart.py, asserts):
 
 - the learners stay signed in: their login sessions are in Redis, and the AOF brings them
-  back (without it every learner would be signed out by a restart);
+  back (without it every learner would be signed out by a restart) — each learner reads
+  its sign-in (``/auth/me``) every other heartbeat, as the study page renews it (a
+  heartbeat itself reads no login session: decision 0022);
 - the app keeps answering while Redis is away: 200, or 503 + Retry-After for what needs
   Redis (a request relayed to another worker, a sign-in), never a 500, never a hang (every
   request has a 10 s limit), and it recovers by itself (``/ready`` is 200 again);
@@ -55,6 +57,9 @@ CHAPTER = "demo-law-1"
 #: outage plus the retries, so an answer delayed by the restart is still in time).
 CHALLENGE_MIN_S, CHALLENGE_MAX_S, WINDOW_S = 2, 3, 8
 BEAT_S = 0.5
+#: Every so many heartbeats a learner reads its sign-in (``/auth/me``), as the study page
+#: renews it: the check that nobody was signed out, and a request that needs Redis.
+SIGN_IN_CHECK_EVERY = 2
 REQUEST_TIMEOUT_S = 10.0
 
 
@@ -197,8 +202,15 @@ class Learner:
 
 async def _post(client: httpx.AsyncClient, learner: Learner, path: str, body: Any) -> Any:
     """The reply's JSON when 200; None otherwise (counted, and noted if it must not be)."""
+    return await _request(client, learner, "POST", path, body)
+
+
+async def _request(
+    client: httpx.AsyncClient, learner: Learner, method: str, path: str, body: Any = None
+) -> Any:
+    """``_post`` for any method (``body`` None: none sent)."""
     try:
-        reply = await client.post(path, json=body)
+        reply = await client.request(method, path, json=body)
     except httpx.TimeoutException:
         learner.problems.append(f"{path}: no answer within {REQUEST_TIMEOUT_S} s (a hang)")
         return None
@@ -259,12 +271,19 @@ async def study(url: str, learner: Learner, stop: asyncio.Event) -> None:
             learner.problems.append("could not sign in and start before the drill")
             return
         token, began = started["token"], time.monotonic()
+        beats = 0
         while not stop.is_set():
             position = int((time.monotonic() - began) * 1000)
             body = {"token": token, "position_ms": position, "playing": True}
             status = await _post(client, learner, "/api/study/heartbeat", body)
             if status is not None and status.get("challenge"):
                 await _answer(client, learner, token, status["challenge"])
+            beats += 1
+            if beats % SIGN_IN_CHECK_EVERY == 0:
+                # A heartbeat reads no login session (decision 0022); the page renews
+                # its sign-in now and then, which does: 401 here is a lost sign-in, 503
+                # is Redis away
+                await _request(client, learner, "GET", "/auth/me")
             await asyncio.sleep(BEAT_S)
 
 

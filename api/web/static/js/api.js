@@ -5,7 +5,8 @@ import { lang, t } from "./i18n.js";
 export class ApiError extends Error {
   constructor(status, problem, retryAfterMs = null) {
     const text = (lang === "zh" ? problem.detail_zh : problem.detail) || problem.detail || t("js.unknown_error");
-    super(text);
+    // the engine's English messages are sentence fragments ("that is not the right answer")
+    super(text.charAt(0).toUpperCase() + text.slice(1));
     this.name = "ApiError";
     this.status = status;
     this.code = problem.code || "";

@@ -146,7 +146,7 @@ def create_app(
         prefix="examengine",
         group_path=True,
         # The probes are not traffic; the study hot path counts itself, for less
-        # (api.http.study.HOT_METRICS).
+        # (api.http.study.HOT_REQUESTS, HOT_SECONDS).
         exclude=["^/metrics", "^/health$", "^/ready$", *HOT_PATHS],
     )
     security = settings.security

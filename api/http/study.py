@@ -53,8 +53,6 @@ RECONNECT_MS = 2000
 #: session store read): their paths, and as regexes for the layers that leave them out.
 HOT_ROUTES = ("/api/study/heartbeat", "/api/study/ack")
 HOT_PATHS = [f"^{route}$" for route in HOT_ROUTES]
-#: Route ``opt`` flag of those routes (the authorization matrix test reads it).
-TOKEN_AUTH = "study_token_auth"
 
 T = TypeVar("T")
 
@@ -96,6 +94,25 @@ class _HotMeter:
 
 
 _BEAT, _ACK = _HotMeter("heartbeat"), _HotMeter("ack")
+
+
+async def _heartbeat(
+    relay: StudyRelay, token: str, login: Callable[[], str], *, position_ms: int,
+    playing: bool, now: int,
+) -> study.StudyStatus:  # fmt: skip
+    """A heartbeat, by HTTP or over the socket, counted and timed (a refusal of the
+    sign-in, ``login()``, too)."""
+    return await _BEAT.run(lambda: relay.heartbeat(
+        token, login=login(), position_ms=position_ms, playing=playing, now=now
+    ))  # fmt: skip
+
+
+async def _ack(
+    relay: StudyRelay, token: str, login: Callable[[], str], *, seq: int, answer: str | None,
+    now: int,
+) -> study.AckResult:  # fmt: skip
+    """An answer, by HTTP or over the socket, counted and timed."""
+    return await _ACK.run(lambda: relay.ack(token, login=login(), seq=seq, answer=answer, now=now))
 
 
 Token = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -256,6 +273,10 @@ class _StudySocket:
         self.state = socket.app.state
         self.login = ""
 
+    def _login(self) -> str:
+        """The tag of the sign-in the socket was opened under (checked at the handshake)."""
+        return self.login
+
     async def _send(self, frame: bytes) -> None:
         """A text frame (a browser hands a binary one to the page as a Blob)."""
         await self.socket.send_data(frame, mode="text")
@@ -340,16 +361,13 @@ class _StudySocket:
         relay, now = self.relay, _now(self.state)
         try:
             if isinstance(message, SocketBeat):
-                status = await _BEAT.run(lambda: relay.heartbeat(
-                    self.token, login=self.login, position_ms=message.position_ms,
-                    playing=message.playing, now=now,
-                ))  # fmt: skip
+                status = await _heartbeat(relay, self.token, self._login,
+                                          position_ms=message.position_ms,
+                                          playing=message.playing, now=now)  # fmt: skip
                 await self._send(_frame("status", status))
             else:
-                acked = await _ACK.run(lambda: relay.ack(
-                    self.token, login=self.login, seq=message.seq, answer=message.answer,
-                    now=now,
-                ))  # fmt: skip
+                acked = await _ack(relay, self.token, self._login, seq=message.seq,
+                                   answer=message.answer, now=now)  # fmt: skip
                 await self._send(_frame("ack", acked))
         except StudyError as error:
             code = _close_for(error.code)
@@ -375,7 +393,7 @@ class StudyHotController(Controller):
 
     path = "/api/study"
     tags = ["study"]
-    opt = {RAISES: (StudyError, NotAuthenticated), TOKEN_AUTH: True}
+    opt = {RAISES: (StudyError, NotAuthenticated)}
 
     @post("/heartbeat", summary="Where the player is: credit so far, a due challenge",
           status_code=200)  # fmt: skip
@@ -384,15 +402,10 @@ class StudyHotController(Controller):
     ) -> study.StudyStatus:
         state = request.app.state
         relay = _relay(state)
-        return await _BEAT.run(
-            lambda: relay.heartbeat(
-                data.token,
-                login=login_of(request, relay),
-                position_ms=data.position_ms,
-                playing=data.playing,
-                now=_now(state),
-            )
-        )
+        return await _heartbeat(
+            relay, data.token, lambda: login_of(request, relay),
+            position_ms=data.position_ms, playing=data.playing, now=_now(state),
+        )  # fmt: skip
 
     @websocket("/socket")
     async def socket(self, socket: WebSocket[Any, Any, Any], token: StudyToken) -> None:
@@ -411,12 +424,7 @@ class StudyHotController(Controller):
     ) -> study.AckResult:
         state = request.app.state
         relay = _relay(state)
-        return await _ACK.run(
-            lambda: relay.ack(
-                data.token,
-                login=login_of(request, relay),
-                seq=data.seq,
-                answer=data.answer,
-                now=_now(state),
-            )
-        )
+        return await _ack(
+            relay, data.token, lambda: login_of(request, relay),
+            seq=data.seq, answer=data.answer, now=_now(state),
+        )  # fmt: skip

@@ -85,7 +85,7 @@ from api.settings import DatabaseSettings
 from api.store.db import standalone_transaction
 from benchmarks import common
 from benchmarks.attempts import postgres_database
-from benchmarks.http_app import app_process, seed_database, seed_study, study_requests
+from benchmarks.http_app import app_process, read_wrk, seed_database, seed_study, study_requests
 from loadtests.answers import answer_of
 
 QUICK = {
@@ -263,15 +263,7 @@ class Server:
                 while not profile.exists() and time.monotonic() < deadline:
                     time.sleep(0.1)
                 time.sleep(0.5)  # written whole
-        line = next(x for x in out.splitlines() if x.startswith("BENCH "))
-        total, p50, p99 = line.split()[1:]
-        rps = next(float(x.split()[1]) for x in out.splitlines() if x.startswith("Requests/sec:"))
-        failed = sum(
-            int(x.rsplit(":", 1)[1]) for x in out.splitlines() if "Non-2xx or 3xx responses" in x
-        )
-        sockets = next((x.strip() for x in out.splitlines() if "Socket errors" in x), "")
-        return Load(name, kind, rps, float(p50), float(p99), int(total), failed, sockets,
-                    cpu_s, database_s)  # fmt: skip
+        return Load(name, kind, *read_wrk(out), cpu_s, database_s)
 
 
 @contextmanager

@@ -264,14 +264,18 @@ def wrk_load(
         [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
         env=env, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    line = next(x for x in out.splitlines() if x.startswith("BENCH "))
-    total, p50, p99 = line.split()[1:]
-    rps = next(float(x.split()[1]) for x in out.splitlines() if x.startswith("Requests/sec:"))
-    errors = sum(
-        int(x.rsplit(":", 1)[1]) for x in out.splitlines() if "Non-2xx or 3xx responses" in x
-    )
-    sockets = next((x.strip() for x in out.splitlines() if "Socket errors" in x), "")
-    return Load(rps, float(p50), float(p99), int(total), errors, sockets)
+    return Load(*read_wrk(out))
+
+
+def read_wrk(out: str) -> tuple[float, float, float, int, int, str]:
+    """What a run of wrk with one of our Lua scripts printed: requests/s, latency p50 and
+    p99 (ms), requests, answers ≥ 400 (wrk's own count) and its socket errors line."""
+    lines = out.splitlines()
+    total, p50, p99 = next(x for x in lines if x.startswith("BENCH ")).split()[1:]
+    rps = next(float(x.split()[1]) for x in lines if x.startswith("Requests/sec:"))
+    failed = sum(int(x.rsplit(":", 1)[1]) for x in lines if "Non-2xx or 3xx responses" in x)
+    sockets = next((x.strip() for x in lines if "Socket errors" in x), "")
+    return rps, float(p50), float(p99), int(total), failed, sockets
 
 
 def login(url: str, login: str, password: str) -> str:

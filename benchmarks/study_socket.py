@@ -41,7 +41,6 @@ from pathlib import Path
 
 import httpx
 import msgspec
-import psutil
 from sqlmodel import col, select
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -169,10 +168,6 @@ async def paced_sockets(
     return rounds
 
 
-def cpu(process: psutil.Process) -> float:
-    return common.process_cpu(process)
-
-
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
@@ -201,10 +196,10 @@ async def measure(server: Server, session_ids: list[str], args: argparse.Namespa
     http = server.load("HTTP heartbeat", "POST", requests, connections=busy)
     sockets = await open_sockets(server.url, session_ids[:busy], tokens[:busy])
     await busy_sockets(sockets, 1 if not args.quick else 0.2)  # warm-up
-    before, started = cpu(process), time.perf_counter()
+    before, started = common.process_cpu(process), time.perf_counter()
     answered = await busy_sockets(sockets, args.seconds)
     wall = time.perf_counter() - started
-    socket_us = (cpu(process) - before) / max(answered, 1) * 1e6
+    socket_us = (common.process_cpu(process) - before) / max(answered, 1) * 1e6
     for socket in sockets:
         await socket.close()
 
@@ -231,10 +226,10 @@ async def measure(server: Server, session_ids: list[str], args: argparse.Namespa
     sockets = await open_sockets(server.url, session_ids, tokens)
     await asyncio.sleep(1)
     rss_after = process.memory_info().rss
-    before, started = cpu(process), time.perf_counter()
+    before, started = common.process_cpu(process), time.perf_counter()
     rounds = await paced_sockets(sockets, args.seconds, args.pace_s)
     wall = time.perf_counter() - started
-    share = (cpu(process) - before) / wall
+    share = (common.process_cpu(process) - before) / wall
     ordered = sorted(rounds) or [0.0]
 
     def percentile(q: float) -> float:

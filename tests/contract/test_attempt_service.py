@@ -334,6 +334,30 @@ def test_saves_are_ordered_repeats_are_no_ops_and_older_saves_never_overwrite(
     assert len(steps) == 1
 
 
+def test_each_item_of_a_batch_is_judged_against_its_own_newest_step(world: World) -> None:
+    """The newest step is looked up per item of the batch (an index seek each): one
+    item's long history neither hides nor lends a seq to another's."""
+    paper = world.start()
+    first, second, third = (i.item for i in paper.items[:3])
+    for seq in range(1, 30):
+        world.save(paper.attempt, [attempts.Save(item=first, seq=seq, response="A")], now=T0 + seq)
+    world.save(paper.attempt, [attempts.Save(item=second, seq=40, response="B")], now=T0 + 40)
+    batch = world.save(
+        paper.attempt,
+        [
+            attempts.Save(item=first, seq=29, response="A"),  # its newest: repeated
+            attempts.Save(item=first, seq=12, response="C"),  # older: stale
+            attempts.Save(item=second, seq=35, response="C"),  # older than 40: stale
+            attempts.Save(item=third, seq=3, response="D"),  # no step yet: accepted
+            attempts.Save(item=first, seq=50, response="D"),  # newer: accepted
+        ],
+        now=T0 + 60,
+    )
+    assert sorted((r.item, r.seq) for r in batch.accepted) == sorted([(third, 3), (first, 50)])
+    assert [(r.item, r.seq) for r in batch.repeated] == [(first, 29)]
+    assert sorted((r.item, r.seq) for r in batch.stale) == sorted([(first, 12), (second, 35)])
+
+
 def test_a_response_of_the_wrong_shape_is_refused_naming_the_item(world: World) -> None:
     paper = world.start()
     single = next(i for i in paper.items if i.kind == "single")

@@ -9,9 +9,10 @@ published bank versions for the whole process, ``CONTEXTS`` what an attempt's sa
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -274,10 +275,31 @@ def _latest_steps(session: Session, attempt_id: str) -> dict[str, tuple[int, Any
     return {key: (seq, msgspec.json.decode(text)) for key, (seq, text) in latest.items()}
 
 
-def _latest_seqs(session: Session, attempt_id: str) -> dict[str, int]:
-    rows = session.execute(
-        sa.select(col(AnswerStep.item_key), sa.func.max(col(AnswerStep.seq)))
-        .where(col(AnswerStep.attempt_id) == attempt_id)
-        .group_by(col(AnswerStep.item_key))
+def _latest_seqs(session: Session, attempt_id: str, items: Iterable[str]) -> dict[str, int]:
+    """The seq of the newest step of each of ``items`` that has one.
+
+    One index seek per item (a correlated ``max`` on the (attempt, item, seq) index), so
+    a save costs the same at an item's first change and at its thousandth: grouping the
+    attempt's steps instead read every one of them (0.7 ms on SQLite at 4,000 steps,
+    against 10 µs)."""
+    wanted = sorted(set(items))
+    if not wanted:
+        return {}
+    params: dict[str, Any] = {f"k{n}": key for n, key in enumerate(wanted)}
+    params["attempt"] = attempt_id
+    rows = session.execute(_newest_of(len(wanted)), params)
+    return {key: seq for key, seq in rows if seq is not None}
+
+
+@functools.lru_cache(maxsize=64)
+def _newest_of(count: int) -> sa.TextClause:
+    """``_latest_seqs``'s statement for ``count`` items (made once per count: SQLAlchemy
+    cannot cache a compiled ``VALUES`` list, and compiling one costs more than the
+    query)."""
+    rows = ", ".join(f"(:k{n})" for n in range(count))
+    return sa.text(
+        f"WITH wanted(item_key) AS (VALUES {rows}) "
+        "SELECT item_key, (SELECT max(seq) FROM answer_step"
+        " WHERE attempt_id = :attempt AND answer_step.item_key = wanted.item_key)"
+        " FROM wanted"
     )
-    return {key: seq for key, seq in rows}

@@ -30,6 +30,8 @@ from examengine import attempt as core
 from itembank.model import Item
 from itembank.scoring import ResponseShapeError, score
 
+_INSERT_STEP = sa.insert(AnswerStep.metadata.tables[AnswerStep.__tablename__])
+
 #: Saves per request, and the most characters a response may take as JSON.
 MAX_SAVES = 200
 MAX_RESPONSE_CHARS = 4000
@@ -63,7 +65,7 @@ def save_answers(
         lambda: core.save_answers(
             attempt,
             [core.Save(item=s.item, seq=s.seq, response=s.response) for s in saves],
-            latest_seq=_latest_seqs(session, row.id),
+            latest_seq=_latest_seqs(session, row.id, (s.item for s in saves)),
             items=frozenset(context.keys),
             device=device,
             now=now,
@@ -71,8 +73,8 @@ def save_answers(
         ),
     )
     if outcome.accepted:
-        session.execute(
-            sa.insert(AnswerStep),
+        session.connection().execute(
+            _INSERT_STEP,
             [
                 {
                     "attempt_id": row.id,

@@ -153,25 +153,42 @@ def user_add(
     "--errors", "errors_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Where to write the lines that made no account (default ROSTER.errors.xlsx/.csv).",
 )  # fmt: skip
-def user_import(roster: Path, employer: str | None, errors_path: Path | None) -> None:
-    """Create learner accounts from ROSTER (.xlsx or CSV: 姓名, 身份证号, 手机号, 性别, 备注).
+@click.option("--warnings-block", is_flag=True,
+              help="A line with a warning (a gender the ID number contradicts, a lower-case "
+                   "x) makes no account.")  # fmt: skip
+@click.option("--all-or-nothing", is_flag=True,
+              help="Make no account at all when any line fails.")  # fmt: skip
+def user_import(
+    roster: Path, employer: str | None, errors_path: Path | None, warnings_block: bool,
+    all_or_nothing: bool,
+) -> None:  # fmt: skip
+    """Create learner accounts from ROSTER (.xlsx or CSV: 姓名, 身份证号, 手机号, 性别, 备注;
+    title lines above the header are fine).
 
     Valid lines become accounts (login = ID number, initial password edu@ + its last
     six characters, changed at first login); the others are listed and written to an
-    error file. Exits 1 when some lines failed, 0 otherwise.
+    error file in the roster's own layout. Exits 1 when some lines failed, 0 otherwise.
     """
     parsed = accounts.read_roster(roster.read_bytes(), source=roster.name)
     settings = _settings()
     with standalone_transaction(settings.database) as session:
         report = accounts.import_roster(
-            session, parsed, now=datetime.now(UTC), hasher=hash_password, employer=employer
-        )
-    for line in report.problems:
-        click.echo(f"row {line.row}: {line.status}: {line.reason_zh} ({line.reason})")
+            session, parsed, now=datetime.now(UTC), hasher=hash_password, employer=employer,
+            warnings_block=warnings_block, all_or_nothing=all_or_nothing,
+        )  # fmt: skip
+    click.echo(f"{report.header_note_zh} ({report.header_note})")
+    for line in sorted([*report.problems, *report.warned], key=lambda line: line.row):
+        said = "; ".join(
+            f"{zh} ({en})" for zh, en in ((line.reason_zh, line.reason),
+                                          (line.warning_zh, line.warning)) if zh
+        )  # fmt: skip
+        click.echo(f"row {line.row}: {line.status}: {said}")
     click.echo(
-        f"{report.lines} lines: {report.created} created, {report.skipped} skipped "
-        f"(registered already), {report.failed} failed"
-    )
+        f"{report.lines} lines: {report.created} created ({len(report.warned)} with warnings), "
+        f"{report.skipped} skipped (registered already), {report.failed} failed"
+        + (f"; nothing created (all or nothing): {report.held_back} valid lines held back"
+           if report.held_back else "")
+    )  # fmt: skip
     if report.problems:
         target = errors_path or roster.with_name(f"{roster.stem}.errors.{parsed.format}")
         target.write_bytes(accounts.roster_error_file(parsed, report, fmt=parsed.format))

@@ -84,6 +84,9 @@ class RegistrationReceived(Struct, frozen=True, kw_only=True):
         "注册申请已提交。若该身份证号和手机号此前均未注册，账号已开通，请用身份证号和密码登录。"
         "若无法登录，说明其中之一已有账号：请用该账号登录，或联系单位管理员、运维人员重置密码。"
     )
+    #: What was corrected in the input (a lower-case x in the ID number): said whatever
+    #: the outcome, as it depends on the input alone.
+    notices: tuple[accounts.FieldProblem, ...] = ()
 
 
 @post(
@@ -103,7 +106,7 @@ def register(data: JSONBody[Registration], uow: Uow) -> RegistrationReceived:
             accounts.register(db, data, now=_now(), hasher=hash_password)
     except accounts.AccountExistsError:
         pass  # answered like a new account: see the docstring
-    return RegistrationReceived()
+    return RegistrationReceived(notices=tuple(accounts.id_corrections(data.resident_id)))
 
 
 class AccountsController(Controller):
@@ -119,17 +122,23 @@ class AccountsController(Controller):
     )  # fmt: skip
     def import_roster(
         self,
+        *,
         request: Request[Any, Any, Any],
         data: Multipart,
         uow: Uow,
         format: FromQuery[Literal["json", "xlsx", "csv"]] = "json",
+        warnings: FromQuery[Literal["allow", "block"]] = "allow",
+        mode: FromQuery[Literal["rows", "all"]] = "rows",
     ) -> Response[Any]:
-        """Create learner accounts from a roster (姓名, 身份证号, 手机号, 性别, 备注).
+        """Create learner accounts from a roster (姓名, 身份证号, 手机号, 性别, 备注; title
+        lines above the header are fine, and the answer says which row was the header).
 
         Valid lines become accounts (initial password ``edu@`` + the ID's last six
-        characters, changed at first login); the others are reported. ``format=json``
-        answers the summary; ``xlsx`` or ``csv`` answers the error file (the lines that
-        made no account, with 错误原因), the counts in ``X-Roster-*`` headers.
+        characters, changed at first login); the others are reported. Lines with
+        warnings make accounts unless ``warnings=block``; ``mode=all`` makes none when
+        any line fails. ``format=json`` answers the summary; ``xlsx`` or ``csv`` answers
+        the error file (the lines that made no account, in the roster's own layout with
+        错误原因 and 提示), the counts in ``X-Roster-*`` headers.
         """
         with uow() as db:
             upload = data.file
@@ -144,8 +153,9 @@ class AccountsController(Controller):
             actor = _actor(request, db)
             employer = actor.employer if "operator" not in actor.roles else None
             report = accounts.import_roster(
-                db, roster, now=_now(), hasher=hash_password, actor_id=actor.id, employer=employer
-            )
+                db, roster, now=_now(), hasher=hash_password, actor_id=actor.id,
+                employer=employer, warnings_block=warnings == "block", all_or_nothing=mode == "all",
+            )  # fmt: skip
             if format == "json":
                 return Response(report)
             body = accounts.roster_error_file(roster, report, fmt=format)
@@ -234,6 +244,9 @@ def _counts(report: RosterReport) -> dict[str, str]:
         "X-Roster-Created": str(report.created),
         "X-Roster-Skipped": str(report.skipped),
         "X-Roster-Failed": str(report.failed),
+        "X-Roster-Warned": str(len(report.warned)),
+        "X-Roster-Held-Back": str(report.held_back),
+        "X-Roster-Header-Row": str(report.header_row),
     }
 
 

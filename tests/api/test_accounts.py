@@ -361,6 +361,12 @@ async def test_a_roster_creates_the_good_lines_and_reports_every_other_line(
     assert by_row[6]["reason_zh"] == "身份证号：与第 2 行重复"
     assert (by_row[7]["status"], by_row[7]["reason_zh"]) == ("skipped", "该身份证号已注册，已跳过")
     assert all(p["status"] == "failed" for n, p in by_row.items() if n != 7)
+    # Row 8's lower-case x was raised, and the importer is told so.
+    [warned] = report["warned"]
+    assert (warned["row"], warned["status"]) == (8, "created")
+    assert warned["warning_zh"] == "身份证号：末位 x 已更正为 X"
+    assert warned["warning"] == "resident ID number: the final x was corrected to X"
+    assert (report["header_row"], report["header_note_zh"]) == (1, "第 1 行被识别为列名")
 
     with standalone_transaction(_settings(app_client).database) as db:
         created = {u.login: u for u in db.exec(select(User).where(User.login != MAN)) if
@@ -391,18 +397,18 @@ async def test_the_error_file_lists_the_failed_lines_as_they_were_with_the_reaso
     assert response.headers["x-roster-failed"] == "4"
     sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
     rows = [[c if c is not None else "" for c in r] for r in sheet.iter_rows(values_only=True)]
-    assert rows[0] == ["行号", *HEADER, "错误原因", "Reason"]
-    assert [r[0] for r in rows[1:]] == ["3", "4", "5", "6"]
-    assert rows[1][1:3] == ["王 五", resident_id("11010119850101002")]
-    assert rows[1][6] == "姓名：姓名中不能有空格"
-    assert rows[1][7] == "name: the name must not contain spaces"
+    assert rows[0] == [*HEADER, "错误原因", "Reason", "提示", "Warning", "原行号 Row"]
+    assert [r[9] for r in rows[1:]] == ["3", "4", "5", "6"]
+    assert rows[1][0:2] == ["王 五", resident_id("11010119850101002")]
+    assert rows[1][5] == "姓名：姓名中不能有空格"
+    assert rows[1][6] == "name: the name must not contain spaces"
 
-    # Fixed and uploaded again as it is (行号 and the reasons included), the file
+    # Fixed and uploaded again as it is (the reasons and rows included), the file
     # creates the accounts; row 6 repeated row 2, which is registered now.
     fixed = [list(r) for r in rows[1:]]
-    fixed[0][1] = "王五"
-    fixed[1][2] = resident_id("11010119850101004")
-    fixed[2][2] = resident_id("11010119850101005")
+    fixed[0][0] = "王五"
+    fixed[1][1] = resident_id("11010119850101004")
+    fixed[2][1] = resident_id("11010119850101005")
     again = await upload(app_client, xlsx(fixed, list(rows[0])))
     report = again.json()
     assert (report["created"], report["skipped"], report["failed"]) == (3, 1, 0), report
@@ -418,9 +424,168 @@ async def test_a_gb18030_csv_roster_is_read_and_its_error_file_is_csv(
     assert response.headers["x-roster-created"] == "1"
     assert response.content.startswith(b"\xef\xbb\xbf")  # a BOM, for Excel
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows[0] == ["行号", *HEADER, "错误原因", "Reason"]
-    assert rows[1][:3] == ["3", "王 五", MAN]
-    assert rows[1][6] == "姓名：姓名中不能有空格"
+    assert rows[0] == [*HEADER, "错误原因", "Reason", "提示", "Warning", "原行号 Row"]
+    assert rows[1][:2] == ["王 五", MAN]
+    assert (rows[1][5], rows[1][9]) == ("姓名：姓名中不能有空格", "3")
+
+
+#: The source platforms' template: a notice's title and an instruction line above the
+#: header, a blank line, and a 序号 column (notices in ../shared/seeds).
+TEMPLATE_TITLE = [["关于做好 2026 年度专业技术人员继续教育报名工作的通知"],
+                  ["请按下列格式填写；身份证号码一列请设为文本格式"], [None]]  # fmt: skip
+TEMPLATE_HEADER = ["序号", "姓名", "身份证号码", "手机号码", "性别", "备注"]
+
+
+def template(rows: list[list[Any]]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in [*TEMPLATE_TITLE, TEMPLATE_HEADER, *rows]:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+async def test_the_employers_template_with_title_lines_is_read_from_its_header_row(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    await sign_in_as_operator(app_client, add_staff)
+    rows = [
+        [1, "李四", WOMAN, "13900139000", "女", "教研组"],      # row 5: created
+        [2, "王 五", resident_id("11010119850101002"), "", "", ""],  # row 6: name
+    ]  # fmt: skip
+    report = (await upload(app_client, template(rows))).json()
+    assert (report["created"], report["failed"], report["header_row"]) == (1, 1, 4)
+    assert report["header_note_zh"] == "第 4 行被识别为列名；其上 2 行（标题、说明）未作为人员读取"
+    assert report["header_note"].startswith("row 4 was taken as the header; the 2 line(s)")
+    assert [p["row"] for p in report["problems"]] == [6]
+    assert stored(app_client, WOMAN).phone == "13900139000"
+
+    # The error file keeps the employer's layout: the title lines, 序号, their headers.
+    response = await upload(app_client, template(rows), fmt="xlsx")
+    assert response.headers["x-roster-header-row"] == "4"
+    sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
+    got = [[c if c is not None else "" for c in r] for r in sheet.iter_rows(values_only=True)]
+    assert got[0][0] == TEMPLATE_TITLE[0][0] and got[1][0] == TEMPLATE_TITLE[1][0]
+    assert got[3] == [*TEMPLATE_HEADER, "错误原因", "Reason", "提示", "Warning", "原行号 Row"]
+    # Row 5 is skipped now (made by the first upload); row 6 fails again.
+    failed = [r for r in got[4:] if r[6] != "该身份证号已注册，已跳过"]
+    assert [r[:3] for r in failed] == [["2", "王 五", resident_id("11010119850101002")]]
+    assert failed[0][6] == "姓名：姓名中不能有空格"
+
+    # Fixed in place and uploaded again as it is: the header is found again, the
+    # added columns are ignored, and the fixed line makes its account.
+    fixed = [list(r) for r in got]
+    for r in fixed[4:]:
+        r[1] = r[1].replace(" ", "")
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for r in fixed:
+        sheet.append(r)
+    out = io.BytesIO()
+    book.save(out)
+    again = (await upload(app_client, out.getvalue())).json()
+    assert (again["created"], again["skipped"], again["failed"]) == (1, 1, 0), again
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ["姓名（必填）", "身份证号码*", "手机号码"],
+        ["姓 名", "公民身份号码", "手机号"],
+        ["Name", "ID_Number", "Mobile"],
+        ["姓名", "身份证号(必填)", "联系电话"],
+    ],
+)
+async def test_the_column_names_employers_use_are_understood(
+    app_client: Client, add_staff: AddStaff, header: list[str]
+) -> None:
+    await sign_in_as_operator(app_client, add_staff)
+    report = (await upload(app_client, xlsx([["李四", WOMAN, "13900139000"]], header))).json()
+    assert report["created"] == 1, report
+    assert stored(app_client, WOMAN).phone == "13900139000"
+
+
+async def test_a_roster_whose_first_rows_name_no_columns_is_refused_saying_so(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    await sign_in_as_operator(app_client, add_staff)
+    response = await upload(app_client, xlsx([["说明"], ["李四", WOMAN]], ["通知"]))
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "roster_unreadable"
+    assert "前 3 行中没有列名行" in body["detail_zh"]
+    assert "none of the first 3 rows names the columns" in body["detail"]
+
+
+async def test_a_gender_the_id_contradicts_is_a_warning_and_the_id_decides(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    await sign_in_as_operator(app_client, add_staff)
+    report = (await upload(app_client, xlsx([["李四", WOMAN, "", "男", ""]]))).json()
+    assert (report["created"], report["failed"]) == (1, 0)
+    [warned] = report["warned"]
+    assert warned["warnings"][0]["code"] == "gender_mismatch"
+    assert warned["warning_zh"] == (
+        "性别：性别与身份证号不符（第 17 位奇数为男，偶数为女），已按身份证号记为女"
+    )
+    assert warned["warning"].endswith("recorded as the ID number says, female")
+    assert stored(app_client, WOMAN).gender == "female"
+
+
+async def test_warnings_block_their_lines_when_the_importer_asks(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    await sign_in_as_operator(app_client, add_staff)
+    rows = [["李四", WOMAN, "", "男", ""], ["吴十", WITH_X.lower(), "", "", ""],
+            ["张三", MAN, "", "", ""]]  # fmt: skip
+    response = await app_client.post(
+        "/api/accounts/roster?warnings=block&format=csv",
+        files={"file": ("roster.xlsx", xlsx(rows))}, headers=await csrf_headers(app_client),
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert (response.headers["x-roster-created"], response.headers["x-roster-failed"]) == ("1", "2")
+    lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    reasons = {line[9]: line[5] for line in lines[1:]}
+    assert reasons["2"].endswith("已按身份证号记为女（本次导入设定：有提示的行不导入）")
+    assert reasons["3"] == "身份证号：末位 x 已更正为 X（本次导入设定：有提示的行不导入）"
+    assert stored(app_client, MAN).display_name == "张三"
+
+
+async def test_all_or_nothing_makes_no_account_when_a_line_fails(
+    app_client: Client, add_staff: AddStaff
+) -> None:
+    await sign_in_as_operator(app_client, add_staff)
+    rows = [["李四", WOMAN, "", "", ""], ["王 五", MAN, "", "", ""]]
+    response = await app_client.post(
+        "/api/accounts/roster?mode=all", files={"file": ("roster.xlsx", xlsx(rows))},
+        headers=await csrf_headers(app_client),
+    )  # fmt: skip
+    report = response.json()
+    assert (report["created"], report["failed"], report["held_back"]) == (0, 1, 1), report
+    with standalone_transaction(_settings(app_client).database) as db:
+        assert db.exec(select(User).where(User.login.in_([WOMAN, MAN]))).all() == []  # type: ignore[attr-defined]
+    # Fixed, the same roster makes both.
+    rows[1][0] = "王五"
+    again = await app_client.post(
+        "/api/accounts/roster?mode=all", files={"file": ("roster.xlsx", xlsx(rows))},
+        headers=await csrf_headers(app_client),
+    )  # fmt: skip
+    assert (again.json()["created"], again.json()["held_back"]) == (2, 0)
+
+
+async def test_registration_says_a_lower_case_x_was_corrected(app_client: Client) -> None:
+    response = await app_client.post(
+        "/auth/register", json=registration(resident_id=WITH_X.lower(), gender="女")
+    )
+    assert response.status_code == 202, response.text
+    [notice] = response.json()["notices"]
+    assert (notice["code"], notice["message_zh"]) == ("id_x_corrected", "末位 x 已更正为 X")
+    assert stored(app_client, WITH_X).resident_id == WITH_X
+    plain = await app_client.post("/auth/register", json=registration(phone="13800138001"))
+    assert plain.json()["notices"] == []
 
 
 async def test_a_roster_without_the_id_column_is_refused_as_a_whole(
@@ -498,10 +663,14 @@ def test_the_command_line_imports_a_roster_and_writes_the_error_file(
     result = runner.invoke(main, ["user", "import", str(roster)], env=env)
     assert result.exit_code == 1, result.output
     assert "row 3: failed: 姓名：姓名中不能有空格" in result.output
-    assert "2 lines: 1 created, 0 skipped (registered already), 1 failed" in result.output
+    assert (
+        "2 lines: 1 created (0 with warnings), 0 skipped (registered already), 1 failed"
+        in result.output
+    )
+    assert "第 1 行被识别为列名 (row 1 was taken as the header)" in result.output
     errors = tmp_path / "staff.errors.xlsx"
     sheet = load_workbook(errors).worksheets[0]
-    assert [c.value for c in sheet[2]][:3] == ["3", "王 五", MAN]
+    assert [c.value for c in sheet[2]][:2] == ["王 五", MAN]
     again = runner.invoke(main, ["user", "import", str(roster)], env=env)
     assert "1 skipped" in again.output
 

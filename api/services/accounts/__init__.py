@@ -84,6 +84,7 @@ from api.services.accounts.rule import (
     check_gender,
     check_name,
     gender_of_id,
+    id_corrections,
     initial_password,
     password_problems,
 )
@@ -137,6 +138,7 @@ __all__ = [
     "end_sessions",
     "find_account",
     "gender_of_id",
+    "id_corrections",
     "import_roster",
     "initial_password",
     "lock_keys",

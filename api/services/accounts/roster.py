@@ -1,10 +1,19 @@
 """Roster import: reading a roster (.xlsx, or CSV in UTF-8 or GB18030), importing its
 lines as learner accounts, and the error file of the lines that made none.
 
-A roster is **not** all-or-nothing (unlike a bank import): the valid lines become
-accounts, lines whose person is registered already are skipped, every other line is
-reported with its row number and reason, and ``roster_error_file`` writes those lines
-back out (same columns, plus 错误原因) so the employer can fix and upload them again.
+A roster is read as employers send it: the header is found among the first rows (the
+templates of the source platforms put a notice's title and an instruction line above
+it), columns are known by the names employers use (身份证号 / 身份证号码, 手机号 / 手机号码
+…), and the report says which row was taken as the header.
+
+Each line is checked on its own. **Errors** make no account (an invalid name or ID
+number, a repeated line, a phone that is another account's); **warnings** do (a gender
+the ID number contradicts is recorded as the ID number says; a lower-case x is raised)
+and are reported, unless the importer asks warnings to block their line. The import is
+row by row by default — the valid lines become accounts, lines whose person is
+registered already are skipped — or all-or-nothing on request. ``roster_error_file``
+writes the lines that made none back out in the employer's own layout (their title
+lines, their columns, plus 错误原因 / Reason and 提示 / Warning) to fix and upload again.
 """
 
 from __future__ import annotations
@@ -12,6 +21,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
@@ -35,6 +46,8 @@ from api.services.accounts.rule import (
     beijing_date,
     check_gender,
     check_name,
+    gender_recorded,
+    id_corrections,
     initial_password,
 )
 from api.store.tables import User
@@ -44,28 +57,34 @@ from examengine.ids import check_mobile, check_resident_id
 MAX_ROSTER_LINES = 5_000
 
 
-#: Roster columns: the field, then the headers accepted for it (compared without case,
-#: spaces or a trailing * marking a required column).
+#: Roster columns: the field, then the headers accepted for it (compared after NFKC,
+#: without case, spaces, a trailing * marking a required column or a bracketed note such
+#: as （必填）).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "name": ("姓名", "name"),
-    "resident_id": ("身份证号", "身份证号码", "证件号码", "身份证", "resident_id", "id_number",
-                    "idnumber", "residentid"),
-    "phone": ("手机号", "手机号码", "手机", "联系电话", "phone", "mobile"),
+    "resident_id": ("身份证号", "身份证号码", "公民身份号码", "身份证件号码", "证件号码", "证件号",
+                    "身份证", "resident_id", "id_number", "idnumber", "residentid"),
+    "phone": ("手机号", "手机号码", "手机", "移动电话", "联系电话", "phone", "mobile"),
     "gender": ("性别", "gender", "sex"),
     "remark": ("备注", "remark", "note"),
-    "employer": ("单位", "工作单位", "employer"),
+    "employer": ("单位", "工作单位", "单位名称", "employer"),
     "district": ("地区", "所在地区", "district"),
 }  # fmt: skip
 REQUIRED_COLUMNS = ("name", "resident_id")
+#: Non-empty rows searched for the header: a notice's title and instructions come first.
+HEADER_SEARCH_ROWS = 10
 #: Columns this module adds to an error file; dropped when such a file is read back.
-ROW_HEADER, REASON_HEADER, REASON_EN_HEADER = "行号", "错误原因", "Reason"
-_ADDED = {ROW_HEADER, REASON_HEADER, REASON_EN_HEADER}
+REASON_HEADER, REASON_EN_HEADER = "错误原因", "Reason"
+WARNING_HEADER, WARNING_EN_HEADER = "提示", "Warning"
+ROW_HEADER = "原行号 Row"
+_ADDED = {REASON_HEADER, REASON_EN_HEADER, WARNING_HEADER, WARNING_EN_HEADER, ROW_HEADER, "行号"}
 XLSX_MAGIC = b"PK\x03\x04"
 
 
 class RosterRow(Struct, frozen=True, kw_only=True):
-    """One data line: its row number in the file (the header is row 1 when it is the
-    first line) and its cells as read (text, or numbers from a spreadsheet)."""
+    """One data line: its row number in the file (counting every line, title lines and
+    blank ones included, as a spreadsheet numbers them) and its cells as read (text, or
+    numbers from a spreadsheet)."""
 
     row: int
     values: tuple[Any, ...]
@@ -78,18 +97,26 @@ class Roster(Struct, frozen=True, kw_only=True):
     #: Field → index of its column.
     columns: dict[str, int]
     rows: tuple[RosterRow, ...]
+    #: The row taken as the header, and the lines above it as read (kept for the error
+    #: file, so it has the employer's title lines too).
+    header_row: int = 1
+    preamble: tuple[tuple[Any, ...], ...] = ()
 
 
 class RosterLine(Struct, frozen=True, kw_only=True):
-    """A line that made no account: ``skipped`` (registered already) or ``failed``."""
+    """A line with something to report: ``skipped`` (registered already), ``failed``
+    (its errors, or its warnings when they block), or ``created`` with warnings."""
 
     row: int
-    status: Literal["skipped", "failed"]
+    status: Literal["created", "skipped", "failed"]
     name: str
     resident_id: str
-    reason: str
-    reason_zh: str
+    reason: str = ""
+    reason_zh: str = ""
     errors: tuple[FieldProblem, ...] = ()
+    warning: str = ""
+    warning_zh: str = ""
+    warnings: tuple[FieldProblem, ...] = ()
 
 
 class RosterReport(Struct, frozen=True, kw_only=True):
@@ -100,21 +127,43 @@ class RosterReport(Struct, frozen=True, kw_only=True):
     failed: int
     #: Every line that made no account, in file order.
     problems: tuple[RosterLine, ...]
+    #: The lines that made an account and carry warnings, in file order.
+    warned: tuple[RosterLine, ...] = ()
+    header_row: int = 1
+    #: Which row was taken as the header, said to the importer.
+    header_note: str = ""
+    header_note_zh: str = ""
+    #: All-or-nothing: the valid lines not created because others failed.
+    held_back: int = 0
 
 
 def _header_key(text: Any) -> str:
-    return "".join(str(text or "").split()).rstrip("*").lower()
+    key = "".join(unicodedata.normalize("NFKC", str(text or "")).split()).lower()
+    key = _BRACKETED.sub("", key)
+    return key.rstrip("*")
 
 
+_BRACKETED = re.compile(r"\([^()]*\)$")
 _HEADER_FIELDS = {_header_key(h): field for field, names in COLUMNS.items() for h in names}
+
+
+def _columns(headers: Sequence[str]) -> dict[str, int]:
+    columns: dict[str, int] = {}
+    for index, title in enumerate(headers):
+        field = _HEADER_FIELDS.get(_header_key(title))
+        if field is not None and field not in columns:
+            columns[field] = index
+    return columns
 
 
 def read_roster(data: bytes, *, source: str, max_lines: int | None = None) -> Roster:
     """The lines of a roster (.xlsx, or CSV in UTF-8 or GB18030), told apart by content.
 
-    The header is the first non-empty line; unknown columns are ignored. Raises
-    ``RosterUnreadableError`` when the file cannot be read, lacks the 姓名 or 身份证号
-    column, or has more than ``max_lines`` lines.
+    The header is the first of the first ``HEADER_SEARCH_ROWS`` non-empty rows that
+    names the 姓名 and 身份证号 columns; the lines above it are kept as the preamble.
+    Unknown columns are ignored. Raises ``RosterUnreadableError`` when the file cannot
+    be read, no such row is found (naming the row most like a header and what it
+    lacks), or there are more than ``max_lines`` lines.
     """
     if data.startswith(XLSX_MAGIC):
         fmt: Literal["xlsx", "csv"] = "xlsx"
@@ -130,29 +179,46 @@ def read_roster(data: bytes, *, source: str, max_lines: int | None = None) -> Ro
     numbered = [(n, row) for n, row in enumerate(table, start=1) if any(_text(v) for v in row)]
     if not numbered:
         raise RosterUnreadableError(f"{source} is empty", f"{source} 是空文件")
-    header_row, header = numbered[0]
-    headers = tuple(_text(h) for h in header)
-    columns: dict[str, int] = {}
-    for index, title in enumerate(headers):
-        field = _HEADER_FIELDS.get(_header_key(title))
-        if field is not None and field not in columns:
-            columns[field] = index
-    missing = [f for f in REQUIRED_COLUMNS if f not in columns]
-    if missing:
-        names = "、".join(COLUMNS[f][0] for f in missing)
-        raise RosterUnreadableError(
-            f"{source}: row {header_row} must name the columns; missing {names} "
-            f"(expected 姓名, 身份证号, 手机号, 性别, 备注)",
-            f"{source}：第 {header_row} 行应为列名，缺少 {names} 列"
-            f"（应有 姓名、身份证号、手机号、性别、备注）",
-        )
-    rows = tuple(RosterRow(row=n, values=tuple(r)) for n, r in numbered[1:])
+    header_row, headers, columns = _find_header(numbered, source)
+    rows = tuple(RosterRow(row=n, values=tuple(r)) for n, r in numbered if n > header_row)
     if max_lines is not None and len(rows) > max_lines:
         raise RosterUnreadableError(
             f"{source} has {len(rows)} lines; at most {max_lines} per upload: split it",
             f"{source} 共 {len(rows)} 行，每次最多 {max_lines} 行，请拆分后上传",
         )
-    return Roster(source=source, format=fmt, headers=headers, columns=columns, rows=rows)
+    return Roster(
+        source=source, format=fmt, headers=headers, columns=columns, rows=rows,
+        header_row=header_row, preamble=tuple(tuple(r) for r in table[: header_row - 1]),
+    )  # fmt: skip
+
+
+def _find_header(
+    numbered: Sequence[tuple[int, Sequence[Any]]], source: str
+) -> tuple[int, tuple[str, ...], dict[str, int]]:
+    """The header's row number, its titles and the known columns' indexes."""
+    best: tuple[int, dict[str, int]] | None = None
+    for n, row in numbered[:HEADER_SEARCH_ROWS]:
+        headers = tuple(_text(h) for h in row)
+        columns = _columns(headers)
+        if all(f in columns for f in REQUIRED_COLUMNS):
+            return n, headers, columns
+        if columns and (best is None or len(columns) > len(best[1])):
+            best = (n, columns)
+    expected = "姓名, 身份证号, 手机号, 性别, 备注"
+    if best is None:
+        searched = min(len(numbered), HEADER_SEARCH_ROWS)
+        raise RosterUnreadableError(
+            f"{source}: none of the first {searched} rows names the columns (expected "
+            f"{expected}; title lines above the header are fine)",
+            f"{source}：前 {searched} 行中没有列名行（应有 姓名、身份证号、手机号、性别、备注；"
+            "列名行上方可以有标题行）",
+        )
+    n, columns = best
+    names = "、".join(COLUMNS[f][0] for f in REQUIRED_COLUMNS if f not in columns)
+    raise RosterUnreadableError(
+        f"{source}: row {n} must name the columns; missing {names} (expected {expected})",
+        f"{source}：第 {n} 行应为列名，缺少 {names} 列（应有 姓名、身份证号、手机号、性别、备注）",
+    )
 
 
 def _xlsx_rows(data: bytes, source: str) -> Iterator[tuple[Any, ...]]:
@@ -215,6 +281,7 @@ class _Person(Struct, frozen=True, kw_only=True):
     remark: str | None
     employer: str | None
     district: str | None
+    warnings: tuple[FieldProblem, ...] = ()
 
 
 def _cell(roster: Roster, row: RosterRow, field: str) -> Any:
@@ -240,6 +307,8 @@ def _roster_id(value: Any, today: date) -> str | FieldProblem:
 
 
 def _check_line(roster: Roster, row: RosterRow, today: date) -> _Person | list[FieldProblem]:
+    """The line's person (with its warnings), or its errors."""
+
     def text(field: str) -> str:
         return _text(_cell(roster, row, field))
 
@@ -249,7 +318,11 @@ def _check_line(roster: Roster, row: RosterRow, today: date) -> _Person | list[F
         _identifier("phone", check_mobile, text("phone")) if text("phone") else None
     )
     rid = resident_id if isinstance(resident_id, str) else None
+    warnings = id_corrections(text("resident_id")) if rid else []
     gender = check_gender(text("gender"), rid)
+    if isinstance(gender, FieldProblem) and gender.code == "gender_mismatch" and rid:
+        warnings.append(gender_recorded(rid))
+        gender = check_gender("", rid)
     problems = [v for v in (name, resident_id, phone, gender) if isinstance(v, FieldProblem)]
     for field, limit in (("remark", 200), ("employer", 200), ("district", 100)):
         if len(text(field)) > limit:
@@ -264,17 +337,37 @@ def _check_line(roster: Roster, row: RosterRow, today: date) -> _Person | list[F
     return _Person(
         row=row.row, name=name, resident_id=rid, phone=phone, gender=gender,
         remark=text("remark") or None, employer=text("employer") or None,
-        district=text("district") or None,
+        district=text("district") or None, warnings=tuple(warnings),
     )  # fmt: skip
 
 
-def _failed(row: RosterRow, roster: Roster, problems: Sequence[FieldProblem]) -> RosterLine:
+def _said(problems: Sequence[FieldProblem]) -> tuple[str, str]:
+    """Problems as one line of text, in English and in Chinese."""
+    return (
+        "; ".join(_labelled(p) for p in problems),
+        "；".join(_labelled(p, zh=True) for p in problems),
+    )
+
+
+def _failed(
+    row: RosterRow, roster: Roster, problems: Sequence[FieldProblem],
+    warnings: Sequence[FieldProblem] = (),
+) -> RosterLine:  # fmt: skip
+    reason, reason_zh = _said(problems)
+    warning, warning_zh = _said(warnings)
     return RosterLine(
         row=row.row, status="failed", name=_text(_cell(roster, row, "name")),
-        resident_id=_text(_cell(roster, row, "resident_id")),
-        reason="; ".join(_labelled(p) for p in problems),
-        reason_zh="；".join(_labelled(p, zh=True) for p in problems),
-        errors=tuple(problems),
+        resident_id=_text(_cell(roster, row, "resident_id")), reason=reason,
+        reason_zh=reason_zh, errors=tuple(problems), warning=warning, warning_zh=warning_zh,
+        warnings=tuple(warnings),
+    )  # fmt: skip
+
+
+def _warned(person: _Person) -> RosterLine:
+    warning, warning_zh = _said(person.warnings)
+    return RosterLine(
+        row=person.row, status="created", name=person.name, resident_id=person.resident_id,
+        warning=warning, warning_zh=warning_zh, warnings=person.warnings,
     )  # fmt: skip
 
 
@@ -288,18 +381,24 @@ def _hash_all(passwords: Sequence[str], hasher: Hasher) -> list[str]:
 
 def import_roster(
     session: Session, roster: Roster, *, now: datetime, hasher: Hasher,
-    actor_id: int | None = None, employer: str | None = None,
+    actor_id: int | None = None, employer: str | None = None, warnings_block: bool = False,
+    all_or_nothing: bool = False,
 ) -> RosterReport:  # fmt: skip
     """Create a learner account for every valid line of ``roster``: login = the ID
     number, password ``edu@`` + its last six characters, to be changed at first login.
 
     Lines whose ID number is registered already are skipped; invalid lines, lines
     repeating an earlier line's ID number or phone, and lines whose phone belongs to
-    another account fail. Either kind is reported with its row number and reason.
-    ``employer`` (an employer administrator's own) overrides the 单位 column.
+    another account fail; with ``warnings_block``, so do lines with warnings. Each is
+    reported with its row number and reason. ``all_or_nothing``: when any line fails,
+    no account is made (the valid lines are counted as ``held_back``). ``employer`` (an
+    employer administrator's own) overrides the 单位 column.
     """
-    people, problems = _check_lines(roster, beijing_date(now))
+    people, problems = _check_lines(roster, beijing_date(now), warnings_block=warnings_block)
     new = _unregistered(session, roster, people, problems)
+    held_back = 0
+    if all_or_nothing and any(p.status == "failed" for p in problems.values()):
+        held_back, new = len(new), []
     hashes = _hash_all([initial_password(p.resident_id) for p in new], hasher)
     users = [
         User(
@@ -321,16 +420,34 @@ def import_roster(
             row=person.row,
         )  # fmt: skip
     lines = tuple(problems[n] for n in sorted(problems))
+    note, note_zh = _header_note(roster)
     return RosterReport(
         source=roster.source, lines=len(roster.rows), created=len(users),
         skipped=sum(1 for p in lines if p.status == "skipped"),
         failed=sum(1 for p in lines if p.status == "failed"), problems=lines,
+        warned=tuple(_warned(p) for p in new if p.warnings), header_row=roster.header_row,
+        header_note=note, header_note_zh=note_zh, held_back=held_back,
     )  # fmt: skip
 
 
-def _check_lines(roster: Roster, today: date) -> tuple[list[_Person], dict[int, RosterLine]]:
-    """The valid people of ``roster`` and, by row, the lines that are invalid or repeat
-    an earlier line's ID number or phone."""
+def _header_note(roster: Roster) -> tuple[str, str]:
+    """Which row was taken as the header, and what was above it."""
+    above = sum(1 for r in roster.preamble if any(_text(v) for v in r))
+    n = roster.header_row
+    if not above:
+        return f"row {n} was taken as the header", f"第 {n} 行被识别为列名"
+    return (
+        f"row {n} was taken as the header; the {above} line(s) above it (titles, "
+        "instructions) were not read as people",
+        f"第 {n} 行被识别为列名；其上 {above} 行（标题、说明）未作为人员读取",
+    )
+
+
+def _check_lines(
+    roster: Roster, today: date, *, warnings_block: bool
+) -> tuple[list[_Person], dict[int, RosterLine]]:
+    """The valid people of ``roster`` and, by row, the lines that are invalid (or carry
+    warnings, when they block) or repeat an earlier line's ID number or phone."""
     problems: dict[int, RosterLine] = {}
     people: list[_Person] = []
     first_id: dict[str, int] = {}
@@ -350,13 +467,29 @@ def _check_lines(roster: Roster, today: date) -> tuple[list[_Person], dict[int, 
                 "phone", "phone_repeated", f"the same as on row {n}", f"与第 {n} 行重复",
             ))  # fmt: skip
         if repeats:
-            problems[row.row] = _failed(row, roster, repeats)
+            problems[row.row] = _failed(row, roster, repeats, checked.warnings)
             continue
         first_id[checked.resident_id] = row.row
         if checked.phone is not None:
             first_phone[checked.phone] = row.row
+        if warnings_block and checked.warnings:
+            problems[row.row] = _failed(row, roster, _blocking(checked.warnings))
+            continue
         people.append(checked)
     return people, problems
+
+
+def _blocking(warnings: Sequence[FieldProblem]) -> list[FieldProblem]:
+    """Warnings as the errors they are when the importer asked warnings to block."""
+    return [
+        _problem(
+            w.field,
+            w.code,
+            f"{w.message} (warnings block this import)",
+            f"{w.message_zh}（本次导入设定：有提示的行不导入）",
+        )
+        for w in warnings
+    ]
 
 
 def _unregistered(
@@ -388,44 +521,44 @@ def _unregistered(
 def roster_error_file(
     roster: Roster, report: RosterReport, *, fmt: Literal["xlsx", "csv"]
 ) -> bytes:
-    """The lines that made no account, as the roster had them, with 行号 (row) first and
-    错误原因 / Reason last. The other columns keep the roster's headers, so the fixed
-    file can be uploaded again as it is."""
+    """The lines that made no account, in the roster's own layout: its title lines, its
+    header and columns where they were, then 错误原因 / Reason, 提示 / Warning and the
+    line's row in the uploaded file. Fixed in place, the file can be uploaded again as it
+    is (the added columns are ignored, and dropped if it fails again)."""
     keep = [i for i, h in enumerate(roster.headers) if h not in _ADDED]
-    header = [ROW_HEADER, *(roster.headers[i] for i in keep), REASON_HEADER, REASON_EN_HEADER]
+    added = [REASON_HEADER, REASON_EN_HEADER, WARNING_HEADER, WARNING_EN_HEADER, ROW_HEADER]
     by_row = {row.row: row for row in roster.rows}
+
+    def cells(values: Sequence[Any]) -> list[str]:
+        return [_text(values[i]) if i < len(values) else "" for i in keep]
+
+    title = [[_text(v) for v in r] for r in roster.preamble]
+    header = [*(roster.headers[i] for i in keep), *added]
     lines = [
-        [
-            str(line.row),
-            *(_text(by_row[line.row].values[i]) if i < len(by_row[line.row].values) else ""
-              for i in keep),
-            line.reason_zh,
-            line.reason,
-        ]
+        [*cells(by_row[line.row].values), line.reason_zh, line.reason, line.warning_zh,
+         line.warning, str(line.row)]
         for line in report.problems
     ]  # fmt: skip
     if fmt == "csv":
         out = io.StringIO(newline="")
         writer = csv.writer(out)
-        writer.writerow(header)
-        writer.writerows(lines)
+        writer.writerows([*title, header, *lines])
         return out.getvalue().encode("utf-8-sig")  # with a BOM, Excel reads it as UTF-8
-    return _xlsx(header, lines)
+    return _xlsx([*title, header, *lines])
 
 
-def _xlsx(header: list[str], lines: list[list[str]]) -> bytes:
+def _xlsx(rows: list[list[str]]) -> bytes:
     from openpyxl import Workbook  # noqa: PLC0415 (a heavy import, for rosters only)
 
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = "错误"
-    sheet.append(header)
-    for line in lines:
-        sheet.append(line)
+    for row in rows:
+        sheet.append(row)
     # Every cell is text ("@"): ID numbers stay exact when the file is edited.
-    for row in sheet.iter_rows():
-        for cell in row:
+    for cells in sheet.iter_rows():
+        for cell in cells:
             cell.number_format = "@"
     out = io.BytesIO()
     book.save(out)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 from importlib import resources
@@ -85,6 +86,31 @@ def check_gender(value: str, resident_id: str | None) -> str | FieldProblem | No
             "性别与身份证号不符（第 17 位奇数为男，偶数为女）",
         )  # fmt: skip
     return gender
+
+
+def gender_recorded(resident_id: str) -> FieldProblem:
+    """The warning a roster line gets when its gender contradicts its ID number: the
+    account is made, with the gender the ID number records (a legal document's, not a
+    typed column's)."""
+    zh, en = ("男", "male") if gender_of_id(resident_id) == "male" else ("女", "female")
+    return _problem(
+        "gender", "gender_mismatch",
+        "the gender does not match the ID number (its 17th digit is odd for men, even for "
+        f"women): recorded as the ID number says, {en}",
+        f"性别与身份证号不符（第 17 位奇数为男，偶数为女），已按身份证号记为{zh}",
+    )  # fmt: skip
+
+
+def id_corrections(value: str) -> list[FieldProblem]:
+    """What ``check_resident_id`` corrected in a valid ID number ``value`` that its
+    holder should be told of: a lower-case final x raised to X (the check character is
+    an upper-case X in GB 11643; 身份证号末位 x 已更正为 X)."""
+    if unicodedata.normalize("NFKC", value).strip().endswith("x"):
+        return [_problem(
+            "resident_id", "id_x_corrected", "the final x was corrected to X",
+            "末位 x 已更正为 X",
+        )]  # fmt: skip
+    return []
 
 
 def _identifier(field: str, check: Callable[[str], str], value: str) -> str | FieldProblem:

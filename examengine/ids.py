@@ -119,3 +119,15 @@ def identify(login: str) -> tuple[Literal["resident_id", "mobile"], str]:
     if re.fullmatch(r"(\+86|0086)?[0-9]{11}", compact):
         return "mobile", check_mobile(compact)
     return "resident_id", check_resident_id(login)
+
+
+def masked(login: str) -> str:
+    """A login as a screen or a list shows it: a resident ID number keeps its first six
+    and last four characters (110105********002X), a mobile number its first three and
+    last four (138****0001); any other login (staff) as it is. Whoever looks over a
+    shoulder learns no ID number."""
+    if len(login) == 18:
+        return f"{login[:6]}{'*' * 8}{login[-4:]}"
+    if len(login) == 11 and login.isdigit():
+        return f"{login[:3]}****{login[-4:]}"
+    return login

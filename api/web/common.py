@@ -41,6 +41,7 @@ from api.http.auth import Principal, principal_of
 from api.http.errors import NotAuthenticated
 from api.http.params import plain_file_path
 from api.web import i18n
+from examengine.ids import masked
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -210,18 +211,6 @@ def fmt_score(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:.1f}".removesuffix(".0")
-
-
-def masked(login: str) -> str:
-    """A login as a page shows it: a resident ID number keeps its first six and last
-    four characters (110105********002X), a mobile number its first three and last four
-    (138****0001); any other login (staff) as it is. Whoever looks over a shoulder learns
-    no ID number."""
-    if len(login) == 18:
-        return f"{login[:6]}{'*' * 8}{login[-4:]}"
-    if len(login) == 11 and login.isdigit():
-        return f"{login[:3]}****{login[-4:]}"
-    return login
 
 
 def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:

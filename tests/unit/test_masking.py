@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.web.common import masked
+from examengine.ids import masked
 
 
 def test_an_id_number_keeps_its_first_six_and_last_four() -> None:

@@ -73,6 +73,7 @@ from api.http.schema import (
 from api.http.study import HOT_PATHS, HOT_ROUTES, StudyController, StudyHotController
 from api.logging import RequestLog, logging_config
 from api.services.accounts import LockPolicy
+from api.services.notify import load_notifier
 from api.services.study import LiveStudy, closing_policy
 from api.settings import Settings
 from api.store.db import UnitOfWork, make_engine, provide_uow, session_factory
@@ -206,6 +207,8 @@ def create_app(
                 # The generations this process read or wrote (auth.session_generations).
                 "session_generations": {},
                 "clock": clock,
+                # Delivers activation and reset links (api.services.notify).
+                "notifier": load_notifier(settings),
                 # The site's own origins (the same-site check; the study socket's too).
                 "origins": frozenset(origins),
                 # Set when SIGTERM or SIGINT arrives: long-lived streams close at once

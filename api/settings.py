@@ -14,6 +14,7 @@ import contextlib
 import difflib
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -94,6 +95,9 @@ class SecuritySettings(Struct, frozen=True, kw_only=True):
     #: sending ``Authorization: Bearer <metrics_token>``. Outside production it is open.
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     metrics_token: str | None = None
+    #: Hours an activation link of a new account, and a reset link, stay valid.
+    activation_ttl_h: int = 14 * 24
+    reset_ttl_h: int = 24
 
 
 class ServerSettings(Struct, frozen=True, kw_only=True):
@@ -175,6 +179,9 @@ class Settings(Struct, frozen=True, kw_only=True):
     #: generator on one address can sign in thousands of imported learners. Refused in
     #: production; the app logs a warning at every start while it is on.
     load_test: bool = False
+    #: Who delivers activation and reset links: ``log`` (the built-in), or an SMS or
+    #: e-mail provider's ``module:factory`` (``api.services.notify``).
+    notifier: str = "log"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -239,6 +246,7 @@ class Settings(Struct, frozen=True, kw_only=True):
             exam=ExamSettings(**section("exam")),
             study=StudySettings(**section("study")),
             load_test=values.get("EXAMENGINE_LOAD_TEST", False),
+            notifier=values.get("EXAMENGINE_NOTIFIER", "log"),
         )
 
     def replace(self, **changes: Any) -> Settings:
@@ -280,6 +288,12 @@ def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _notifier(raw: str) -> str:
+    if raw == "log" or re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", raw):
+        return raw
+    raise ValueError("expected log or module:factory")
 
 
 def database_url(raw: str) -> str:
@@ -429,6 +443,13 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EXAMENGINE_METRICS_TOKEN", "security.metrics_token", _secret_value,
              "bearer token that may read /metrics in production (≥32 characters; default "
              "none)"),
+    Variable("EXAMENGINE_ACTIVATION_TTL_H", "security.activation_ttl_h", _integer(1, 24 * 90),
+             "hours the activation link of a new account stays valid (default 336)"),
+    Variable("EXAMENGINE_RESET_TTL_H", "security.reset_ttl_h", _integer(1, 24 * 14),
+             "hours a password-reset link stays valid (default 24)"),
+    Variable("EXAMENGINE_NOTIFIER", "notifier", _notifier,
+             "who delivers activation and reset links: log (default; the links are written "
+             "to the examengine.notices log) or an SMS/e-mail provider's module:factory"),
     Variable("EXAMENGINE_HOST", "server.host", str, "address to listen on (default 127.0.0.1)"),
     Variable("EXAMENGINE_PORT", "server.port", _integer(1, 65535), "port (default 8000)"),
     Variable("EXAMENGINE_WORKERS", "server.workers", _integer(1, 64),

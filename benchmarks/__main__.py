@@ -14,8 +14,9 @@ study hot path relayed between two workers, with ``wrk``), ``hot_path`` (each of
 app's most frequent requests beside bare Litestar, with ``wrk``, server CPU and a
 profile layer by layer), ``study_socket`` (a heartbeat over the study socket against
 HTTP, and 10,000 sockets held by one worker), ``session_check`` (what the session
-generation check adds to a request) and ``endpoint_cpu`` (server CPU per request of an
-exam start wave's endpoints, beside bare Litestar's). ``challenges`` runs here without its ``http``
+generation check adds to a request), ``endpoint_cpu`` (server CPU per request of an
+exam start wave's endpoints, beside bare Litestar's) and ``roster`` (a 10,000-line
+roster read and imported, beside openpyxl alone and bare inserts). ``challenges`` runs here without its ``http``
 part, which is ``http_app``'s.
 
 ``--quick`` passes ``--quick`` on: the same code paths on tiny sizes, all of them in
@@ -50,6 +51,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("study_socket", ()),
     ("session_check", ()),
     ("endpoint_cpu", ()),
+    ("roster", ()),
 )
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,8 +7,12 @@ Python traceback, for bug reports).
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import sys
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,11 +29,13 @@ from api.cli.loadtest import loadtest
 from api.cli.plan import plan
 from api.http.metrics import multiprocess_dir
 from api.services import accounts
+from api.services.notify import Notice, link_origin, load_notifier
 from api.services.passwords import hash_password
 from api.settings import Settings, SettingsError
 from api.store.db import migrate, standalone_transaction
 from api.store.tables import ROLES, User
 from api.workers.sweeper import sweep
+from examengine.ids import masked
 
 EXIT_ERROR = 2
 
@@ -158,24 +164,41 @@ def user_add(
                    "x) makes no account.")  # fmt: skip
 @click.option("--all-or-nothing", is_flag=True,
               help="Make no account at all when any line fails.")  # fmt: skip
+@click.option(
+    "--links", "links_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Write the new accounts' activation links to this CSV (to hand on) instead of "
+         "sending them through EXAMENGINE_NOTIFIER. It holds live links: keep it private.",
+)  # fmt: skip
 def user_import(
-    roster: Path, employer: str | None, errors_path: Path | None, warnings_block: bool,
-    all_or_nothing: bool,
+    roster: Path, *, employer: str | None, errors_path: Path | None, warnings_block: bool,
+    all_or_nothing: bool, links_path: Path | None,
 ) -> None:  # fmt: skip
     """Create learner accounts from ROSTER (.xlsx or CSV: 姓名, 身份证号, 手机号, 性别, 备注;
     title lines above the header are fine).
 
-    Valid lines become accounts (login = ID number, initial password edu@ + its last
-    six characters, changed at first login); the others are listed and written to an
-    error file in the roster's own layout. Exits 1 when some lines failed, 0 otherwise.
+    Valid lines become accounts (login = ID number), each with an activation link to
+    choose its password, sent through EXAMENGINE_NOTIFIER (or written to --links); the
+    others are listed and written to an error file in the roster's own layout. Exits 1
+    when some lines failed, 0 otherwise.
     """
+    started = time.monotonic()
+    click.echo(f"reading {roster.name} …")
     parsed = accounts.read_roster(roster.read_bytes(), source=roster.name)
+    click.echo(f"read {len(parsed.rows):,} lines in {time.monotonic() - started:.1f} s; "
+               "checking and importing …")  # fmt: skip
     settings = _settings()
+    links = accounts.Links(origin=link_origin(settings), ttl_h=settings.security.activation_ttl_h)
     with standalone_transaction(settings.database) as session:
-        report = accounts.import_roster(
-            session, parsed, now=datetime.now(UTC), hasher=hash_password, employer=employer,
+        report, notices = accounts.import_roster(
+            session, parsed, now=datetime.now(UTC), links=links, employer=employer,
             warnings_block=warnings_block, all_or_nothing=all_or_nothing,
         )  # fmt: skip
+    if links_path is not None:
+        _write_links(links_path, notices)
+        click.echo(f"{len(notices)} activation links written to {links_path}")
+    else:
+        load_notifier(settings).send(notices)
+    click.echo(f"imported in {time.monotonic() - started:.1f} s in all")
     click.echo(f"{report.header_note_zh} ({report.header_note})")
     for line in sorted([*report.problems, *report.warned], key=lambda line: line.row):
         said = "; ".join(
@@ -195,6 +218,21 @@ def user_import(
         click.echo(f"lines without an account written to {target}")
     if report.failed:
         raise SystemExit(1)
+
+
+def _write_links(path: Path, notices: Sequence[Notice]) -> None:
+    """The links as CSV (UTF-8 with a BOM, for Excel): who, their masked phone, the
+    link and until when it works (Beijing time)."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(
+        ["账号 Login", "姓名 Name", "手机号 Mobile", "激活链接 Link", "有效期至 Valid until"]
+    )
+    for notice in notices:
+        until = datetime.fromtimestamp(notice.expires_ms / 1000, accounts.BEIJING)
+        writer.writerow([notice.login, notice.name, masked(notice.phone or ""), notice.link,
+                         until.strftime("%Y-%m-%d %H:%M")])  # fmt: skip
+    path.write_bytes(out.getvalue().encode("utf-8-sig"))
 
 
 @main.command()

@@ -35,7 +35,9 @@ from api.http.params import LoginRef
 from api.http.schema import replying_in
 from api.services import accounts
 from api.services.accounts import Account, PasswordReset, Registration, RosterReport
+from api.services.notify import Notice, Notifier, link_origin
 from api.services.passwords import hash_password
+from api.settings import Settings
 from api.store.db import Uow
 from api.store.tables import User
 
@@ -54,8 +56,8 @@ class RosterUpload(Struct, kw_only=True):
 
 
 class ResetRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    #: The new initial password; by default ``edu@`` + the ID number's last six
-    #: characters (or a random one for an account without an ID number).
+    #: Operators only: a password of their choosing (changed at the next login). By
+    #: default the holder is sent a link to choose their own.
     password: Annotated[str, Meta(max_length=256)] | None = None
 
 
@@ -133,42 +135,44 @@ class AccountsController(Controller):
         """Create learner accounts from a roster (姓名, 身份证号, 手机号, 性别, 备注; title
         lines above the header are fine, and the answer says which row was the header).
 
-        Valid lines become accounts (initial password ``edu@`` + the ID's last six
-        characters, changed at first login); the others are reported. Lines with
+        Valid lines become accounts, each sent an activation link to choose its
+        password (the app's notifier, after the commit); the others are reported. Lines with
         warnings make accounts unless ``warnings=block``; ``mode=all`` makes none when
         any line fails. ``format=json`` answers the summary; ``xlsx`` or ``csv`` answers
         the error file (the lines that made no account, in the roster's own layout with
         错误原因 and 提示), the counts in ``X-Roster-*`` headers.
         """
+        upload = data.file
+        raw = upload.file.read(MAX_ROSTER_BYTES + 1)
+        name = upload.filename or "roster"
+        if len(raw) > MAX_ROSTER_BYTES:
+            raise accounts.RosterUnreadableError(
+                f"{name} is larger than {MAX_ROSTER_BYTES // 2**20} MiB",
+                f"{name} 超过 {MAX_ROSTER_BYTES // 2**20} MiB",
+            )
+        roster = accounts.read_roster(raw, source=name, max_lines=accounts.MAX_ROSTER_LINES)
+        settings: Settings = request.app.state.settings
         with uow() as db:
-            upload = data.file
-            raw = upload.file.read(MAX_ROSTER_BYTES + 1)
-            name = upload.filename or "roster"
-            if len(raw) > MAX_ROSTER_BYTES:
-                raise accounts.RosterUnreadableError(
-                    f"{name} is larger than {MAX_ROSTER_BYTES // 2**20} MiB",
-                    f"{name} 超过 {MAX_ROSTER_BYTES // 2**20} MiB",
-                )
-            roster = accounts.read_roster(raw, source=name, max_lines=accounts.MAX_ROSTER_LINES)
             actor = _actor(request, db)
             employer = actor.employer if "operator" not in actor.roles else None
-            report = accounts.import_roster(
-                db, roster, now=_now(), hasher=hash_password, actor_id=actor.id,
+            report, notices = accounts.import_roster(
+                db, roster, now=_now(), links=_links(settings, "activation"), actor_id=actor.id,
                 employer=employer, warnings_block=warnings == "block", all_or_nothing=mode == "all",
             )  # fmt: skip
-            if format == "json":
-                return Response(report)
-            body = accounts.roster_error_file(roster, report, fmt=format)
-            stem = name.rsplit(".", 1)[0]
-            return Response(
-                body,
-                media_type=XLSX if format == "xlsx" else CSV,
-                headers={
-                    "Content-Disposition": "attachment; filename*=UTF-8''"
-                    + quote(f"{stem}.errors.{format}"),
-                    **_counts(report),
-                },
-            )
+        _notifier(request).send(notices)  # committed: the links are real
+        if format == "json":
+            return Response(report)
+        body = accounts.roster_error_file(roster, report, fmt=format)
+        stem = name.rsplit(".", 1)[0]
+        return Response(
+            body,
+            media_type=XLSX if format == "xlsx" else CSV,
+            headers={
+                "Content-Disposition": "attachment; filename*=UTF-8''"
+                + quote(f"{stem}.errors.{format}"),
+                **_counts(report),
+            },
+        )
 
     @post(
         "/{login:str}/reset-password", guards=[requires_role("employer_admin", "operator")],
@@ -181,19 +185,23 @@ class AccountsController(Controller):
         login: LoginRef,
         data: JSONBody[ResetRequest],
     ) -> PasswordReset:
-        """Set a new initial password (changed at the next login), end every session
-        of the account and lift its login lock. Employer administrators may reset their
-        own employer's learners only."""
+        """Take the password away, end every session of the account and lift its login
+        lock; the holder is sent a one-time link to choose a new one (nobody else sees
+        it). An operator may set a ``password`` of their choosing instead (changed at
+        the next login). Employer administrators reset their own employer's learners
+        only, and by link only."""
         actor_id = principal_of(request).user_id
+        settings: Settings = request.app.state.settings
 
-        def work(db: Session) -> tuple[PasswordReset, int]:
-            reset = accounts.reset_password(
+        def work(db: Session) -> tuple[PasswordReset, list[Notice], int]:
+            reset, notices = accounts.reset_password(
                 db, login=login, actor_id=actor_id, now=_now(), hasher=hash_password,
-                password=data.password,
+                links=_links(settings, "password_reset"), password=data.password,
             )  # fmt: skip
-            return reset, _generation(db, reset.account.id)
+            return reset, notices, _generation(db, reset.account.id)
 
-        reset, generation = await uow.run(work)
+        reset, notices, generation = await uow.run(work)
+        _notifier(request).send(notices)  # committed: the link is real
         await sign_ins_ended(request.app, reset.account.id, generation)
         return reset
 
@@ -223,6 +231,17 @@ class AccountsController(Controller):
         if changed.id == actor_id:
             open_session(request, user)
         return changed
+
+
+def _links(settings: Settings, purpose: Literal["activation", "password_reset"]) -> accounts.Links:
+    security = settings.security
+    hours = security.activation_ttl_h if purpose == "activation" else security.reset_ttl_h
+    return accounts.Links(origin=link_origin(settings), ttl_h=hours)
+
+
+def _notifier(request: Request[Any, Any, Any]) -> Notifier:
+    notifier: Notifier = request.app.state.notifier
+    return notifier
 
 
 def _generation(db: Session, user_id: int) -> int:

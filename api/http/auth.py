@@ -26,6 +26,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -107,6 +108,12 @@ class PasswordUnchanged(ApiError):
 class LoginRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     login: Login
     password: Password
+
+
+class ActivationRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    #: The token from the link's fragment (``/activate#…``).
+    token: Annotated[str, Meta(min_length=16, max_length=128)]
+    new_password: NewPassword
 
 
 class PasswordChange(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -402,6 +409,7 @@ def _authenticate(db: Session, user: User | None, password: str) -> bool:
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.add(user)
+    accounts.force_change_of_old_initial_password(db, user, password, now=datetime.now(UTC))
     return True
 
 
@@ -488,6 +496,33 @@ class AuthController(Controller):
             raise InvalidCredentials
         assert user is not None
         await locks.succeeded(who)
+        return _me(user, open_session(request, user))
+
+    @post(
+        "/activate",
+        status_code=200,
+        opt={
+            RATE_LIMITED: True,
+            HASHES_PASSWORD: True,
+            RAISES: (accounts.ActivationInvalidError, accounts.AccountInvalidError),
+        },
+    )
+    async def activate(
+        self, request: Request[Any, Any, Any], data: JSONBody[ActivationRequest], uow: Uow
+    ) -> Me:
+        """Choose the password of an account from its activation or reset link, and sign
+        in. 410 ``activation_invalid`` for a link used, replaced, expired or unknown; 422
+        naming ``new_password`` for a weak one (the link stays usable). Ends every other
+        session of the account, and shares the login's per-address limit."""
+        now = datetime.fromtimestamp(_now_ms(request.app) / 1000, UTC)
+        user = await uow.run(
+            lambda db: accounts.activate(
+                db, token=data.token, new_password=data.new_password, now=now,
+                hasher=hash_password,
+            )
+        )  # fmt: skip
+        assert user.id is not None
+        await sign_ins_ended(request.app, user.id, user.session_generation)
         return _me(user, open_session(request, user))
 
     @post("/logout", status_code=204)

@@ -54,6 +54,7 @@ from api.services.accounts import (
     AccountLockedError,
     AccountNotFoundError,
     AccountRefusedError,
+    ActivationInvalidError,
 )
 from api.services.attempts import (
     AttemptNotFoundError,
@@ -181,8 +182,11 @@ class NotAuthenticated(ApiError):
 
 class InvalidCredentials(NotAuthenticated):
     code = "invalid_credentials"
-    detail = "The login or the password is wrong."
-    detail_zh = "账号或密码错误。"
+    detail = (
+        "The login or the password is wrong. An account your employer made has no password "
+        "until you follow the activation link you were sent."
+    )
+    detail_zh = "账号或密码错误。单位为您开通的账号，需先通过收到的激活链接设置密码后才能登录。"
 
 
 class Forbidden(ApiError):
@@ -506,6 +510,8 @@ EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
     AccountExistsError: domain_handler(409),
     AccountNotFoundError: domain_handler(404),
     AccountRefusedError: domain_handler(403),
+    # The link existed once, or never did: either way it is gone (nothing tells which).
+    ActivationInvalidError: domain_handler(410),
     # 429 like the per-address limit (clients know to wait), told apart by the code.
     AccountLockedError: domain_handler(429),
     AttemptError: coded_handler(409, ATTEMPT_STATUSES),

@@ -33,7 +33,12 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 ROLES = ("learner", "author", "employer_admin", "proctor", "operator")
 GENDERS = ("male", "female")
-ACCOUNT_EVENT_KINDS = ("registered", "imported", "password_reset", "roles_changed")
+ACCOUNT_EVENT_KINDS = (
+    "registered", "imported", "password_reset", "roles_changed", "activation_sent", "activated",
+    "initial_password_used",
+)  # fmt: skip
+#: What an activation link is for: a new account's first password, or a staff reset.
+ACTIVATION_PURPOSES = ("activation", "password_reset")
 BANK_VERSION_STATES = ("draft", "published")
 EXAM_VERSION_STATES = ("draft", "published")
 
@@ -268,6 +273,25 @@ def _ms(*, nullable: bool = False, default: int | None = None) -> Any:
     """A time in UTC milliseconds from the one server clock (BIGINT: ms overflow INT)."""
     column = Column(sa.BigInteger, nullable=nullable)
     return Field(default=default, sa_column=column)
+
+
+class Activation(SQLModel, table=True):
+    """A one-time link that lets an account holder set their password (a new account
+    from a roster, or a reset by staff). Only the token's SHA-256 is kept: the token is
+    192 random bits, sent to the holder and nowhere else (docs/decisions/0023)."""
+
+    __tablename__ = "activation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    #: One of ``ACTIVATION_PURPOSES``.
+    purpose: str = Field(max_length=16)
+    created_ms: int = _ms()
+    expires_ms: int = _ms()
+    #: When it was used, or replaced by a newer link for the same account.
+    used_ms: int | None = _ms(nullable=True)
+    replaced_ms: int | None = _ms(nullable=True)
 
 
 class Enrollment(SQLModel, table=True):

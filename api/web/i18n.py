@@ -107,6 +107,25 @@ register(
         "password.submit": ("保存新密码", "Save the new password"),
         "js.password.mismatch": ("两次输入的新密码不一致。", "The two new passwords differ."),
         "js.password.done": ("密码已修改。", "Your password has been changed."),
+        # --------------------------------------------------------------- activate
+        "activate.title": ("设置密码", "Choose your password"),
+        "activate.intro": (
+            "欢迎！请为您的账号设置密码。设置后即可用身份证号或手机号和此密码登录。",
+            "Welcome! Choose the password of your account; then sign in with your ID number "
+            "or phone number and this password.",
+        ),
+        "activate.no_token": (
+            "此页面需通过短信或单位转发的激活链接打开。链接不完整时，请联系单位管理员重新发送。",
+            "Open this page from the activation link you were sent. If the link is "
+            "incomplete, ask your employer's administrator to send it again.",
+        ),
+        "activate.new_hint": (
+            "至少 8 位，含字母、数字、符号中的两类，不能包含身份证号或手机号，不能是常见密码。"
+            "链接只能使用一次。",
+            "At least 8 characters of two kinds (letters, digits, symbols), without your ID "
+            "or phone number, not a common password. The link works once.",
+        ),
+        "activate.submit": ("设置密码并登录", "Set the password and sign in"),
         # ---------------------------------------------------------------- my exams
         "exams.title": ("我的考试", "My exams"),
         "exams.none": ("您目前没有需要参加的考试。", "You are not enrolled for any exam."),

@@ -42,7 +42,7 @@ def home(request: Request[Any, Any, Any]) -> Redirect:
 
 
 class AccountPages(Controller):
-    """Sign-in and the password change (no role needed)."""
+    """Sign-in, the password change and activation links (no role needed)."""
 
     include_in_schema = False
 
@@ -64,6 +64,12 @@ class AccountPages(Controller):
         if principal is None:
             return Redirect("/login?next=/password")
         return render(request, "password.html", forced=principal.must_change_password)
+
+    @get("/activate", sync_to_thread=False)
+    def activate(self, request: Request[Any, Any, Any]) -> Template:
+        """Choose a password from an activation or reset link (``/activate#token``: the
+        token stays in the browser, out of every server log and Referer)."""
+        return render(request, "activate.html")
 
 
 def _entry(exams: attempts.MyExams, key: str) -> attempts.ExamEntry | None:

@@ -22,7 +22,7 @@ from api.app import create_app
 from api.cli.main import main
 from api.http.auth import requires_role
 from api.http.errors import PROBLEM_JSON
-from api.services.accounts import LockPolicy
+from api.services.accounts import NO_PASSWORD, LockPolicy
 from api.services.passwords import hash_password
 from api.settings import SecuritySettings, Settings
 from api.store.db import migrate, standalone_transaction
@@ -109,6 +109,15 @@ def stored(client: Client, login: str) -> User:
         user = db.exec(select(User).where(User.login == login)).one()
         db.expunge(user)
         return user
+
+
+def sent_links(caplog: pytest.LogCaptureFixture, login: str) -> list[str]:
+    """The tokens of the links the app's notifier (the built-in log one) sent ``login``."""
+    return [
+        r.getMessage().split("/activate#", 1)[1].split(" ", 1)[0]
+        for r in caplog.records
+        if r.name == "examengine.notices" and f" for {login} " in r.getMessage()
+    ]
 
 
 def only_error(response: Any) -> dict[str, Any]:
@@ -376,7 +385,7 @@ async def test_a_roster_creates_the_good_lines_and_reports_every_other_line(
     assert created[WITH_X].phone == "13700137001"
     assert created[WITH_X].gender == "female"
     assert created[WITH_X].remark == "外聘"
-    assert all(u.must_change_password for u in created.values())
+    assert all(u.password_hash == NO_PASSWORD for u in created.values())  # until activated
     assert {e.detail["row"] for e in events} == {2, 8}
     assert {e.actor_id for e in events} == {2}  # the operator
 
@@ -612,38 +621,63 @@ async def test_only_employer_administrators_and_operators_import_rosters(
     assert (await upload(app_client, xlsx([]))).status_code == 403
 
 
-async def test_an_imported_learner_must_change_the_initial_password_first(
-    app_client: Client, add_staff: AddStaff
+async def test_an_imported_learner_sets_the_password_from_the_link_they_were_sent(
+    app_client: Client, add_staff: AddStaff, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("WARNING", logger="examengine.notices")
     add_staff("admin1", "employer_admin", employer="重庆市第一中学")
     assert (await login(app_client, "admin1", STAFF_PASSWORD)).status_code == 200
-    report = (await upload(app_client, xlsx([["李四", WOMAN, "", "女", ""]]))).json()
+    report = (await upload(app_client, xlsx([["李四", WOMAN, "13900139000", "女", ""]]))).json()
     assert report["created"] == 1
+    assert "activate#" not in str(report)  # the admin never sees the link
     await app_client.post("/auth/logout")
 
-    initial = "edu@" + WOMAN[-6:]
-    signed_in = await login(app_client, WOMAN, initial)
-    assert signed_in.status_code == 200
-    assert signed_in.json()["must_change_password"] is True
-    blocked = await app_client.get("/probe/learner")
-    assert (blocked.status_code, blocked.json()["code"]) == (403, "password_change_required")
-    # The initial password's pattern is not accepted as the new one.
+    # No password works until the link is used; the old guessable one least of all.
+    refused = await login(app_client, WOMAN, "edu@" + WOMAN[-6:])
+    assert refused.status_code == 401
+    assert "激活链接" in refused.json()["detail_zh"]
+    [token] = sent_links(caplog, WOMAN)
+    page = await app_client.get("/activate")
+    assert page.status_code == 200 and "设置密码" in page.text
     weak = await app_client.post(
-        "/auth/password", json={"current_password": initial, "new_password": "x" + initial}
-    )
+        "/auth/activate", json={"token": token, "new_password": "x" + WOMAN[-6:] + "a"},
+        headers=await csrf_headers(app_client),
+    )  # fmt: skip
     assert weak.status_code == 422
     assert weak.json()["errors"][0]["field"] == "new_password"
-    assert weak.json()["errors"][0]["code"] == "password_personal"
-    changed = await app_client.post(
-        "/auth/password", json={"current_password": initial, "new_password": PASSWORD}
-    )
-    assert changed.status_code == 200
+    done = await app_client.post(
+        "/auth/activate", json={"token": token, "new_password": PASSWORD},
+        headers=await csrf_headers(app_client),
+    )  # fmt: skip
+    assert done.status_code == 200, done.text
+    assert (done.json()["login"], done.json()["must_change_password"]) == (WOMAN, False)
     assert (await app_client.get("/probe/learner")).json() == {"ok": "learner"}
-    me = await app_client.get("/auth/me")
-    assert me.json()["display_name"] == "李四"
+    again = await app_client.post(
+        "/auth/activate", json={"token": token, "new_password": "Another-2026"},
+        headers=await csrf_headers(app_client),
+    )  # fmt: skip
+    assert (again.status_code, again.json()["code"]) == (410, "activation_invalid")
+    assert "已失效" in again.json()["detail_zh"] and "cannot be used" in again.json()["detail"]
+    await app_client.post("/auth/logout")
+    assert (await login(app_client, "13900139000", PASSWORD)).status_code == 200
+    assert stored(app_client, WOMAN).employer == "重庆市第一中学"  # the administrator's own
+
+
+async def test_an_account_still_on_the_old_initial_password_must_change_it_at_sign_in(
+    app_client: Client,
+) -> None:
+    """Accounts made before activation links kept ``edu@`` + the ID's last six: whoever
+    signs in with it must change it first, whatever the account's flag said."""
+    await app_client.post("/auth/register", json=registration())
+    old = "edu@" + MAN[-6:]
     with standalone_transaction(_settings(app_client).database) as db:
-        user = db.exec(select(User).where(User.login == WOMAN)).one()
-    assert user.employer == "重庆市第一中学"  # the administrator's own
+        user = db.exec(select(User).where(User.login == MAN)).one()
+        user.password_hash, user.must_change_password = hash_password(old), False
+        db.add(user)
+    signed_in = await login(app_client, MAN, old)
+    assert signed_in.json()["must_change_password"] is True
+    assert (await app_client.get("/probe/learner")).json()["code"] == "password_change_required"
+    assert stored(app_client, MAN).must_change_password is True
 
 
 def test_the_command_line_imports_a_roster_and_writes_the_error_file(
@@ -660,8 +694,14 @@ def test_the_command_line_imports_a_roster_and_writes_the_error_file(
     roster.write_bytes(xlsx([["李四", WOMAN, "", "女", ""], ["王 五", MAN, "", "", ""]]))
     runner = CliRunner()
     assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
-    result = runner.invoke(main, ["user", "import", str(roster)], env=env)
+    links = tmp_path / "links.csv"
+    result = runner.invoke(main, ["user", "import", str(roster), "--links", str(links)], env=env)
     assert result.exit_code == 1, result.output
+    assert "read 2 lines in" in result.output
+    # The new account's link, to hand on (the phone masked); nothing else holds it.
+    [header, line] = list(csv.reader(io.StringIO(links.read_bytes().decode("utf-8-sig"))))
+    assert header[0] == "账号 Login" and line[:3] == [WOMAN, "李四", ""]
+    assert line[3].startswith("http://127.0.0.1:8000/activate#") and len(line[3]) > 60
     assert "row 3: failed: 姓名：姓名中不能有空格" in result.output
     assert (
         "2 lines: 1 created (0 with warnings), 0 skipped (registered already), 1 failed"
@@ -757,9 +797,10 @@ async def test_with_redis_the_lock_is_shared_by_all_workers(settings_redis: Sett
 # ------------------------------------------------------------- resets and roles
 
 
-async def test_an_employer_administrator_resets_a_learner_who_must_then_change_it(
-    app_client: Client, add_staff: AddStaff
+async def test_an_employer_administrator_resets_a_learner_who_is_sent_a_link(
+    app_client: Client, add_staff: AddStaff, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("WARNING", logger="examengine.notices")
     await app_client.post("/auth/register", json=registration())
     for _ in range(5):
         await login(app_client, MAN, "forgotten")
@@ -768,17 +809,27 @@ async def test_an_employer_administrator_resets_a_learner_who_must_then_change_i
 
     reset = await app_client.post(f"/api/accounts/{MAN}/reset-password", json={})
     assert reset.status_code == 200, reset.text
-    assert reset.json()["initial_password"] == "edu@" + MAN[-6:]
-    assert reset.json()["account"]["must_change_password"] is True
+    assert set(reset.json()) == {"account", "how", "link_expires_ms"}  # no password in it
+    assert reset.json()["how"] == "link"
+    chose = await app_client.post(
+        f"/api/accounts/{MAN}/reset-password", json={"password": "Temporary-2026"}
+    )
+    assert (chose.status_code, chose.json()["code"]) == (403, "password_not_yours_to_choose")
     with standalone_transaction(_settings(app_client).database) as db:
         event = db.exec(select(AccountEvent).where(AccountEvent.kind == "password_reset")).one()
-    assert (event.actor_id, event.detail) == (2, {"password": "initial"})
+    assert (event.actor_id, event.detail) == (2, {"password": "link"})
 
     await app_client.post("/auth/logout")
-    signed_in = await login(app_client, "13800138000", "edu@" + MAN[-6:])  # the lock is lifted
-    assert signed_in.status_code == 200
-    assert signed_in.json()["must_change_password"] is True
-    assert (await app_client.get("/probe/learner")).json()["code"] == "password_change_required"
+    assert (await login(app_client, MAN, PASSWORD)).status_code == 401  # the old one is gone
+    [token] = sent_links(caplog, MAN)
+    done = await app_client.post(
+        "/auth/activate", json={"token": token, "new_password": "Renewed-2026"},
+        headers=await csrf_headers(app_client),
+    )  # fmt: skip
+    assert done.status_code == 200, done.text
+    await app_client.post("/auth/logout")
+    signed_in = await login(app_client, "13800138000", "Renewed-2026")  # the lock is lifted
+    assert (signed_in.status_code, signed_in.json()["must_change_password"]) == (200, False)
 
 
 async def test_an_employer_administrator_cannot_reset_nor_find_another_employers_learner(
@@ -797,9 +848,10 @@ async def test_an_employer_administrator_cannot_reset_nor_find_another_employers
     assert [(r.status_code, r.json()["code"]) for r in replies] == [(404, "account_not_found")] * 3
 
 
-async def test_an_operator_resets_any_account_to_a_chosen_or_random_password(
-    app_client: Client, add_staff: AddStaff
+async def test_an_operator_resets_any_account_by_link_or_to_a_chosen_password(
+    app_client: Client, add_staff: AddStaff, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("WARNING", logger="examengine.notices")
     add_staff("author1", "author")
     add_staff("operator1", "operator")
     assert (await login(app_client, "operator1", STAFF_PASSWORD)).status_code == 200
@@ -808,12 +860,15 @@ async def test_an_operator_resets_any_account_to_a_chosen_or_random_password(
     chosen = await app_client.post(
         "/api/accounts/author1/reset-password", json={"password": "Temporary-2026"}
     )
-    assert chosen.json()["initial_password"] == "Temporary-2026"
-    generated = await app_client.post("/api/accounts/author1/reset-password", json={})
-    assert len(generated.json()["initial_password"]) >= 12
+    assert chosen.json()["how"] == "chosen"
     await app_client.post("/auth/logout")
-    again = await login(app_client, "author1", generated.json()["initial_password"])
+    again = await login(app_client, "author1", "Temporary-2026")
     assert again.json()["must_change_password"] is True
+    await app_client.post("/auth/logout")
+    assert (await login(app_client, "operator1", STAFF_PASSWORD)).status_code == 200
+    linked = await app_client.post("/api/accounts/author1/reset-password", json={})
+    assert linked.json()["how"] == "link"
+    assert len(sent_links(caplog, "author1")) == 1
 
 
 async def test_an_operator_changes_roles_which_take_effect_at_the_next_login(

@@ -91,8 +91,9 @@ async def test_a_wrong_password_is_refused_in_english_and_chinese(
     assert response.headers["content-type"] == PROBLEM_JSON
     body = response.json()
     assert body["code"] == "invalid_credentials"
-    assert body["detail"] == "The login or the password is wrong."
-    assert body["detail_zh"] == "账号或密码错误。"
+    assert body["detail"].startswith("The login or the password is wrong.")
+    assert body["detail_zh"].startswith("账号或密码错误。")
+    assert "activation link" in body["detail"] and "激活链接" in body["detail_zh"]
     assert (await app_client.get("/auth/me")).status_code == 401
 
 

@@ -74,10 +74,12 @@ GET    /static/{file}                                     200     200     200   
 GET    /                                                  302     302     302     302     302     302
 GET    /login                                             200     302     302     200     302     302
 GET    /password                                          302     200     200     200     200     200
+GET    /activate                                          200     200     200     200     200     200  ! the page of a link: anyone may open it; the link's token is what authorizes (POST /auth/activate)
 GET    /auth/me                                           401     200     200     200     200     200
 POST   /auth/login                                        401     401     401     401     401     401
 POST   /auth/register                                     422     422     422     422     422     422
 POST   /auth/password                                     401     403     403     403     403     403
+POST   /auth/activate                                     410     410     410     410     410     410  ! the token authorizes, not the caller: an unknown one is 410 for everyone
 GET    /learner/exams                                     302     200     302     302     302     302
 GET    /learner/exams/{exam}/rules                        302     302     302     302     302     302
 GET    /learner/attempts/{attempt}                        302     200/404 302     302     302     302
@@ -351,6 +353,8 @@ def request_of(row: Row, values: dict[str, str]) -> dict[str, Any]:
             return {"json": {}}
         case "POST", "/auth/password":
             return {"json": {"current_password": "wrong", "new_password": "another pass 1"}}
+        case "POST", "/auth/activate":
+            return {"json": {"token": "t" * 32, "new_password": "another pass 1"}}
         case "POST", "/api/attempts/{attempt}/answers":
             return {"json": []}
         case "POST", "/api/attempts/{attempt}/integrity":

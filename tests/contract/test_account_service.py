@@ -28,6 +28,7 @@ from api.services.accounts import (
     LoginLocks,
     Registration,
 )
+from api.services.notify import Notice
 from api.settings import DatabaseSettings
 from api.store.db import IN_CHUNK, make_engine, migrate, session_factory, transaction
 from api.store.redis_client import connect
@@ -36,6 +37,8 @@ from examengine.ids import check_character
 from tests.conftest import redis_target_of
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+LINKS = accounts.Links(origin="https://edu.example.cn", ttl_h=336)
+RESET_LINKS = accounts.Links(origin="https://edu.example.cn", ttl_h=24)
 T = TypeVar("T")
 
 
@@ -194,11 +197,9 @@ def test_a_roster_creates_valid_lines_skips_registered_people_and_reports_the_re
         "5,钱七,123,,,\n"
     )
     operator = add_staff(sessions, "operator1", "operator")
-    report = run(
+    report, notices = run(
         sessions,
-        lambda s: accounts.import_roster(
-            s, roster(text), now=NOW, hasher=fake_hash, actor_id=operator
-        ),
+        lambda s: accounts.import_roster(s, roster(text), now=NOW, links=LINKS, actor_id=operator),
     )
     assert (report.lines, report.created, report.skipped, report.failed) == (5, 1, 1, 3)
     assert [(p.row, p.status, p.errors[0].code if p.errors else "") for p in report.problems] == [
@@ -210,8 +211,12 @@ def test_a_roster_creates_valid_lines_skips_registered_people_and_reports_the_re
     assert (user.login, user.display_name, user.phone, user.gender, user.remark) == (
         WOMAN, "李四", "13900139000", "female", "组长",
     )  # fmt: skip
-    assert user.must_change_password is True
-    assert user.password_hash == "plain:edu@" + WOMAN[-6:]
+    # No password until the holder follows the link sent to them.
+    assert (user.must_change_password, user.password_hash) == (False, accounts.NO_PASSWORD)
+    [notice] = notices
+    assert (notice.kind, notice.login, notice.phone) == ("activation", WOMAN, "13900139000")
+    assert notice.link.startswith("https://edu.example.cn/activate#")
+    assert notice.expires_ms == int(NOW.timestamp() * 1000) + 336 * 3_600_000
     event = run(sessions, lambda s: s.exec(select(AccountEvent).where(
         AccountEvent.kind == "imported")).one())  # fmt: skip
     assert (event.user_id, event.actor_id, event.detail) == (
@@ -227,11 +232,11 @@ def test_a_roster_larger_than_one_query_batch_is_checked_against_every_account(
            for n in range(count)]  # fmt: skip
     assert len(set(ids)) == count
     lines = "".join(f"学员,{rid},1{n + 3500000000:010d}\n" for n, rid in enumerate(ids))
-    first = run(sessions, lambda s: accounts.import_roster(
-        s, roster("姓名,身份证号,手机号\n" + lines), now=NOW, hasher=fake_hash))  # fmt: skip
-    assert (first.created, first.failed) == (count, 0)
-    again = run(sessions, lambda s: accounts.import_roster(
-        s, roster("姓名,身份证号,手机号\n" + lines), now=NOW, hasher=fake_hash))  # fmt: skip
+    first, notices = run(sessions, lambda s: accounts.import_roster(
+        s, roster("姓名,身份证号,手机号\n" + lines), now=NOW, links=LINKS))  # fmt: skip
+    assert (first.created, first.failed, len({n.link for n in notices})) == (count, 0, count)
+    again, _ = run(sessions, lambda s: accounts.import_roster(
+        s, roster("姓名,身份证号,手机号\n" + lines), now=NOW, links=LINKS))  # fmt: skip
     assert (again.created, again.skipped) == (0, count)
     total = run(sessions, lambda s: len(s.exec(select(User.id)).all()))
     assert total == count
@@ -240,9 +245,73 @@ def test_a_roster_larger_than_one_query_batch_is_checked_against_every_account(
 def test_an_employer_administrators_roster_gets_their_employer(sessions: Sessions) -> None:
     text = f"姓名,身份证号,单位\n李四,{WOMAN},别的单位\n"
     run(sessions, lambda s: accounts.import_roster(
-        s, roster(text), now=NOW, hasher=fake_hash, employer="一中"))  # fmt: skip
+        s, roster(text), now=NOW, links=LINKS, employer="一中"))  # fmt: skip
     user = run(sessions, lambda s: accounts.find_account(s, WOMAN))
     assert user is not None and user.employer == "一中"
+
+
+# --------------------------------------------------------------------- activation
+
+
+def _token(notice: Notice) -> str:
+    return notice.link.partition("#")[2]
+
+
+def test_an_activation_link_sets_the_password_once_and_only_while_it_is_the_newest(
+    sessions: Sessions,
+) -> None:
+    _, notices = run(sessions, lambda s: accounts.import_roster(
+        s, roster(f"姓名,身份证号\n李四,{WOMAN}\n"), now=NOW, links=LINKS))  # fmt: skip
+    first = _token(notices[0])
+    assert len(first) >= 32  # 192 random bits, URL-safe
+
+    def activate(token: str, password: str = "Study-2026x", at: datetime = NOW) -> User:
+        return run(sessions, lambda s: accounts.activate(
+            s, token=token, new_password=password, now=at, hasher=fake_hash))  # fmt: skip
+
+    # A weak password is refused naming the field, and the link stays usable.
+    with pytest.raises(accounts.AccountInvalidError) as weak:
+        activate(first, password="12345678")
+    assert weak.value.problems[0].field == "new_password"
+    # A newer link replaces it.
+    user = run(sessions, lambda s: accounts.find_account(s, WOMAN))
+    assert user is not None
+    [newer] = run(sessions, lambda s: accounts.issue_activations(
+        s, [s.get(User, user.id)], purpose="activation", now=NOW, ttl_h=1,
+        origin="https://edu.example.cn", actor_id=None))  # fmt: skip
+    with pytest.raises(accounts.ActivationInvalidError):
+        activate(first)
+    # Past its hour it has expired; an unknown token is refused the same way.
+    later = datetime.fromtimestamp(newer.expires_ms / 1000, UTC)
+    with pytest.raises(accounts.ActivationInvalidError):
+        activate(_token(newer), at=later)
+    with pytest.raises(accounts.ActivationInvalidError):
+        activate("x" * 32)
+    done = activate(_token(newer))
+    assert (done.password_hash, done.must_change_password) == ("plain:Study-2026x", False)
+    assert done.session_generation == user.session_generation + 1
+    with pytest.raises(accounts.ActivationInvalidError):  # used once
+        activate(_token(newer), password="Other-2026x")
+    kinds = run(sessions, lambda s: [e.kind for e in s.exec(
+        select(AccountEvent).where(AccountEvent.user_id == user.id)
+        .order_by(col(AccountEvent.id)))])  # fmt: skip
+    assert kinds == ["imported", "activation_sent", "activation_sent", "activated"]
+
+
+def test_an_account_still_on_the_old_initial_password_must_change_it(sessions: Sessions) -> None:
+    learner = register(sessions)
+    old = accounts.initial_password(MAN)
+    with sessions() as s:
+        user = s.get(User, learner.id)
+        assert user is not None and not user.must_change_password
+        accounts.force_change_of_old_initial_password(s, user, "Study-2026x", now=NOW)
+        assert not user.must_change_password  # any other password: nothing to do
+        accounts.force_change_of_old_initial_password(s, user, old, now=NOW)
+        assert user.must_change_password
+        s.commit()
+    kinds = run(sessions, lambda s: [e.kind for e in s.exec(
+        select(AccountEvent).where(AccountEvent.user_id == learner.id))])  # fmt: skip
+    assert "initial_password_used" in kinds
 
 
 # ------------------------------------------------------------------- resets, roles
@@ -255,27 +324,42 @@ def test_resets_follow_who_may_act_on_whom_and_are_recorded(sessions: Sessions) 
     operator = add_staff(sessions, "operator1", "operator")
 
     def reset(actor: int, login: str = MAN, **kw: Any) -> accounts.PasswordReset:
-        return run(sessions, lambda s: accounts.reset_password(
-            s, login=login, actor_id=actor, now=NOW, hasher=fake_hash, **kw))  # fmt: skip
+        done, notices = run(sessions, lambda s: accounts.reset_password(
+            s, login=login, actor_id=actor, now=NOW, hasher=fake_hash, links=RESET_LINKS,
+            **kw))  # fmt: skip
+        sent.extend(notices)
+        return done
 
+    sent: list[Notice] = []
     generation = run(sessions, lambda s: s.get(User, learner.id).session_generation)
     done = reset(admin)
     assert run(sessions, lambda s: s.get(User, learner.id).session_generation) == generation + 1
-    assert done.initial_password == "edu@" + MAN[-6:]
-    assert done.account.must_change_password is True
+    # The old password is gone and a link went to the holder; the admin saw neither.
+    assert (done.how, done.link_expires_ms) == (
+        "link",
+        int(NOW.timestamp() * 1000) + 24 * 3_600_000,
+    )
+    assert run(sessions, lambda s: s.get(User, learner.id).password_hash) == accounts.NO_PASSWORD
+    assert [(n.kind, n.login) for n in sent] == [("password_reset", MAN)]
+    # An employer administrator may not choose the password.
+    with pytest.raises(AccountRefusedError) as chose:
+        reset(admin, password="Temp-2026x")
+    assert chose.value.code == "password_not_yours_to_choose"
     # To an employer administrator an account outside their employer's learners does
     # not exist: the same error as an unknown login, so none can be probed.
     with pytest.raises(AccountNotFoundError):
         reset(other)
     with pytest.raises(AccountNotFoundError):
         reset(admin, login="operator1")
-    assert reset(operator, login="admin1", password="Temp-2026x").initial_password == "Temp-2026x"
+    chosen = reset(operator, login="admin1", password="Temp-2026x")
+    assert (chosen.how, chosen.account.must_change_password) == ("chosen", True)
+    assert run(sessions, lambda s: s.get(User, admin).password_hash) == "plain:Temp-2026x"
     with pytest.raises(AccountNotFoundError):
         reset(operator, login="nobody")
     events = run(sessions, lambda s: s.exec(select(AccountEvent).where(
         AccountEvent.kind == "password_reset").order_by(col(AccountEvent.id))).all())  # fmt: skip
     assert [(e.user_id, e.actor_id, e.detail["password"]) for e in events] == [
-        (learner.id, admin, "initial"), (admin, operator, "chosen"),
+        (learner.id, admin, "link"), (admin, operator, "chosen"),
     ]  # fmt: skip
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -13,8 +15,9 @@ from playwright.async_api import expect
 
 from api.cli.demo import DEMO_LEARNER
 from api.http.errors import overloaded
-from api.services import attempts
+from api.services import accounts, attempts
 from api.store.db import standalone_transaction
+from examengine.ids import check_character
 from tests.e2e.conftest import SCALED_TOO, Server, move_deadline, sign_in
 
 DESKTOP = {"width": 1280, "height": 900}
@@ -284,14 +287,17 @@ async def test_sign_in_errors_in_both_languages_and_the_forced_password_change(
 ) -> None:
     learner = new_learner(must_change=True)
     await sign_in(page, learner.login, "wrong password", expect_success=False)
-    await expect(page.get_by_role("alert").first).to_have_text("账号或密码错误。")
+    await expect(page.get_by_role("alert").first).to_have_text(
+        "账号或密码错误。单位为您开通的账号，需先通过收到的激活链接设置密码后才能登录。"
+    )
     await page.get_by_role("link", name="Switch to English").click()
     await expect(page.locator("html")).to_have_attribute("lang", "en")
     await page.get_by_label("ID number or phone number").fill(learner.login)
     await page.get_by_label("Password", exact=True).fill("wrong again")
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("alert").first).to_have_text(
-        "The login or the password is wrong."
+        "The login or the password is wrong. An account your employer made has no password "
+        "until you follow the activation link you were sent."
     )
     await shot(page, "12-login-error-en")
 
@@ -312,6 +318,36 @@ async def test_sign_in_errors_in_both_languages_and_the_forced_password_change(
     assert json.loads(await page.evaluate("JSON.stringify(document.documentElement.lang)")) == (
         "zh-CN"
     )
+
+
+async def test_an_imported_learner_chooses_a_password_from_the_activation_link(
+    page: Any, e2e_server: Server, shot: Any
+) -> None:
+    """A roster line becomes an account with no password; its link (as the notifier
+    sends it) opens the page, the learner chooses a password and is signed in; the
+    link then works no more, and the page says so in the learner's language."""
+    first17 = f"110101198{secrets.randbelow(10)}0101{secrets.randbelow(900) + 100}"
+    rid = first17 + check_character(first17)
+    roster = accounts.read_roster(f"姓名,身份证号\n李四,{rid}\n".encode(), source="r.csv")
+    with standalone_transaction(e2e_server.database) as session:
+        _, [notice] = accounts.import_roster(
+            session, roster, now=datetime.now(UTC),
+            links=accounts.Links(origin=e2e_server.url, ttl_h=1),
+        )  # fmt: skip
+    await page.goto(notice.link)
+    await expect(page.get_by_role("heading", name="设置密码")).to_be_visible()
+    assert "#" not in page.url  # the token left the address bar
+    await page.get_by_label("新密码", exact=True).fill("Fresh-Password-42")
+    await page.get_by_label("再次输入新密码").fill("Fresh-Password-42")
+    await shot(page, "14-activate-zh")
+    await page.get_by_role("button", name="设置密码并登录").click()
+    await expect(page).to_have_url(re.compile(r"/learner/exams$"))
+    await page.context.clear_cookies()
+    await page.goto(notice.link.replace("/activate#", "/activate?lang=en#"))
+    await page.get_by_label("New password", exact=True).fill("Another-Password-42")
+    await page.get_by_label("New password again").fill("Another-Password-42")
+    await page.get_by_role("button", name="Set the password and sign in").click()
+    await expect(page.get_by_role("alert").first).to_contain_text("This link cannot be used")
 
 
 async def test_a_refused_save_waits_for_retry_after_with_jitter_and_none_is_lost(

@@ -28,6 +28,15 @@ The modules, by concept (callers import from the package, which re-exports them 
 """
 
 from api.services.accounts._shared import Hasher
+from api.services.accounts.activation import (
+    ACTIVATION_PATH,
+    NO_PASSWORD,
+    ActivationInvalidError,
+    Links,
+    activate,
+    force_change_of_old_initial_password,
+    issue_activations,
+)
 from api.services.accounts.error import (
     BEIJING,
     FIELD_LABELS,
@@ -68,6 +77,7 @@ from api.services.accounts.roster import (
     ROW_HEADER,
     XLSX_MAGIC,
     Roster,
+    RosterImport,
     RosterLine,
     RosterReport,
     RosterRow,
@@ -92,6 +102,7 @@ from api.services.accounts.session import SessionGenerations, end_sessions
 from api.services.accounts.staff import PasswordReset, reset_password, set_roles
 
 __all__ = [
+    "ACTIVATION_PATH",
     "BEIJING",
     "COLUMNS",
     "FIELD_LABELS",
@@ -100,6 +111,7 @@ __all__ = [
     "MAX_ROSTER_LINES",
     "MIN_PASSWORD",
     "NAME_DOT",
+    "NO_PASSWORD",
     "REASON_EN_HEADER",
     "REASON_HEADER",
     "REQUIRED_COLUMNS",
@@ -113,8 +125,10 @@ __all__ = [
     "AccountNotFoundError",
     "AccountRefusedError",
     "AccountWindow",
+    "ActivationInvalidError",
     "FieldProblem",
     "Hasher",
+    "Links",
     "LockKeys",
     "LockPolicy",
     "LockState",
@@ -124,6 +138,7 @@ __all__ = [
     "PasswordText",
     "Registration",
     "Roster",
+    "RosterImport",
     "RosterLine",
     "RosterReport",
     "RosterRow",
@@ -131,16 +146,19 @@ __all__ = [
     "SessionGenerations",
     "ShortText",
     "account",
+    "activate",
     "beijing_date",
     "check_gender",
     "check_name",
     "closed_until_ms",
     "end_sessions",
     "find_account",
+    "force_change_of_old_initial_password",
     "gender_of_id",
     "id_corrections",
     "import_roster",
     "initial_password",
+    "issue_activations",
     "lock_keys",
     "password_problems",
     "read_roster",

@@ -5,7 +5,7 @@ event log (``AccountEvent``: who registered, imported, reset or changed it, and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,3 +42,22 @@ def _event(
     session.add(
         AccountEvent(user_id=user.id, actor_id=actor_id, kind=kind, detail=detail, created_at=now)
     )
+
+
+def _events(
+    session: Session, users: Sequence[User], kind: str, *, now: datetime,
+    actor_id: int | None, details: Sequence[dict[str, Any]] | None = None,
+) -> None:  # fmt: skip
+    """``_event`` for many accounts at once, in one INSERT (a roster's thousands of
+    accounts: an ORM object each cost more than the accounts themselves)."""
+    if not users:
+        return
+    rows = [
+        {"user_id": user.id, "actor_id": actor_id, "kind": kind,
+         "detail": details[n] if details is not None else {}, "created_at": now}
+        for n, user in enumerate(users)
+    ]  # fmt: skip
+    session.execute(sa.insert(_EVENT), rows)
+
+
+_EVENT = AccountEvent.metadata.tables[AccountEvent.__tablename__]

@@ -20,20 +20,19 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from zipfile import BadZipFile
 
 from msgspec import Struct
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api.services.accounts._shared import Hasher, _event, _taken
+from api.services.accounts._shared import _events, _taken
+from api.services.accounts.activation import NO_PASSWORD, Links, issue_activations
 from api.services.accounts.error import (
     AccountExistsError,
     FieldProblem,
@@ -48,13 +47,13 @@ from api.services.accounts.rule import (
     check_name,
     gender_recorded,
     id_corrections,
-    initial_password,
 )
+from api.services.notify import Notice
 from api.store.tables import User
 from examengine.ids import check_mobile, check_resident_id
 
 #: Lines one roster may hold (the HTTP upload; the command line takes any size).
-MAX_ROSTER_LINES = 5_000
+MAX_ROSTER_LINES = 10_000
 
 
 #: Roster columns: the field, then the headers accepted for it (compared after NFKC,
@@ -371,21 +370,20 @@ def _warned(person: _Person) -> RosterLine:
     )  # fmt: skip
 
 
-def _hash_all(passwords: Sequence[str], hasher: Hasher) -> list[str]:
-    """Hashes on every core: argon2 releases the GIL, and each hash takes ~45 ms."""
-    if len(passwords) < 4:
-        return [hasher(p) for p in passwords]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return list(pool.map(hasher, passwords))
+class RosterImport(NamedTuple):
+    report: RosterReport
+    #: The new accounts' activation links, to send once the import has committed.
+    notices: list[Notice]
 
 
 def import_roster(
-    session: Session, roster: Roster, *, now: datetime, hasher: Hasher,
+    session: Session, roster: Roster, *, now: datetime, links: Links,
     actor_id: int | None = None, employer: str | None = None, warnings_block: bool = False,
     all_or_nothing: bool = False,
-) -> RosterReport:  # fmt: skip
-    """Create a learner account for every valid line of ``roster``: login = the ID
-    number, password ``edu@`` + its last six characters, to be changed at first login.
+) -> RosterImport:  # fmt: skip
+    """Create a learner account for every valid line of ``roster`` (login = the ID
+    number), with no password yet: each gets an activation link (``activation``), in
+    the notices returned, for the caller to send once its unit of work has committed.
 
     Lines whose ID number is registered already are skipped; invalid lines, lines
     repeating an earlier line's ID number or phone, and lines whose phone belongs to
@@ -399,35 +397,38 @@ def import_roster(
     held_back = 0
     if all_or_nothing and any(p.status == "failed" for p in problems.values()):
         held_back, new = len(new), []
-    hashes = _hash_all([initial_password(p.resident_id) for p in new], hasher)
     users = [
         User(
-            login=p.resident_id, display_name=p.name, password_hash=h, roles=["learner"],
-            must_change_password=True, created_at=now, resident_id=p.resident_id,
-            phone=p.phone, gender=p.gender, employer=employer or p.employer,
-            district=p.district, remark=p.remark,
+            login=p.resident_id, display_name=p.name, password_hash=NO_PASSWORD,
+            roles=["learner"], must_change_password=False, created_at=now,
+            resident_id=p.resident_id, phone=p.phone, gender=p.gender,
+            employer=employer or p.employer, district=p.district, remark=p.remark,
         )
-        for p, h in zip(new, hashes, strict=True)
+        for p in new
     ]  # fmt: skip
     session.add_all(users)
     try:
         session.flush()
     except IntegrityError:  # a person registered by someone else since the check
         raise AccountExistsError("") from None
-    for person, user in zip(new, users, strict=True):
-        _event(
-            session, user, "imported", now=now, actor_id=actor_id, source=roster.source,
-            row=person.row,
-        )  # fmt: skip
+    _events(
+        session, users, "imported", now=now, actor_id=actor_id,
+        details=[{"source": roster.source, "row": person.row} for person in new],
+    )  # fmt: skip
+    notices = issue_activations(
+        session, users, purpose="activation", now=now, ttl_h=links.ttl_h, origin=links.origin,
+        actor_id=actor_id,
+    )  # fmt: skip
     lines = tuple(problems[n] for n in sorted(problems))
     note, note_zh = _header_note(roster)
-    return RosterReport(
+    report = RosterReport(
         source=roster.source, lines=len(roster.rows), created=len(users),
         skipped=sum(1 for p in lines if p.status == "skipped"),
         failed=sum(1 for p in lines if p.status == "failed"), problems=lines,
         warned=tuple(_warned(p) for p in new if p.warnings), header_row=roster.header_row,
         header_note=note, header_note_zh=note_zh, held_back=held_back,
     )  # fmt: skip
+    return RosterImport(report, notices)
 
 
 def _header_note(roster: Roster) -> tuple[str, str]:

@@ -1,34 +1,40 @@
-"""What staff do to accounts: reset a password (to the initial one, a random one or one
-they choose; it must be changed at the next login) and replace an account's roles, each
-recorded in the account's event log. Both end the account's login sessions. Operators
-act on any account, an employer administrator only on the learners of their own employer.
+"""What staff do to accounts: reset a password (a one-time link sent to the holder, who
+chooses the new one; or, for an operator only, a password they choose, to be changed at
+the next login) and replace an account's roles, each recorded in the account's event log.
+Both end the account's login sessions. Operators act on any account, an employer
+administrator only on the learners of their own employer.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from msgspec import Struct
 from sqlmodel import Session
 
 from api.services.accounts._shared import Hasher, _event
+from api.services.accounts.activation import NO_PASSWORD, Links, issue_activations
 from api.services.accounts.error import (
     AccountInvalidError,
     AccountNotFoundError,
     AccountRefusedError,
 )
 from api.services.accounts.lookup import Account, _get, account
-from api.services.accounts.rule import _problem, initial_password, password_problems
+from api.services.accounts.rule import _problem, password_problems
 from api.services.accounts.session import end_sessions
+from api.services.notify import Notice
 from api.store.tables import ROLES, User
 
 
 class PasswordReset(Struct, frozen=True, kw_only=True):
     account: Account
-    #: The new initial password, to hand to the account holder (who must change it).
-    initial_password: str
+    #: ``link``: a reset link was sent to the holder (nobody else sees the password);
+    #: ``chosen``: the operator set the password they chose.
+    how: Literal["link", "chosen"]
+    #: When the link stops working (``link`` only).
+    link_expires_ms: int | None = None
 
 
 def _may_act_on(actor: User, target: User) -> None:
@@ -53,37 +59,56 @@ def _may_act_on(actor: User, target: User) -> None:
 
 
 def reset_password(
-    session: Session, *, login: str, actor_id: int, now: datetime, hasher: Hasher,
+    session: Session, *, login: str, actor_id: int, now: datetime, hasher: Hasher, links: Links,
     password: str | None = None,
-) -> PasswordReset:  # fmt: skip
-    """Give ``login`` a new initial password, to be changed at the next login, and end
-    every session of the account (``end_sessions``).
+) -> tuple[PasswordReset, list[Notice]]:  # fmt: skip
+    """Take ``login``'s password away and end every session of the account
+    (``end_sessions``): by default the holder is sent a one-time link (in the notices
+    returned, for the caller to send once its unit of work commits) to choose a new one,
+    so nobody else ever sees it. An operator may instead set a ``password`` of their
+    choosing, to be changed at the next login. Records who did it.
 
-    Without ``password``: ``edu@`` + the ID number's last six characters for a learner
-    with an ID number, a random one otherwise. Records who did it. Raises
-    ``AccountNotFoundError``, ``AccountRefusedError`` (not the actor's to reset) or
-    ``AccountInvalidError`` (a weak ``password``).
+    Raises ``AccountNotFoundError``, ``AccountRefusedError`` (not the actor's to reset,
+    or an employer administrator choosing the password) or ``AccountInvalidError`` (a
+    weak ``password``).
     """
     actor = session.get(User, actor_id)
     target = _get(session, login)
     if actor is None:
         raise AccountNotFoundError(str(actor_id))
     _may_act_on(actor, target)
+    notices: list[Notice] = []
     if password is not None:
+        if "operator" not in actor.roles:
+            raise AccountRefusedError(
+                "An employer administrator does not choose a staff member's password: a "
+                "reset sends them a link to choose their own.",
+                "单位管理员不能为员工设定密码：重置后，系统会向员工发送链接，由其自行设置。",
+                code="password_not_yours_to_choose",
+            )
         problems = password_problems(password, resident_id=None, phone=None)
         if problems:
             raise AccountInvalidError(problems)
-        new, how = password, "chosen"
-    elif target.resident_id:
-        new, how = initial_password(target.resident_id), "initial"
+        target.password_hash = hasher(password)
+        target.must_change_password = True
+        how: Literal["link", "chosen"] = "chosen"
     else:
-        new, how = secrets.token_urlsafe(9), "random"
-    target.password_hash = hasher(new)
-    target.must_change_password = True
+        target.password_hash = NO_PASSWORD
+        target.must_change_password = False
+        how = "link"
     end_sessions(target)
     session.add(target)
     _event(session, target, "password_reset", now=now, actor_id=actor_id, password=how)
-    return PasswordReset(account=account(target), initial_password=new)
+    if how == "link":
+        notices = issue_activations(
+            session, [target], purpose="password_reset", now=now, ttl_h=links.ttl_h,
+            origin=links.origin, actor_id=actor_id,
+        )  # fmt: skip
+    reset = PasswordReset(
+        account=account(target), how=how,
+        link_expires_ms=notices[0].expires_ms if notices else None,
+    )  # fmt: skip
+    return reset, notices
 
 
 def set_roles(

@@ -1,6 +1,6 @@
 // The password change: POST /auth/password, then home.
 import { api, showError } from "./api.js";
-import { t } from "./i18n.js";
+import { confirmed } from "./new-password.js";
 
 const form = document.getElementById("password-form");
 const error = document.getElementById("form-error");
@@ -10,12 +10,7 @@ form.addEventListener("submit", async (event) => {
   const current = form.elements.current_password.value;
   const fresh = form.elements.new_password.value;
   error.textContent = "";
-  if (fresh !== form.elements.confirm_password.value) {
-    error.textContent = t("js.password.mismatch");
-    form.elements.confirm_password.setAttribute("aria-invalid", "true");
-    form.elements.confirm_password.focus();
-    return;
-  }
+  if (!confirmed(form, error)) return;
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   try {

@@ -57,6 +57,7 @@ from api.http.auth import (
 )
 from api.http.authoring import AuthoringController
 from api.http.csrf import FormCsrf, SameSiteOnly, csrf_config, default_origins
+from api.http.employer import EmployerController, plans
 from api.http.errors import exception_handlers
 from api.http.exams import ExamsController
 from api.http.health import health, ready
@@ -102,6 +103,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     OperatorAttemptsController,
     StudyController,
     IntegrityController,
+    EmployerController,
+    plans,
 ]
 
 #: Routes that never read the login session: the probes, the study hot path

@@ -163,6 +163,9 @@ class StudySettings(Struct, frozen=True, kw_only=True):
     challenge_min_s: int = 300
     challenge_max_s: int = 900
     challenge_window_s: int = 60
+    #: Continuing-education hours a year each professional must earn (the national
+    #: rule is 90: 30 of public subjects, 60 of professional ones; some regions differ).
+    yearly_hours: int = 90
 
 
 class Settings(Struct, frozen=True, kw_only=True):
@@ -450,6 +453,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EXAMENGINE_NOTIFIER", "notifier", _notifier,
              "who delivers activation and reset links: log (default; the links are written "
              "to the examengine.notices log) or an SMS/e-mail provider's module:factory"),
+    Variable("EXAMENGINE_YEARLY_HOURS", "study.yearly_hours", _integer(1, 1000),
+             "continuing-education hours a year each learner must earn (default 90)"),
     Variable("EXAMENGINE_HOST", "server.host", str, "address to listen on (default 127.0.0.1)"),
     Variable("EXAMENGINE_PORT", "server.port", _integer(1, 65535), "port (default 8000)"),
     Variable("EXAMENGINE_WORKERS", "server.workers", _integer(1, 64),

@@ -93,6 +93,7 @@ AttemptNumber = Annotated[int, _count(1, 1000, description="The attempt number")
 #: Paging.
 Offset = Annotated[int, _count(0, description="Items to skip")]
 Limit = Annotated[int, _count(1, 500, description="Items to return")]
+PageNumber = Annotated[int, _count(1, 100_000, description="The page, from 1")]
 
 
 # -------------------------------------------------------------------- JSON bodies
@@ -166,6 +167,7 @@ __all__ = [
     "LoginRef",
     "Offset",
     "OptionalFilter",
+    "PageNumber",
     "PlanKey",
     "StudyToken",
     "Version",

@@ -167,6 +167,18 @@ class StudyController(Controller):
         with uow() as db:
             return study.my_plans(db, learner_id=_learner(request), now=_now(state))
 
+    @post("/me/plans/{plan:str}", summary="Enroll myself in a plan (and its exam)",
+          status_code=200, sync_to_thread=True)  # fmt: skip
+    def enroll(
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, plan: PlanKey
+    ) -> study.MyPlans:
+        """Idempotent: enrolled already is fine. 404 ``plan_not_found`` for an unknown
+        plan. My plans as they now are."""
+        with uow() as db:
+            learner, now = _learner(request), _now(state)
+            study.enroll(db, learner_id=learner, plan=plan, now=now)
+            return study.my_plans(db, learner_id=learner, now=now)
+
     @post("/me/plans/{plan:str}/restudy", summary="Open a new study cycle after the exam locked",
           status_code=200, sync_to_thread=True)  # fmt: skip
     def restudy(

@@ -1,0 +1,171 @@
+"""The employer's side over HTTP (``/api/employer``): the staff list (plans, credited hours
+against the yearly requirement, exams), its xlsx export, and enrolling staff in a plan.
+
+An employer administrator works on their own employer's learners; an operator names the
+employer (``?employer=``). The plans a learner may be enrolled in: ``GET /api/plans``.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromQuery, JSONBody
+from msgspec import Meta, Struct
+from sqlmodel import Session, col, select
+
+from api.http.auth import principal_of, requires_role
+from api.http.errors import RAISES
+from api.http.params import Filter, Limit, OptionalFilter, PageNumber
+from api.http.schema import replying_in
+from api.services import employer as employers
+from api.services.accounts import AccountError, AccountInvalidError, FieldProblem
+from api.settings import Settings
+from api.store.db import Uow
+from api.store.tables import Plan as PlanRow
+from api.store.tables import User
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EmployerName = Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class PlanSummary(Struct, frozen=True, kw_only=True):
+    plan: str
+    title: str
+    year: int
+    category: str
+    required_hours: float
+    elective_hours: float
+    exam: str | None
+
+
+class EnrollRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    plan: Annotated[str, Meta(min_length=1, max_length=120)]
+    #: ID numbers or phones, one per line (or separated by commas or spaces).
+    logins: Annotated[str, Meta(max_length=employers.MAX_ENROLL * 20)]
+    #: Operators only: whose staff (an administrator's is their own).
+    employer: EmployerName | None = None
+
+
+def _now(state: State) -> int:
+    return int(state.clock.now_ms())
+
+
+def _whose(request: Request[Any, Any, Any], db: Session, asked: str | None) -> str:
+    """The employer the caller acts for: an administrator's own, or the one an operator
+    names (422 naming ``employer`` when an operator names none)."""
+    user = db.get(User, principal_of(request).user_id)
+    if user is not None and "operator" in user.roles:
+        if not asked:
+            raise AccountInvalidError([FieldProblem(
+                field="employer", code="employer_required",
+                message="an operator names the employer (?employer=…)",
+                message_zh="运维人员须指明单位（?employer=…）",
+            )])  # fmt: skip
+        return asked
+    if user is None or not user.employer:
+        raise AccountInvalidError([FieldProblem(
+            field="employer", code="no_employer",
+            message="this administrator account belongs to no employer",
+            message_zh="该管理员账号未关联单位",
+        )])  # fmt: skip
+    return user.employer
+
+
+def _year(state: State) -> int:
+    return datetime.fromtimestamp(_now(state) / 1000, UTC).year
+
+
+@get("/api/plans", guards=[requires_role("learner", "employer_admin", "operator")],
+     sync_to_thread=True, tags=["study"], summary="The plans one may be enrolled in")  # fmt: skip
+def plans(uow: Uow) -> list[PlanSummary]:
+    with uow() as db:
+        rows = db.exec(select(PlanRow).order_by(col(PlanRow.year).desc(), col(PlanRow.key)))
+        return [
+            PlanSummary(
+                plan=r.key, title=r.title, year=r.year, category=r.category,
+                required_hours=r.required_hours, elective_hours=r.elective_hours,
+                exam=r.exam_key,
+            )
+            for r in rows
+        ]  # fmt: skip
+
+
+class EmployerController(Controller):
+    """``/api/employer``: an employer's staff and their enrollment."""
+
+    path = "/api/employer"
+    tags = ["employer"]
+    guards = [requires_role("employer_admin", "operator")]
+    opt = {RAISES: (AccountError,)}
+
+    @get("/staff", sync_to_thread=True, operation_class=replying_in("application/json", XLSX),
+         summary="Staff: plans, credited hours against the yearly requirement, exams")  # fmt: skip
+    def staff(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        uow: Uow,
+        state: State,
+        q: Filter = "",
+        page: PageNumber = 1,
+        size: Limit = employers.PAGE_SIZE,
+        employer: OptionalFilter = None,
+        format: FromQuery[Literal["json", "xlsx"]] = "json",
+    ) -> Response[Any]:
+        settings: Settings = state.settings
+        with uow() as db:
+            whose = _whose(request, db, employer)
+            listed = employers.staff_of(
+                db, employer=whose, year=_year(state), year_required=settings.study.yearly_hours,
+                now=_now(state), query=q, page=page, page_size=size,
+            )  # fmt: skip
+        if format == "json":
+            return Response(listed)
+        return Response(
+            _staff_xlsx(listed), media_type=XLSX,
+            headers={"Content-Disposition": "attachment; filename*=UTF-8''"
+                     + quote(f"{whose}-staff-{listed.year}.xlsx")},
+        )  # fmt: skip
+
+    @post("/enrollments", status_code=200, sync_to_thread=True,
+          summary="Enroll staff in a plan: ID numbers or phones, one per line")  # fmt: skip
+    def enroll(
+        self, request: Request[Any, Any, Any], uow: Uow, state: State,
+        data: JSONBody[EnrollRequest],
+    ) -> employers.EnrollReport:  # fmt: skip
+        """Each line is one of this employer's learners or is reported (bilingual); the
+        others are enrolled in the plan and in the exam it unlocks (idempotent)."""
+        with uow() as db:
+            whose = _whose(request, db, data.employer)
+            return employers.enroll_staff(
+                db, employer=whose, plan=data.plan, logins=employers.parse_logins(data.logins),
+                now=_now(state),
+            )  # fmt: skip
+
+
+def _staff_xlsx(listed: employers.StaffPage) -> bytes:
+    """The page as a workbook, headed in Chinese and English."""
+    from openpyxl import Workbook  # noqa: PLC0415 (a heavy import, for exports only)
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "staff"
+    sheet.append(["姓名 Name", "账号 Login", "手机号 Mobile", "已激活 Activated",
+                  f"{listed.year} 年学时 Hours", "要求 Required", "学习计划 Plans",
+                  "考试 Exams"])  # fmt: skip
+    for m in listed.staff:
+        sheet.append([
+            m.name, m.login, m.phone, "是 yes" if m.activated else "否 no", m.year_hours,
+            m.year_required,
+            "；".join(f"{p.title} {p.credited_hours:g}/{p.credit_required:g}" for p in m.plans),
+            "；".join(f"{e.title} {e.status}" for e in m.exams),
+        ])  # fmt: skip
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

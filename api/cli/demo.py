@@ -30,6 +30,7 @@ DEMO_BANK = "公需科目-演示题库"
 DEMO_EXAM = "公需科目-演示考试"
 DEMO_LEARNER = "11010519491231002X"
 DEMO_PLAN = "2026-公需科目-演示计划"
+DEMO_EMPLOYER = "演示单位"
 
 
 class DemoAccount(Struct, frozen=True, kw_only=True):
@@ -37,6 +38,7 @@ class DemoAccount(Struct, frozen=True, kw_only=True):
     name: str
     roles: tuple[str, ...]
     password: str
+    employer: str | None = None
 
 
 ACCOUNTS = (
@@ -50,7 +52,18 @@ ACCOUNTS = (
         login="13800000003", name="演示运维", roles=("operator",), password="operator-demo-1"
     ),
     DemoAccount(
-        login="11010519491231002X", name="张三", roles=("learner",), password="learner-demo-1"
+        login="11010519491231002X",
+        name="张三",
+        roles=("learner",),
+        password="learner-demo-1",
+        employer=DEMO_EMPLOYER,
+    ),
+    DemoAccount(
+        login="13800000005",
+        name="演示单位管理员",
+        roles=("employer_admin",),
+        password="employer-demo-1",
+        employer=DEMO_EMPLOYER,
     ),
 )
 
@@ -68,6 +81,7 @@ def load_demo(session: Session, *, now: datetime) -> list[str]:
                     roles=list(account.roles),
                     must_change_password=False,
                     created_at=now,
+                    employer=account.employer,
                 )
             )
             done.append(f"account {account.login} ({', '.join(account.roles)})")
@@ -176,7 +190,7 @@ def load() -> None:
         click.echo(line)
     click.echo("demo sign-ins (login / password):")
     for account in ACCOUNTS:
-        click.echo(f"  {', '.join(account.roles):9} {account.login} / {account.password}")
+        click.echo(f"  {', '.join(account.roles):14} {account.login} / {account.password}")
 
 
 def add_load_learners(

@@ -13,6 +13,7 @@ from litestar.types import ControllerRouterHandler
 
 from api.web.author import AuthorPages
 from api.web.common import static_router, template_config
+from api.web.employer import EmployerPages
 from api.web.learner import AccountPages, LearnerPages, home
 from api.web.proctor import ProctorPages
 from api.web.study import StudyPages
@@ -23,6 +24,7 @@ PAGE_HANDLERS: list[ControllerRouterHandler] = [
     LearnerPages,
     AuthorPages,
     ProctorPages,
+    EmployerPages,
     StudyPages,
 ]
 STATIC_HANDLERS: list[ControllerRouterHandler] = [static_router()]

@@ -59,6 +59,7 @@ ROLE_HOME: dict[str, str] = {
     "author": "/author",
     "proctor": "/proctor",
     "operator": "/proctor",
+    "employer_admin": "/employer",
 }
 
 CSP = (

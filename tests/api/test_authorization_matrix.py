@@ -72,7 +72,7 @@ GET    /schema/oauth2-redirect.html                       200     200     200   
 GET    /schema-assets/{asset}                             200     200     200     200     200     200
 GET    /static/{file}                                     200     200     200     200     200     200
 GET    /                                                  302     302     302     302     302     302
-GET    /login                                             200     302     302     200     302     302
+GET    /login                                             200     302     302     302     302     302
 GET    /password                                          302     200     200     200     200     200
 GET    /activate                                          200     200     200     200     200     200  ! the page of a link: anyone may open it; the link's token is what authorizes (POST /auth/activate)
 GET    /auth/me                                           401     200     200     200     200     200
@@ -99,6 +99,7 @@ GET    /author/exams/new                                  302     302     200   
 GET    /author/exams/{exam}/edit                          302     302     200     302     302     200
 GET    /author/exams/{exam}/sample                        302     302     200     302     302     200
 GET    /proctor                                           302     302     302     302     200     200
+GET    /employer                                          302     302     302     200     302     302
 GET    /api/me/exams                                      401     200     403     403     403     403
 GET    /api/attempts/{attempt}/paper                      401     200/404 403     403     403     403
 POST   /api/attempts/{attempt}/resume                     401     200/404 403     403     403     403
@@ -159,9 +160,7 @@ HOME = {
     "author": "/author",
     "proctor": "/proctor",
     "operator": "/proctor",
-    # The employer administrator has no page yet: "home" is /login, which shows a signed-in
-    # caller whose role has no pages a notice instead of sending them on (no loop).
-    "employer_admin": "/login",
+    "employer_admin": "/employer",
 }
 #: Rows whose 302 goes elsewhere: the exam's rules page resumes an open attempt; ``/``
 #: is the way in.

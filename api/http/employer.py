@@ -122,7 +122,8 @@ class EmployerController(Controller):
             whose = _whose(request, db, employer)
             listed = employers.staff_of(
                 db, employer=whose, year=_year(state), year_required=settings.study.yearly_hours,
-                now=_now(state), query=q, page=page, page_size=size,
+                now=_now(state), query=q, page=page if format == "json" else 1,
+                page_size=size if format == "json" else None,  # the export: every match
             )  # fmt: skip
         if format == "json":
             return Response(listed)

@@ -90,11 +90,11 @@ class EnrollReport(Struct, frozen=True, kw_only=True):
 
 def staff_of(
     session: Session, *, employer: str, year: int, year_required: float, now: int,
-    query: str = "", page: int = 1, page_size: int = PAGE_SIZE,
+    query: str = "", page: int = 1, page_size: int | None = PAGE_SIZE,
 ) -> StaffPage:  # fmt: skip
-    """One page of ``employer``'s learners by name, those whose name or identifiers
-    contain ``query``: their plans' progress, their hours of ``year`` against
-    ``year_required``, their exams."""
+    """One page of ``employer``'s learners by name (every one with ``page_size=None``),
+    those whose name or identifiers contain ``query``: their plans' progress, their hours
+    of ``year`` against ``year_required``, their exams."""
     learners = sa.cast(col(User.roles), sa.String).like('%"learner"%')
     where = [col(User.employer) == employer, learners]
     if query.strip():
@@ -102,12 +102,12 @@ def staff_of(
         where.append(sa.or_(col(User.display_name).like(term), col(User.login).like(term),
                             col(User.phone).like(term)))  # fmt: skip
     total = session.exec(select(sa.func.count()).select_from(User).where(*where)).one()
-    users = session.exec(
-        select(User).where(*where).order_by(col(User.display_name), col(User.id))
-        .offset((page - 1) * page_size).limit(page_size)
-    ).all()  # fmt: skip
+    ordered = select(User).where(*where).order_by(col(User.display_name), col(User.id))
+    if page_size is not None:
+        ordered = ordered.offset((page - 1) * page_size).limit(page_size)
+    users = session.exec(ordered).all()
     return StaffPage(
-        employer=employer, year=year, total=total, page=page, page_size=page_size,
+        employer=employer, year=year, total=total, page=page, page_size=page_size or total,
         staff=tuple(_member(session, u, year, year_required, now) for u in users),
     )  # fmt: skip
 

@@ -140,7 +140,6 @@ class EmployerPages(Controller):
             request, "employer/staff.html", listed=listed, q=q, pages=pages,
             year_required=settings.study.yearly_hours,
             plans=[(p.key, f"{p.title}（{p.year}）") for p in plans],
-            export_url="/api/employer/staff?" + urlencode({"q": q, "format": "xlsx",
-                                                          "size": employer.MAX_PAGE_SIZE}),
+            export_url="/api/employer/staff?" + urlencode({"q": q, "format": "xlsx"}),
             page_url=lambda n: "/employer?" + urlencode({"q": q, "page": n}),
         )  # fmt: skip

@@ -52,6 +52,8 @@ class StaffMember(Struct, frozen=True, kw_only=True):
     name: str
     #: The login as a screen shows it (110105********002X).
     login: str
+    #: The login whole, to act on the account (``/api/accounts/{account}/…``); never shown.
+    account: str
     phone: str
     #: False while the account's activation link has not been used.
     activated: bool
@@ -131,7 +133,8 @@ def _member(session: Session, user: User, year: int, year_required: float, now: 
     )  # fmt: skip
     exams = attempts.my_exams(session, learner_id=user.id, now=now).exams
     return StaffMember(
-        name=user.display_name, login=masked(user.login), phone=masked(user.phone or ""),
+        name=user.display_name, login=masked(user.login), account=user.login,
+        phone=masked(user.phone or ""),
         activated=user.password_hash != NO_PASSWORD,
         year_hours=round(sum(p.credited_hours for p in staff_plans if p.year == year), 1),
         year_required=year_required, plans=staff_plans,

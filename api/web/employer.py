@@ -59,6 +59,19 @@ i18n.register(
             "not passed ({used}/{allowed} attempts)",
         ),
         "employer.none": ("没有符合条件的学员。", "No staff member matches."),
+        "employer.actions": ("操作", "Actions"),
+        "employer.send_link": ("发送设置密码链接", "Send a password link"),
+        "employer.send_link_label": ("向 {name} 发送设置密码链接", "Send {name} a password link"),
+        "js.employer.link_sent": (
+            "已向 {name} 发送设置密码的链接（{hours} 小时内有效）；"
+            "原密码已失效，其登录已全部退出。",
+            "{name} was sent a link to choose a password (valid {hours} hours); the old "
+            "password no longer works and their sign-ins have ended.",
+        ),
+        "js.employer.confirm_link": (
+            "向 {name} 发送设置密码的链接？其原密码将立即失效。",
+            "Send {name} a link to choose a password? Their current password stops working now.",
+        ),
         "employer.prev": ("上一页", "Previous"),
         "employer.next": ("下一页", "Next"),
         "employer.page": ("第 {page} / {pages} 页", "Page {page} of {pages}"),

@@ -96,5 +96,24 @@ async function enroll(event) {
   }
 }
 
+async function sendLink(event) {
+  const button = event.target.closest("button[data-action=send-link]");
+  if (!button) return;
+  const name = button.dataset.name;
+  if (!window.confirm(t("js.employer.confirm_link", { name }))) return;
+  const status = $("action-status");
+  button.disabled = true;
+  try {
+    const reset = await api("POST", `/api/accounts/${encodeURIComponent(button.dataset.account)}/reset-password`, {});
+    const hours = Math.round((reset.link_expires_ms - Date.now()) / 3_600_000);
+    say(status, t("js.employer.link_sent", { name, hours }));
+  } catch (error) {
+    failed(status, error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$("staff-table")?.addEventListener("click", sendLink);
 $("roster-form")?.addEventListener("submit", uploadRoster);
 $("enroll-form")?.addEventListener("submit", enroll);

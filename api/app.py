@@ -56,6 +56,7 @@ from api.http.auth import (
     session_config,
 )
 from api.http.authoring import AuthoringController
+from api.http.codes import issue_codes, redeem_code
 from api.http.csrf import FormCsrf, SameSiteOnly, csrf_config, default_origins
 from api.http.employer import EmployerController, plans
 from api.http.errors import exception_handlers
@@ -105,6 +106,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     IntegrityController,
     EmployerController,
     plans,
+    issue_codes,
+    redeem_code,
 ]
 
 #: Routes that never read the login session: the probes, the study hot path

@@ -15,7 +15,8 @@ import click
 from sqlmodel import col, select
 
 from api.cli.support import LANGS, fail, now, unit_of_work
-from api.services import study
+from api.services import codes, study
+from api.services.accounts import AccountError
 from api.store.tables import User
 from examengine.credit import StudyError
 
@@ -74,3 +75,27 @@ def enroll(key: str, logins: tuple[str, ...], lang: str) -> None:
         except StudyError as error:
             fail(_message(error, lang))
     click.echo(f"plan {key}: {len(logins)} learners enrolled")
+
+
+@plan.command("codes")
+@click.option("--plan", "key", required=True, help="The plan's key.")
+@click.option("--count", type=click.IntRange(1, codes.MAX_BATCH), required=True,
+              help=f"Codes in the batch (at most {codes.MAX_BATCH:,}).")  # fmt: skip
+@click.option("--employer", default=None, help="Only this employer's learners may redeem them.")
+@click.option("--days", type=click.IntRange(1, 3 * 366), default=366, help="Days they stay valid.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The workbook to write: the only place the codes show.")  # fmt: skip
+@click.option("--lang", type=LANGS, default="en", help="Language of the messages.")
+def codes_(*, key: str, count: int, employer: str | None, days: int, out: Path, lang: str) -> None:
+    """Issue a batch of activation codes for the plan (an employer's bank transfer): the
+    serials and codes go to the workbook OUT; each code enrolls one learner, once."""
+    try:
+        with unit_of_work() as session:
+            batch = codes.issue(
+                session, plan=key, count=count, employer=employer, days=days, actor_id=None,
+                now=int(now().timestamp() * 1000),
+            )  # fmt: skip
+            out.write_bytes(codes.batch_xlsx(batch))
+    except AccountError as error:
+        fail(error.message_zh if lang == "zh" else error.message)
+    click.echo(f"batch {batch.batch}: {count} codes for {key} written to {out}")

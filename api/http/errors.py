@@ -64,6 +64,7 @@ from api.services.attempts import (
     LearnersNotFoundError,
     NotEligibleError,
 )
+from api.services.codes import TooManyCodesError
 from api.services.exams import (
     ExamNotFoundError,
     ExamServiceError,
@@ -514,6 +515,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
     ActivationInvalidError: domain_handler(410),
     # 429 like the per-address limit (clients know to wait), told apart by the code.
     AccountLockedError: domain_handler(429),
+    TooManyCodesError: domain_handler(429),
     AttemptError: coded_handler(409, ATTEMPT_STATUSES),
     AttemptServiceError: domain_handler(409),
     NotEligibleError: coded_handler(409, ATTEMPT_STATUSES),

@@ -35,7 +35,7 @@ ROLES = ("learner", "author", "employer_admin", "proctor", "operator")
 GENDERS = ("male", "female")
 ACCOUNT_EVENT_KINDS = (
     "registered", "imported", "password_reset", "roles_changed", "activation_sent", "activated",
-    "initial_password_used",
+    "initial_password_used", "code_redeemed", "code_refused",
 )  # fmt: skip
 #: What an activation link is for: a new account's first password, or a staff reset.
 ACTIVATION_PURPOSES = ("activation", "password_reset")
@@ -292,6 +292,28 @@ class Activation(SQLModel, table=True):
     #: When it was used, or replaced by a newer link for the same account.
     used_ms: int | None = _ms(nullable=True)
     replaced_ms: int | None = _ms(nullable=True)
+
+
+class PlanCode(SQLModel, table=True):
+    """An activation code sold for a bank transfer (``serial`` printed beside it): one
+    use, bound to a plan (and so a year), maybe to an employer's staff, until it
+    expires. Only the code's SHA-256 is kept; the code itself went out once, in the
+    issuing batch's file (docs/decisions/0024)."""
+
+    __tablename__ = "plan_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    serial: str = Field(max_length=32, unique=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    batch: str = Field(max_length=32, index=True)
+    plan_id: int = Field(foreign_key="plan.id")
+    #: Only this employer's learners may redeem it (None: anyone).
+    employer: str | None = Field(default=None, max_length=200)
+    created_ms: int = _ms()
+    expires_ms: int = _ms()
+    issued_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    redeemed_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    redeemed_ms: int | None = _ms(nullable=True)
 
 
 class Enrollment(SQLModel, table=True):

@@ -112,6 +112,8 @@ GET    /api/me/plans                                      401     200     403   
 POST   /api/me/plans/{plan}/restudy                       401     409     403     403     403     403
 POST   /api/me/plans/{plan}                               401     200     403     403     403     403
 GET    /api/plans                                         401     200     403     200     403     200
+POST   /api/me/codes                                      401     422     403     403     403     403  ! a learner's unknown code: 422 naming the code (tests/api/test_codes.py)
+POST   /api/operator/codes                                401     403     403     403     403     200
 GET    /api/employer/staff                                401     403     403     200     403     422  ! an operator names the employer (?employer=); an administrator sees their own only (tests/api/test_employer.py)
 POST   /api/employer/enrollments                          401     403     403     200     403     422  ! as the staff list; a line naming no learner of the administrator's employer is reported, not enrolled
 POST   /api/study/heartbeat                               403     200/403 403     403     403     403  ! token-authenticated (decision 0022): no session read, so any caller but the sign-in that began the session is 403 not_your_session (401 only with no session cookie at all)
@@ -393,6 +395,10 @@ def request_of(row: Row, values: dict[str, str]) -> dict[str, Any]:
             return {"files": {"file": ("roster.csv", b"name\n", "text/csv")}}
         case "POST", "/api/accounts/{login}/reset-password":
             return {"json": {}}
+        case "POST", "/api/me/codes":
+            return {"json": {"code": "ABCD-EFGH-JKMN-PQRS"}}
+        case "POST", "/api/operator/codes":
+            return {"json": {"plan": values["plan"], "count": 1}}
         case "POST", "/api/employer/enrollments":
             return {"json": {"plan": values["plan"], "logins": values["login"]}}
         case "POST", "/api/accounts/{login}/roles":

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from openpyxl import load_workbook
 from sqlmodel import select
 
 from api.cli.main import main
@@ -102,3 +103,25 @@ def test_enrolling_an_unknown_learner_changes_nothing(tmp_path: Path, env: dict[
     assert missing.exit_code == 2 and "nope" in missing.output
     with standalone_transaction(DatabaseSettings(url=env["EXAMENGINE_DATABASE_URL"])) as db:
         assert db.exec(select(PlanEnrollment)).all() == []
+
+
+def test_a_batch_of_activation_codes_is_written_to_a_workbook(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    runner = CliRunner()
+    (tmp_path / "plan.yaml").write_text(PLAN, encoding="utf-8")
+    assert runner.invoke(main, ["plan", "import", "plan.yaml"], env=env).exit_code == 0
+    out = tmp_path / "codes.xlsx"
+    result = runner.invoke(
+        main, ["plan", "codes", "--plan", "2026-公需", "--count", "5", "--employer", "一中",
+               "--out", str(out)], env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "5 codes for 2026-公需" in result.output
+    rows = list(load_workbook(out).worksheets[0].iter_rows(values_only=True))
+    assert len(rows) == 6 and rows[1][2:5] == ("2026 公需科目", 2026, "一中")
+    unknown = runner.invoke(
+        main, ["plan", "codes", "--plan", "nope", "--count", "1", "--out", str(out),
+               "--lang", "zh"], env=env,
+    )  # fmt: skip
+    assert unknown.exit_code == 2 and "学习计划 'nope' 不存在" in unknown.output

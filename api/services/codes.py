@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from api.services import study
 from api.services.accounts import AccountError, AccountInvalidError, FieldProblem
+from api.services.employer import plan_named
 from api.store.tables import AccountEvent, PlanCode, User
 from api.store.tables import Plan as PlanRow
 
@@ -98,12 +99,7 @@ def issue(
             field="count", code="count_range", message=f"between 1 and {MAX_BATCH:,} codes",
             message_zh=f"每批 1 至 {MAX_BATCH:,} 个",
         )])  # fmt: skip
-    row = session.exec(select(PlanRow).where(PlanRow.key == plan)).first()
-    if row is None or row.id is None:
-        raise AccountInvalidError([FieldProblem(
-            field="plan", code="plan_not_found", message=f"there is no plan {plan!r}",
-            message_zh=f"学习计划 {plan!r} 不存在",
-        )])  # fmt: skip
+    row = plan_named(session, plan)
     batch = f"B{now // 1000}{secrets.token_hex(2).upper()}"
     expires = now + days * 86_400_000
     codes = tuple(

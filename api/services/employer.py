@@ -171,12 +171,8 @@ def enroll_staff(
             message=f"at most {MAX_ENROLL:,} per request, this has {len(logins):,}",
             message_zh=f"每次最多 {MAX_ENROLL:,} 人，当前为 {len(logins):,} 人",
         )])  # fmt: skip
-    row = session.exec(select(PlanRow).where(PlanRow.key == plan)).first()
-    if row is None or row.id is None:
-        raise AccountInvalidError([FieldProblem(
-            field="plan", code="plan_not_found", message=f"there is no plan {plan!r}",
-            message_zh=f"学习计划 {plan!r} 不存在",
-        )])  # fmt: skip
+    row = plan_named(session, plan)
+    assert row.id is not None
     enrolled, lines, seen = 0, [], set()
     already_in = _enrolled_ids(session, row.id)
     for n, login in enumerate(logins, start=1):
@@ -203,6 +199,17 @@ def enroll_staff(
         plan=plan, enrolled=enrolled, already=sum(1 for x in lines if x.status == "already"),
         failed=sum(1 for x in lines if x.status == "failed"), lines=tuple(lines),
     )  # fmt: skip
+
+
+def plan_named(session: Session, plan: str) -> PlanRow:
+    """The plan ``plan``, or ``AccountInvalidError`` naming the field ``plan``."""
+    row = session.exec(select(PlanRow).where(PlanRow.key == plan)).first()
+    if row is None or row.id is None:
+        raise AccountInvalidError([FieldProblem(
+            field="plan", code="plan_not_found", message=f"there is no plan {plan!r}",
+            message_zh=f"学习计划 {plan!r} 不存在",
+        )])  # fmt: skip
+    return row
 
 
 def _enrolled_ids(session: Session, plan_id: int) -> set[int]:

@@ -34,6 +34,18 @@ i18n.register(
         "nav.my_plans": ("我的学习计划", "My study plans"),
         "plans.title": ("我的学习计划", "My study plans"),
         "plans.none": ("您目前没有学习计划。", "You have no study plan yet."),
+        "plans.redeem_title": ("使用激活码", "Use an activation code"),
+        "plans.redeem_intro": (
+            "单位通过银行转账购买学习计划后，会发给您激活码；输入后即可开始学习。",
+            "When your employer buys a plan by bank transfer, you get an activation code: "
+            "enter it to start studying.",
+        ),
+        "plans.redeem_code": ("激活码", "Activation code"),
+        "plans.redeem_submit": ("激活", "Activate"),
+        "js.plans.redeemed": (
+            "已开通“{title}”，正在刷新…",
+            "“{title}” is yours; refreshing…",
+        ),
         "plans.cycle": ("第 {n} 轮学习", "Study cycle {n}"),
         "plans.credit_required": ("应修学时：{hours} 学时", "Credit required: {hours} h"),
         "plans.credited": ("已获学时：{hours} 学时", "Credit earned: {hours} h"),

@@ -279,6 +279,7 @@ def test_every_route_that_hashes_a_password_takes_the_password_lane(
         for method in handler.http_methods
     }
     assert flagged == {
+        ("POST", "/auth/activate"),
         ("POST", "/auth/login"),
         ("POST", "/auth/password"),
         ("POST", "/auth/register"),

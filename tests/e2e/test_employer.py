@@ -12,10 +12,12 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from playwright.async_api import expect
 
+from api.cli.demo import DEMO_PLAN
 from examengine.ids import check_character
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import Server, sign_in
 
 ADMIN = ("13800000005", "employer-demo-1")
+OPERATOR = ("13800000003", "operator-demo-1")
 
 
 def new_id() -> str:
@@ -74,3 +76,33 @@ async def test_an_administrator_imports_a_roster_and_enrolls_the_new_staff(
     page.once("dialog", lambda dialog: dialog.accept())
     await row.get_by_role("button", name="向 孙八 发送设置密码链接").click()
     await expect(page.locator("#action-status")).to_contain_text("已向 孙八 发送设置密码的链接")
+
+
+async def test_a_learner_redeems_an_activation_code_on_my_plans(
+    browser: Any, page: Any, e2e_server: Server, new_learner: Any, shot: Any, tmp_path: Path
+) -> None:
+    operator = await browser.new_context(base_url=e2e_server.url)
+    try:
+        signed = await operator.request.post(
+            "/auth/login", data={"login": OPERATOR[0], "password": OPERATOR[1]}
+        )
+        assert signed.ok
+        issued = await operator.request.post(
+            "/api/operator/codes", data={"plan": DEMO_PLAN, "count": 1}
+        )
+        assert issued.ok, await issued.text()
+        saved = tmp_path / "codes.xlsx"
+        saved.write_bytes(await issued.body())
+    finally:
+        await operator.close()
+    code = str(list(load_workbook(saved).worksheets[0].iter_rows(values_only=True))[1][1])
+    learner = new_learner()
+    await sign_in(page, learner.login, learner.password)
+    await page.goto("/learner/plans")
+    await page.get_by_role("textbox", name="激活码").fill("WRONG-CODE-0000-0000")
+    await page.get_by_role("button", name="激活").click()
+    await expect(page.locator("#redeem-result")).to_contain_text("激活码不存在，请核对后重新输入")
+    await page.get_by_role("textbox", name="激活码").fill(code.lower())
+    await page.get_by_role("button", name="激活").click()
+    await expect(page.get_by_role("heading", name="2026 年公需科目（演示）")).to_be_visible()
+    await shot(page, "16-redeemed")

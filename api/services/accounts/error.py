@@ -29,6 +29,10 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "password": ("password", "密码"),
     "new_password": ("new password", "新密码"),
     "roles": ("roles", "角色"),
+    "code": ("activation code", "激活码"),
+    "plan": ("plan", "学习计划"),
+    "count": ("number of codes", "激活码数量"),
+    "logins": ("ID numbers", "身份证号"),
 }
 
 

@@ -37,20 +37,14 @@ class Notice(Struct, frozen=True, kw_only=True):
 
 
 class Notifier(Protocol):
-    """Delivers notices; ``where`` says to whom a notice goes, as staff may see it."""
-
-    name: str
+    """Delivers notices (an SMS or e-mail provider's adapter, or the log)."""
 
     def send(self, notices: Sequence[Notice]) -> None: ...
-
-    def where(self, notice: Notice) -> str: ...
 
 
 class LogNotifier:
     """Each notice as one line of the ``examengine.notices`` log, at WARNING so that it
     is written at every log level."""
-
-    name = "log"
 
     def send(self, notices: Sequence[Notice]) -> None:
         for notice in notices:
@@ -58,9 +52,6 @@ class LogNotifier:
                 "notice %s for %s (%s): %s (valid until %d ms)",
                 notice.kind, notice.login, notice.name, notice.link, notice.expires_ms,
             )  # fmt: skip
-
-    def where(self, notice: Notice) -> str:
-        return "log"
 
 
 def link_origin(settings: Settings) -> str:

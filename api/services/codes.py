@@ -140,10 +140,17 @@ def redeem(session: Session, *, learner_id: int, code: str, now: int) -> Redeeme
         session.commit()  # the refusal counts even though the request fails
         raise CodeRefusedError(*refusal)
     assert found is not None
+    # Used up in one conditional UPDATE: of two redemptions at once (SQLite takes no row
+    # lock for the read above), exactly one changes the row.
+    taken = session.execute(
+        sa.update(PlanCode)
+        .where(col(PlanCode.id) == found.id, col(PlanCode.redeemed_ms).is_(None))
+        .values(redeemed_by=user.id, redeemed_ms=now)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        raise CodeRefusedError("code_used", "this code was used already", "该激活码已被使用")
     plan = session.get(PlanRow, found.plan_id)
     assert plan is not None
-    found.redeemed_by, found.redeemed_ms = user.id, now
-    session.add(found)
     study.enroll(session, learner_id=user.id, plan=plan.key, now=now)
     session.add(AccountEvent(user_id=user.id, actor_id=user.id, kind="code_redeemed",
                              detail={"serial": found.serial, "plan": plan.key},

@@ -133,11 +133,20 @@ def activate(
     )
     if weak:
         raise AccountInvalidError(weak)
+    # Used up in one conditional UPDATE: of two uses at once (SQLite takes no row lock
+    # for the read above), exactly one changes the row.
+    taken = session.execute(
+        sa.update(Activation)
+        .where(col(Activation.id) == link.id, col(Activation.used_ms).is_(None),
+               col(Activation.replaced_ms).is_(None))
+        .values(used_ms=now_ms)
+    )  # fmt: skip
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        raise ActivationInvalidError
     user.password_hash = hasher(new_password)
     user.must_change_password = False
     end_sessions(user)
-    link.used_ms = now_ms
-    session.add_all([user, link])
+    session.add(user)
     _event(session, user, "activated", now=now, actor_id=user.id, purpose=link.purpose)
     session.flush()
     return user

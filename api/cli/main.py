@@ -29,7 +29,7 @@ from api.cli.loadtest import loadtest
 from api.cli.plan import plan
 from api.http.metrics import multiprocess_dir
 from api.services import accounts
-from api.services.notify import Notice, link_origin, load_notifier
+from api.services.notify import Notice, load_notifier
 from api.services.passwords import hash_password
 from api.settings import Settings, SettingsError
 from api.store.db import migrate, standalone_transaction
@@ -187,7 +187,7 @@ def user_import(
     click.echo(f"read {len(parsed.rows):,} lines in {time.monotonic() - started:.1f} s; "
                "checking and importing …")  # fmt: skip
     settings = _settings()
-    links = accounts.Links(origin=link_origin(settings), ttl_h=settings.security.activation_ttl_h)
+    links = accounts.links_for(settings, "activation")
     with standalone_transaction(settings.database) as session:
         report, notices = accounts.import_roster(
             session, parsed, now=datetime.now(UTC), links=links, employer=employer,

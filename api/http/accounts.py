@@ -35,7 +35,7 @@ from api.http.params import LoginRef
 from api.http.schema import replying_in
 from api.services import accounts
 from api.services.accounts import Account, PasswordReset, Registration, RosterReport
-from api.services.notify import Notice, Notifier, link_origin
+from api.services.notify import Notice, Notifier
 from api.services.passwords import hash_password
 from api.settings import Settings
 from api.store.db import Uow
@@ -156,8 +156,9 @@ class AccountsController(Controller):
             actor = _actor(request, db)
             employer = actor.employer if "operator" not in actor.roles else None
             report, notices = accounts.import_roster(
-                db, roster, now=_now(), links=_links(settings, "activation"), actor_id=actor.id,
-                employer=employer, warnings_block=warnings == "block", all_or_nothing=mode == "all",
+                db, roster, now=_now(), links=accounts.links_for(settings, "activation"),
+                actor_id=actor.id, employer=employer, warnings_block=warnings == "block",
+                all_or_nothing=mode == "all",
             )  # fmt: skip
         _notifier(request).send(notices)  # committed: the links are real
         if format == "json":
@@ -196,7 +197,7 @@ class AccountsController(Controller):
         def work(db: Session) -> tuple[PasswordReset, list[Notice], int]:
             reset, notices = accounts.reset_password(
                 db, login=login, actor_id=actor_id, now=_now(), hasher=hash_password,
-                links=_links(settings, "password_reset"), password=data.password,
+                links=accounts.links_for(settings, "password_reset"), password=data.password,
             )  # fmt: skip
             return reset, notices, _generation(db, reset.account.id)
 
@@ -231,12 +232,6 @@ class AccountsController(Controller):
         if changed.id == actor_id:
             open_session(request, user)
         return changed
-
-
-def _links(settings: Settings, purpose: Literal["activation", "password_reset"]) -> accounts.Links:
-    security = settings.security
-    hours = security.activation_ttl_h if purpose == "activation" else security.reset_ttl_h
-    return accounts.Links(origin=link_origin(settings), ttl_h=hours)
 
 
 def _notifier(request: Request[Any, Any, Any]) -> Notifier:

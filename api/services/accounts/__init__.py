@@ -36,6 +36,7 @@ from api.services.accounts.activation import (
     activate,
     force_change_of_old_initial_password,
     issue_activations,
+    links_for,
 )
 from api.services.accounts.error import (
     BEIJING,
@@ -159,6 +160,7 @@ __all__ = [
     "import_roster",
     "initial_password",
     "issue_activations",
+    "links_for",
     "lock_keys",
     "password_problems",
     "read_roster",

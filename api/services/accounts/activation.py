@@ -26,7 +26,8 @@ from api.services.accounts._shared import Hasher, _event, _events
 from api.services.accounts.error import AccountError, AccountInvalidError
 from api.services.accounts.rule import initial_password, password_problems
 from api.services.accounts.session import end_sessions
-from api.services.notify import Notice
+from api.services.notify import Notice, link_origin
+from api.settings import Settings
 from api.store.tables import Activation, User
 
 #: The password hash of an account that has none yet: no password verifies against it
@@ -44,6 +45,14 @@ class Links(Struct, frozen=True, kw_only=True):
 
     origin: str
     ttl_h: int
+
+
+def links_for(settings: Settings, purpose: Purpose) -> Links:
+    """Links of ``purpose`` as the settings make them: at the site's public origin, valid
+    ``activation_ttl_h`` (a new account) or ``reset_ttl_h`` (a staff reset) hours."""
+    security = settings.security
+    hours = security.activation_ttl_h if purpose == "activation" else security.reset_ttl_h
+    return Links(origin=link_origin(settings), ttl_h=hours)
 
 
 class ActivationInvalidError(AccountError):

@@ -108,21 +108,28 @@ def staff_of(
     if page_size is not None:
         ordered = ordered.offset((page - 1) * page_size).limit(page_size)
     users = session.exec(ordered).all()
+    # The year of every plan, read once for the page (plans are few; staff many).
+    years = dict(session.exec(select(PlanRow.key, PlanRow.year)).all())
     return StaffPage(
         employer=employer, year=year, total=total, page=page, page_size=page_size or total,
-        staff=tuple(_member(session, u, year, year_required, now) for u in users),
+        staff=tuple(
+            _member(session, u, years=years, year=year, year_required=year_required, now=now)
+            for u in users
+        ),
     )  # fmt: skip
 
 
-def _member(session: Session, user: User, year: int, year_required: float, now: int) -> StaffMember:
+def _member(
+    session: Session,
+    user: User,
+    *,
+    years: dict[str, int],
+    year: int,
+    year_required: float,
+    now: int,
+) -> StaffMember:
     assert user.id is not None
     plans = study.my_plans(session, learner_id=user.id, now=now).plans
-    years = {
-        row.key: row.year
-        for row in session.exec(
-            select(PlanRow).where(col(PlanRow.key).in_([p.progress.plan for p in plans]))
-        )
-    }
     staff_plans = tuple(
         StaffPlan(
             plan=p.progress.plan, title=p.progress.title, year=years.get(p.progress.plan, 0),

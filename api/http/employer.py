@@ -7,7 +7,6 @@ employer (``?employer=``). The plans a learner may be enrolled in: ``GET /api/pl
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -24,6 +23,7 @@ from api.http.params import Filter, Limit, OptionalFilter, PageNumber
 from api.http.schema import replying_in
 from api.services import employer as employers
 from api.services.accounts import AccountError, AccountInvalidError, FieldProblem
+from api.services.sheets import workbook
 from api.settings import Settings
 from api.store.db import Uow
 from api.store.tables import Plan as PlanRow
@@ -150,23 +150,15 @@ class EmployerController(Controller):
 
 
 def _staff_xlsx(listed: employers.StaffPage) -> bytes:
-    """The page as a workbook, headed in Chinese and English."""
-    from openpyxl import Workbook  # noqa: PLC0415 (a heavy import, for exports only)
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "staff"
-    sheet.append(["姓名 Name", "账号 Login", "手机号 Mobile", "已激活 Activated",
-                  f"{listed.year} 年学时 Hours", "要求 Required", "学习计划 Plans",
-                  "考试 Exams"])  # fmt: skip
-    for m in listed.staff:
-        sheet.append([
-            m.name, m.login, m.phone, "是 yes" if m.activated else "否 no", m.year_hours,
-            m.year_required,
-            "；".join(f"{p.title} {p.credited_hours:g}/{p.credit_required:g}" for p in m.plans),
-            "；".join(f"{e.title} {e.status}" for e in m.exams),
-        ])  # fmt: skip
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    """The staff as a workbook, headed in Chinese and English."""
+    header = ["姓名 Name", "账号 Login", "手机号 Mobile", "已激活 Activated",
+              f"{listed.year} 年学时 Hours", "要求 Required", "学习计划 Plans",
+              "考试 Exams"]  # fmt: skip
+    rows = (
+        [m.name, m.login, m.phone, "是 yes" if m.activated else "否 no", m.year_hours,
+         m.year_required,
+         "；".join(f"{p.title} {p.credited_hours:g}/{p.credit_required:g}" for p in m.plans),
+         "；".join(f"{e.title} {e.status}" for e in m.exams)]
+        for m in listed.staff
+    )  # fmt: skip
+    return workbook([header, *rows], title="staff")

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from api.services import study
 from api.services.accounts import AccountError, AccountInvalidError, FieldProblem
 from api.services.employer import plan_named
+from api.services.sheets import workbook
 from api.store.tables import AccountEvent, PlanCode, User
 from api.store.tables import Plan as PlanRow
 
@@ -184,23 +185,11 @@ def _refused_lately(session: Session, user_id: int, now: int) -> int:
 
 def batch_xlsx(batch: Batch) -> bytes:
     """The batch as the operator hands it to the employer: serial, code, plan, until."""
-    import io  # noqa: PLC0415
-
-    from openpyxl import Workbook  # noqa: PLC0415 (a heavy import, for exports only)
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = batch.batch
-    until = datetime.fromtimestamp(batch.expires_ms / 1000).astimezone()
-    sheet.append(["序号 Serial", "激活码 Code", "学习计划 Plan", "年度 Year", "单位 Employer",
-                  "有效期至 Valid until"])  # fmt: skip
-    for c in batch.codes:
-        sheet.append([c.serial, c.code, batch.plan_title, batch.year, batch.employer or "",
-                      until.strftime("%Y-%m-%d")])  # fmt: skip
-    for row in sheet.iter_rows():
-        for cell in row:
-            cell.number_format = "@"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    until = datetime.fromtimestamp(batch.expires_ms / 1000).astimezone().strftime("%Y-%m-%d")
+    header = ["序号 Serial", "激活码 Code", "学习计划 Plan", "年度 Year", "单位 Employer",
+              "有效期至 Valid until"]  # fmt: skip
+    return workbook(
+        [header, *([c.serial, c.code, batch.plan_title, batch.year, batch.employer or "", until]
+                   for c in batch.codes)],
+        title=batch.batch,
+    )  # fmt: skip

@@ -49,6 +49,7 @@ from api.services.accounts.rule import (
     id_corrections,
 )
 from api.services.notify import Notice
+from api.services.sheets import workbook
 from api.store.tables import User
 from examengine.ids import check_mobile, check_resident_id
 
@@ -545,22 +546,4 @@ def roster_error_file(
         writer = csv.writer(out)
         writer.writerows([*title, header, *lines])
         return out.getvalue().encode("utf-8-sig")  # with a BOM, Excel reads it as UTF-8
-    return _xlsx([*title, header, *lines])
-
-
-def _xlsx(rows: list[list[str]]) -> bytes:
-    from openpyxl import Workbook  # noqa: PLC0415 (a heavy import, for rosters only)
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "错误"
-    for row in rows:
-        sheet.append(row)
-    # Every cell is text ("@"): ID numbers stay exact when the file is edited.
-    for cells in sheet.iter_rows():
-        for cell in cells:
-            cell.number_format = "@"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return workbook([*title, header, *lines], title="错误")

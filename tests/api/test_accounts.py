@@ -439,7 +439,7 @@ async def test_a_gb18030_csv_roster_is_read_and_its_error_file_is_csv(
 
 
 #: The source platforms' template: a notice's title and an instruction line above the
-#: header, a blank line, and a 序号 column (notices in ../shared/seeds).
+#: header, a blank line, and a 序号 column.
 TEMPLATE_TITLE = [["关于做好 2026 年度专业技术人员继续教育报名工作的通知"],
                   ["请按下列格式填写；身份证号码一列请设为文本格式"], [None]]  # fmt: skip
 TEMPLATE_HEADER = ["序号", "姓名", "身份证号码", "手机号码", "性别", "备注"]

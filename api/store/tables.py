@@ -35,11 +35,23 @@ ROLES = ("learner", "author", "employer_admin", "proctor", "operator")
 GENDERS = ("male", "female")
 ACCOUNT_EVENT_KINDS = (
     "registered", "imported", "password_reset", "roles_changed", "activation_sent", "activated",
-    "initial_password_used", "code_redeemed", "code_refused",
+    "initial_password_used", "code_redeemed", "code_refused", "employer_changed",
 )  # fmt: skip
 #: What an activation link is for: a new account's first password, or a staff reset.
 ACTIVATION_PURPOSES = ("activation", "password_reset")
 BANK_VERSION_STATES = ("draft", "published")
+#: An order's life (``examengine.commerce.OrderState``) and its kinds.
+ORDER_STATES = ("pending", "paid", "cancelled", "refunded")
+ORDER_KINDS = ("individual", "group")
+#: What is recorded of an order: created, paid, cancelled, refunded, and the invoice's
+#: request, correction and issue.
+ORDER_EVENT_KINDS = (
+    "created", "paid", "cancelled", "refunded", "invoice_requested", "invoice_corrected",
+    "invoice_issued",
+)  # fmt: skip
+INVOICE_STATES = ("requested", "issued")
+#: How a plan is priced: per person, or per credit hour of the plan.
+PRICE_BASES = ("person", "hour")
 EXAM_VERSION_STATES = ("draft", "published")
 
 
@@ -458,6 +470,13 @@ class Plan(SQLModel, table=True):
     #: None: the service's default.
     challenge: str | None = Field(default=None, max_length=1000)
     created_at: datetime = _created_at()
+    #: The price in fen (分), per ``price_basis`` (one of ``PRICE_BASES``); 0: free.
+    price_fen: int = Field(
+        default=0, sa_column=Column(sa.BigInteger, nullable=False, server_default="0")
+    )
+    price_basis: str = Field(
+        default="person", max_length=8, sa_column_kwargs={"server_default": "person"}
+    )
 
 
 class Course(SQLModel, table=True):
@@ -545,3 +564,144 @@ class StudyEvent(SQLModel, table=True):
     seq: int | None = None
     at_ms: int = _ms()
     data: str = Field(sa_column=Column(sa.Text, nullable=False))
+
+
+# ------------------------------------------------------------------------ employers
+class Employer(SQLModel, table=True):
+    """An employer (单位): the registry of the names learners and administrators carry
+    in ``User.employer`` (the current one), with its unified social credit code when
+    known. Who worked where, and when, is in ``Employment``."""
+
+    __tablename__ = "employer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    #: 统一社会信用代码 (GB 32100), 18 characters, when known.
+    credit_code: str | None = Field(default=None, max_length=18, unique=True)
+    region: str | None = Field(default=None, max_length=100)
+    created_at: datetime = _created_at()
+
+
+class Employment(SQLModel, table=True):
+    """A learner belonged to an employer from ``start_ms`` until ``end_ms`` (None: still
+    does). At most one open row per learner; rows are closed, never deleted, so a
+    certificate can name the employer of its time."""
+
+    __tablename__ = "employment"
+    __table_args__ = (
+        sa.Index(
+            "uq_employment_current", "user_id", unique=True,
+            sqlite_where=sa.text("end_ms IS NULL"), postgresql_where=sa.text("end_ms IS NULL"),
+        ),
+    )  # fmt: skip
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    employer_id: int = Field(foreign_key="employer.id", index=True)
+    start_ms: int = _ms()
+    end_ms: int | None = _ms(nullable=True)
+    #: Who made the change (None: the account holder, or the command line).
+    actor_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+
+
+# ------------------------------------------------------------------- orders, invoices
+class PurchaseOrder(SQLModel, table=True):
+    """An order for one plan: a learner's own (``individual``) or an employer's for its
+    staff (``group``, one line per learner). Amounts are integer fen. ``number`` is what
+    people quote (and a bank transfer's remark carries)."""
+
+    __tablename__ = "purchase_order"
+    __table_args__ = (
+        sa.CheckConstraint("state IN ('pending', 'paid', 'cancelled', 'refunded')", name="state"),
+        sa.CheckConstraint("kind IN ('individual', 'group')", name="kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=24, unique=True)
+    kind: str = Field(max_length=16)
+    buyer_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    #: The employer a group order is for (None: an individual's).
+    employer: str | None = Field(default=None, max_length=200, index=True)
+    plan_id: int = Field(foreign_key="plan.id")
+    unit_fen: int = Field(sa_column=Column(sa.BigInteger, nullable=False))
+    amount_fen: int = Field(sa_column=Column(sa.BigInteger, nullable=False))
+    state: str = Field(default="pending", max_length=16)
+    #: The payment provider chosen (``api.services.payments``).
+    provider: str = Field(max_length=32)
+    created_ms: int = _ms()
+    paid_ms: int | None = _ms(nullable=True)
+    closed_ms: int | None = _ms(nullable=True)
+
+
+class OrderLine(SQLModel, table=True):
+    """One learner on an order. While ``active`` (the order pending or paid) no other
+    active line may hold the same learner and plan: two buyers at once make one order."""
+
+    __tablename__ = "order_line"
+    __table_args__ = (
+        sa.Index(
+            "uq_order_line_active", "learner_id", "plan_id", unique=True,
+            sqlite_where=sa.text("active"), postgresql_where=sa.text("active"),
+        ),
+    )  # fmt: skip
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    learner_id: int = Field(foreign_key="user.id", index=True)
+    plan_id: int = Field(foreign_key="plan.id")
+    amount_fen: int = Field(sa_column=Column(sa.BigInteger, nullable=False))
+    active: bool = True
+
+
+class Payment(SQLModel, table=True):
+    """Money in (``payment``) or back (``refund``) for an order, as a provider reported
+    it: ``reference`` is the provider's (a bank transfer's serial) and is unique per
+    provider and kind, so a callback told twice is stored once."""
+
+    __tablename__ = "payment"
+    __table_args__ = (sa.UniqueConstraint("provider", "reference", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    kind: str = Field(max_length=16)
+    provider: str = Field(max_length=32)
+    reference: str = Field(max_length=64)
+    amount_fen: int = Field(sa_column=Column(sa.BigInteger, nullable=False))
+    at_ms: int = _ms()
+    actor_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+
+
+class OrderEvent(SQLModel, table=True):
+    """What happened to an order or its invoice, who did it and the detail:
+    append-only."""
+
+    __tablename__ = "order_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    #: One of ``ORDER_EVENT_KINDS``.
+    kind: str = Field(max_length=32)
+    actor_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at_ms: int = _ms()
+
+
+class Invoice(SQLModel, table=True):
+    """An electronic invoice (电子发票) asked for an order: its title (抬头) and tax
+    number, issued by the finance system (``number``) from the export. One correction
+    (``corrections``) within 15 days of the request, in the year of payment."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (sa.CheckConstraint("state IN ('requested', 'issued')", name="state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", unique=True)
+    title: str = Field(max_length=100)
+    tax_id: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=254)
+    amount_fen: int = Field(sa_column=Column(sa.BigInteger, nullable=False))
+    state: str = Field(default="requested", max_length=16)
+    number: str | None = Field(default=None, max_length=32)
+    requested_ms: int = _ms()
+    issued_ms: int | None = _ms(nullable=True)
+    corrections: int = 0

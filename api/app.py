@@ -64,7 +64,15 @@ from api.http.exams import ExamsController
 from api.http.health import health, ready
 from api.http.integrity import IntegrityController
 from api.http.metrics import MetricsController, worker_started, worker_stopped
+from api.http.orders import (
+    EmployerOrdersController,
+    MyOrdersController,
+    OperatorOrdersController,
+    OrderController,
+    payment_callback,
+)
 from api.http.params import MAX_JSON_BYTES, ApiRequest
+from api.http.plans import PlanFilesController
 from api.http.schema import (
     ArrayLikeStructs,
     allow_every_method,
@@ -76,6 +84,7 @@ from api.http.study import HOT_PATHS, HOT_ROUTES, StudyController, StudyHotContr
 from api.logging import RequestLog, logging_config
 from api.services.accounts import LockPolicy
 from api.services.notify import load_notifier
+from api.services.payments import load_providers
 from api.services.study import LiveStudy, closing_policy
 from api.settings import Settings
 from api.store.db import UnitOfWork, make_engine, provide_uow, session_factory
@@ -106,8 +115,13 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     IntegrityController,
     EmployerController,
     plans,
+    PlanFilesController,
     issue_codes,
     redeem_code,
+    MyOrdersController,
+    EmployerOrdersController,
+    OrderController,
+    OperatorOrdersController,
 ]
 
 #: Routes that never read the login session: the probes, the study hot path
@@ -118,6 +132,8 @@ SESSIONLESS_HANDLERS: list[ControllerRouterHandler] = [
     health,
     ready,
     StudyHotController,
+    # A payment provider's server calls it: its signature, not a login, authenticates it.
+    payment_callback,
     *STATIC_HANDLERS,
     viewer_assets(),
 ]
@@ -215,6 +231,8 @@ def create_app(
                 "clock": clock,
                 # Delivers activation and reset links (api.services.notify).
                 "notifier": load_notifier(settings),
+                # The bank transfer and the online providers configured (api.services.payments).
+                "providers": load_providers(settings),
                 # The site's own origins (the same-site check; the study socket's too).
                 "origins": frozenset(origins),
                 # Set when SIGTERM or SIGINT arrives: long-lived streams close at once

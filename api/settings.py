@@ -168,6 +168,16 @@ class StudySettings(Struct, frozen=True, kw_only=True):
     yearly_hours: int = 90
 
 
+class PaymentSettings(Struct, frozen=True, kw_only=True):
+    #: Online payment providers, each a ``module:factory`` (api.services.payments); the
+    #: built-in bank transfer is always offered.
+    providers: tuple[str, ...] = ()
+    #: The platform's account that bank transfers go to, shown to buyers.
+    transfer_payee: str = ""
+    transfer_bank: str = ""
+    transfer_account: str = ""
+
+
 class Settings(Struct, frozen=True, kw_only=True):
     security: SecuritySettings
     environment: Environment = "development"
@@ -178,6 +188,7 @@ class Settings(Struct, frozen=True, kw_only=True):
     server: ServerSettings = ServerSettings()
     exam: ExamSettings = ExamSettings()
     study: StudySettings = StudySettings()
+    payments: PaymentSettings = PaymentSettings()
     #: A load-test run: no per-address login limit and no forced password change, so a
     #: generator on one address can sign in thousands of imported learners. Refused in
     #: production; the app logs a warning at every start while it is on.
@@ -248,6 +259,7 @@ class Settings(Struct, frozen=True, kw_only=True):
             server=ServerSettings(**section("server")),
             exam=ExamSettings(**section("exam")),
             study=StudySettings(**section("study")),
+            payments=PaymentSettings(**section("payments")),
             load_test=values.get("EXAMENGINE_LOAD_TEST", False),
             notifier=values.get("EXAMENGINE_NOTIFIER", "log"),
         )
@@ -289,6 +301,23 @@ def _choice(*choices: str, upper: bool = False) -> Callable[[str], str]:
         if value not in choices:
             raise ValueError(f"expected one of {', '.join(choices)}")
         return value
+
+    return parse
+
+
+def _providers(raw: str) -> tuple[str, ...]:
+    specs = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for spec in specs:
+        if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", spec):
+            raise ValueError(f"{spec!r}: expected module:factory")
+    return specs
+
+
+def _text(limit: int) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if len(raw) > limit:
+            raise ValueError(f"at most {limit} characters")
+        return raw
 
     return parse
 
@@ -453,6 +482,15 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EXAMENGINE_NOTIFIER", "notifier", _notifier,
              "who delivers activation and reset links: log (default; the links are written "
              "to the examengine.notices log) or an SMS/e-mail provider's module:factory"),
+    Variable("EXAMENGINE_PAYMENT_PROVIDERS", "payments.providers", _providers,
+             "online payment providers, comma-separated module:factory (default: none; "
+             "the bank transfer an operator confirms is always offered)"),
+    Variable("EXAMENGINE_TRANSFER_PAYEE", "payments.transfer_payee", _text(100),
+             "the account name bank transfers are paid to, shown to buyers"),
+    Variable("EXAMENGINE_TRANSFER_BANK", "payments.transfer_bank", _text(100),
+             "the bank of that account"),
+    Variable("EXAMENGINE_TRANSFER_ACCOUNT", "payments.transfer_account", _text(40),
+             "the account number"),
     Variable("EXAMENGINE_YEARLY_HOURS", "study.yearly_hours", _integer(1, 1000),
              "continuing-education hours a year each learner must earn (default 90)"),
     Variable("EXAMENGINE_HOST", "server.host", str, "address to listen on (default 127.0.0.1)"),

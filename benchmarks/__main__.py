@@ -15,8 +15,10 @@ app's most frequent requests beside bare Litestar, with ``wrk``, server CPU and 
 profile layer by layer), ``study_socket`` (a heartbeat over the study socket against
 HTTP, and 10,000 sockets held by one worker), ``session_check`` (what the session
 generation check adds to a request), ``endpoint_cpu`` (server CPU per request of an
-exam start wave's endpoints, beside bare Litestar's) and ``roster`` (a 10,000-line
-roster read and imported, beside openpyxl alone and bare inserts). ``challenges`` runs here without its ``http``
+exam start wave's endpoints, beside bare Litestar's), ``roster`` (a 10,000-line
+roster read and imported, beside openpyxl alone and bare inserts) and ``group_purchase``
+(10,000 pasted ID numbers checked into one order, then paid and enrolled, beside bare
+lookups and inserts). ``challenges`` runs here without its ``http``
 part, which is ``http_app``'s.
 
 ``--quick`` passes ``--quick`` on: the same code paths on tiny sizes, all of them in
@@ -52,6 +54,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("session_check", ()),
     ("endpoint_cpu", ()),
     ("roster", ()),
+    ("group_purchase", ()),
 )
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -48,11 +48,13 @@ import msgspec
 from msgspec import Meta, Struct
 
 from examengine.challenges.policy import ChallengePolicy, OnMiss
+from examengine.commerce import MAX_PRICE_FEN, PriceBasis
 from examengine.errors import EngineError
 
 DurationMs = Annotated[int, Meta(ge=1_000, le=24 * 3600 * 1000)]
 Hours = Annotated[float, Meta(ge=0, le=1000)]
 Key = Annotated[str, Meta(min_length=1, max_length=120)]
+PriceFen = Annotated[int, Meta(ge=0, le=MAX_PRICE_FEN)]
 
 
 class StudyError(EngineError):
@@ -122,6 +124,10 @@ class Plan(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     #: The plan's anti-idle policy (how often, how long to answer, a question or a
     #: prompt, what a miss does); None: the service's default.
     challenge: ChallengePolicy | None = None
+    #: The price in fen (分) per ``price_basis``: per person, or per credit hour of the
+    #: plan (required + elective hours); 0: free (enrolled without an order).
+    price_fen: PriceFen = 0
+    price_basis: PriceBasis = PriceBasis.PERSON
 
     def __post_init__(self) -> None:
         flags = [c.required for c in self.courses]

@@ -24,12 +24,15 @@ from api.settings import Settings
 from api.store.db import standalone_transaction
 from api.store.tables import Enrollment, PlanEnrollment, User
 from examengine import credit
+from examengine.commerce import PriceBasis
 
 DEMO_DIR = Path(__file__).parent / "demo_data"
 DEMO_BANK = "公需科目-演示题库"
 DEMO_EXAM = "公需科目-演示考试"
 DEMO_LEARNER = "11010519491231002X"
 DEMO_PLAN = "2026-公需科目-演示计划"
+#: A priced plan (2.5 yuan a credit hour, source 004), bought rather than enrolled in.
+DEMO_PRICED_PLAN = "2026-专业科目-演示计划"
 DEMO_EMPLOYER = "演示单位"
 
 
@@ -123,10 +126,24 @@ def demo_plan() -> credit.Plan:
     )  # fmt: skip
 
 
+def demo_priced_plan() -> credit.Plan:
+    """Two of the demo's courses as a professional plan priced per credit hour (2 h at
+    2.5 yuan: ¥5.00 a person): what the buying pages show."""
+    courses = {c.course.key: c.course for c in demo_plan().courses}
+    return credit.Plan(
+        key=DEMO_PRICED_PLAN, title="2026 年专业科目（演示）", year=2026, category="professional",
+        required_hours=2, elective_hours=0, price_fen=250, price_basis=PriceBasis.HOUR,
+        courses=tuple(credit.PlanCourse(course=courses[k], required=True)
+                      for k in ("demo-digital", "demo-safety")),
+    )  # fmt: skip
+
+
 def _load_plan(session: Session, *, now: datetime) -> list[str]:
-    """The demo plan, and the demo learner enrolled in it (the exam stays open to them)."""
+    """The demo plans, and the demo learner enrolled in the free one (the exam stays
+    open to them)."""
     ms = int(now.timestamp() * 1000)
     study.save_plan(session, demo_plan(), now=ms)
+    study.save_plan(session, demo_priced_plan(), now=ms)
     learner = session.exec(select(User).where(User.login == DEMO_LEARNER)).first()
     if learner is None or learner.id is None:
         return []

@@ -28,6 +28,7 @@ from api.settings import Settings
 from api.store.db import Uow
 from api.store.tables import Plan as PlanRow
 from api.store.tables import User
+from examengine.credit import StudyError
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EmployerName = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -101,7 +102,7 @@ class EmployerController(Controller):
     path = "/api/employer"
     tags = ["employer"]
     guards = [requires_role("employer_admin", "operator")]
-    opt = {RAISES: (AccountError,)}
+    opt = {RAISES: (AccountError, StudyError)}
 
     @get("/staff", sync_to_thread=True, operation_class=replying_in("application/json", XLSX),
          summary="Staff: plans, credited hours against the yearly requirement, exams")  # fmt: skip

@@ -73,6 +73,7 @@ from api.services.exams import (
 )
 from api.store.writer import DatabaseBusy
 from examengine.attempt import AttemptError
+from examengine.commerce import CommerceError
 from examengine.credit import StudyError
 from examengine.errors import SpecInvalidError
 from itembank.errors import (
@@ -454,6 +455,20 @@ ATTEMPT_STATUSES: dict[str, int] = {
 }
 
 
+#: Refusals of buying (``examengine.commerce.CommerceError``): 409 (the order's state,
+#: a payment that does not match, a place taken …) unless listed here.
+COMMERCE_STATUSES: dict[str, int] = {
+    "order_not_found": 404,
+    "invoice_not_found": 404,
+    "provider_unknown": 404,
+    "tax_id": 422,
+    "invoice_title": 422,
+    "too_many": 422,
+    "nothing_to_buy": 422,
+    "callback_refused": 403,
+}
+
+
 #: Refusals of study (``examengine.credit.StudyError``): 409 (the session ended, no
 #: challenge waiting, re-study not due, required courses first …) unless listed here.
 STUDY_STATUSES: dict[str, int] = {
@@ -466,6 +481,8 @@ STUDY_STATUSES: dict[str, int] = {
     "wrong_answer": 422,
     "study_full": 503,
     "study_unavailable": 503,
+    "purchase_required": 402,
+    "plan_unreadable": 422,
 }
 
 
@@ -524,6 +541,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Handler] = {
     LearnersNotFoundError: domain_handler(422),
     BadAnswerError: domain_handler(422),
     StudyError: coded_handler(409, STUDY_STATUSES),
+    CommerceError: coded_handler(409, COMMERCE_STATUSES),
 }
 
 

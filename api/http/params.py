@@ -79,6 +79,10 @@ LearnerRef = Annotated[
 ]
 #: An attempt's id (32 hexadecimal characters).
 AttemptId = Annotated[str, _text(32, description="The attempt's id")]
+#: An order's number (``purchase_order.number``: 16 digits).
+OrderNumber = Annotated[str, _text(24, description="The order's number")]
+#: A payment provider's name.
+ProviderName = Annotated[str, _text(32, description="The payment provider's name")]
 #: A study session's token.
 StudyToken = Annotated[str, _text(200, description="The study session's token")]
 #: A search filter (may be empty), and one that may be left out.
@@ -94,6 +98,8 @@ AttemptNumber = Annotated[int, _count(1, 1000, description="The attempt number")
 Offset = Annotated[int, _count(0, description="Items to skip")]
 Limit = Annotated[int, _count(1, 500, description="Items to return")]
 PageNumber = Annotated[int, _count(1, 100_000, description="The page, from 1")]
+#: A calendar year (China's).
+Year = Annotated[int, _count(2000, 2100, description="The calendar year")]
 
 
 # -------------------------------------------------------------------- JSON bodies
@@ -167,10 +173,13 @@ __all__ = [
     "LoginRef",
     "Offset",
     "OptionalFilter",
+    "OrderNumber",
     "PageNumber",
     "PlanKey",
+    "ProviderName",
     "StudyToken",
     "Version",
+    "Year",
     "check_json",
 ]
 

@@ -173,10 +173,11 @@ class StudyController(Controller):
         self, request: Request[Any, Any, Any], uow: Uow, state: State, plan: PlanKey
     ) -> study.MyPlans:
         """Idempotent: enrolled already is fine. 404 ``plan_not_found`` for an unknown
-        plan. My plans as they now are."""
+        plan; 402 ``purchase_required`` for a priced plan (buy it: ``POST
+        /api/me/orders``). My plans as they now are."""
         with uow() as db:
             learner, now = _learner(request), _now(state)
-            study.enroll(db, learner_id=learner, plan=plan, now=now)
+            study.enroll_free(db, learner_id=learner, plan=plan, now=now)
             return study.my_plans(db, learner_id=learner, now=now)
 
     @post("/me/plans/{plan:str}/restudy", summary="Open a new study cycle after the exam locked",

@@ -171,7 +171,8 @@ def enroll_staff(
     a learner of ``employer`` (any learner when ``employer`` is None: an operator). A
     line that is not one is reported and the others are enrolled (idempotent: a learner
     enrolled already is reported as such). Refuses an unknown plan
-    or too many lines (``AccountInvalidError`` naming the field)."""
+    or too many lines (``AccountInvalidError`` naming the field), and a priced plan for
+    an employer (``StudyError('purchase_required')``: it is bought, ``api.services.orders``)."""
     if len(logins) > MAX_ENROLL:
         raise AccountInvalidError([FieldProblem(
             field="logins", code="too_many",
@@ -180,6 +181,8 @@ def enroll_staff(
         )])  # fmt: skip
     row = plan_named(session, plan)
     assert row.id is not None
+    if employer is not None:
+        study.require_free(row)  # an operator may enrol anyone; an employer buys
     enrolled, lines, seen = 0, [], set()
     already_in = _enrolled_ids(session, row.id)
     for n, login in enumerate(logins, start=1):

@@ -50,7 +50,8 @@ from api.services import attempts, study
 from api.services.passwords import hash_password
 from api.settings import Settings
 from api.store.db import migrate, standalone_transaction
-from api.store.tables import Paper, User
+from api.store.tables import Paper, PurchaseOrder, User
+from api.store.tables import Plan as PlanRow
 from tests.conftest import make_settings
 
 Client = AsyncTestClient[Litestar]
@@ -112,10 +113,28 @@ GET    /api/me/plans                                      401     200     403   
 POST   /api/me/plans/{plan}/restudy                       401     409     403     403     403     403
 POST   /api/me/plans/{plan}                               401     200     403     403     403     403
 GET    /api/plans                                         401     200     403     200     403     200
+POST   /api/plans/check                                   401     403     200     403     403     200
+POST   /api/plans/import                                  401     403     201     403     403     201
+PUT    /api/plans/{plan}/price                            401     403     403     403     403     200
 POST   /api/me/codes                                      401     422     403     403     403     403  ! a learner's unknown code: 422 naming the code (tests/api/test_codes.py)
 POST   /api/operator/codes                                401     403     403     403     403     200
 GET    /api/employer/staff                                401     403     403     200     403     422  ! an operator names the employer (?employer=); an administrator sees their own only (tests/api/test_employer.py)
 POST   /api/employer/enrollments                          401     403     403     200     403     422  ! as the staff list; a line naming no learner of the administrator's employer is reported, not enrolled
+GET    /api/me/orders                                     401     200     403     403     403     403
+POST   /api/me/orders                                     401     409     403     403     403     403  ! the demo plan is free: 409 plan_free (buying: tests/api/test_orders.py)
+POST   /api/employer/orders/check                         401     403     403     409     403     422  ! the demo plan is free: 409 plan_free; an operator names the employer
+POST   /api/employer/orders                               401     403     403     409     403     422  ! as the check
+GET    /api/employer/orders                               401     403     403     200     403     422  ! an operator names the employer
+GET    /api/orders/{number}                               401     200/404 403     404     403     200  ! {number}: the learner's own order / another learner's; an administrator sees only their employer's group orders (404 for any other: order numbers cannot be probed)
+POST   /api/orders/{number}/invoice                       401     201/404 403     404     403     201
+PUT    /api/orders/{number}/invoice                       401     200/404 403     404     403     200
+POST   /api/orders/{number}/cancel                        401     200/404 403     404     403     200
+GET    /api/operator/orders                               401     403     403     403     403     200
+POST   /api/operator/orders/{number}/payments             401     403     403     403     403     409  ! the order was cancelled by the row above: 409 order_state
+POST   /api/operator/orders/{number}/refund               401     403     403     403     403     409  ! cancelled, not paid: 409 order_state
+POST   /api/operator/orders/{number}/invoice/issue        401     403     403     403     403     409  ! not paid: 409 order_state
+GET    /api/operator/invoices                             401     403     403     403     403     200
+POST   /api/payments/{provider}/callback                  403     403     403     403     403     403  ! a provider's server calls it, with no session: its signature authorizes; the bank transfer takes no callbacks (403 callback_refused)
 POST   /api/study/heartbeat                               403     200/403 403     403     403     403  ! token-authenticated (decision 0022): no session read, so any caller but the sign-in that began the session is 403 not_your_session (401 only with no session cookie at all)
 POST   /api/study/ack                                     403     409/403 403     403     403     403  ! as the heartbeat; own: 409, no challenge waiting
 GET    /api/study/events                                  401     200/403 403     403     403     403  ! other: 403 not_your_session, as the heartbeat
@@ -190,7 +209,8 @@ class Row:
 
     @property
     def owned(self) -> bool:
-        return any(n in self.path for n in ("{attempt}", "{login}")) or self.path in TOKEN_ROWS
+        owners = ("{attempt}", "{login}", "{number}")
+        return any(n in self.path for n in owners) or self.path in TOKEN_ROWS
 
 
 TOKEN_ROWS = {"/api/study/heartbeat", "/api/study/ack", "/api/study/events", "/api/study/socket"}
@@ -240,6 +260,8 @@ def test_every_route_of_the_app_has_a_row_and_every_row_a_route(tmp_path: Path) 
 PASSWORD = "matrix password 1"
 OTHER_LEARNER = "13800000009"
 EMPLOYER, OTHER_EMPLOYER = "重庆市第一中学", "另一单位"
+#: A pending order of the learner's own, and one of the other learner's.
+OWN_ORDER, OTHER_ORDER = "2026120700000001", "2026120700000002"
 #: The signed-in account of each role (the learner is the demo learner).
 ACCOUNTS = {
     "learner": (DEMO_LEARNER, ("learner",)),
@@ -282,6 +304,13 @@ def prepare(settings: Settings) -> None:
         ms = int(now.timestamp() * 1000)
         attempts.enroll(db, learner_id=other.id, exam=DEMO_EXAM, study_met=True, now=ms)
         study.enroll(db, learner_id=other.id, plan=DEMO_PLAN, now=ms)
+        plan = db.exec(select(PlanRow).where(PlanRow.key == DEMO_PLAN)).one()
+        mine = db.exec(select(User).where(User.login == DEMO_LEARNER)).one()
+        for number, buyer in ((OWN_ORDER, mine.id), (OTHER_ORDER, other.id)):
+            assert buyer is not None and plan.id is not None
+            db.add(PurchaseOrder(number=number, kind="individual", buyer_id=buyer, plan_id=plan.id,
+                                 unit_fen=0, amount_fen=0, provider="offline_transfer",
+                                 created_ms=ms))  # fmt: skip
 
 
 async def sign_in(client: Client, login: str) -> None:
@@ -340,12 +369,22 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             "doc": ("swagger", "swagger"),
             "asset": ("swagger-ui.css", "swagger-ui.css"),
             "file": ("app.css", "app.css"),
+            "number": (OWN_ORDER, OTHER_ORDER),
+            "provider": ("offline_transfer", "offline_transfer"),
         }
         yield World(role=role, app=app, client=client, values=values)
 
 
 def bank_file() -> dict[str, Any]:
     text = "format: examengine-bank\nitems:\n  - {key: m-1, kind: true_false, stem: 对吗, answer: true}"
+    return {"files": {"file": ("m.yaml", text.encode(), "application/x-yaml")}}
+
+
+def plan_file() -> dict[str, Any]:
+    text = (
+        "key: m-plan\ntitle: 矩阵\nyear: 2026\ncategory: public\nrequired_hours: 0\n"
+        "elective_hours: 0\ncourses: []\n"
+    )
     return {"files": {"file": ("m.yaml", text.encode(), "application/x-yaml")}}
 
 
@@ -399,8 +438,26 @@ def request_of(row: Row, values: dict[str, str]) -> dict[str, Any]:
             return {"json": {"code": "ABCD-EFGH-JKMN-PQRS"}}
         case "POST", "/api/operator/codes":
             return {"json": {"plan": values["plan"], "count": 1}}
-        case "POST", "/api/employer/enrollments":
+        case "POST", "/api/employer/enrollments" | "/api/employer/orders/check" | "/api/employer/orders":
             return {"json": {"plan": values["plan"], "logins": values["login"]}}
+        case "POST", "/api/plans/check" | "/api/plans/import":
+            return plan_file()
+        case "PUT", "/api/plans/{plan}/price":
+            return {"json": {"price_fen": 0}}
+        case "POST", "/api/me/orders":
+            return {"json": {"plan": values["plan"]}}
+        case "POST" | "PUT", "/api/orders/{number}/invoice":
+            return {"json": {"title": "个人 张三"}}
+        case "POST", "/api/operator/orders/{number}/payments":
+            return {"json": {"reference": "BANK-1", "amount_fen": 1}}
+        case "POST", "/api/operator/orders/{number}/refund":
+            return {"json": {"reason": "矩阵", "reference": "R-1"}}
+        case "POST", "/api/operator/orders/{number}/invoice/issue":
+            return {"json": {"number": "INV-1"}}
+        case "GET", "/api/operator/invoices":
+            return {"params": {"year": 2026}}
+        case "POST", "/api/payments/{provider}/callback":
+            return {"content": b"{}"}
         case "POST", "/api/accounts/{login}/roles":
             return {"json": {"roles": ["learner"]}}
     return {}

@@ -69,6 +69,17 @@ def test_a_plan_with_its_own_policy_is_imported_and_learners_enrolled(
         assert len(db.exec(select(PlanEnrollment)).all()) == 1
 
 
+def test_a_plan_priced_per_credit_hour_is_imported_with_its_price(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    priced = PLAN.replace("year: 2026", "year: 2026\nprice_fen: 150\nprice_basis: hour")
+    (tmp_path / "plan.yaml").write_text(priced, encoding="utf-8")
+    assert CliRunner().invoke(main, ["plan", "import", "plan.yaml"], env=env).exit_code == 0
+    with standalone_transaction(DatabaseSettings(url=env["EXAMENGINE_DATABASE_URL"])) as db:
+        plan = study.load_plan(db, "2026-公需")
+    assert (plan.price_fen, plan.price_basis) == (150, "hour")
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -79,6 +90,9 @@ def test_a_plan_with_its_own_policy_is_imported_and_learners_enrolled(
         (("kind: prompt", "kind: video"), "at `$.challenge.kind`"),
         (("required: true", "required: false"), "the required courses offer 0 h, less than 1 h"),
         (("year: 2026", "year: [2026"), "not valid YAML"),
+        (("year: 2026", "year: 2026\nprice_fen: -100"), "Expected `int` >= 0 - at `$.price_fen`"),
+        (("year: 2026", "year: 2026\nprice_fen: 10000001"), "at `$.price_fen`"),
+        (("year: 2026", "year: 2026\nprice_basis: month"), "at `$.price_basis`"),
     ],
 )
 def test_a_bad_plan_file_is_refused_naming_the_field(

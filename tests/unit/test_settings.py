@@ -229,3 +229,17 @@ def test_capacity_settings_come_from_the_environment(tmp_path: Path) -> None:
     assert settings.database.sqlite_write_wait_ms == 900
     with pytest.raises(SettingsError, match="EXAMENGINE_THREADS"):
         Settings.from_env(env(tmp_path, EXAMENGINE_THREADS="0"))
+
+
+def test_payment_providers_and_the_transfer_account_are_read_and_checked(tmp_path: Path) -> None:
+    settings = Settings.from_env(env(
+        tmp_path, EXAMENGINE_PAYMENT_PROVIDERS="pay.alipay:provider, pay.wechat:provider",
+        EXAMENGINE_TRANSFER_PAYEE="某某继续教育平台有限公司", EXAMENGINE_TRANSFER_BANK="工商银行",
+        EXAMENGINE_TRANSFER_ACCOUNT="3100 0200 0901 0000 000",
+    ))  # fmt: skip
+    assert settings.payments.providers == ("pay.alipay:provider", "pay.wechat:provider")
+    assert settings.payments.transfer_account == "3100 0200 0901 0000 000"
+    with pytest.raises(SettingsError, match=r"EXAMENGINE_PAYMENT_PROVIDERS.*module:factory"):
+        Settings.from_env(env(tmp_path, EXAMENGINE_PAYMENT_PROVIDERS="alipay"))
+    with pytest.raises(SettingsError, match=r"EXAMENGINE_TRANSFER_ACCOUNT.*at most 40"):
+        Settings.from_env(env(tmp_path, EXAMENGINE_TRANSFER_ACCOUNT="1" * 41))

@@ -28,12 +28,15 @@ Import from the package: ``from api.services import study; study.enroll(...)``.
 from api.services.study.enrollment import (
     QUESTIONS_PER_COURSE,
     enroll,
+    enroll_free,
+    enroll_many,
     my_plans,
     prepare_start,
+    require_free,
     restudy,
 )
 from api.services.study.live import HEARTBEAT_S, IDLE_END_MS, LiveStudy
-from api.services.study.plan import decode_plan, load_plan, save_plan
+from api.services.study.plan import decode_plan, load_plan, save_plan, set_price
 from api.services.study.pool import Schedulers, closing_policy
 from api.services.study.progress import persist, refresh_study_met, stored_credit
 from api.services.study.token import login_tag, open_token
@@ -75,6 +78,8 @@ __all__ = [
     "closing_policy",
     "decode_plan",
     "enroll",
+    "enroll_free",
+    "enroll_many",
     "load_plan",
     "login_tag",
     "my_plans",
@@ -82,7 +87,9 @@ __all__ = [
     "persist",
     "prepare_start",
     "refresh_study_met",
+    "require_free",
     "restudy",
     "save_plan",
+    "set_price",
     "stored_credit",
 ]

@@ -7,7 +7,10 @@ questions).
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from api.services import attempts, banks
 from api.services.study._shared import _dt, _enrollments, _error, _plan_not_found
@@ -15,14 +18,68 @@ from api.services.study.plan import _plan
 from api.services.study.progress import _credits
 from api.services.study.wire import ChallengeOptionView, MyPlans, PlanEntry, Question, StartInfo
 from api.store.tables import Chapter as ChapterRow
-from api.store.tables import ChapterProgress, PlanEnrollment
+from api.store.tables import ChapterProgress, Enrollment, PlanEnrollment
 from api.store.tables import Plan as PlanRow
 from examengine import credit
+from examengine.commerce import unit_fen, yuan
 from itembank.errors import ItembankError
 from itembank.model import SingleChoice, TrueFalse
 
 #: Anti-idle questions kept per course (drawn in turn, by slot and sequence number).
 QUESTIONS_PER_COURSE = 50
+_CHUNK = 500  # learners per IN (…) list
+
+
+def enroll_free(session: Session, *, learner_id: int, plan: str, now: int) -> None:
+    """``enroll`` in a plan that costs nothing; a priced plan is entered by an order's
+    payment or a code (``api.services.orders``, ``api.services.codes``), and this is
+    ``StudyError('purchase_required')`` naming the price."""
+    row = session.exec(select(PlanRow).where(PlanRow.key == plan)).first()
+    if row is None:
+        raise _plan_not_found(plan)
+    require_free(row)
+    enroll(session, learner_id=learner_id, plan=plan, now=now)
+
+
+def require_free(row: PlanRow) -> None:
+    """``StudyError('purchase_required')`` unless plan ``row`` is free."""
+    if row.price_fen > 0:
+        price = unit_fen(row.price_fen, row.price_basis, row.required_hours + row.elective_hours)
+        raise _error(
+            "purchase_required",
+            f"plan {row.key!r} costs {yuan(price)} yuan a person: buy it (an employer buys "
+            "for its staff in one order) or redeem an activation code",
+            f"学习计划 {row.key!r} 每人 {yuan(price)} 元：请购买（单位可为人员团购）或使用激活码",
+        )
+
+
+def enroll_many(session: Session, *, learner_ids: Sequence[int], plan: str, now: int) -> None:
+    """``enroll`` for many learners at once (an order's, when it is paid): the missing
+    plan and exam enrolments inserted in one statement each, in chunks, instead of four
+    round trips a learner."""
+    row = session.exec(select(PlanRow).where(PlanRow.key == plan)).first()
+    if row is None or row.id is None:
+        raise _plan_not_found(plan)
+    created = _dt(now)
+    for start in range(0, len(learner_ids), _CHUNK):
+        chunk = list(learner_ids[start : start + _CHUNK])
+        have = set(session.exec(select(PlanEnrollment.learner_id).where(
+            PlanEnrollment.plan_id == row.id, col(PlanEnrollment.learner_id).in_(chunk)
+        )))  # fmt: skip
+        new = [{"learner_id": i, "plan_id": row.id, "cycle": 1, "created_at": created}
+               for i in dict.fromkeys(chunk) if i not in have]  # fmt: skip
+        if new:
+            session.execute(sa.insert(PlanEnrollment), new)
+        if row.exam_key:
+            have = set(session.exec(select(Enrollment.learner_id).where(
+                Enrollment.exam_key == row.exam_key, col(Enrollment.learner_id).in_(chunk)
+            )))  # fmt: skip
+            new = [{"learner_id": i, "exam_key": row.exam_key, "study_cycle": 1,
+                    "study_met": False, "created_at": created}
+                   for i in dict.fromkeys(chunk) if i not in have]  # fmt: skip
+            if new:
+                session.execute(sa.insert(Enrollment), new)
+    session.flush()
 
 
 def enroll(session: Session, *, learner_id: int, plan: str, now: int) -> None:

@@ -19,6 +19,7 @@ from api.store.tables import Plan as PlanRow
 from api.store.tables import PlanCourse as PlanCourseRow
 from examengine import credit
 from examengine.challenges import ChallengePolicy
+from examengine.commerce import PriceBasis
 
 
 def save_plan(session: Session, plan: credit.Plan, *, now: int) -> None:
@@ -33,6 +34,7 @@ def save_plan(session: Session, plan: credit.Plan, *, now: int) -> None:
     row.required_hours, row.elective_hours = plan.required_hours, plan.elective_hours
     row.exam_key, row.restudy, row.required_first = plan.exam, plan.restudy, plan.required_first
     row.challenge = None if plan.challenge is None else _ENCODER.encode(plan.challenge).decode()
+    row.price_fen, row.price_basis = plan.price_fen, plan.price_basis.value
     session.add(row)
     session.flush()
     assert row.id is not None
@@ -82,6 +84,18 @@ def decode_plan(data: bytes, *, source: str, fmt: Literal["json", "yaml"] = "yam
         reason = " ".join(str(exc).split())
         raise _error("plan_unreadable", f"{source}: not valid {fmt.upper()}: {reason}",
                      f"{source}：不是有效的 {fmt.upper()} 文件：{reason}") from None  # fmt: skip
+
+
+def set_price(session: Session, *, plan: str, price_fen: int, basis: PriceBasis) -> credit.Plan:
+    """Plan ``plan`` priced anew; orders placed before keep the price they were placed at
+    (``purchase_order.unit_fen``)."""
+    row = session.exec(select(PlanRow).where(PlanRow.key == plan)).first()
+    if row is None:
+        raise _plan_not_found(plan)
+    row.price_fen, row.price_basis = price_fen, basis.value
+    session.add(row)
+    session.flush()
+    return _plan(session, row)
 
 
 def load_plan(session: Session, key: str) -> credit.Plan:
@@ -139,4 +153,6 @@ def _plan(session: Session, row: PlanRow) -> credit.Plan:
         challenge=None
         if row.challenge is None
         else msgspec.json.decode(row.challenge, type=ChallengePolicy),
+        price_fen=row.price_fen,
+        price_basis=PriceBasis(row.price_basis),
     )

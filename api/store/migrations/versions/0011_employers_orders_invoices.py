@@ -159,7 +159,7 @@ def _employers_of_accounts() -> None:
     rows = bind.execute(sa.select(user.c.id, user.c.employer, user.c.created_at)
                         .where(user.c.employer.is_not(None))).all()
     names = sorted({r.employer for r in rows})
-    first = {}
+    first: dict[str, object] = {}
     for r in rows:
         first.setdefault(r.employer, r.created_at)
     if names:

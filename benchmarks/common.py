@@ -1,5 +1,5 @@
-"""What the benchmarks share: the ``--quick`` flag, and what to do when a service or tool
-a benchmark needs is missing.
+"""What the benchmarks share: the ``--quick`` flag, what to do when a service or tool a
+benchmark needs is missing, and measuring a stage in a fresh process.
 
 ``--quick`` runs a benchmark's code paths on tiny sizes in a few seconds, so that CI can
 run every benchmark (``python -m benchmarks --quick``) and none can rot unnoticed; its
@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing as mp
 import os
+import resource
 import shutil
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from multiprocessing.queues import Queue
 from types import FrameType
 
 import psutil
@@ -156,3 +160,27 @@ def postgres_cpu() -> float:
             with contextlib.suppress(psutil.Error):
                 total += process_cpu(process)
     return total
+
+
+def _timed_child(
+    stage: Callable[..., None], args: tuple[object, ...], out: Queue[tuple[float, float]]
+) -> None:
+    started = time.perf_counter()
+    stage(*args)
+    seconds = time.perf_counter() - started
+    out.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def in_fresh_process(stage: Callable[..., None], *args: object) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of ``stage(*args)`` in a fresh (spawned) process:
+    no import, cache or allocation of an earlier stage counts, and the peak is this
+    stage's own."""
+    context = mp.get_context("spawn")
+    out: Queue[tuple[float, float]] = context.Queue()
+    process = context.Process(target=_timed_child, args=(stage, args, out))
+    process.start()
+    result = out.get(timeout=3600)
+    process.join()
+    if process.exitcode:
+        raise SystemExit(f"{stage.__name__} failed (exit {process.exitcode})")
+    return result

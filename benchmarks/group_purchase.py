@@ -25,19 +25,15 @@ Nothing here is a test: it prints a table; results go in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import resource
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from multiprocessing.queues import Queue
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.cli.demo import DEMO_PLAN, load_demo
 from api.services import orders
@@ -88,8 +84,11 @@ def pasted(lines: int) -> str:
 
 
 def _admin(session: sa.orm.Session) -> int:
-    found = session.execute(sa.select(User.id).where(User.login == "bench-admin")).scalar_one()
-    return int(found)
+    found = session.execute(
+        sa.select(col(User.id)).where(col(User.login) == "bench-admin")
+    ).scalar_one()
+    assert found is not None
+    return found
 
 
 # -- the stages, each in a fresh process -------------------------------------------------------
@@ -114,18 +113,20 @@ def stage_order_baseline(url: str, lines: int) -> None:
     engine = make_engine(DatabaseSettings(url=url))
     try:
         with engine.begin() as connection:
-            ids: list[int] = []
+            ids: list[int | None] = []
             wanted = [resident_id(n) for n in range(lines)]
             for start in range(0, lines, 500):
                 ids += (
                     connection.execute(
-                        sa.select(User.id).where(User.resident_id.in_(wanted[start : start + 500]))  # type: ignore[union-attr]
+                        sa.select(col(User.id)).where(
+                            col(User.resident_id).in_(wanted[start : start + 500])
+                        )
                     )
                     .scalars()
                     .all()
                 )
             plan = connection.execute(
-                sa.select(PlanRow.id).where(PlanRow.key == DEMO_PLAN)
+                sa.select(col(PlanRow.id)).where(col(PlanRow.key) == DEMO_PLAN)
             ).scalar_one()
             order = connection.execute(
                 sa.insert(PurchaseOrder)
@@ -141,8 +142,8 @@ def stage_order_baseline(url: str, lines: int) -> None:
                     provider=OFFLINE,
                     created_ms=NOW_MS,
                 )
-                .returning(PurchaseOrder.id)
-            ).scalar_one()  # type: ignore[arg-type]
+                .returning(col(PurchaseOrder.id))
+            ).scalar_one()
             connection.execute(sa.insert(OrderLine), [
                 {"order_id": order, "learner_id": i, "plan_id": plan, "amount_fen": PRICE_FEN,
                  "active": True} for i in ids
@@ -172,9 +173,11 @@ def stage_pay_baseline(url: str, lines: int) -> None:
     try:
         with engine.begin() as connection:
             plan, exam = connection.execute(
-                sa.select(PlanRow.id, PlanRow.exam_key).where(PlanRow.key == DEMO_PLAN)
+                sa.select(col(PlanRow.id), col(PlanRow.exam_key)).where(
+                    col(PlanRow.key) == DEMO_PLAN
+                )
             ).one()
-            learners = connection.execute(sa.select(OrderLine.learner_id)).scalars().all()
+            learners = connection.execute(sa.select(col(OrderLine.learner_id))).scalars().all()
             connection.execute(sa.insert(PlanEnrollment), [
                 {"learner_id": i, "plan_id": plan, "cycle": 1, "created_at": NOW}
                 for i in learners
@@ -186,29 +189,6 @@ def stage_pay_baseline(url: str, lines: int) -> None:
             assert len(learners) == lines
     finally:
         engine.dispose()
-
-
-Stage = Callable[[str, int], None]
-
-
-def _child(stage: Stage, url: str, lines: int, out: Queue[tuple[float, float]]) -> None:
-    started = time.perf_counter()
-    stage(url, lines)
-    seconds = time.perf_counter() - started
-    out.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
-
-
-def measure(stage: Stage, url: str, lines: int) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of ``stage`` in a fresh process."""
-    context = mp.get_context("spawn")
-    out: Queue[tuple[float, float]] = context.Queue()
-    process = context.Process(target=_child, args=(stage, url, lines, out))
-    process.start()
-    result = out.get(timeout=3600)
-    process.join()
-    if process.exitcode:
-        raise SystemExit(f"{stage.__name__} failed (exit {process.exitcode})")
-    return result
 
 
 def database(stack: ExitStack, mode: str, root: Path, name: str, lines: int) -> str:
@@ -229,8 +209,8 @@ def rows_for(mode: str, lines: int, root: Path) -> list[tuple[str, ...]]:
             ("check and order", stage_order, stage_order_baseline),
             ("pay and enrol", stage_pay, stage_pay_baseline),
         ):
-            ours, ours_mb = measure(stage, ours_url, lines)
-            base, base_mb = measure(baseline, base_url, lines)
+            ours, ours_mb = common.in_fresh_process(stage, ours_url, lines)
+            base, base_mb = common.in_fresh_process(baseline, base_url, lines)
             rows.append((
                 f"{label} ({mode})", f"{lines:,}", f"{ours:.2f}", f"{ours_mb:.0f}",
                 f"{base:.2f}", f"{base_mb:.0f}", f"{ours / base:.1f}×", f"{lines / ours:,.0f}",

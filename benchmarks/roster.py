@@ -26,16 +26,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import multiprocessing as mp
-import resource
 import secrets
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from multiprocessing.queues import Queue
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -131,29 +127,6 @@ def stage_import_baseline(data: bytes, url: str) -> None:
         engine.dispose()
 
 
-Stage = Callable[[bytes, str], None]
-
-
-def _child(stage: Stage, data: bytes, url: str, out: Queue[tuple[float, float]]) -> None:
-    started = time.perf_counter()
-    stage(data, url)
-    seconds = time.perf_counter() - started
-    out.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
-
-
-def measure(stage: Stage, data: bytes, url: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of ``stage`` in a fresh process."""
-    context = mp.get_context("spawn")
-    out: Queue[tuple[float, float]] = context.Queue()
-    process = context.Process(target=_child, args=(stage, data, url, out))
-    process.start()
-    result = out.get(timeout=3600)
-    process.join()
-    if process.exitcode:
-        raise SystemExit(f"{stage.__name__} failed (exit {process.exitcode})")
-    return result
-
-
 def fresh_database(stack: ExitStack, mode: str, root: Path, name: str) -> str:
     if mode == "sqlite":
         url = f"sqlite:///{root / f'{name}.db'}"
@@ -172,8 +145,8 @@ def rows_for(mode: str, data: bytes, lines: int, root: Path) -> list[tuple[str, 
         ):
             ours_url = fresh_database(stack, mode, root, f"ours-{label[:4]}") if needs_db else ""
             base_url = fresh_database(stack, mode, root, f"base-{label[:4]}") if needs_db else ""
-            ours, ours_mb = measure(stage, data, ours_url)
-            base, base_mb = measure(baseline, data, base_url)
+            ours, ours_mb = common.in_fresh_process(stage, data, ours_url)
+            base, base_mb = common.in_fresh_process(baseline, data, base_url)
             rows.append((
                 f"{label} ({mode})" if needs_db else label, f"{lines:,}",
                 f"{ours:.2f}", f"{ours_mb:.0f}", f"{base:.2f}", f"{base_mb:.0f}",

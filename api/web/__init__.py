@@ -2,8 +2,8 @@
 JavaScript modules (api/web/static/js), zh-CN first with an English switch.
 
 ``PAGE_HANDLERS`` is what ``api.app`` registers behind the login session: the front
-door, the learner's, authors' and proctors' pages; ``STATIC_HANDLERS`` (``/static``) it
-registers without. Shared machinery (language, the
+door, the learner's, authors', proctors', employers' and operators' pages;
+``STATIC_HANDLERS`` (``/static``) it registers without. Shared machinery (language, the
 signed-in principal, page guards, rendering) is ``api.web.common``.
 """
 
@@ -15,6 +15,7 @@ from api.web.author import AuthorPages
 from api.web.common import static_router, template_config
 from api.web.employer import EmployerPages
 from api.web.learner import AccountPages, LearnerPages, home
+from api.web.orders import EmployerOrderPages, OperatorPages
 from api.web.proctor import ProctorPages
 from api.web.study import StudyPages
 
@@ -25,6 +26,8 @@ PAGE_HANDLERS: list[ControllerRouterHandler] = [
     AuthorPages,
     ProctorPages,
     EmployerPages,
+    EmployerOrderPages,
+    OperatorPages,
     StudyPages,
 ]
 STATIC_HANDLERS: list[ControllerRouterHandler] = [static_router()]

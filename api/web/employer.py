@@ -1,7 +1,8 @@
 """The employer administrator's page (``/employer``): their staff — plans, hours earned this
 year against the yearly requirement, exams, whether each activated their account — with
 a search, pages and an xlsx export; a roster upload with its summary and error file; and
-enrolling staff in a plan by pasting their ID numbers.
+enrolling staff in a free plan by pasting their ID numbers (a priced plan is bought:
+``api.web.orders``).
 
 The list is rendered from ``api.services.employer.staff_of``, the use case of the JSON
 staff list; the upload and the enrolment go through the API (``/api/accounts/roster``,
@@ -96,6 +97,14 @@ i18n.register(
             "ID numbers or phones, one per line",
         ),
         "employer.enroll_submit": ("报名", "Enroll"),
+        "employer.enroll_priced": (
+            "此处只列出免费的学习计划；收费的学习计划请在“团购与订单”中购买。",
+            "Only free plans are listed here; buy a priced plan under “Purchases and orders”.",
+        ),
+        "employer.enroll_none": (
+            "目前没有免费的学习计划。",
+            "There is no free plan at the moment.",
+        ),
         "js.employer.roster_done": (
             "{header}。共 {lines} 行：新建 {created} 个账号（其中 {warned} 个有提示），"
             "跳过 {skipped} 个已注册，{failed} 行有错误。",
@@ -147,7 +156,11 @@ class EmployerPages(Controller):
                 db, employer=whose, year=year, year_required=settings.study.yearly_hours,
                 now=now, query=q, page=page,
             )  # fmt: skip
-            plans = db.exec(select(PlanRow).order_by(col(PlanRow.year).desc())).all()
+            plans = db.exec(
+                select(PlanRow)
+                .where(PlanRow.price_fen == 0)  # a priced plan is bought: /employer/orders
+                .order_by(col(PlanRow.year).desc())
+            ).all()
         pages = max(1, -(-listed.total // listed.page_size))
         return render(
             request, "employer/staff.html", listed=listed, q=q, pages=pages,

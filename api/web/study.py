@@ -11,17 +11,22 @@ server never relies on).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.datastructures import State
 from litestar.response import Redirect, Template
+from sqlmodel import Session, col, select
 
 from api.http.params import ChapterKey
-from api.services import study
+from api.services import orders, study
 from api.store.db import Uow
+from api.store.tables import OrderLine, PurchaseOrder, User
+from api.store.tables import Plan as PlanRow
 from api.web import i18n
 from api.web.common import PAGE_EXCEPTION_HANDLERS, page_principal, render
+from api.web.orders import money, order_context, plan_unit_fen, row_of
 from examengine import credit
 
 #: The default heartbeat interval of the study page (the API's ``heartbeat_s``).
@@ -34,6 +39,39 @@ i18n.register(
         "nav.my_plans": ("我的学习计划", "My study plans"),
         "plans.title": ("我的学习计划", "My study plans"),
         "plans.none": ("您目前没有学习计划。", "You have no study plan yet."),
+        "plans.shop.title": ("可选学习计划", "Plans you can take"),
+        "plans.shop.intro": (
+            "购买后按说明银行转账，平台确认到账后即可开始学习；单位统一购买的，请等待单位付款或使用激活码。",
+            "A plan you buy is paid by bank transfer as shown; once the platform confirms it, "
+            "you can start studying. If your employer buys it for you, wait for their payment "
+            "or use an activation code.",
+        ),
+        "plans.shop.year": ("{year} 年度 · {hours} 学时", "{year} · {hours} credit hours"),
+        "plans.shop.price": ("价格：{price}", "Price: {price}"),
+        "plans.shop.free": ("免费", "Free"),
+        "plans.shop.buy": ("购买", "Buy"),
+        "plans.shop.buy_label": ("购买“{title}”（{price}）", "Buy “{title}” ({price})"),
+        "plans.shop.enroll": ("报名", "Enroll"),
+        "plans.shop.enroll_label": ("报名“{title}”", "Enroll in “{title}”"),
+        "plans.shop.pending": (
+            "已下单，待付款（订单 {number}），付款方式见“我的订单”。",
+            "Ordered, awaiting payment (order {number}): see “My orders” for how to pay.",
+        ),
+        "plans.shop.held": (
+            "单位已为您下单（订单 {number}），正在等待单位付款。",
+            "Your employer has ordered it for you (order {number}); it waits for their payment.",
+        ),
+        "plans.orders.title": ("我的订单", "My orders"),
+        "plans.orders.number": ("订单号：{number}", "Order {number}"),
+        "plans.orders.placed": ("下单时间：{time}（北京时间）", "Placed at {time} (Beijing time)"),
+        "plans.orders.paid": ("支付时间：{time}（北京时间）", "Paid at {time} (Beijing time)"),
+        "plans.orders.amount": ("金额：{amount}", "Amount: {amount}"),
+        "plans.orders.invoice": ("发票：", "Invoice: "),
+        "js.plans.bought": (
+            "订单 {number} 已提交，金额 {amount}。请按“我的订单”中的说明转账。",
+            "Order {number} is placed ({amount}): pay it as “My orders” shows.",
+        ),
+        "js.plans.enrolled": ("已报名“{title}”，正在刷新…", "Enrolled in “{title}”; refreshing…"),
         "plans.redeem_title": ("使用激活码", "Use an activation code"),
         "plans.redeem_intro": (
             "单位通过银行转账购买学习计划后，会发给您激活码；输入后即可开始学习。",
@@ -158,6 +196,53 @@ def _mmss(ms: int) -> str:
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
+@dataclass(frozen=True)
+class Offer:
+    """A plan the learner does not study, as "Plans you can take" shows it."""
+
+    key: str
+    title: str
+    year: int
+    hours: str
+    #: The price of a place (``¥33.00``), or "" when free.
+    price: str
+    #: The learner's own order waiting for its payment, or their employer's.
+    pending: str = ""
+    held: str = ""
+
+
+def _offers(
+    session: Session, learner_id: int, studied: set[str], mine: orders.OrderPage
+) -> list[Offer]:
+    """Every plan the learner does not study, with whose order holds it if one does."""
+    own = {o.plan: o.number for o in mine.orders if o.state == "pending"}
+    held = dict(
+        session.exec(
+            select(OrderLine.plan_id, PurchaseOrder.number)
+            .join(PurchaseOrder, col(PurchaseOrder.id) == OrderLine.order_id)
+            .where(
+                OrderLine.learner_id == learner_id,
+                col(OrderLine.active),
+                col(PurchaseOrder.buyer_id) != learner_id,
+            )
+        ).all()
+    )
+    rows = session.exec(select(PlanRow).order_by(col(PlanRow.year).desc(), col(PlanRow.key))).all()
+    return [
+        Offer(
+            key=p.key,
+            title=p.title,
+            year=p.year,
+            hours=_hours(p.required_hours + p.elective_hours),
+            price=money(plan_unit_fen(p)) if p.price_fen > 0 else "",
+            pending=own.get(p.key, ""),
+            held=held.get(p.id or 0, ""),
+        )
+        for p in rows
+        if p.key not in studied
+    ]
+
+
 class StudyPages(Controller):
     """``/learner/plans`` and ``/learner/study/{chapter}``."""
 
@@ -169,8 +254,18 @@ class StudyPages(Controller):
     def my_plans(self, request: Request[Any, Any, Any], uow: Uow, state: State) -> Template:
         with uow() as db:
             principal = page_principal(request, "learner")
-            mine = study.my_plans(db, learner_id=principal.user_id, now=int(state.clock.now_ms()))
-            return render(request, "learner/plans.html", plans=mine.plans, hours=_hours, mmss=_mmss)
+            now = int(state.clock.now_ms())
+            mine = study.my_plans(db, learner_id=principal.user_id, now=now)
+            bought = orders.orders(db, providers=state.providers, buyer_id=principal.user_id)
+            studied = {entry.progress.plan for entry in mine.plans}
+            me = db.get(User, principal.user_id)
+            return render(
+                request, "learner/plans.html", plans=mine.plans, hours=_hours, mmss=_mmss,
+                offers=_offers(db, principal.user_id, studied, bought),
+                my_orders=[row_of(o, now) for o in bought.orders],
+                invoice_title=f"个人 {me.display_name}" if me is not None else "个人",
+                **order_context(),
+            )  # fmt: skip
 
     @get("/study/{chapter:str}", sync_to_thread=True)
     def study_chapter(

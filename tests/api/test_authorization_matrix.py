@@ -101,6 +101,8 @@ GET    /author/exams/{exam}/edit                          302     302     200   
 GET    /author/exams/{exam}/sample                        302     302     200     302     302     200
 GET    /proctor                                           302     302     302     302     200     200
 GET    /employer                                          302     302     302     200     302     302
+GET    /employer/orders                                   302     302     302     200     302     302
+GET    /operator/orders                                   302     302     302     302     302     200
 GET    /api/me/exams                                      401     200     403     403     403     403
 GET    /api/attempts/{attempt}/paper                      401     200/404 403     403     403     403
 POST   /api/attempts/{attempt}/resume                     401     200/404 403     403     403     403

@@ -1,9 +1,10 @@
-"""Who a learner is: the resident ID number (GB 11643-1999) and the mobile number.
+"""Who a learner is: the resident ID number (GB 11643-1999) and the mobile number; and
+who an employer is: the unified social credit code (统一社会信用代码, GB 32100-2015).
 
-``check_resident_id`` and ``check_mobile`` return the normalised value or raise
-``InvalidIdentifier`` with a code and a message (Chinese and English) for each way the
-input can be wrong, so a bulk roster can say exactly what is wrong on each line.
-``identify`` tells which of the two a login is.
+``check_resident_id``, ``check_mobile`` and ``check_credit_code`` return the normalised
+value or raise ``InvalidIdentifier`` with a code and a message (Chinese and English) for
+each way the input can be wrong, so a bulk roster can say exactly what is wrong on each
+line. ``identify`` tells which of the two a login is.
 """
 
 from __future__ import annotations
@@ -27,8 +28,17 @@ _PROVINCES = frozenset(
 )  # fmt: skip
 
 
+#: GB 32100: the 31 characters a credit code is written in (digits and capitals without
+#: I, O, S, V, Z), each worth its index; the weights of the first 17 are 3^i mod 31.
+_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+#: Registration authority, category, the registering office's division code (6 digits),
+#: the organisation's code (9 characters), the check character.
+_CREDIT = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+
+
 class InvalidIdentifier(EngineError):
-    """An ID number or phone number is wrong; ``code`` says how."""
+    """An ID number, phone number or credit code is wrong; ``code`` says how."""
 
     def __init__(self, code: str, message: str, message_zh: str) -> None:
         super().__init__(message, message_zh)
@@ -105,6 +115,44 @@ def check_mobile(value: str) -> str:
             "mobile",
             "a mobile number has 11 digits and starts with 13–19",
             "手机号码应为以 13–19 开头的 11 位数字",
+        )
+    return text
+
+
+def credit_check_character(first17: str) -> str:
+    """The GB 32100 check character of a credit code's first 17 characters: 31 minus the
+    weighted sum mod 31 (31 itself written 0), as one of the code's 31 characters.
+    Anything but 17 of those characters is a ``ValueError``."""
+    total = sum(_CREDIT_CHARS.index(c) * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
+    return _CREDIT_CHARS[(31 - total % 31) % 31]
+
+
+def check_credit_code(value: str) -> str:
+    """The unified social credit code, trimmed and in capitals, if it is valid.
+
+    Checks, in order: length (18), characters (digits and capitals but I, O, S, V and Z;
+    the third to eighth, a division code, digits), and the check character.
+    """
+    text = _ascii(value).strip().upper()
+    if len(text) != 18:
+        raise InvalidIdentifier(
+            "credit_code_length",
+            f"a unified social credit code has 18 characters, this one has {len(text)}",
+            f"统一社会信用代码应为 18 位，当前为 {len(text)} 位",
+        )
+    if not _CREDIT.match(text):
+        raise InvalidIdentifier(
+            "credit_code_characters",
+            "a unified social credit code is digits and capital letters other than I, O, "
+            "S, V and Z, with digits in places 3–8",
+            "统一社会信用代码由数字和大写字母（不含 I、O、S、V、Z）组成，第 3–8 位为数字",
+        )
+    expected = credit_check_character(text[:17])
+    if text[17] != expected:
+        raise InvalidIdentifier(
+            "credit_code_checksum",
+            f"the last character should be {expected}, not {text[17]}; a character is mistyped",
+            f"校验位应为 {expected}，而不是 {text[17]}，请检查是否有字符输错",
         )
     return text
 

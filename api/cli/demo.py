@@ -19,6 +19,7 @@ from msgspec import Struct
 from sqlmodel import Session, col, select
 
 from api.services import attempts, banks, exams, study
+from api.services.accounts import employ_new
 from api.services.passwords import hash_password
 from api.settings import Settings
 from api.store.db import standalone_transaction
@@ -74,21 +75,24 @@ ACCOUNTS = (
 def load_demo(session: Session, *, now: datetime) -> list[str]:
     """Create what is missing; returns a line per thing done."""
     done = []
+    made: list[tuple[User, str | None]] = []
+    logins = [account.login for account in ACCOUNTS]
+    existing = set(session.exec(select(User.login).where(col(User.login).in_(logins))))
     for account in ACCOUNTS:
-        if session.exec(select(User).where(User.login == account.login)).first() is None:
-            session.add(
-                User(
-                    login=account.login,
-                    display_name=account.name,
-                    password_hash=hash_password(account.password),
-                    roles=list(account.roles),
-                    must_change_password=False,
-                    created_at=now,
-                    employer=account.employer,
-                )
+        if account.login not in existing:
+            user = User(
+                login=account.login,
+                display_name=account.name,
+                password_hash=hash_password(account.password),
+                roles=list(account.roles),
+                must_change_password=False,
+                created_at=now,
             )
+            session.add(user)
+            made.append((user, account.employer))
             done.append(f"account {account.login} ({', '.join(account.roles)})")
-    session.flush()
+    # Their employer, registered and with its history, as for any account made.
+    employ_new(session, made, now_ms=int(now.timestamp() * 1000), actor_id=None)
     source = DEMO_DIR / "bank.yaml"
     outcome = banks.import_file(
         session, data=source.read_bytes(), source=source.name, bank=DEMO_BANK, now=now

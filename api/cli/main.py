@@ -126,30 +126,42 @@ def user() -> None:
     "--must-change/--no-must-change", default=True, show_default=True,
     help="Force a password change at first login.",
 )  # fmt: skip
+@click.option("--employer", default=None,
+              help="Employer (单位): an employer administrator's, or a learner's.")  # fmt: skip
 def user_add(
-    login: str, roles: tuple[str, ...], display_name: str, password: str, must_change: bool
-) -> None:
+    login: str, *, roles: tuple[str, ...], display_name: str, password: str,
+    must_change: bool, employer: str | None,
+) -> None:  # fmt: skip
     """Create the account LOGIN (resident ID or phone number)."""
     login = login.strip()
     if not login or len(login) > 64 or any(c.isspace() for c in login):
         raise CliError(f"login {login!r}: expected 1 to 64 characters without spaces")
     if len(password) < 8:
         raise CliError("password: at least 8 characters")
+    if employer is not None and isinstance(
+        problem := accounts.check_employer(employer), accounts.FieldProblem
+    ):
+        raise CliError(f"employer: {problem.message} / {problem.message_zh}")
     settings = _settings()
+    now = datetime.now(UTC)
     try:
         with standalone_transaction(settings.database) as session:
-            session.add(
-                User(
-                    login=login,
-                    display_name=display_name or login,
-                    password_hash=hash_password(password),
-                    roles=sorted(set(roles)),
-                    must_change_password=must_change,
-                )
+            user = User(
+                login=login,
+                display_name=display_name or login,
+                password_hash=hash_password(password),
+                roles=sorted(set(roles)),
+                must_change_password=must_change,
+                created_at=now,
+            )
+            session.add(user)
+            accounts.employ_new(
+                session, [(user, employer)], now_ms=int(now.timestamp() * 1000), actor_id=None
             )
     except IntegrityError:
         raise CliError(f"user {login!r} already exists") from None
-    click.echo(f"added user {login} ({', '.join(sorted(set(roles)))})")
+    click.echo(f"added user {login} ({', '.join(sorted(set(roles)))})"
+               + (f" of {user.employer}" if user.employer else ""))  # fmt: skip
 
 
 @user.command("import")

@@ -1,26 +1,38 @@
 """An employer's side (单位): its staff with their plans, credited hours against the
-yearly requirement and exam status; enrolling staff in a plan.
+yearly requirement and exam status; enrolling staff in a plan; and, for operators, the
+registry of employers (names, unified social credit codes, regions, staff counts).
 
 An employer administrator sees and acts on the learners of their own employer only
 (``User.employer``); an operator names the employer. Names and masked identifiers, never
-whole ID numbers: the list is what an HR office screen shows.
+whole ID numbers: the list is what an HR office screen shows. Who belongs to which
+employer is set in one place, ``api.services.accounts.employment`` (decision 0025).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Literal
 
 import sqlalchemy as sa
 from msgspec import Struct
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.services import attempts, study
-from api.services.accounts import NO_PASSWORD, AccountInvalidError, FieldProblem, find_account
+from api.services.accounts import (
+    NO_PASSWORD,
+    AccountInvalidError,
+    EmployerExistsError,
+    FieldProblem,
+    check_employer,
+    find_account,
+)
+from api.store.tables import Employer, Employment, PlanEnrollment, User
 from api.store.tables import Plan as PlanRow
-from api.store.tables import PlanEnrollment, User
-from examengine.ids import masked
+from examengine.ids import InvalidIdentifier, check_credit_code, masked
 
 #: Staff per page of the list, and the most one page may ask for.
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
@@ -228,3 +240,121 @@ def _enrolled_ids(session: Session, plan_id: int) -> set[int]:
             select(PlanEnrollment.learner_id).where(PlanEnrollment.plan_id == plan_id)
         ).all()
     )
+
+
+# ------------------------------------------------------------------- the registry
+
+#: Longest region (``employer.region``).
+MAX_REGION = 100
+#: The registration's ``name`` is the employer's (``FIELD_LABELS`` has a person's 姓名).
+REGISTRY_LABELS = {"name": ("employer's name", "单位名称")}
+
+
+class EmployerEntry(Struct, frozen=True, kw_only=True):
+    """An employer as operators list it: by name, with how many learners it has now."""
+
+    name: str
+    #: 统一社会信用代码, when known.
+    credit_code: str | None
+    region: str | None
+    #: Learners whose current employer it is (an open employment).
+    staff: int
+
+
+class EmployerPage(Struct, frozen=True, kw_only=True):
+    total: int
+    page: int
+    page_size: int
+    employers: tuple[EmployerEntry, ...]
+
+
+def employers_named(
+    session: Session, *, query: str = "", page: int = 1, page_size: int = PAGE_SIZE
+) -> EmployerPage:
+    """One page of the employers, by name, whose name, credit code or region contains
+    ``query``; each with its current learners, counted from the open employments of the
+    page's employers alone (an index on the employer: no scan of every account)."""
+    where = []
+    if query.strip():
+        term = f"%{unicodedata.normalize('NFKC', query).strip()}%"
+        where.append(sa.or_(col(Employer.name).like(term), col(Employer.credit_code).like(term),
+                            col(Employer.region).like(term)))  # fmt: skip
+    total = session.exec(select(sa.func.count()).select_from(Employer).where(*where)).one()
+    rows = session.exec(
+        select(Employer).where(*where).order_by(col(Employer.name))
+        .offset((page - 1) * page_size).limit(page_size)
+    ).all()  # fmt: skip
+    counts = _staff_counts(session, [r.id for r in rows if r.id is not None])
+    return EmployerPage(
+        total=total, page=page, page_size=page_size,
+        employers=tuple(_entry(r, counts.get(r.id or 0, 0)) for r in rows),
+    )  # fmt: skip
+
+
+def register_employer(
+    session: Session, *, name: str, credit_code: str | None, region: str | None, now_ms: int
+) -> EmployerEntry:
+    """Register an employer ahead of its staff, with its unified social credit code and
+    region when known (an employer a roster or a registration names is registered then,
+    by name alone).
+
+    Raises ``AccountInvalidError`` naming each invalid field (``name``: the employer name
+    rules; ``credit_code``: GB 32100; ``region``: one line of at most 100 characters),
+    ``EmployerExistsError`` (a 409) when the name or the code is registered already.
+    """
+    problems: list[FieldProblem] = []
+    checked = check_employer(name)
+    if isinstance(checked, FieldProblem):  # the field is ``employer`` elsewhere
+        problems.append(FieldProblem(field="name", code=checked.code, message=checked.message,
+                                     message_zh=checked.message_zh))  # fmt: skip
+    code: str | None = None
+    if credit_code is not None and credit_code.strip():
+        try:
+            code = check_credit_code(credit_code)
+        except InvalidIdentifier as exc:
+            problems.append(FieldProblem(
+                field="credit_code", code=exc.code, message=exc.message,
+                message_zh=exc.message_zh,
+            ))  # fmt: skip
+    where = unicodedata.normalize("NFKC", region or "").strip() or None
+    if where is not None and (len(where) > MAX_REGION or not where.isprintable()):
+        problems.append(FieldProblem(
+            field="region", code="region_invalid",
+            message=f"one line of at most {MAX_REGION} characters",
+            message_zh=f"须在一行内，最多 {MAX_REGION} 个字",
+        ))  # fmt: skip
+    if problems:
+        raise AccountInvalidError(problems, labels=REGISTRY_LABELS)
+    assert isinstance(checked, str)
+    spellings = {checked, name.strip()}
+    if session.exec(select(Employer.id).where(col(Employer.name).in_(spellings))).first():
+        raise EmployerExistsError("name", checked)
+    if code and session.exec(select(Employer.id).where(Employer.credit_code == code)).first():
+        raise EmployerExistsError("credit_code", code)
+    row = Employer(name=checked, credit_code=code, region=where,
+                   created_at=datetime.fromtimestamp(now_ms / 1000, UTC))  # fmt: skip
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:  # registered by a concurrent request since the check
+        raise EmployerExistsError("name", checked) from None
+    return _entry(row, 0)
+
+
+def _entry(row: Employer, staff: int) -> EmployerEntry:
+    return EmployerEntry(name=row.name, credit_code=row.credit_code, region=row.region, staff=staff)
+
+
+def _staff_counts(session: Session, employer_ids: Sequence[int]) -> dict[int, int]:
+    """Employer id → its learners now (open employments of accounts with the role)."""
+    if not employer_ids:
+        return {}
+    learners = sa.cast(col(User.roles), sa.String).like('%"learner"%')
+    rows = session.execute(
+        sa.select(col(Employment.employer_id), sa.func.count())
+        .join(User, col(User.id) == col(Employment.user_id))
+        .where(col(Employment.employer_id).in_(employer_ids),
+               col(Employment.end_ms).is_(None), learners)
+        .group_by(col(Employment.employer_id))
+    )  # fmt: skip
+    return {employer_id: count for employer_id, count in rows}

@@ -16,6 +16,9 @@ The modules, by concept (callers import from the package, which re-exports them 
 - ``rule``: the name, gender, identifier and password rules, the initial password;
 - ``lookup``: ``Account`` (an account as the API shows it) and ``find_account``;
 - ``registration``: a learner's self-registration (``register``);
+- ``employment``: the one writer of an account's employer, with the registry of
+  employers and who worked where when (``employ_new``, ``assign_employer``,
+  ``employment_history``, ``employer_at``; decision 0025);
 - ``staff``: password resets and role changes by staff;
 - ``roster``: reading and importing rosters, and their error files (not all-or-nothing:
   valid lines become accounts, the others are reported line by line);
@@ -38,6 +41,16 @@ from api.services.accounts.activation import (
     issue_activations,
     links_for,
 )
+from api.services.accounts.employment import (
+    EmploymentRecord,
+    EmploymentSpan,
+    assign_employer,
+    employ_new,
+    employer_at,
+    employment_history,
+    employment_of,
+    move_to_employer,
+)
 from api.services.accounts.error import (
     BEIJING,
     FIELD_LABELS,
@@ -47,6 +60,7 @@ from api.services.accounts.error import (
     AccountLockedError,
     AccountNotFoundError,
     AccountRefusedError,
+    EmployerExistsError,
     FieldProblem,
     RosterUnreadableError,
 )
@@ -88,10 +102,12 @@ from api.services.accounts.roster import (
 )
 from api.services.accounts.rule import (
     INITIAL_PASSWORD_PREFIX,
+    MAX_EMPLOYER,
     MAX_NAME,
     MIN_PASSWORD,
     NAME_DOT,
     beijing_date,
+    check_employer,
     check_gender,
     check_name,
     gender_of_id,
@@ -108,6 +124,7 @@ __all__ = [
     "COLUMNS",
     "FIELD_LABELS",
     "INITIAL_PASSWORD_PREFIX",
+    "MAX_EMPLOYER",
     "MAX_NAME",
     "MAX_ROSTER_LINES",
     "MIN_PASSWORD",
@@ -127,6 +144,9 @@ __all__ = [
     "AccountRefusedError",
     "AccountWindow",
     "ActivationInvalidError",
+    "EmployerExistsError",
+    "EmploymentRecord",
+    "EmploymentSpan",
     "FieldProblem",
     "Hasher",
     "Links",
@@ -148,10 +168,16 @@ __all__ = [
     "ShortText",
     "account",
     "activate",
+    "assign_employer",
     "beijing_date",
+    "check_employer",
     "check_gender",
     "check_name",
     "closed_until_ms",
+    "employ_new",
+    "employer_at",
+    "employment_history",
+    "employment_of",
     "end_sessions",
     "find_account",
     "force_change_of_old_initial_password",
@@ -162,6 +188,7 @@ __all__ = [
     "issue_activations",
     "links_for",
     "lock_keys",
+    "move_to_employer",
     "password_problems",
     "read_roster",
     "record_account_failure",

@@ -7,7 +7,7 @@ the messages use, and Beijing time, which the messages tell times in.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
 from msgspec import Struct
@@ -25,6 +25,8 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "gender": ("gender", "性别"),
     "remark": ("remark", "备注"),
     "employer": ("employer", "单位"),
+    "credit_code": ("unified social credit code", "统一社会信用代码"),
+    "region": ("region", "所在地区"),
     "district": ("district", "地区"),
     "password": ("password", "密码"),
     "new_password": ("new password", "新密码"),
@@ -56,12 +58,16 @@ class AccountInvalidError(AccountError):
 
     code = "account_invalid"
 
-    def __init__(self, problems: Sequence[FieldProblem]) -> None:
+    def __init__(
+        self, problems: Sequence[FieldProblem],
+        labels: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:  # fmt: skip
+        """``labels``: a field's words where ``FIELD_LABELS``' would mislead (an
+        employer's ``name`` is not a person's 姓名)."""
         self.problems = tuple(problems)
-        super().__init__(
-            "Please correct: " + "; ".join(_labelled(p) for p in problems) + ".",
-            "请更正：" + "；".join(_labelled(p, zh=True) for p in problems) + "。",
-        )
+        en = "; ".join(_labelled(p, labels=labels) for p in problems)
+        zh = "；".join(_labelled(p, zh=True, labels=labels) for p in problems)
+        super().__init__(f"Please correct: {en}.", f"请更正：{zh}。")
 
 
 class AccountExistsError(AccountError):
@@ -87,6 +93,27 @@ class AccountExistsError(AccountError):
                 "Someone registered the same person at the same moment; please try again.",
                 "同一人员正在被同时注册，请重试。",
             )
+
+
+class EmployerExistsError(AccountExistsError):
+    """An employer of this name (``field="name"``) or unified social credit code
+    (``"credit_code"``) is registered already: a conflict, as an account that exists."""
+
+    code = "employer_exists"
+
+    def __init__(self, field: str, value: str) -> None:
+        self.field = field
+        if field == "credit_code":
+            message = f"An employer with the unified social credit code {value} is registered."
+            message_zh = f"统一社会信用代码为 {value} 的单位已登记。"
+        else:
+            message = f"An employer named {value!r} is registered already."
+            message_zh = f"单位“{value}”已登记。"
+        self.problems = (
+            FieldProblem(field=field, code="employer_exists", message=message,
+                         message_zh=message_zh),
+        )  # fmt: skip
+        AccountError.__init__(self, message, message_zh)  # not the account's wording
 
 
 class AccountNotFoundError(AccountError):
@@ -140,6 +167,9 @@ class AccountLockedError(AccountError):
         )
 
 
-def _labelled(problem: FieldProblem, *, zh: bool = False) -> str:
-    en, chinese = FIELD_LABELS.get(problem.field, (problem.field, problem.field))
+def _labelled(
+    problem: FieldProblem, *, zh: bool = False, labels: Mapping[str, tuple[str, str]] | None = None
+) -> str:
+    words = (labels or {}).get(problem.field) or FIELD_LABELS.get(problem.field)
+    en, chinese = words or (problem.field, problem.field)
     return f"{chinese}：{problem.message_zh}" if zh else f"{en}: {problem.message}"

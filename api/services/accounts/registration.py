@@ -12,11 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.services.accounts._shared import Hasher, _event, _taken
+from api.services.accounts.employment import employ_new
 from api.services.accounts.error import AccountExistsError, AccountInvalidError, FieldProblem
 from api.services.accounts.lookup import Account, account
 from api.services.accounts.rule import (
     _identifier,
     beijing_date,
+    check_employer,
     check_gender,
     check_name,
     password_problems,
@@ -63,6 +65,11 @@ def register(session: Session, data: Registration, *, now: datetime, hasher: Has
     gender = check_gender(data.gender, rid)
     if isinstance(gender, FieldProblem):
         problems.append(gender)
+    # Checked here to be reported with the other fields; stored as typed, for
+    # ``employ_new`` to find under a spelling registered before names were normalised.
+    employer = data.employer if data.employer.strip() else None
+    if employer is not None and isinstance(checked := check_employer(employer), FieldProblem):
+        problems.append(checked)
     problems += password_problems(
         data.password, resident_id=rid, phone=phone if isinstance(phone, str) else None
     )
@@ -78,12 +85,11 @@ def register(session: Session, data: Registration, *, now: datetime, hasher: Has
     user = User(
         login=rid, display_name=name, password_hash=password_hash, roles=["learner"],
         must_change_password=False, created_at=now, resident_id=rid, phone=phone,
-        gender=gender, employer=data.employer.strip() or None,
-        district=data.district.strip() or None,
+        gender=gender, district=data.district.strip() or None,
     )  # fmt: skip
     session.add(user)
     try:
-        session.flush()
+        employ_new(session, [(user, employer)], now_ms=int(now.timestamp() * 1000), actor_id=None)
     except IntegrityError:  # registered by a concurrent request since the check
         raise AccountExistsError("") from None
     _event(session, user, "registered", now=now, actor_id=user.id)

@@ -33,6 +33,7 @@ from sqlmodel import Session
 
 from api.services.accounts._shared import _events, _taken
 from api.services.accounts.activation import NO_PASSWORD, Links, issue_activations
+from api.services.accounts.employment import employ_new
 from api.services.accounts.error import (
     AccountExistsError,
     FieldProblem,
@@ -43,6 +44,7 @@ from api.services.accounts.rule import (
     _identifier,
     _problem,
     beijing_date,
+    check_employer,
     check_gender,
     check_name,
     gender_recorded,
@@ -324,7 +326,10 @@ def _check_line(roster: Roster, row: RosterRow, today: date) -> _Person | list[F
         warnings.append(gender_recorded(rid))
         gender = check_gender("", rid)
     problems = [v for v in (name, resident_id, phone, gender) if isinstance(v, FieldProblem)]
-    for field, limit in (("remark", 200), ("employer", 200), ("district", 100)):
+    employer = text("employer")  # stored as typed: ``employ_new`` registers it
+    if employer and isinstance(checked := check_employer(employer), FieldProblem):
+        problems.append(checked)
+    for field, limit in (("remark", 200), ("district", 100)):
         if len(text(field)) > limit:
             problems.append(_problem(
                 field, f"{field}_length", f"at most {limit} characters",
@@ -336,7 +341,7 @@ def _check_line(roster: Roster, row: RosterRow, today: date) -> _Person | list[F
     assert not isinstance(phone, FieldProblem) and not isinstance(gender, FieldProblem)
     return _Person(
         row=row.row, name=name, resident_id=rid, phone=phone, gender=gender,
-        remark=text("remark") or None, employer=text("employer") or None,
+        remark=text("remark") or None, employer=employer or None,
         district=text("district") or None, warnings=tuple(warnings),
     )  # fmt: skip
 
@@ -391,7 +396,9 @@ def import_roster(
     another account fail; with ``warnings_block``, so do lines with warnings. Each is
     reported with its row number and reason. ``all_or_nothing``: when any line fails,
     no account is made (the valid lines are counted as ``held_back``). ``employer`` (an
-    employer administrator's own) overrides the 单位 column.
+    employer administrator's own) overrides the 单位 column. Each new account's employer
+    is set by ``employment.employ_new``: the roster's employers looked up or registered
+    once, the employments opened in one INSERT.
     """
     people, problems = _check_lines(roster, beijing_date(now), warnings_block=warnings_block)
     new = _unregistered(session, roster, people, problems)
@@ -402,14 +409,17 @@ def import_roster(
         User(
             login=p.resident_id, display_name=p.name, password_hash=NO_PASSWORD,
             roles=["learner"], must_change_password=False, created_at=now,
-            resident_id=p.resident_id, phone=p.phone, gender=p.gender,
-            employer=employer or p.employer, district=p.district, remark=p.remark,
+            resident_id=p.resident_id, phone=p.phone, gender=p.gender, district=p.district,
+            remark=p.remark,
         )
         for p in new
     ]  # fmt: skip
     session.add_all(users)
     try:
-        session.flush()
+        employ_new(
+            session, [(user, employer or p.employer) for user, p in zip(users, new, strict=True)],
+            now_ms=int(now.timestamp() * 1000), actor_id=actor_id,
+        )  # fmt: skip
     except IntegrityError:  # a person registered by someone else since the check
         raise AccountExistsError("") from None
     _events(

@@ -1,7 +1,8 @@
-"""The rules an account's fields follow, applied one field at a time: a name, a gender
-(and the gender an ID number records), the identifiers (``examengine.ids``' rules, each
-failure worded as a ``FieldProblem``), a password's strength, and the initial password of
-an imported account. Registration, rosters and staff resets all check with these.
+"""The rules an account's fields follow, applied one field at a time: a name, an
+employer's name, a gender (and the gender an ID number records), the identifiers
+(``examengine.ids``' rules, each failure worded as a ``FieldProblem``), a password's
+strength, and the initial password of an imported account. Registration, rosters and
+staff resets all check with these.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from examengine.ids import InvalidIdentifier
 INITIAL_PASSWORD_PREFIX = "edu@"
 MIN_PASSWORD = 8
 MAX_NAME = 50
+#: Longest employer name (``user.employer``, ``employer.name``).
+MAX_EMPLOYER = 200
 #: The middle dot between the parts of a name written in Chinese characters for a
 #: minority name (阿依古丽·买买提); the only non-letter a name may hold.
 NAME_DOT = "·"
@@ -55,6 +58,35 @@ def check_name(value: str) -> str | FieldProblem:
             f"间隔号 {NAME_DOT} 只能用在两段姓名之间",
         )  # fmt: skip
     return text
+
+
+def check_employer(value: str) -> str | FieldProblem:
+    """An employer's name as it is stored, or what is wrong with it: NFKC-normalised (the
+    full-width letters, digits, brackets and spaces of a Chinese input method become
+    one spelling, so one employer is not registered twice), trimmed, 1 to
+    ``MAX_EMPLOYER`` characters on one line."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    if not text:
+        return _problem(
+            "employer", "employer_required", "the employer's name is required", "单位名称不能为空"
+        )
+    if len(text) > MAX_EMPLOYER:
+        return _problem(
+            "employer", "employer_length",
+            f"at most {MAX_EMPLOYER} characters, this has {len(text)}",
+            f"最多 {MAX_EMPLOYER} 个字，当前为 {len(text)} 个",
+        )  # fmt: skip
+    if any(unicodedata.category(c) in _LINE_BREAKERS for c in text):
+        return _problem(
+            "employer", "employer_one_line",
+            "the employer's name is one line, without control characters",
+            "单位名称须在一行内，不能含换行或控制字符",
+        )  # fmt: skip
+    return text
+
+
+#: Control characters and the line and paragraph separators.
+_LINE_BREAKERS = frozenset({"Cc", "Zl", "Zp"})
 
 
 _GENDER_WORDS = {"男": "male", "女": "female", "male": "male", "female": "female",

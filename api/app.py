@@ -58,7 +58,7 @@ from api.http.auth import (
 from api.http.authoring import AuthoringController
 from api.http.codes import issue_codes, redeem_code
 from api.http.csrf import FormCsrf, SameSiteOnly, csrf_config, default_origins
-from api.http.employer import EmployerController, plans
+from api.http.employer import EmployerController, EmployerRegistryController, plans
 from api.http.errors import exception_handlers
 from api.http.exams import ExamsController
 from api.http.health import health, ready
@@ -114,6 +114,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     StudyController,
     IntegrityController,
     EmployerController,
+    EmployerRegistryController,
     plans,
     PlanFilesController,
     issue_codes,

@@ -1,5 +1,7 @@
-"""The accounts API: self-registration (``POST /auth/register``), roster import, and
-password resets and role changes by staff (``/api/accounts``).
+"""The accounts API: self-registration (``POST /auth/register``), roster import,
+password resets and role changes by staff, and an account's employer over time — moved
+by an operator, read by an operator or the account's employer's administrator
+(``/api/accounts``).
 
 Thin handlers: each reads the request, calls one use case in ``api.services.accounts``
 on the request's transaction and returns a wire Struct. A reset or a role change ends the
@@ -15,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from litestar import Controller, Request, Response, post
-from litestar.datastructures import UploadFile
+from litestar import Controller, Request, Response, get, post, put
+from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromQuery, JSONBody
 from msgspec import Meta, Struct
@@ -63,6 +65,11 @@ class ResetRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
 
 class RolesRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     roles: Annotated[tuple[Role, ...], Meta(max_length=8)]
+
+
+class EmployerRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    #: The employer's name (registered the first time it is used); null: none.
+    employer: Annotated[str, Meta(min_length=1, max_length=accounts.MAX_EMPLOYER)] | None
 
 
 Multipart = Annotated[RosterUpload, Body(media_type=RequestEncodingType.MULTI_PART)]
@@ -112,7 +119,7 @@ def register(data: JSONBody[Registration], uow: Uow) -> RegistrationReceived:
 
 
 class AccountsController(Controller):
-    """``/api/accounts``: rosters, password resets, roles."""
+    """``/api/accounts``: rosters, password resets, roles, employers over time."""
 
     path = "/api/accounts"
     tags = ["accounts"]
@@ -232,6 +239,36 @@ class AccountsController(Controller):
         if changed.id == actor_id:
             open_session(request, user)
         return changed
+
+    @get(
+        "/{login:str}/employment", guards=[requires_role("employer_admin", "operator")],
+        sync_to_thread=True, summary="An account's employers over time",
+    )  # fmt: skip
+    def employment(
+        self, request: Request[Any, Any, Any], uow: Uow, login: LoginRef
+    ) -> accounts.EmploymentRecord:
+        """The account's employer now and every one it had, oldest first. An employer
+        administrator reads their own employer's learners only (any other account is a
+        404, as for a reset: nobody can probe who has an account)."""
+        with uow() as db:
+            return accounts.employment_of(db, login=login, actor_id=principal_of(request).user_id)
+
+    @put(
+        "/{login:str}/employer", guards=[requires_role("operator")], sync_to_thread=True,
+        summary="Move an account to another employer (the history is kept)",
+    )  # fmt: skip
+    def move_employer(
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, login: LoginRef,
+        data: JSONBody[EmployerRequest],
+    ) -> accounts.EmploymentRecord:  # fmt: skip
+        """Operators only: the account's open employment ends now and one at ``employer``
+        begins (null: none); the change is in the account's event log. An employer
+        administrator can neither take someone in nor let someone go (decision 0025)."""
+        with uow() as db:
+            return accounts.move_to_employer(
+                db, login=login, employer=data.employer, actor_id=principal_of(request).user_id,
+                now_ms=int(state.clock.now_ms()),
+            )  # fmt: skip
 
 
 def _notifier(request: Request[Any, Any, Any]) -> Notifier:

@@ -1,8 +1,10 @@
 """The employer's side over HTTP (``/api/employer``): the staff list (plans, credited hours
-against the yearly requirement, exams), its xlsx export, and enrolling staff in a plan.
+against the yearly requirement, exams), its xlsx export, and enrolling staff in a plan;
+and the operators' registry of employers (``/api/operator/employers``).
 
 An employer administrator works on their own employer's learners; an operator names the
 employer (``?employer=``). The plans a learner may be enrolled in: ``GET /api/plans``.
+Moving a learner to another employer, and their history: ``/api/accounts/{login}/…``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ class PlanSummary(Struct, frozen=True, kw_only=True):
     required_hours: float
     elective_hours: float
     exam: str | None
+
+
+class EmployerRegistration(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: EmployerName
+    #: 统一社会信用代码 (GB 32100, 18 characters; spaces and lower case forgiven).
+    credit_code: Annotated[str, Meta(max_length=32)] | None = None
+    region: Annotated[str, Meta(max_length=employers.MAX_REGION)] | None = None
 
 
 class EnrollRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -147,6 +156,38 @@ class EmployerController(Controller):
             return employers.enroll_staff(
                 db, employer=whose, plan=data.plan, logins=employers.parse_logins(data.logins),
                 now=_now(state),
+            )  # fmt: skip
+
+
+class EmployerRegistryController(Controller):
+    """``/api/operator/employers``: the employers by name, and registering one."""
+
+    path = "/api/operator/employers"
+    tags = ["operator"]
+    guards = [requires_role("operator")]
+    opt = {RAISES: (AccountError,)}
+
+    @get("/", sync_to_thread=True, summary="Employers by name, with their current staff counts")
+    def registry(
+        self, uow: Uow, q: Filter = "", page: PageNumber = 1, size: Limit = employers.PAGE_SIZE
+    ) -> employers.EmployerPage:
+        """Those whose name, credit code or region contains ``q``; ``staff``: the
+        learners who belong to each now."""
+        with uow() as db:
+            return employers.employers_named(db, query=q, page=page, page_size=size)
+
+    @post("/", sync_to_thread=True, summary="Register an employer: name, credit code, region")
+    def register(
+        self, uow: Uow, state: State, data: JSONBody[EmployerRegistration]
+    ) -> employers.EmployerEntry:
+        """201 with the employer; 422 naming each invalid field (the credit code is
+        checked by GB 32100's check character), 409 when the name or the code is
+        registered already. Employers a roster or a registration names are registered
+        then, by name alone."""
+        with uow() as db:
+            return employers.register_employer(
+                db, name=data.name, credit_code=data.credit_code, region=data.region,
+                now_ms=_now(state),
             )  # fmt: skip
 
 

@@ -120,6 +120,8 @@ POST   /api/plans/import                                  401     403     201   
 PUT    /api/plans/{plan}/price                            401     403     403     403     403     200
 POST   /api/me/codes                                      401     422     403     403     403     403  ! a learner's unknown code: 422 naming the code (tests/api/test_codes.py)
 POST   /api/operator/codes                                401     403     403     403     403     200
+GET    /api/operator/employers                            401     403     403     403     403     200
+POST   /api/operator/employers                            401     403     403     403     403     201
 GET    /api/employer/staff                                401     403     403     200     403     422  ! an operator names the employer (?employer=); an administrator sees their own only (tests/api/test_employer.py)
 POST   /api/employer/enrollments                          401     403     403     200     403     422  ! as the staff list; a line naming no learner of the administrator's employer is reported, not enrolled
 GET    /api/me/orders                                     401     200     403     403     403     403
@@ -168,6 +170,8 @@ POST   /api/operator/attempts/{attempt}/regrade           401     403     403   
 POST   /api/accounts/roster                               401     403     403     422     403     422
 POST   /api/accounts/{login}/reset-password               401     403     403     200/404 403     200
 POST   /api/accounts/{login}/roles                        401     403     403     403     403     200
+GET    /api/accounts/{login}/employment                   401     403     403     200/404 403     200  ! an administrator reads their own employer's learners only; any other account is a 404, as for a reset
+PUT    /api/accounts/{login}/employer                     401     403     403     403     403     200  ! only operators move people between employers, an administrator's own staff included (decision 0025)
 POST   /api/attempts/{attempt}/submit                     401     200/404 403     403     403     403
 POST   /api/operator/attempts/{attempt}/terminate         401     403     403     403     200     200
 POST   /auth/logout                                       204     204     204     204     204     204
@@ -462,6 +466,10 @@ def request_of(row: Row, values: dict[str, str]) -> dict[str, Any]:
             return {"content": b"{}"}
         case "POST", "/api/accounts/{login}/roles":
             return {"json": {"roles": ["learner"]}}
+        case "POST", "/api/operator/employers":
+            return {"json": {"name": "矩阵单位", "credit_code": "9144030071526726XG"}}
+        case "PUT", "/api/accounts/{login}/employer":
+            return {"json": {"employer": "矩阵单位"}}
     return {}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import importlib
 import ipaddress
 import os
 import re
@@ -267,6 +268,20 @@ class Settings(Struct, frozen=True, kw_only=True):
     def replace(self, **changes: Any) -> Settings:
         """A copy with some top-level sections replaced (tests use this)."""
         return msgspec.structs.replace(self, **changes)
+
+
+def plug_in(spec: str, variable: str) -> Callable[[Settings], Any]:
+    """The factory a ``module:factory`` setting names (a notifier, a payment provider):
+    a callable taking the settings. ``SettingsError`` naming ``variable`` when it cannot
+    be imported."""
+    module, _, attribute = spec.partition(":")
+    try:
+        factory: Callable[[Settings], Any] = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise SettingsError(
+            f"{variable}={spec!r}: not an importable module:factory ({exc})"
+        ) from None
+    return factory
 
 
 # ---------------------------------------------------------------------------- parsers

@@ -75,6 +75,15 @@ def _clean(data: InvoiceRequest, *, group: bool) -> tuple[str, str | None, str |
     return title, tax_id, data.email
 
 
+def _invoice_of(session: Session, order: PurchaseOrder) -> Invoice:
+    invoice = session.exec(select(Invoice).where(Invoice.order_id == order.id)).first()
+    if invoice is None:
+        raise CommerceError(
+            "invoice_not_found", "no invoice has been asked for this order", "该订单尚未申请发票"
+        )
+    return invoice
+
+
 def request_invoice(
     session: Session,
     *,
@@ -138,11 +147,7 @@ def correct_invoice(
     its year. An invoice issued already goes back to the finance system to be issued
     again (the old one is reversed there); the event keeps what it was."""
     order = visible_order(session, number, actor, lock=True)
-    invoice = session.exec(select(Invoice).where(Invoice.order_id == order.id)).first()
-    if invoice is None:
-        raise CommerceError(
-            "invoice_not_found", "no invoice has been asked for this order", "该订单尚未申请发票"
-        )
+    invoice = _invoice_of(session, order)
     check_invoice_correction(
         requested_ms=invoice.requested_ms, corrections=invoice.corrections, now_ms=now
     )
@@ -181,11 +186,7 @@ def issue_invoice(
 ) -> OrderView:
     """Record the number the finance system gave the invoice of a paid order."""
     order = order_named(session, number, lock=True)
-    invoice = session.exec(select(Invoice).where(Invoice.order_id == order.id)).first()
-    if invoice is None:
-        raise CommerceError(
-            "invoice_not_found", "no invoice has been asked for this order", "该订单尚未申请发票"
-        )
+    invoice = _invoice_of(session, order)
     if order.state != OrderState.PAID:
         raise CommerceError(
             "order_state", "only a paid order's invoice is issued", "订单支付后才能开具发票"

@@ -13,14 +13,13 @@ returning a ``Notifier`` (none is shipped, and none is faked).
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from msgspec import Struct
 
-from api.settings import Settings, SettingsError
+from api.settings import Settings, plug_in
 
 LOG = logging.getLogger("examengine.notices")
 
@@ -69,13 +68,5 @@ def load_notifier(settings: Settings) -> Notifier:
     spec = settings.notifier
     if spec == "log":
         return LogNotifier()
-    module, _, attribute = spec.partition(":")
-    try:
-        factory: Callable[[Settings], Notifier] = getattr(
-            importlib.import_module(module), attribute
-        )
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise SettingsError(
-            f"EXAMENGINE_NOTIFIER={spec!r}: not 'log' nor an importable module:factory ({exc})"
-        ) from None
-    return factory(settings)
+    notifier: Notifier = plug_in(spec, "EXAMENGINE_NOTIFIER")(settings)
+    return notifier

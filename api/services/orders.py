@@ -193,14 +193,8 @@ def check_group(
             f"at most {MAX_GROUP:,} ID numbers per purchase, this has {len(logins):,}",
             f"每次最多购买 {MAX_GROUP:,} 人，当前为 {len(logins):,} 人",
         )
-    row = plan_named(session, plan)
+    row = _priced_plan(session, plan)
     assert row.id is not None
-    if row.price_fen == 0:
-        raise CommerceError(
-            "plan_free",
-            f"plan {plan!r} is free: enroll the staff instead of buying it",
-            f"学习计划 {plan!r} 免费，请直接为人员报名，无需购买",
-        )
     parsed: list[tuple[int, str, tuple[str, str] | InvalidIdentifier]] = []
     for n, raw in enumerate(logins, start=1):
         try:
@@ -245,6 +239,18 @@ def check_group(
         amount_fen=unit * len(chosen),
         lines=tuple(failed),
     ), chosen
+
+
+def _priced_plan(session: Session, plan: str) -> PlanRow:
+    """Plan ``plan``, which must have a price: a free plan is enrolled in, not bought."""
+    row = plan_named(session, plan)
+    if row.price_fen == 0:
+        raise CommerceError(
+            "plan_free",
+            f"plan {plan!r} is free: enroll in it instead of buying it",
+            f"学习计划 {plan!r} 免费，请直接报名，无需购买",
+        )
+    return row
 
 
 def _why_not(
@@ -412,14 +418,8 @@ def place_individual(
     """A learner's own order for ``plan``; their pending order for it if one waits."""
     pay = providers.get(provider)
     _take_write_lock(session)
-    row = plan_named(session, plan)
+    row = _priced_plan(session, plan)
     assert row.id is not None
-    if row.price_fen == 0:
-        raise CommerceError(
-            "plan_free",
-            f"plan {plan!r} is free: enroll in it directly",
-            f"学习计划 {plan!r} 免费，请直接报名",
-        )
     taken = _places_taken(session, row.id, [learner_id]).get(learner_id)
     if taken is not None:
         number, state = taken

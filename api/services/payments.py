@@ -14,13 +14,12 @@ the real service would be a fake.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Literal, Protocol
 
 from msgspec import Struct
 
-from api.settings import Settings, SettingsError
+from api.settings import Settings, plug_in
 from examengine.commerce import CommerceError, yuan
 
 OFFLINE = "offline_transfer"
@@ -127,16 +126,6 @@ def load_providers(settings: Settings) -> Providers:
     """The built-in bank transfer and the online providers the settings name."""
     loaded: dict[str, PaymentProvider] = {OFFLINE: OfflineTransfer(settings)}
     for spec in settings.payments.providers:
-        module, _, attribute = spec.partition(":")
-        try:
-            factory: Callable[[Settings], PaymentProvider] = getattr(
-                importlib.import_module(module), attribute
-            )
-        except (ImportError, AttributeError, ValueError) as exc:
-            raise SettingsError(
-                f"EXAMENGINE_PAYMENT_PROVIDERS: {spec!r} is not an importable module:factory "
-                f"({exc})"
-            ) from None
-        provider = factory(settings)
+        provider: PaymentProvider = plug_in(spec, "EXAMENGINE_PAYMENT_PROVIDERS")(settings)
         loaded[provider.name] = provider
     return Providers(loaded)

@@ -167,6 +167,12 @@ class StudySettings(Struct, frozen=True, kw_only=True):
     #: Continuing-education hours a year each professional must earn (the national
     #: rule is 90: 30 of public subjects, 60 of professional ones; some regions differ).
     yearly_hours: int = 90
+    #: The regions that differ: (region as an employer's ``region`` names it, hours).
+    yearly_hours_by_region: tuple[tuple[str, int], ...] = ()
+
+    def yearly_hours_for(self, region: str | None) -> int:
+        """The hours a year a learner of an employer in ``region`` must earn."""
+        return dict(self.yearly_hours_by_region).get(region or "", self.yearly_hours)
 
 
 class PaymentSettings(Struct, frozen=True, kw_only=True):
@@ -389,6 +395,20 @@ def _secret_value(raw: str) -> str:
     return raw
 
 
+def _region_hours(raw: str) -> tuple[tuple[str, int], ...]:
+    pairs = []
+    for part in (p.strip() for p in raw.split(",")):
+        region, sep, hours = part.rpartition("=")
+        if not part:
+            continue
+        if not sep or not region.strip() or not hours.strip().isdigit():
+            raise ValueError(f"{part!r}: expected region=hours, e.g. 重庆市=90")
+        if not 1 <= int(hours) <= 1000:
+            raise ValueError(f"{part!r}: hours must be between 1 and 1000")
+        pairs.append((region.strip(), int(hours)))
+    return tuple(pairs)
+
+
 def _origins(raw: str) -> tuple[str, ...]:
     origins = []
     for item in (part.strip() for part in raw.split(",")):
@@ -497,6 +517,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EXAMENGINE_NOTIFIER", "notifier", _notifier,
              "who delivers activation and reset links: log (default; the links are written "
              "to the examengine.notices log) or an SMS/e-mail provider's module:factory"),
+    Variable("EXAMENGINE_YEARLY_HOURS_BY_REGION", "study.yearly_hours_by_region", _region_hours,
+             "regions whose yearly hours differ, comma-separated region=hours (the region an "
+             "employer is registered with, e.g. 上海市=72); others: EXAMENGINE_YEARLY_HOURS"),
     Variable("EXAMENGINE_PAYMENT_PROVIDERS", "payments.providers", _providers,
              "online payment providers, comma-separated module:factory (default: none; "
              "the bank transfer an operator confirms is always offered)"),

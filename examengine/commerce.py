@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from examengine.clock import BEIJING, year_of
 from examengine.errors import EngineError
 
-BEIJING = timezone(timedelta(hours=8), "Beijing")
 #: The most a place on one plan may cost (¥100,000), a guard against a typo in a price.
 MAX_PRICE_FEN = 10_000_000
 #: Days after the request in which an invoice may be corrected, and how many times.
@@ -107,11 +107,6 @@ def check_amount(due_fen: int, paid_fen: int) -> None:
             f"the payment is {yuan(paid_fen)} yuan but the order is {yuan(due_fen)} yuan",
             f"付款金额 {yuan(paid_fen)} 元与订单金额 {yuan(due_fen)} 元不符",
         )
-
-
-def year_of(at_ms: int) -> int:
-    """The calendar year in China of a moment."""
-    return datetime.fromtimestamp(at_ms / 1000, UTC).astimezone(BEIJING).year
 
 
 def order_number(created_ms: int, serial: int) -> str:

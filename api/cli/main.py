@@ -35,6 +35,7 @@ from api.settings import Settings, SettingsError
 from api.store.db import migrate, standalone_transaction
 from api.store.tables import ROLES, User
 from api.workers.sweeper import sweep
+from examengine.clock import BEIJING
 from examengine.ids import masked
 
 EXIT_ERROR = 2
@@ -241,7 +242,7 @@ def _write_links(path: Path, notices: Sequence[Notice]) -> None:
         ["账号 Login", "姓名 Name", "手机号 Mobile", "激活链接 Link", "有效期至 Valid until"]
     )
     for notice in notices:
-        until = datetime.fromtimestamp(notice.expires_ms / 1000, accounts.BEIJING)
+        until = datetime.fromtimestamp(notice.expires_ms / 1000, BEIJING)
         writer.writerow([notice.login, notice.name, masked(notice.phone or ""), notice.link,
                          until.strftime("%Y-%m-%d %H:%M")])  # fmt: skip
     path.write_bytes(out.getvalue().encode("utf-8-sig"))

@@ -9,7 +9,6 @@ Moving a learner to another employer, and their history: ``/api/accounts/{login}
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -30,6 +29,7 @@ from api.settings import Settings
 from api.store.db import Uow
 from api.store.tables import Plan as PlanRow
 from api.store.tables import User
+from examengine.clock import year_of
 from examengine.credit import StudyError
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -87,7 +87,7 @@ def _whose(request: Request[Any, Any, Any], db: Session, asked: str | None) -> s
 
 
 def _year(state: State) -> int:
-    return datetime.fromtimestamp(_now(state) / 1000, UTC).year
+    return year_of(_now(state))
 
 
 @get("/api/plans", guards=[requires_role("learner", "employer_admin", "operator")],
@@ -130,8 +130,9 @@ class EmployerController(Controller):
         settings: Settings = state.settings
         with uow() as db:
             whose = _whose(request, db, employer)
+            required = employers.yearly_requirement(db, settings.study, whose)
             listed = employers.staff_of(
-                db, employer=whose, year=_year(state), year_required=settings.study.yearly_hours,
+                db, employer=whose, year=_year(state), year_required=required,
                 now=_now(state), query=q, page=page if format == "json" else 1,
                 page_size=size if format == "json" else None,  # the export: every match
             )  # fmt: skip

@@ -30,6 +30,7 @@ from api.services.accounts import (
     check_employer,
     find_account,
 )
+from api.settings import StudySettings
 from api.store.tables import Employer, Employment, PlanEnrollment, User
 from api.store.tables import Plan as PlanRow
 from examengine.ids import InvalidIdentifier, check_credit_code, masked
@@ -169,6 +170,14 @@ def _member(
 
 
 _SEPARATORS = re.compile(r"[\s,，;；]+")
+
+
+def yearly_requirement(session: Session, study: StudySettings, employer: str) -> int:
+    """The hours a year ``employer``'s staff must earn: their region's where the
+    settings name it (``EXAMENGINE_YEARLY_HOURS_BY_REGION``), else the national 90 (or
+    ``EXAMENGINE_YEARLY_HOURS``)."""
+    region = session.exec(select(Employer.region).where(Employer.name == employer)).first()
+    return study.yearly_hours_for(region)
 
 
 def parse_logins(text: str) -> list[str]:

@@ -20,14 +20,13 @@ from api.services.payments import Providers
 from api.services.sheets import workbook
 from api.store.tables import Invoice, PurchaseOrder, User
 from api.store.tables import Plan as PlanRow
+from examengine.clock import BEIJING, year_of
 from examengine.commerce import (
-    BEIJING,
     CommerceError,
     OrderState,
     check_invoice_correction,
     check_invoice_request,
     normal_tax_id,
-    year_of,
     yuan,
 )
 

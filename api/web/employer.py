@@ -11,7 +11,6 @@ staff list; the upload and the enrolment go through the API (``/api/accounts/ros
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,6 +27,7 @@ from api.store.tables import Plan as PlanRow
 from api.store.tables import User
 from api.web import i18n
 from api.web.common import PAGE_EXCEPTION_HANDLERS, page_principal, render
+from examengine.clock import year_of
 
 ROLES = ("employer_admin",)
 
@@ -147,13 +147,14 @@ class EmployerPages(Controller):
     ) -> Template:  # fmt: skip
         settings: Settings = state.settings
         now = int(state.clock.now_ms())
-        year = datetime.fromtimestamp(now / 1000, UTC).year
+        year = year_of(now)
         with uow() as db:
             principal = page_principal(request, *ROLES)
             admin = db.get(User, principal.user_id)
             whose = (admin.employer if admin is not None else None) or ""
+            required = employer.yearly_requirement(db, settings.study, whose)
             listed = employer.staff_of(
-                db, employer=whose, year=year, year_required=settings.study.yearly_hours,
+                db, employer=whose, year=year, year_required=required,
                 now=now, query=q, page=page,
             )  # fmt: skip
             plans = db.exec(
@@ -164,7 +165,7 @@ class EmployerPages(Controller):
         pages = max(1, -(-listed.total // listed.page_size))
         return render(
             request, "employer/staff.html", listed=listed, q=q, pages=pages,
-            year_required=settings.study.yearly_hours,
+            year_required=required,
             plans=[(p.key, f"{p.title}（{p.year}）") for p in plans],
             export_url="/api/employer/staff?" + urlencode({"q": q, "format": "xlsx"}),
             page_url=lambda n: "/employer?" + urlencode({"q": q, "page": n}),

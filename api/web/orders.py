@@ -32,8 +32,8 @@ from api.store.tables import Plan as PlanRow
 from api.store.tables import PurchaseOrder, User
 from api.web import i18n
 from api.web.common import PAGE_EXCEPTION_HANDLERS, page_principal, render
+from examengine.clock import BEIJING
 from examengine.commerce import (
-    BEIJING,
     INVOICE_CORRECTION_DAYS,
     CommerceError,
     check_invoice_correction,

@@ -8,16 +8,19 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from openpyxl import load_workbook
+from sqlmodel import select
 
+from api.app import create_app
 from api.cli.demo import DEMO_PLAN, load_demo
 from api.services import accounts
 from api.services.passwords import hash_password
 from api.settings import Settings
 from api.store.db import migrate, standalone_transaction
-from api.store.tables import User
+from api.store.tables import Employer, User
 from examengine.ids import check_character
 
 Client = AsyncTestClient[Litestar]
@@ -164,3 +167,29 @@ async def test_a_learner_enrolls_themself_in_a_plan(
     assert len(exams) == 1 and exams[0]["may_start"] is False  # study first
     unknown = await app_client.post("/api/me/plans/nope")
     assert (unknown.status_code, unknown.json()["code"]) == (404, "plan_not_found")
+
+
+async def test_the_yearly_requirement_is_the_employers_regions(app_settings: Settings) -> None:
+    """An employer registered in a region whose hours differ sees that requirement; the
+    others the national 90."""
+    settings = app_settings.replace(
+        study=msgspec.structs.replace(app_settings.study, yearly_hours_by_region=(("上海市", 72),))
+    )
+    world(settings)
+    with standalone_transaction(settings.database) as db:
+        row = db.exec(select(Employer).where(Employer.name == "一中")).first()
+        db.add(Employer(name="一中") if row is None else row)
+        db.flush()
+        registered = db.exec(select(Employer).where(Employer.name == "一中")).one()
+        registered.region = "上海市"
+        db.add(registered)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        await sign_in(client, "admin1")
+        page = (await client.get("/api/employer/staff")).json()
+        assert {m["year_required"] for m in page["staff"]} == {72}
+        html = (await client.get("/employer")).text
+        assert "每人每年须完成 72 学时" in html
+        await client.post("/auth/logout")
+        await sign_in(client, "admin2")
+        other = (await client.get("/api/employer/staff")).json()["staff"]
+        assert {m["year_required"] for m in other} == {90}

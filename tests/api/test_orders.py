@@ -35,6 +35,7 @@ from api.store.tables import (
     User,
 )
 from api.store.tables import Plan as PlanRow
+from examengine.clock import year_of
 from examengine.commerce import CommerceError
 from tests.api.test_employer import LI, OTHER, WANG, resident_id, sign_in, world
 
@@ -439,8 +440,6 @@ async def test_invoices_asked_with_the_order_corrected_once_issued_and_exported(
     with standalone_transaction(app_settings.database) as db:
         paid_ms = db.exec(select(PurchaseOrder)).one().paid_ms
     assert paid_ms is not None
-    from examengine.commerce import year_of  # noqa: PLC0415
-
     year = year_of(paid_ms)
     exported = await app_client.get(
         "/api/operator/invoices", params={"year": year, "format": "csv"}

@@ -243,3 +243,22 @@ def test_payment_providers_and_the_transfer_account_are_read_and_checked(tmp_pat
         Settings.from_env(env(tmp_path, EXAMENGINE_PAYMENT_PROVIDERS="alipay"))
     with pytest.raises(SettingsError, match=r"EXAMENGINE_TRANSFER_ACCOUNT.*at most 40"):
         Settings.from_env(env(tmp_path, EXAMENGINE_TRANSFER_ACCOUNT="1" * 41))
+
+
+def test_regions_whose_yearly_hours_differ_are_read_and_checked(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        env(tmp_path, EXAMENGINE_YEARLY_HOURS_BY_REGION="上海市=72, 重庆市 = 90")
+    )
+    assert settings.study.yearly_hours_by_region == (("上海市", 72), ("重庆市", 90))
+    assert settings.study.yearly_hours_for("上海市") == 72
+    assert settings.study.yearly_hours_for("北京市") == 90  # not named: the national rule
+    assert settings.study.yearly_hours_for(None) == 90
+    refusals = (
+        ("上海市", "expected region=hours"),
+        ("上海市=0", "between 1 and 1000"),
+        ("=72", "expected region=hours"),
+        ("上海市=七十二", "expected region=hours"),
+    )
+    for raw, why in refusals:
+        with pytest.raises(SettingsError, match=why):
+            Settings.from_env(env(tmp_path, EXAMENGINE_YEARLY_HOURS_BY_REGION=raw))

@@ -52,7 +52,6 @@ from api.services.accounts.employment import (
     move_to_employer,
 )
 from api.services.accounts.error import (
-    BEIJING,
     FIELD_LABELS,
     AccountError,
     AccountExistsError,
@@ -120,7 +119,6 @@ from api.services.accounts.staff import PasswordReset, reset_password, set_roles
 
 __all__ = [
     "ACTIVATION_PATH",
-    "BEIJING",
     "COLUMNS",
     "FIELD_LABELS",
     "INITIAL_PASSWORD_PREFIX",

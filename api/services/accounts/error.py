@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from msgspec import Struct
 
+from examengine.clock import BEIJING
 from examengine.errors import EngineError
 
 #: Times in messages are Beijing time, which is what learners read on their clocks.
-BEIJING = timezone(timedelta(hours=8), "Beijing")
 
 #: Column labels used in messages, English and Chinese.
 FIELD_LABELS: dict[str, tuple[str, str]] = {

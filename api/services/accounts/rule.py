@@ -14,7 +14,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 from importlib import resources
 
-from api.services.accounts.error import BEIJING, FieldProblem
+from api.services.accounts.error import FieldProblem
+from examengine.clock import BEIJING
 from examengine.ids import InvalidIdentifier
 
 #: Prefix of the initial password of an imported account: ``edu@`` + the ID's last six.

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 
+from examengine.clock import year_of
 from examengine.commerce import (
     CommerceError,
     OrderState,
@@ -18,7 +19,6 @@ from examengine.commerce import (
     normal_tax_id,
     order_number,
     unit_fen,
-    year_of,
     yuan,
 )
 

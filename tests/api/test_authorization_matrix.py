@@ -444,7 +444,10 @@ def request_of(row: Row, values: dict[str, str]) -> dict[str, Any]:
             return {"json": {"code": "ABCD-EFGH-JKMN-PQRS"}}
         case "POST", "/api/operator/codes":
             return {"json": {"plan": values["plan"], "count": 1}}
-        case "POST", "/api/employer/enrollments" | "/api/employer/orders/check" | "/api/employer/orders":
+        case (
+            "POST",
+            "/api/employer/enrollments" | "/api/employer/orders/check" | "/api/employer/orders",
+        ):
             return {"json": {"plan": values["plan"], "logins": values["login"]}}
         case "POST", "/api/plans/check" | "/api/plans/import":
             return plan_file()

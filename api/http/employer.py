@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody
 from msgspec import Meta, Struct
@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from api.http.auth import principal_of, requires_role
 from api.http.errors import RAISES
-from api.http.params import Filter, Limit, OptionalFilter, PageNumber
+from api.http.params import EmployerRef, Filter, Limit, OptionalFilter, PageNumber
 from api.http.schema import replying_in
 from api.services import employer as employers
 from api.services.accounts import AccountError, AccountInvalidError, FieldProblem
@@ -49,6 +49,13 @@ class PlanSummary(Struct, frozen=True, kw_only=True):
 class EmployerRegistration(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: EmployerName
     #: 统一社会信用代码 (GB 32100, 18 characters; spaces and lower case forgiven).
+    credit_code: Annotated[str, Meta(max_length=32)] | None = None
+    region: Annotated[str, Meta(max_length=employers.MAX_REGION)] | None = None
+
+
+class EmployerDetails(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An employer's details other than its name; None or empty clears one."""
+
     credit_code: Annotated[str, Meta(max_length=32)] | None = None
     region: Annotated[str, Meta(max_length=employers.MAX_REGION)] | None = None
 
@@ -190,6 +197,18 @@ class EmployerRegistryController(Controller):
                 db, name=data.name, credit_code=data.credit_code, region=data.region,
                 now_ms=_now(state),
             )  # fmt: skip
+
+    @put("/{employer:str}", sync_to_thread=True,
+         summary="Give a registered employer its credit code and region")  # fmt: skip
+    def update(
+        self, uow: Uow, employer: EmployerRef, data: JSONBody[EmployerDetails]
+    ) -> employers.EmployerEntry:
+        """404 ``employer_not_found``; 422 naming each invalid field; 409 when another
+        employer has the code. The name itself is not changed here."""
+        with uow() as db:
+            return employers.update_employer(
+                db, name=employer, credit_code=data.credit_code, region=data.region
+            )
 
 
 def _staff_xlsx(listed: employers.StaffPage) -> bytes:

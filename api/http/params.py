@@ -79,6 +79,8 @@ LearnerRef = Annotated[
 ]
 #: An attempt's id (32 hexadecimal characters).
 AttemptId = Annotated[str, _text(32, description="The attempt's id")]
+#: An employer's registered name (``employer.name``).
+EmployerRef = Annotated[str, _text(200, description="The employer's registered name")]
 #: An order's number (``purchase_order.number``: 16 digits).
 OrderNumber = Annotated[str, _text(24, description="The order's number")]
 #: A payment provider's name.
@@ -164,6 +166,7 @@ __all__ = [
     "AttemptNumber",
     "BankName",
     "ChapterKey",
+    "EmployerRef",
     "ExamKey",
     "Filter",
     "ItemKey",

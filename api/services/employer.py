@@ -26,6 +26,7 @@ from api.services.accounts import (
     NO_PASSWORD,
     AccountInvalidError,
     EmployerExistsError,
+    EmployerNotFoundError,
     FieldProblem,
     check_employer,
     find_account,
@@ -316,22 +317,7 @@ def register_employer(
     if isinstance(checked, FieldProblem):  # the field is ``employer`` elsewhere
         problems.append(FieldProblem(field="name", code=checked.code, message=checked.message,
                                      message_zh=checked.message_zh))  # fmt: skip
-    code: str | None = None
-    if credit_code is not None and credit_code.strip():
-        try:
-            code = check_credit_code(credit_code)
-        except InvalidIdentifier as exc:
-            problems.append(FieldProblem(
-                field="credit_code", code=exc.code, message=exc.message,
-                message_zh=exc.message_zh,
-            ))  # fmt: skip
-    where = unicodedata.normalize("NFKC", region or "").strip() or None
-    if where is not None and (len(where) > MAX_REGION or not where.isprintable()):
-        problems.append(FieldProblem(
-            field="region", code="region_invalid",
-            message=f"one line of at most {MAX_REGION} characters",
-            message_zh=f"须在一行内，最多 {MAX_REGION} 个字",
-        ))  # fmt: skip
+    code, where = _details(credit_code, region, problems)
     if problems:
         raise AccountInvalidError(problems, labels=REGISTRY_LABELS)
     assert isinstance(checked, str)
@@ -348,6 +334,59 @@ def register_employer(
     except IntegrityError:  # registered by a concurrent request since the check
         raise EmployerExistsError("name", checked) from None
     return _entry(row, 0)
+
+
+def update_employer(
+    session: Session, *, name: str, credit_code: str | None, region: str | None
+) -> EmployerEntry:
+    """Give a registered employer its unified social credit code and region (an
+    employer a roster named has neither), or correct them; None or empty clears one.
+    The name is not changed here: it is on every account and order that carries it.
+
+    Raises ``EmployerNotFoundError`` for an unknown employer (a 404),
+    ``AccountInvalidError`` naming each invalid field, ``EmployerExistsError`` when
+    another employer has the code."""
+    row = session.exec(select(Employer).where(Employer.name == name).with_for_update()).first()
+    if row is None or row.id is None:
+        raise EmployerNotFoundError(name)
+    problems: list[FieldProblem] = []
+    code, where = _details(credit_code, region, problems)
+    if problems:
+        raise AccountInvalidError(problems, labels=REGISTRY_LABELS)
+    other = session.exec(
+        select(Employer.id).where(Employer.credit_code == code, Employer.id != row.id)
+    ).first() if code else None  # fmt: skip
+    if other is not None:
+        assert code is not None
+        raise EmployerExistsError("credit_code", code)
+    row.credit_code, row.region = code, where
+    session.add(row)
+    session.flush()
+    return _entry(row, _staff_counts(session, [row.id]).get(row.id, 0))
+
+
+def _details(
+    credit_code: str | None, region: str | None, problems: list[FieldProblem]
+) -> tuple[str | None, str | None]:
+    """The credit code (GB 32100) and the region, checked; what is wrong is appended to
+    ``problems``."""
+    code: str | None = None
+    if credit_code is not None and credit_code.strip():
+        try:
+            code = check_credit_code(credit_code)
+        except InvalidIdentifier as exc:
+            problems.append(FieldProblem(
+                field="credit_code", code=exc.code, message=exc.message,
+                message_zh=exc.message_zh,
+            ))  # fmt: skip
+    where = unicodedata.normalize("NFKC", region or "").strip() or None
+    if where is not None and (len(where) > MAX_REGION or not where.isprintable()):
+        problems.append(FieldProblem(
+            field="region", code="region_invalid",
+            message=f"one line of at most {MAX_REGION} characters",
+            message_zh=f"须在一行内，最多 {MAX_REGION} 个字",
+        ))  # fmt: skip
+    return code, where
 
 
 def _entry(row: Employer, staff: int) -> EmployerEntry:

@@ -122,6 +122,7 @@ POST   /api/me/codes                                      401     422     403   
 POST   /api/operator/codes                                401     403     403     403     403     200
 GET    /api/operator/employers                            401     403     403     403     403     200
 POST   /api/operator/employers                            401     403     403     403     403     201
+PUT    /api/operator/employers/{employer}                 401     403     403     403     403     200
 GET    /api/employer/staff                                401     403     403     200     403     422  ! an operator names the employer (?employer=); an administrator sees their own only (tests/api/test_employer.py)
 POST   /api/employer/enrollments                          401     403     403     200     403     422  ! as the staff list; a line naming no learner of the administrator's employer is reported, not enrolled
 GET    /api/me/orders                                     401     200     403     403     403     403
@@ -376,6 +377,8 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             "asset": ("swagger-ui.css", "swagger-ui.css"),
             "file": ("app.css", "app.css"),
             "number": (OWN_ORDER, OTHER_ORDER),
+            # The employer the registry row above registers.
+            "employer": ("矩阵单位", "矩阵单位"),
             "provider": ("offline_transfer", "offline_transfer"),
         }
         yield World(role=role, app=app, client=client, values=values)
@@ -471,6 +474,8 @@ def request_of(row: Row, values: dict[str, str]) -> dict[str, Any]:
             return {"json": {"roles": ["learner"]}}
         case "POST", "/api/operator/employers":
             return {"json": {"name": "矩阵单位", "credit_code": "9144030071526726XG"}}
+        case "PUT", "/api/operator/employers/{employer}":
+            return {"json": {"region": "重庆市"}}
         case "PUT", "/api/accounts/{login}/employer":
             return {"json": {"employer": "矩阵单位"}}
     return {}

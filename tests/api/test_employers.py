@@ -275,3 +275,32 @@ def test_the_command_line_gives_an_administrator_their_employer_with_its_history
     assert refused.output == (
         "examengine: error: employer: the employer's name is required / 单位名称不能为空\n"
     )
+
+
+async def test_an_operator_gives_a_registered_employer_its_code_and_region(
+    app_client: Client, world: None
+) -> None:
+    await sign_in(app_client, "operator1")
+    assert (
+        await app_client.post("/api/operator/employers", json={"name": "三中"})
+    ).status_code == 201
+    given = await app_client.put(
+        "/api/operator/employers/三中",
+        json={"credit_code": "9144030071526726xg", "region": "上海市"},
+    )
+    assert given.status_code == 200, given.text
+    assert (given.json()["credit_code"], given.json()["region"]) == ("9144030071526726XG", "上海市")
+    bad = await app_client.put(
+        "/api/operator/employers/三中", json={"credit_code": "91440300715267260X"}
+    )
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "credit_code")
+    await app_client.post("/api/operator/employers", json={"name": "四中"})
+    taken = await app_client.put(
+        "/api/operator/employers/四中", json={"credit_code": "9144030071526726XG"}
+    )
+    assert (taken.status_code, taken.json()["code"]) == (409, "employer_exists")
+    unknown = await app_client.put("/api/operator/employers/无此单位", json={"region": "北京市"})
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "employer_not_found")
+    assert unknown.json()["detail_zh"] == "单位“无此单位”未登记。"
+    cleared = await app_client.put("/api/operator/employers/三中", json={})
+    assert (cleared.json()["credit_code"], cleared.json()["region"]) == (None, None)

@@ -60,6 +60,7 @@ from api.services.accounts.error import (
     AccountNotFoundError,
     AccountRefusedError,
     EmployerExistsError,
+    EmployerNotFoundError,
     FieldProblem,
     RosterUnreadableError,
 )
@@ -143,6 +144,7 @@ __all__ = [
     "AccountWindow",
     "ActivationInvalidError",
     "EmployerExistsError",
+    "EmployerNotFoundError",
     "EmploymentRecord",
     "EmploymentSpan",
     "FieldProblem",

@@ -124,6 +124,16 @@ class AccountNotFoundError(AccountError):
         super().__init__(f"There is no account {login!r}.", f"账号 {login!r} 不存在。")
 
 
+class EmployerNotFoundError(AccountNotFoundError):
+    """No employer of this name is registered (a 404, as an unknown account)."""
+
+    code = "employer_not_found"
+
+    def __init__(self, name: str) -> None:
+        self.login = name
+        AccountError.__init__(self, f"There is no employer {name!r}.", f"单位“{name}”未登记。")
+
+
 class AccountRefusedError(AccountError):
     """The actor may not do this to that account (a 403)."""
 

@@ -112,3 +112,25 @@ async def test_a_new_price_leaves_orders_placed_before_at_theirs(
     assert bad.status_code == 422 and "price_fen" in bad.text
     unknown = await app_client.put("/api/plans/nope/price", json={"price_fen": 1})
     assert (unknown.status_code, unknown.json()["code"]) == (404, "plan_not_found")
+
+
+async def test_a_past_years_plan_stays_open_for_catch_up_study(
+    app_client: Client, app_settings: Settings
+) -> None:
+    """Source 000/001: past years' plans are studied late (补学); nothing closes a plan at
+    the end of its year, and its hours count for its own year."""
+    world(app_settings)
+    await sign_in(app_client, "operator1")
+    past = PLAN.replace("key: 2026-公需", "key: 2024-公需").replace("year: 2026", "year: 2024")
+    assert (await send(app_client, "/api/plans/import", past)).status_code == 201
+    await app_client.post("/auth/logout")
+    await sign_in(app_client, LI)
+    enrolled = await app_client.post("/api/me/plans/2024-公需")
+    assert enrolled.status_code == 200, enrolled.text
+    assert [p["progress"]["plan"] for p in enrolled.json()["plans"]] == ["2024-公需"]
+    await app_client.post("/auth/logout")
+    await sign_in(app_client, "admin1")
+    li = next(m for m in (await app_client.get("/api/employer/staff")).json()["staff"]
+              if m["name"] == "李四")  # fmt: skip
+    assert [(p["plan"], p["year"]) for p in li["plans"]] == [("2024-公需", 2024)]
+    assert li["year_hours"] == 0  # this year's requirement is not met by 2024's plan

@@ -16,6 +16,7 @@ from api.web.common import static_router, template_config
 from api.web.employer import EmployerPages
 from api.web.learner import AccountPages, LearnerPages, home
 from api.web.orders import EmployerOrderPages, OperatorPages
+from api.web.plans import PlanPages
 from api.web.proctor import ProctorPages
 from api.web.study import StudyPages
 
@@ -24,6 +25,7 @@ PAGE_HANDLERS: list[ControllerRouterHandler] = [
     AccountPages,
     LearnerPages,
     AuthorPages,
+    PlanPages,
     ProctorPages,
     EmployerPages,
     EmployerOrderPages,

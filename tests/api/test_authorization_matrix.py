@@ -99,6 +99,7 @@ GET    /author/banks/{bank}/versions/{version}/topics     302     302     200   
 GET    /author/exams/new                                  302     302     200     302     302     200
 GET    /author/exams/{exam}/edit                          302     302     200     302     302     200
 GET    /author/exams/{exam}/sample                        302     302     200     302     302     200
+GET    /author/plans                                      302     302     200     302     302     200
 GET    /proctor                                           302     302     302     302     200     200
 GET    /employer                                          302     302     302     200     302     302
 GET    /employer/orders                                   302     302     302     200     302     302

@@ -30,6 +30,7 @@ from api.store.db import Uow
 from api.store.tables import Plan as PlanRow
 from api.store.tables import User
 from examengine.clock import year_of
+from examengine.commerce import unit_fen
 from examengine.credit import StudyError
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -44,6 +45,11 @@ class PlanSummary(Struct, frozen=True, kw_only=True):
     required_hours: float
     elective_hours: float
     exam: str | None
+    #: The price in fen per ``price_basis`` (``person`` or ``hour``); 0: free.
+    price_fen: int
+    price_basis: str
+    #: What one person's place costs, in fen.
+    unit_fen: int
 
 
 class EmployerRegistration(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -97,8 +103,8 @@ def _year(state: State) -> int:
     return year_of(_now(state))
 
 
-@get("/api/plans", guards=[requires_role("learner", "employer_admin", "operator")],
-     sync_to_thread=True, tags=["study"], summary="The plans one may be enrolled in")  # fmt: skip
+@get("/api/plans", guards=[requires_role("learner", "employer_admin", "author", "operator")],
+     sync_to_thread=True, tags=["study"], summary="The plans, with their prices")  # fmt: skip
 def plans(uow: Uow) -> list[PlanSummary]:
     with uow() as db:
         rows = db.exec(select(PlanRow).order_by(col(PlanRow.year).desc(), col(PlanRow.key)))
@@ -106,7 +112,8 @@ def plans(uow: Uow) -> list[PlanSummary]:
             PlanSummary(
                 plan=r.key, title=r.title, year=r.year, category=r.category,
                 required_hours=r.required_hours, elective_hours=r.elective_hours,
-                exam=r.exam_key,
+                exam=r.exam_key, price_fen=r.price_fen, price_basis=r.price_basis,
+                unit_fen=unit_fen(r.price_fen, r.price_basis, r.required_hours + r.elective_hours),
             )
             for r in rows
         ]  # fmt: skip

@@ -115,7 +115,7 @@ POST   /api/exams/{exam}/attempts                         401     409     403   
 GET    /api/me/plans                                      401     200     403     403     403     403
 POST   /api/me/plans/{plan}/restudy                       401     409     403     403     403     403
 POST   /api/me/plans/{plan}                               401     200     403     403     403     403
-GET    /api/plans                                         401     200     403     200     403     200
+GET    /api/plans                                         401     200     200     200     403     200
 POST   /api/plans/check                                   401     403     200     403     403     200
 POST   /api/plans/import                                  401     403     201     403     403     201
 PUT    /api/plans/{plan}/price                            401     403     403     403     403     200

@@ -49,8 +49,8 @@ async def test_an_author_checks_and_stores_a_priced_plan(
     assert "2026-公需" not in listed  # checked, not stored
     stored = await send(app_client, "/api/plans/import", priced)
     assert stored.status_code == 201, stored.text
-    listed = [p["plan"] for p in (await app_client.get("/api/plans")).json()]
-    assert "2026-公需" in listed
+    listed = {p["plan"]: p for p in (await app_client.get("/api/plans")).json()}
+    assert (listed["2026-公需"]["price_basis"], listed["2026-公需"]["unit_fen"]) == ("hour", 150)
 
 
 @pytest.mark.parametrize(

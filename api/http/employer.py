@@ -139,15 +139,20 @@ class EmployerController(Controller):
         page: PageNumber = 1,
         size: Limit = employers.PAGE_SIZE,
         employer: OptionalFilter = None,
+        account: FromQuery[employers.AccountFilter] = "all",
+        plan: OptionalFilter = None,
         format: FromQuery[Literal["json", "xlsx"]] = "json",
     ) -> Response[Any]:
+        """``account``: activated or not; ``plan``: who study that plan (``-``: no plan
+        at all); ``format=xlsx``: every match as a workbook."""
         settings: Settings = state.settings
         with uow() as db:
             whose = _whose(request, db, employer)
             required = employers.yearly_requirement(db, settings.study, whose)
             listed = employers.staff_of(
                 db, employer=whose, year=_year(state), year_required=required,
-                now=_now(state), query=q, page=page if format == "json" else 1,
+                now=_now(state), query=q, account=account, plan=plan,
+                page=page if format == "json" else 1,
                 page_size=size if format == "json" else None,  # the export: every match
             )  # fmt: skip
         if format == "json":

@@ -104,19 +104,36 @@ class EnrollReport(Struct, frozen=True, kw_only=True):
     lines: tuple[EnrollLine, ...]
 
 
+#: The staff list's account filter, and its plan filter's "in no plan".
+AccountFilter = Literal["all", "activated", "not_activated"]
+NO_PLAN = "-"
+
+
 def staff_of(
     session: Session, *, employer: str, year: int, year_required: float, now: int,
-    query: str = "", page: int = 1, page_size: int | None = PAGE_SIZE,
+    query: str = "", account: AccountFilter = "all", plan: str | None = None, page: int = 1,
+    page_size: int | None = PAGE_SIZE,
 ) -> StaffPage:  # fmt: skip
     """One page of ``employer``'s learners by name (every one with ``page_size=None``),
-    those whose name or identifiers contain ``query``: their plans' progress, their hours
-    of ``year`` against ``year_required``, their exams."""
+    those whose name or identifiers contain ``query``, whose account is activated or not
+    (``account``), who study ``plan`` (``NO_PLAN``: no plan at all): their plans'
+    progress, their hours of ``year`` against ``year_required``, their exams."""
     learners = sa.cast(col(User.roles), sa.String).like('%"learner"%')
     where = [col(User.employer) == employer, learners]
     if query.strip():
         term = f"%{query.strip()}%"
         where.append(sa.or_(col(User.display_name).like(term), col(User.login).like(term),
                             col(User.phone).like(term)))  # fmt: skip
+    if account != "all":
+        unused = col(User.password_hash) == NO_PASSWORD
+        where.append(unused if account == "not_activated" else sa.not_(unused))
+    if plan == NO_PLAN:
+        where.append(col(User.id).not_in(select(PlanEnrollment.learner_id)))
+    elif plan:
+        where.append(col(User.id).in_(
+            select(PlanEnrollment.learner_id)
+            .join(PlanRow, col(PlanRow.id) == PlanEnrollment.plan_id).where(PlanRow.key == plan)
+        ))  # fmt: skip
     total = session.exec(select(sa.func.count()).select_from(User).where(*where)).one()
     ordered = select(User).where(*where).order_by(col(User.display_name), col(User.id))
     if page_size is not None:

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from litestar import Controller, Request, get
 from litestar.datastructures import State
+from litestar.params import FromQuery
 from litestar.response import Template
 from sqlmodel import col, select
 
@@ -40,7 +41,14 @@ i18n.register(
             "{employer} · {year} · each person must earn {hours} hours a year",
         ),
         "employer.search": ("姓名、身份证号或手机号", "Name, ID number or phone"),
-        "employer.apply": ("搜索", "Search"),
+        "employer.apply": ("筛选", "Filter"),
+        "employer.filter.account": ("账号", "Account"),
+        "employer.filter.account.all": ("全部", "All"),
+        "employer.filter.account.activated": ("已激活", "Activated"),
+        "employer.filter.account.not_activated": ("未激活", "Not activated"),
+        "employer.filter.plan": ("学习计划", "Plan"),
+        "employer.filter.plan.any": ("全部", "All"),
+        "employer.filter.plan.none": ("未报名任何计划", "In no plan"),
         "employer.export": ("导出 Excel", "Export to Excel"),
         "employer.count": ("共 {n} 人", "{n} people"),
         "employer.name": ("姓名", "Name"),
@@ -142,8 +150,9 @@ class EmployerPages(Controller):
 
     @get("/", sync_to_thread=True)
     def staff(
-        self, request: Request[Any, Any, Any], uow: Uow, state: State, q: Filter = "",
-        page: PageNumber = 1,
+        self, request: Request[Any, Any, Any], uow: Uow, state: State, *, q: Filter = "",
+        page: PageNumber = 1, account: FromQuery[employer.AccountFilter] = "all",
+        plan: Filter = "",
     ) -> Template:  # fmt: skip
         settings: Settings = state.settings
         now = int(state.clock.now_ms())
@@ -155,18 +164,17 @@ class EmployerPages(Controller):
             required = employer.yearly_requirement(db, settings.study, whose)
             listed = employer.staff_of(
                 db, employer=whose, year=year, year_required=required,
-                now=now, query=q, page=page,
+                now=now, query=q, account=account, plan=plan or None, page=page,
             )  # fmt: skip
-            plans = db.exec(
-                select(PlanRow)
-                .where(PlanRow.price_fen == 0)  # a priced plan is bought: /employer/orders
-                .order_by(col(PlanRow.year).desc())
-            ).all()
+            every_plan = db.exec(select(PlanRow).order_by(col(PlanRow.year).desc())).all()
+        plans = [p for p in every_plan if p.price_fen == 0]  # a priced plan is bought
         pages = max(1, -(-listed.total // listed.page_size))
+        filters = {"q": q, "account": account, "plan": plan}
         return render(
             request, "employer/staff.html", listed=listed, q=q, pages=pages,
-            year_required=required,
+            year_required=required, account=account, plan=plan, no_plan=employer.NO_PLAN,
             plans=[(p.key, f"{p.title}（{p.year}）") for p in plans],
-            export_url="/api/employer/staff?" + urlencode({"q": q, "format": "xlsx"}),
-            page_url=lambda n: "/employer?" + urlencode({"q": q, "page": n}),
+            all_plans=[(p.key, f"{p.title}（{p.year}）") for p in every_plan],
+            export_url="/api/employer/staff?" + urlencode({**filters, "format": "xlsx"}),
+            page_url=lambda n: "/employer?" + urlencode({**filters, "page": n}),
         )  # fmt: skip

@@ -193,3 +193,35 @@ async def test_the_yearly_requirement_is_the_employers_regions(app_settings: Set
         await sign_in(client, "admin2")
         other = (await client.get("/api/employer/staff")).json()["staff"]
         assert {m["year_required"] for m in other} == {90}
+
+
+async def test_the_staff_list_filters_by_account_and_by_plan(
+    app_client: Client, app_settings: Settings
+) -> None:
+    world(app_settings)
+    await sign_in(app_client, "admin1")
+    assert (await enroll(app_client, LI)).json()["enrolled"] == 1
+
+    async def names(**params: str) -> list[str]:
+        reply = await app_client.get("/api/employer/staff", params=params)
+        assert reply.status_code == 200, reply.text
+        return [m["name"] for m in reply.json()["staff"]]
+
+    assert await names(account="not_activated") == ["王五"]
+    assert await names(account="activated") == ["李四"]
+    assert await names(plan=DEMO_PLAN) == ["李四"]
+    assert await names(plan="-") == ["王五"]  # in no plan at all
+    assert await names(plan="no-such-plan") == []
+    bad = await app_client.get("/api/employer/staff", params={"account": "deleted"})
+    assert bad.status_code == 422 and "account" in bad.text
+    exported = await app_client.get(
+        "/api/employer/staff", params={"account": "not_activated", "format": "xlsx"}
+    )
+    rows = list(
+        load_workbook(io.BytesIO(exported.content)).worksheets[0].iter_rows(values_only=True)
+    )
+    assert [r[0] for r in rows[1:]] == ["王五"]
+    page = (await app_client.get("/employer", params={"account": "not_activated"})).text
+    assert "王五" in page and "李四" not in page
+    assert 'value="not_activated" selected' in page
+    assert "account=not_activated" in page  # the export link keeps the filter

@@ -68,7 +68,7 @@ async def test_an_administrator_imports_a_roster_and_enrolls_the_new_staff(
     )
     await shot(page, "15-employer")
     await page.get_by_label("姓名、身份证号或手机号").fill("孙八")
-    await page.get_by_role("button", name="搜索").click()
+    await page.get_by_role("button", name="筛选").click()
     row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="孙八"))
     await expect(row).to_contain_text("2026 年公需科目")
     await expect(row).to_contain_text("未激活")

@@ -109,3 +109,43 @@ export function showError(node, error) {
   if (!node) return;
   node.textContent = error instanceof Error ? error.message : String(error);
 }
+
+/** POST a multipart form (an upload); resolves to the JSON reply, throws ApiError /
+ * NetworkError. */
+export async function postForm(url, form) {
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      body: form,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", ...csrfHeaders() },
+    });
+  } catch (error) {
+    throw new NetworkError(error);
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) throw new ApiError(response.status, data && typeof data === "object" ? data : {});
+  return data;
+}
+
+/** Redraw the page's [data-refresh] parts from the server's rendering of this page. */
+export async function refresh() {
+  let response;
+  try {
+    response = await fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+  } catch {
+    return;
+  }
+  if (!response.ok) return;
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  for (const part of document.querySelectorAll("[data-refresh]")) {
+    const next = fresh.getElementById(part.id);
+    if (next) part.replaceWith(document.importNode(next, true));
+  }
+}

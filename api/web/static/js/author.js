@@ -1,6 +1,6 @@
 // The course team's bank pages: upload → lint report → import; publish a version; edit an
 // item (PUT, a new version when the latest is published). Whichever parts the page has.
-import { ApiError, NetworkError, api, csrfHeaders } from "./api.js";
+import { ApiError, api, postForm } from "./api.js";
 import { lang, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -29,29 +29,6 @@ export function where(problem) {
   let name = problem.file || "<input>";
   if (problem.sheet) name += `[${problem.sheet}]`;
   return `${name}:${problem.line || 0}:${problem.col || 0}`;
-}
-
-/** POST a multipart form; resolves to the JSON reply, throws ApiError / NetworkError. */
-async function postForm(url, form) {
-  let response;
-  try {
-    response = await fetch(url, {
-      method: "POST",
-      body: form,
-      credentials: "same-origin",
-      headers: { Accept: "application/json", ...csrfHeaders() },
-    });
-  } catch (error) {
-    throw new NetworkError(error);
-  }
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (!response.ok) throw new ApiError(response.status, data && typeof data === "object" ? data : {});
-  return data;
 }
 
 // ----------------------------------------------------------------------------- upload

@@ -2,7 +2,7 @@
 // correct its invoice, and for operators confirm a bank transfer, refund and write back
 // an invoice number. Each goes through the order API; the page's [data-refresh] parts
 // (the lists, one order) are then redrawn from the server, which renders them.
-import { api } from "./api.js";
+import { api, refresh } from "./api.js";
 import { t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -32,21 +32,7 @@ export function say(text, kind = "ok") {
   status.focus();
 }
 
-/** Redraw the page's [data-refresh] parts from the server's rendering of this page. */
-export async function refresh() {
-  let response;
-  try {
-    response = await fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
-  } catch {
-    return;
-  }
-  if (!response.ok) return;
-  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
-  for (const part of document.querySelectorAll("[data-refresh]")) {
-    const next = fresh.getElementById(part.id);
-    if (next) part.replaceWith(document.importNode(next, true));
-  }
-}
+export { refresh }; // the purchase page's script redraws through this module too
 
 // --------------------------------------------------------------------- dialogs
 let target = null; // the dataset of the button whose dialog is open

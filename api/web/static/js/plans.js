@@ -1,7 +1,7 @@
 // Training plans (api/web/plans.py): check a plan file and read what it holds, or the
 // refusal naming the file and the field; store it and redraw the list from the server;
 // operators change a plan's price. Every action goes through the plan API (/api/plans/…).
-import { ApiError, NetworkError, api, csrfHeaders } from "./api.js";
+import { ApiError, api, postForm, refresh } from "./api.js";
 import { lang, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -50,45 +50,11 @@ function say(text, kind = "ok") {
   status.focus();
 }
 
-/** Redraw the page's [data-refresh] parts from the server's rendering of this page. */
-async function refresh() {
-  let response;
-  try {
-    response = await fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
-  } catch {
-    return;
-  }
-  if (!response.ok) return;
-  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
-  for (const part of document.querySelectorAll("[data-refresh]")) {
-    const next = fresh.getElementById(part.id);
-    if (next) part.replaceWith(document.importNode(next, true));
-  }
-}
-
 /** POST the chosen file as the multipart field ``file``; the JSON reply, or ApiError. */
 async function postFile(url, file) {
   const form = new FormData();
   form.append("file", file, file.name);
-  let response;
-  try {
-    response = await fetch(url, {
-      method: "POST",
-      body: form,
-      credentials: "same-origin",
-      headers: { Accept: "application/json", ...csrfHeaders() },
-    });
-  } catch (error) {
-    throw new NetworkError(error);
-  }
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (!response.ok) throw new ApiError(response.status, data && typeof data === "object" ? data : {});
-  return data;
+  return postForm(url, form);
 }
 
 // ------------------------------------------------------------------ check and store

@@ -28,6 +28,7 @@ from api.services.accounts import FieldProblem
 from api.services.employer import plan_named
 from api.services.payments import PayInstructions, PaymentNotice, Providers
 from api.services.sheets import workbook
+from api.store.db import in_chunks
 from api.store.tables import (
     Attempt,
     Chapter,
@@ -59,7 +60,6 @@ from examengine.ids import InvalidIdentifier, identify, masked
 MAX_GROUP = 10_000
 #: Orders per page of a list, and the most a page may ask for.
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
-_CHUNK = 500  # identifiers per IN (…) list
 log = logging.getLogger(__name__)
 
 
@@ -314,8 +314,7 @@ def _users_by_identifier(
     out: dict[tuple[str, str], User] = {}
     for kind, column in (("resident_id", User.resident_id), ("mobile", User.phone)):
         values = sorted(wanted[kind])
-        for start in range(0, len(values), _CHUNK):
-            chunk = values[start : start + _CHUNK]
+        for chunk in in_chunks(values):
             for user in session.exec(select(User).where(col(column).in_(chunk))):
                 key = user.resident_id if kind == "resident_id" else user.phone
                 assert key is not None
@@ -327,14 +326,14 @@ def _places_taken(session: Session, plan_id: int, ids: Sequence[int]) -> dict[in
     """Of ``ids``, those whose place on the plan an active line holds: its order's number
     and state."""
     taken: dict[int, tuple[str, str]] = {}
-    for start in range(0, len(ids), _CHUNK):
+    for chunk in in_chunks(ids):
         rows = session.exec(
             select(OrderLine.learner_id, PurchaseOrder.number, PurchaseOrder.state)
             .join(PurchaseOrder, col(PurchaseOrder.id) == OrderLine.order_id)
             .where(
                 OrderLine.plan_id == plan_id,
                 col(OrderLine.active),
-                col(OrderLine.learner_id).in_(ids[start : start + _CHUNK]),
+                col(OrderLine.learner_id).in_(chunk),
             )
         )
         taken.update({learner: (number, state) for learner, number, state in rows})
@@ -343,12 +342,12 @@ def _places_taken(session: Session, plan_id: int, ids: Sequence[int]) -> dict[in
 
 def _studying(session: Session, plan_id: int, ids: Sequence[int]) -> set[int]:
     found: set[int] = set()
-    for start in range(0, len(ids), _CHUNK):
+    for chunk in in_chunks(ids):
         found.update(
             session.exec(
                 select(PlanEnrollment.learner_id).where(
                     PlanEnrollment.plan_id == plan_id,
-                    col(PlanEnrollment.learner_id).in_(ids[start : start + _CHUNK]),
+                    col(PlanEnrollment.learner_id).in_(chunk),
                 )
             )
         )
@@ -739,8 +738,7 @@ def _used(session: Session, plan: PlanRow, learners: Sequence[int]) -> list[str]
         .where(PlanCourse.plan_id == plan.id)
     )
     used: set[int] = set()
-    for start in range(0, len(learners), _CHUNK):
-        chunk = learners[start : start + _CHUNK]
+    for chunk in in_chunks(learners):
         used.update(
             session.exec(
                 select(ChapterProgress.learner_id).where(
@@ -766,8 +764,7 @@ def _used(session: Session, plan: PlanRow, learners: Sequence[int]) -> list[str]
 
 def _withdraw(session: Session, plan: PlanRow, learners: Sequence[int]) -> None:
     """``learners`` leave ``plan``, and its exam unless another plan of theirs unlocks it."""
-    for start in range(0, len(learners), _CHUNK):
-        chunk = learners[start : start + _CHUNK]
+    for chunk in in_chunks(learners):
         session.execute(
             sa.delete(PlanEnrollment).where(
                 col(PlanEnrollment.plan_id) == plan.id, col(PlanEnrollment.learner_id).in_(chunk)

@@ -17,6 +17,7 @@ from api.services.study._shared import _dt, _enrollments, _error, _plan_not_foun
 from api.services.study.plan import _plan
 from api.services.study.progress import _credits
 from api.services.study.wire import ChallengeOptionView, MyPlans, PlanEntry, Question, StartInfo
+from api.store.db import in_chunks
 from api.store.tables import Chapter as ChapterRow
 from api.store.tables import ChapterProgress, Enrollment, PlanEnrollment
 from api.store.tables import Plan as PlanRow
@@ -27,7 +28,6 @@ from itembank.model import SingleChoice, TrueFalse
 
 #: Anti-idle questions kept per course (drawn in turn, by slot and sequence number).
 QUESTIONS_PER_COURSE = 50
-_CHUNK = 500  # learners per IN (…) list
 
 
 def enroll_free(session: Session, *, learner_id: int, plan: str, now: int) -> None:
@@ -61,8 +61,7 @@ def enroll_many(session: Session, *, learner_ids: Sequence[int], plan: str, now:
     if row is None or row.id is None:
         raise _plan_not_found(plan)
     created = _dt(now)
-    for start in range(0, len(learner_ids), _CHUNK):
-        chunk = list(learner_ids[start : start + _CHUNK])
+    for chunk in in_chunks(learner_ids):
         have = set(session.exec(select(PlanEnrollment.learner_id).where(
             PlanEnrollment.plan_id == row.id, col(PlanEnrollment.learner_id).in_(chunk)
         )))  # fmt: skip

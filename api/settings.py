@@ -10,6 +10,7 @@ Adding a variable is one row in ``VARIABLES`` plus a field in the section it fil
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import difflib
 import importlib
@@ -185,6 +186,31 @@ class PaymentSettings(Struct, frozen=True, kw_only=True):
     transfer_account: str = ""
 
 
+class RecordsSettings(Struct, frozen=True, kw_only=True):
+    """Certificates, registration cards and the integrity log (docs/decisions/0027)."""
+
+    #: Seeds the Ed25519 key that signs certificates, log checkpoints and evidence
+    #: bundles. Keep it: a new one makes a new key id (old records still verify while the
+    #: old public key is listed in ``retired_keys``).
+    signing_secret: str
+    #: Public keys (base64url, 32 bytes) of earlier signing keys, still published.
+    retired_keys: tuple[str, ...] = ()
+    #: The issuing body printed on certificates and cards.
+    issuer: str = "继续教育考试中心"
+    #: A PNG or JPEG of the issuer's seal printed on certificates (None: a drawn seal).
+    seal_image: Path | None = None
+    #: A TrueType font with the CJK characters (None: the bundled WenQuanYi Micro Hei).
+    pdf_font: Path | None = None
+    #: The address printed in certificates' QR codes (None: the first public origin, or
+    #: the request's own).
+    verify_base_url: str | None = None
+    #: Lookups of /verify per client address and minute (against enumeration).
+    verify_per_minute: int = 30
+    #: Milliseconds between two signed checkpoints of the integrity log (0: none in this
+    #: process; run ``examengine audit checkpoint`` instead).
+    checkpoint_interval_ms: int = 300_000
+
+
 class Settings(Struct, frozen=True, kw_only=True):
     security: SecuritySettings
     environment: Environment = "development"
@@ -196,6 +222,7 @@ class Settings(Struct, frozen=True, kw_only=True):
     exam: ExamSettings = ExamSettings()
     study: StudySettings = StudySettings()
     payments: PaymentSettings = PaymentSettings()
+    records: RecordsSettings = RecordsSettings(signing_secret="")
     #: A load-test run: no per-address login limit and no forced password change, so a
     #: generator on one address can sign in thousands of imported learners. Refused in
     #: production; the app logs a warning at every start while it is on.
@@ -247,6 +274,7 @@ class Settings(Struct, frozen=True, kw_only=True):
         var_dir: Path = values.get("EXAMENGINE_VAR_DIR", Path("var"))
         secret_key = _secret(values, "EXAMENGINE_SECRET_KEY", environment, var_dir)
         paper_secret = _secret(values, "EXAMENGINE_PAPER_SECRET", environment, var_dir)
+        signing_secret = _secret(values, "EXAMENGINE_SIGNING_SECRET", environment, var_dir)
 
         def section(prefix: str) -> dict[str, Any]:
             return {
@@ -267,6 +295,7 @@ class Settings(Struct, frozen=True, kw_only=True):
             exam=ExamSettings(**section("exam")),
             study=StudySettings(**section("study")),
             payments=PaymentSettings(**section("payments")),
+            records=RecordsSettings(**{**section("records"), "signing_secret": signing_secret}),
             load_test=values.get("EXAMENGINE_LOAD_TEST", False),
             notifier=values.get("EXAMENGINE_NOTIFIER", "log"),
         )
@@ -434,6 +463,28 @@ def _networks(raw: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _public_keys(raw: str) -> tuple[str, ...]:
+    keys = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            decoded = base64.urlsafe_b64decode(item + "=" * (-len(item) % 4))
+        except ValueError:
+            decoded = b""
+        if len(decoded) != 32:
+            raise ValueError(f"{item!r}: expected an Ed25519 public key, 32 bytes in base64url")
+        keys.append(item)
+    return tuple(keys)
+
+
+def _base_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
+        raise ValueError("expected scheme://host[:port][/path], e.g. https://exam.example.cn")
+    return raw.rstrip("/")
+
+
 def _path(raw: str) -> Path:
     return Path(raw)
 
@@ -529,6 +580,29 @@ VARIABLES: tuple[Variable, ...] = (
              "the bank of that account"),
     Variable("EXAMENGINE_TRANSFER_ACCOUNT", "payments.transfer_account", _text(40),
              "the account number"),
+    Variable("EXAMENGINE_SIGNING_SECRET", "records.signing_secret", _secret_value,
+             "seeds the Ed25519 key signing certificates and the integrity log (≥32 "
+             "characters; keep it: records signed with it verify only while its key is "
+             "published)"),
+    Variable("EXAMENGINE_SIGNING_RETIRED_KEYS", "records.retired_keys", _public_keys,
+             "public keys of earlier signing keys, comma-separated base64url (still "
+             "published at /.well-known/examengine-keys.json)"),
+    Variable("EXAMENGINE_CERT_ISSUER", "records.issuer", _text(100),
+             "the issuing body printed on certificates and cards"),
+    Variable("EXAMENGINE_CERT_SEAL_IMAGE", "records.seal_image", _path,
+             "a PNG or JPEG of the issuer's seal for certificates (default: a drawn seal)"),
+    Variable("EXAMENGINE_PDF_FONT", "records.pdf_font", _path,
+             "a TrueType (.ttf/.ttc) CJK font for PDFs (default: the bundled WenQuanYi "
+             "Micro Hei)"),
+    Variable("EXAMENGINE_VERIFY_BASE_URL", "records.verify_base_url", _base_url,
+             "address printed in certificates' QR codes, e.g. https://exam.example.cn "
+             "(default: the first public origin, or the request's own)"),
+    Variable("EXAMENGINE_VERIFY_PER_MINUTE", "records.verify_per_minute", _integer(1, 100_000),
+             "certificate lookups per client address and minute at /verify (default 30)"),
+    Variable("EXAMENGINE_CHECKPOINT_INTERVAL_MS", "records.checkpoint_interval_ms",
+             _integer(0, 86_400_000),
+             "milliseconds between signed checkpoints of the integrity log (default 300000; "
+             "0: none in this process)"),
     Variable("EXAMENGINE_YEARLY_HOURS", "study.yearly_hours", _integer(1, 1000),
              "continuing-education hours a year each learner must earn (default 90)"),
     Variable("EXAMENGINE_HOST", "server.host", str, "address to listen on (default 127.0.0.1)"),

@@ -43,7 +43,13 @@ from sqlalchemy.engine import make_url
 from api.app import create_app
 from api.cli.main import main
 from api.services.passwords import hash_password
-from api.settings import DatabaseSettings, RedisSettings, SecuritySettings, Settings
+from api.settings import (
+    DatabaseSettings,
+    RecordsSettings,
+    RedisSettings,
+    SecuritySettings,
+    Settings,
+)
 from api.store.db import migrate, standalone_transaction
 from api.store.redis_client import SyncRedis, connect_sync
 from api.store.tables import User
@@ -82,6 +88,7 @@ def make_settings(
         security=SecuritySettings(
             secret_key="test-secret-key-" + "k" * 32, paper_secret="test-paper-secret-" + "p" * 32
         ),
+        records=RecordsSettings(signing_secret="test-signing-secret-" + "s" * 32),
     )
     return settings.replace(**changes) if changes else settings
 

@@ -224,6 +224,7 @@ def scaled_app(root: Path, **env_extra: str) -> Iterator[Server]:
             # One secret for all workers, as deployed (each would make its own otherwise).
             "EXAMENGINE_SECRET_KEY": secrets.token_urlsafe(32),
             "EXAMENGINE_PAPER_SECRET": secrets.token_urlsafe(32),
+            "EXAMENGINE_SIGNING_SECRET": secrets.token_urlsafe(32),
             **env_extra,
         }
         with (

@@ -163,6 +163,7 @@ def test_demo_data_with_published_passwords_is_refused_in_production(
         "EXAMENGINE_ENV": "production",
         "EXAMENGINE_SECRET_KEY": "s" * 64,
         "EXAMENGINE_PAPER_SECRET": "p" * 64,
+        "EXAMENGINE_SIGNING_SECRET": "g" * 64,
     }
     for command in (["demo", "load"], ["demo", "learners", "3"]):
         result = CliRunner().invoke(main, command, env=production)

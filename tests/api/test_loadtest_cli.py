@@ -85,7 +85,8 @@ def test_prepare_stores_the_papers_when_asked(migrated_cli_env: dict[str, str]) 
 
 def test_prepare_is_refused_in_production(migrated_cli_env: dict[str, str]) -> None:
     env = {**migrated_cli_env, "EXAMENGINE_ENV": "production",
-           "EXAMENGINE_SECRET_KEY": "s" * 64, "EXAMENGINE_PAPER_SECRET": "p" * 64}  # fmt: skip
+           "EXAMENGINE_SECRET_KEY": "s" * 64, "EXAMENGINE_PAPER_SECRET": "p" * 64,
+           "EXAMENGINE_SIGNING_SECRET": "g" * 64}  # fmt: skip
     result = CliRunner().invoke(main, ["loadtest", "prepare", "--learners", "3"], env=env)
     assert result.exit_code != 0
     assert "refused in production" in result.output

@@ -96,7 +96,7 @@ def test_the_api_is_configured_for_postgresql_and_redis_in_production(
     assert environment["EXAMENGINE_DATABASE_URL"].startswith("postgresql://")
     assert "@postgres:5432/" in environment["EXAMENGINE_DATABASE_URL"]
     assert environment["EXAMENGINE_REDIS_URL"].startswith("redis://redis:6379")
-    for secret in ("EXAMENGINE_SECRET_KEY", "EXAMENGINE_PAPER_SECRET"):
+    for secret in ("EXAMENGINE_SECRET_KEY", "EXAMENGINE_PAPER_SECRET", "EXAMENGINE_SIGNING_SECRET"):
         assert ":?" in environment[secret], f"{secret} must be required, not defaulted"
 
 
@@ -113,7 +113,11 @@ def test_the_dockerfile_command_matches_the_compose_command(compose: dict[str, A
 # ------------------------------------------------------------------ the scaled-out stack
 NGINX_CONF = ROOT / "deploy" / "nginx" / "nginx.conf"
 PROMETHEUS_CONF = ROOT / "deploy" / "prometheus" / "prometheus.yml"
-SECRETS = {"EXAMENGINE_SECRET_KEY": "s" * 32, "EXAMENGINE_PAPER_SECRET": "p" * 32}
+SECRETS = {
+    "EXAMENGINE_SECRET_KEY": "s" * 32,
+    "EXAMENGINE_PAPER_SECRET": "p" * 32,
+    "EXAMENGINE_SIGNING_SECRET": "g" * 32,
+}
 #: Connections kept for the command line, the load-test preparation and psql.
 CLI_CONNECTIONS = 10
 #: PostgreSQL's superuser_reserved_connections (default).

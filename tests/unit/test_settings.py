@@ -8,10 +8,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from api.services import keys
 from api.settings import VARIABLES, SecuritySettings, Settings, SettingsError
+from examengine import signing
 
 SECRET = "s" * 40
 PAPER = "p" * 40
+SIGNING = "g" * 40
 
 
 def env(tmp_path: Path, **values: str) -> dict[str, str]:
@@ -43,6 +46,7 @@ def test_every_variable_reaches_its_field(tmp_path: Path) -> None:
             EXAMENGINE_REDIS_PREFIX="exam-a",
             EXAMENGINE_SECRET_KEY=SECRET,
             EXAMENGINE_PAPER_SECRET=PAPER,
+            EXAMENGINE_SIGNING_SECRET=SIGNING,
             EXAMENGINE_SESSION_MAX_AGE="3600",
             EXAMENGINE_LOGIN_ATTEMPTS_PER_MINUTE="300",
             EXAMENGINE_HOST="0.0.0.0",
@@ -198,7 +202,8 @@ def test_cluster_mode_needs_a_node_address_and_database_0(tmp_path: Path) -> Non
 
 
 def test_a_load_test_run_is_refused_in_production(tmp_path: Path) -> None:
-    values = {"EXAMENGINE_SECRET_KEY": SECRET, "EXAMENGINE_PAPER_SECRET": PAPER}
+    values = {"EXAMENGINE_SECRET_KEY": SECRET, "EXAMENGINE_PAPER_SECRET": PAPER,
+              "EXAMENGINE_SIGNING_SECRET": SIGNING}  # fmt: skip
     assert Settings.from_env(env(tmp_path, EXAMENGINE_LOAD_TEST="1")).load_test is True
     with pytest.raises(SettingsError, match="EXAMENGINE_LOAD_TEST is refused"):
         Settings.from_env(
@@ -262,3 +267,41 @@ def test_regions_whose_yearly_hours_differ_are_read_and_checked(tmp_path: Path) 
     for raw, why in refusals:
         with pytest.raises(SettingsError, match=why):
             Settings.from_env(env(tmp_path, EXAMENGINE_YEARLY_HOURS_BY_REGION=raw))
+
+
+def test_the_records_settings_are_read_and_checked(tmp_path: Path) -> None:
+    retired = signing.SigningKey.from_secret("an older signing secret " + "o" * 20).verify_key
+    settings = Settings.from_env(
+        env(
+            tmp_path,
+            EXAMENGINE_SIGNING_SECRET="s" * 43,
+            EXAMENGINE_SIGNING_RETIRED_KEYS=signing.b64url(retired.raw),
+            EXAMENGINE_CERT_ISSUER="重庆市继续教育中心",
+            EXAMENGINE_VERIFY_BASE_URL="https://exam.example.cn/",
+            EXAMENGINE_VERIFY_PER_MINUTE="5",
+            EXAMENGINE_CHECKPOINT_INTERVAL_MS="0",
+        )
+    )
+    records = settings.records
+    assert (records.signing_secret, records.issuer) == ("s" * 43, "重庆市继续教育中心")
+    assert records.verify_base_url == "https://exam.example.cn"
+    assert (records.verify_per_minute, records.checkpoint_interval_ms) == (5, 0)
+    assert retired.kid in keys.published(records) and len(keys.published(records)) == 2
+    with pytest.raises(SettingsError, match=r"EXAMENGINE_SIGNING_RETIRED_KEYS.*32 bytes"):
+        Settings.from_env(env(tmp_path, EXAMENGINE_SIGNING_RETIRED_KEYS="abc"))
+    with pytest.raises(SettingsError, match=r"EXAMENGINE_VERIFY_BASE_URL.*scheme://host"):
+        Settings.from_env(env(tmp_path, EXAMENGINE_VERIFY_BASE_URL="exam.example.cn"))
+    with pytest.raises(SettingsError, match=r"EXAMENGINE_SIGNING_SECRET.*too short"):
+        Settings.from_env(env(tmp_path, EXAMENGINE_SIGNING_SECRET="short"))
+    with pytest.raises(SettingsError, match="EXAMENGINE_SIGNING_SECRET is required"):
+        Settings.from_env(
+            env(
+                tmp_path,
+                EXAMENGINE_ENV="production",
+                EXAMENGINE_SECRET_KEY="k" * 43,
+                EXAMENGINE_PAPER_SECRET="p" * 43,
+            )
+        )
+    # development: generated once into the var directory, the same key on every start
+    first = Settings.from_env(env(tmp_path)).records.signing_secret
+    assert first and Settings.from_env(env(tmp_path)).records.signing_secret == first

@@ -60,6 +60,7 @@ from api.http.codes import issue_codes, redeem_code
 from api.http.csrf import FormCsrf, SameSiteOnly, csrf_config, default_origins
 from api.http.employer import EmployerController, EmployerRegistryController, plans
 from api.http.errors import exception_handlers
+from api.http.evidence import EvidenceController
 from api.http.exams import ExamsController
 from api.http.health import health, ready
 from api.http.integrity import IntegrityController
@@ -82,6 +83,7 @@ from api.http.schema import (
 )
 from api.http.study import HOT_PATHS, HOT_ROUTES, StudyController, StudyHotController
 from api.logging import RequestLog, logging_config
+from api.services import keys
 from api.services.accounts import LockPolicy
 from api.services.notify import load_notifier
 from api.services.payments import load_providers
@@ -91,6 +93,7 @@ from api.store.db import UnitOfWork, make_engine, provide_uow, session_factory
 from api.store.files import FileStore
 from api.store.redis_client import AsyncRedis, connect
 from api.web import PAGE_HANDLERS, STATIC_HANDLERS, template_config
+from api.workers.checkpointer import Checkpointer
 from api.workers.study_relay import StudyRelay
 from api.workers.study_ticker import StudyTicker
 from api.workers.sweeper import Sweeper
@@ -113,6 +116,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     OperatorAttemptsController,
     StudyController,
     IntegrityController,
+    EvidenceController,
     EmployerController,
     EmployerRegistryController,
     plans,
@@ -139,9 +143,10 @@ SESSIONLESS_HANDLERS: list[ControllerRouterHandler] = [
     viewer_assets(),
 ]
 
-#: Units of work beside the requests': the sweeper, the study ticker, the probes (the
-#: readiness probe and the scrape's count take turns: api.http.metrics.PROBE_SLOT).
-BACKGROUND_UNITS = 3
+#: Units of work beside the requests': the sweeper, the study ticker, the checkpointer,
+#: the probes (the readiness probe and the scrape's count take turns:
+#: api.http.metrics.PROBE_SLOT).
+BACKGROUND_UNITS = 4
 
 #: Paths whose access lines are sampled (api.logging.RequestLog).
 _QUIET = frozenset({"/health", "/ready", *HOT_ROUTES})
@@ -402,6 +407,15 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     app.state.study_ticker = ticker
     if study.tick_interval_ms > 0:
         ticker.start()
+    checkpointer = None
+    if settings.records.checkpoint_interval_ms > 0:
+        checkpointer = Checkpointer(
+            app.state.sessions,
+            app.state.clock,
+            keys.current(settings.records),
+            interval_ms=settings.records.checkpoint_interval_ms,
+        )
+        checkpointer.start()
     relay: StudyRelay = app.state.study_relay
     await relay.start()
     restore = _drain_on_signal(app.state.draining)
@@ -414,6 +428,8 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         if sweeper is not None:
             await sweeper.stop()
         await ticker.stop()
+        if checkpointer is not None:
+            await checkpointer.stop()
         engine.dispose()
         if app.state.redis is not None:
             await app.state.redis.aclose()

@@ -22,6 +22,7 @@ import uvicorn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from api.cli.audit import audit
 from api.cli.bank import bank
 from api.cli.demo import demo
 from api.cli.exam import exam, paper
@@ -284,6 +285,7 @@ def _serve(settings: Settings, *, reload: bool) -> None:
     )
 
 
+main.add_command(audit)
 main.add_command(bank)
 main.add_command(demo)
 main.add_command(exam)

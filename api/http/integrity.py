@@ -22,6 +22,7 @@ from api.http.auth import device_of, principal_of, requires_role
 from api.http.errors import RAISES
 from api.http.params import AttemptId
 from api.services.attempts import OPEN_STATES, AttemptNotFoundError
+from api.services.evidence import log
 from api.store.db import Uow
 from api.store.tables import Attempt, AttemptEvent
 
@@ -67,6 +68,14 @@ def record(
         )
     )
     session.flush()
+    log.append(
+        session,
+        [
+            log.entry(
+                learner=learner_id, at_ms=now, kind=kind, ref=f"attempt:{attempt_id}", data=data
+            )
+        ],
+    )
     return True
 
 

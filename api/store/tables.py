@@ -705,3 +705,99 @@ class Invoice(SQLModel, table=True):
     requested_ms: int = _ms()
     issued_ms: int | None = _ms(nullable=True)
     corrections: int = 0
+
+
+# -------------------------------------------------------------- records and evidence
+#: A certificate's life: the current one of its learner and plan, replaced by a newer
+#: one (a change of employer or name), or revoked by an operator.
+CERTIFICATE_STATES = ("current", "superseded", "revoked")
+
+
+class IntegrityCheckpoint(SQLModel, table=True):
+    """A signed checkpoint of the integrity log (``examengine.integrity.Checkpoint``):
+    the Merkle root over the heads of the chains that grew since the previous one."""
+
+    __tablename__ = "integrity_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at_ms: int = _ms()
+    prev: str = Field(max_length=64)
+    root: str = Field(max_length=64)
+    leaves: int
+    kid: str = Field(max_length=40)
+    sig: str = Field(max_length=100)
+
+
+class IntegrityEntry(SQLModel, table=True):
+    """One entry of a learner's hash chain (``examengine.integrity.Entry``): append-only.
+    ``checkpoint_id`` (outside the hash) names the checkpoint that signed this entry as
+    its chain's head, when one did."""
+
+    __tablename__ = "integrity_entry"
+    __table_args__ = (sa.UniqueConstraint("learner_id", "seq"),)
+
+    id: int | None = Field(default=None, sa_column=Column(sa.BigInteger().with_variant(
+        sa.Integer(), "sqlite"), primary_key=True, autoincrement=True))  # fmt: skip
+    learner_id: int = Field(foreign_key="user.id")
+    seq: int
+    at_ms: int = _ms()
+    kind: str = Field(max_length=40)
+    #: What the event is about: ``attempt:<id>``, ``chapter:<key>``, ``certificate:<no>``.
+    ref: str = Field(max_length=160)
+    data: str = Field(sa_column=Column(sa.Text, nullable=False))
+    prev: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+    checkpoint_id: int | None = Field(
+        default=None, foreign_key="integrity_checkpoint.id", index=True
+    )
+
+
+class IntegrityHead(SQLModel, table=True):
+    """The last entry of each learner's chain; appends lock it, so a chain grows one
+    writer at a time. ``pending``: grown since the last checkpoint."""
+
+    __tablename__ = "integrity_head"
+    __table_args__ = (
+        sa.Index("ix_integrity_head_pending", "learner_id",
+                 sqlite_where=sa.text("pending"), postgresql_where=sa.text("pending")),
+    )  # fmt: skip
+
+    learner_id: int = Field(
+        foreign_key="user.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    seq: int
+    hash: str = Field(max_length=64)
+    pending: bool = True
+
+
+class Certificate(SQLModel, table=True):
+    """A certificate of a completed plan (docs/decisions/0027): ``payload`` is the
+    signed record as canonical JSON (what the PDF prints and /verify shows), ``sig`` its
+    Ed25519 signature by key ``kid``. Never deleted: a newer one supersedes it, or an
+    operator revokes it, with the reason."""
+
+    __tablename__ = "certificate"
+    __table_args__ = (
+        sa.CheckConstraint("state IN ('current', 'superseded', 'revoked')", name="state"),
+        sa.Index("uq_certificate_current", "learner_id", "plan_id", unique=True,
+                 sqlite_where=sa.text("state = 'current'"),
+                 postgresql_where=sa.text("state = 'current'")),
+    )  # fmt: skip
+
+    number: str = Field(primary_key=True, max_length=24)
+    learner_id: int = Field(foreign_key="user.id", index=True)
+    plan_id: int = Field(foreign_key="plan.id")
+    year: int
+    state: str = Field(default="current", max_length=16)
+    payload: str = Field(sa_column=Column(sa.Text, nullable=False))
+    kid: str = Field(max_length=40)
+    sig: str = Field(max_length=100)
+    issued_ms: int = _ms()
+    #: Why it was issued: ``passed``, ``employer_changed``, ``name_changed``, ``reissued``.
+    cause: str = Field(max_length=32)
+    supersedes: str | None = Field(default=None, max_length=24)
+    superseded_by: str | None = Field(default=None, max_length=24)
+    superseded_ms: int | None = _ms(nullable=True)
+    revoked_ms: int | None = _ms(nullable=True)
+    revoked_reason: str | None = Field(default=None, max_length=500)
+    revoked_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")

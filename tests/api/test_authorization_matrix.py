@@ -166,6 +166,8 @@ POST   /api/exams/{exam}/versions/{version}/publish       401     403     200   
 GET    /api/exams/{exam}/papers/{learner}/{n}/audit       401     403     403     403     403     200
 GET    /api/operator/attempts                             401     403     403     403     200     200
 GET    /api/operator/attempts/{attempt}/steps             401     403     403     403     200     200
+GET    /api/evidence/attempts/{attempt}                   401     403     403     403     200     200
+GET    /api/evidence/learners/{login}                     401     403     403     403     403     200
 POST   /api/operator/attempts/{attempt}/extend            401     403     403     403     200     200
 POST   /api/operator/learners/{login}/exams/{exam}/grant  401     403     403     403     403     200
 POST   /api/operator/attempts/{attempt}/regrade           401     403     403     403     403     409

@@ -18,13 +18,14 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 from redis.cluster import RedisCluster
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.app import create_app
-from api.services import attempts, banks, exams, study
+from api.services import attempts, banks, exams, keys, study
+from api.services.evidence import audit
 from api.settings import ExamSettings, Settings, StudySettings
 from api.store.db import migrate, standalone_transaction
-from api.store.tables import StudyEvent, User
+from api.store.tables import IntegrityEntry, StudyEvent, User
 from api.workers.study_relay import GONE_AFTER_S, StudyRelay
 from examengine import credit
 from examengine.clock import ManualClock
@@ -232,9 +233,15 @@ async def test_a_missed_challenge_voids_the_segment_and_pauses_the_chapter(
     assert late.json()["code"] == "no_challenge"
     with standalone_transaction(app_settings.database) as session:
         kinds = [e.kind for e in session.exec(select(StudyEvent).order_by(StudyEvent.id)).all()]
+        chained = session.exec(select(IntegrityEntry).order_by(col(IntegrityEntry.seq))).all()
+        report = audit.verify(session, keys.published(app_settings.records))
     assert kinds == [
         "session_started", "challenge_issued", "challenge_missed", "segment_voided",
     ]  # fmt: skip
+    # the same events, in the same order, chained into the learner's integrity log
+    assert [e.kind for e in chained] == kinds
+    assert [e.seq for e in chained] == [1, 2, 3, 4]
+    assert report.ok and report.entries == 4
 
 
 async def test_a_second_tab_takes_over_and_the_first_is_told(

@@ -18,7 +18,7 @@ transaction rolls back on the error, and the close must not be lost with it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 from api.services.attempts._errors import AttemptNotFoundError, NotEligibleError
 from api.services.attempts._loading import _Loader
 from api.services.attempts._wire import OperatorAttempt
+from api.services.evidence import log
 from api.store.tables import Attempt as AttemptRow
 from api.store.tables import AttemptEvent, AttemptOverride, Enrollment, User
 from examengine import attempt as core
@@ -193,7 +194,7 @@ def _store(
     session.connection().execute(_update_of(frozenset(changes)), {"_id": row.id, **changes})
     for name, value in changes.items():
         set_committed_value(row, name, value)
-    _add_events(session, events)
+    _add_events(session, events, (row,), now=now)
 
 
 @functools.lru_cache(maxsize=8)
@@ -206,7 +207,12 @@ def _update_of(columns: frozenset[str]) -> sa.Update:
     )
 
 
-def _add_events(session: Session, events: Sequence[core.AnyEvent]) -> None:
+def _add_events(
+    session: Session, events: Sequence[core.AnyEvent], rows: Iterable[Any], *, now: int
+) -> None:
+    """Store the events of the attempts ``rows``: every one in ``attempt_event``, every
+    one but the answer saves chained into the learner's integrity log, and the formal
+    results (a pass, a regrade) handed to the certificates in the same transaction."""
     if not events:
         return
     session.connection().execute(
@@ -221,6 +227,37 @@ def _add_events(session: Session, events: Sequence[core.AnyEvent]) -> None:
             for event in events
         ],
     )
+    by_id = {row.id: row for row in rows}
+    log.append(
+        session,
+        [
+            log.entry(
+                learner=by_id[event.attempt].learner_id,
+                at_ms=event.at_ms,
+                kind=str(event.__struct_config__.tag),
+                ref=f"attempt:{event.attempt}",
+                data=event,
+            )
+            for event in events
+            if not isinstance(event, core.AnswersSaved)
+        ],
+    )
+    results = sorted(
+        {
+            (by_id[event.attempt].learner_id, by_id[event.attempt].exam_key)
+            for event in events
+            if (
+                (isinstance(event, core.AttemptSubmitted) and event.passed)
+                or isinstance(event, core.AttemptRegraded)
+            )
+            and not by_id[event.attempt].practice
+        }
+    )
+    if results:
+        # (imported here: certificates read plans and study, which import attempts)
+        from api.services import certificates  # noqa: PLC0415
+
+        certificates.exam_results(session, results, now=now)
 
 
 def _encode(value: Any) -> str:

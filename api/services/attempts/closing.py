@@ -161,7 +161,7 @@ def close_due(session: Session, *, now: int, limit: int = SWEEP_BATCH) -> SweepO
             events += produced
             if closed_ms is not None and attempt.finished_ms is not None:
                 lags.append(closed_ms - attempt.finished_ms)
-    _apply(session, changes, events)
+    _apply(session, rows, changes, events, now=now)
     return SweepOutcome(checked=len(rows), changed=len(changes), lags_ms=tuple(lags))
 
 
@@ -182,7 +182,7 @@ def grade_due(session: Session, *, now: int, limit: int = SWEEP_BATCH) -> SweepO
         # (a graded row no longer due: next_check_ms None, whatever the events)
         changes.append({"b_id": row.id, **_changes(attempt), "closed_ms": row.closed_ms})
         events += produced
-    _apply(session, changes, events)
+    _apply(session, rows, changes, events, now=now)
     graded = sum(1 for e in events if isinstance(e, core.AttemptSubmitted))
     return SweepOutcome(checked=len(rows), changed=0, graded=graded)
 
@@ -202,13 +202,18 @@ def _due(session: Session, now: int, limit: int, which: Any) -> Sequence[Any]:
 
 
 def _apply(
-    session: Session, changes: list[dict[str, Any]], events: Sequence[core.AnyEvent]
+    session: Session,
+    rows: Sequence[Any],
+    changes: list[dict[str, Any]],
+    events: Sequence[core.AnyEvent],
+    *,
+    now: int,
 ) -> None:
     if changes:
         # executemany: the SET clause is taken from the keys of the parameter sets
         table = _ATTEMPT
         session.execute(sa.update(table).where(table.c.id == sa.bindparam("b_id")), changes)
-        _add_events(session, events)
+        _add_events(session, events, rows, now=now)
 
 
 # ----------------------------------------------------------------------------- views

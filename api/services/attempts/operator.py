@@ -34,6 +34,7 @@ from api.services.attempts._wire import (
     StepLog,
     StepView,
 )
+from api.services.evidence import log
 from api.store.tables import AnswerStep, AttemptEvent, AttemptOverride, User
 from api.store.tables import Attempt as AttemptRow
 from examengine import attempt as core
@@ -122,6 +123,25 @@ def grant(
         )
     )
     session.flush()
+    log.append(
+        session,
+        [
+            log.entry(
+                learner=learner.id,
+                at_ms=now,
+                kind="attempts_granted",
+                ref=f"exam:{exam}",
+                data={
+                    "exam": exam,
+                    "cycle": enrollment.study_cycle,
+                    "extra_attempts": extra_attempts,
+                    "extra_time_ms": extra_time_ms,
+                    "by_id": by_id,
+                    "reason": reason,
+                },
+            )
+        ],
+    )
     found = _published_spec(session, exam)
     base = found[1].max_attempts if found is not None else 0
     return GrantOutcome(

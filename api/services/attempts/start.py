@@ -255,7 +255,7 @@ def start(
     )
     session.add(row)
     session.flush()
-    _add_events(session, events)
+    _add_events(session, events, (row,), now=now)
     context = _Context(spec=spec, paper=paper, items=_items(session, version_row))
     return _paper_view(row, attempt, context, {}, now=now)
 

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from api.services import attempts
+from api.services.evidence import log
 from api.services.study._shared import _ENCODER, _enrollments
 from api.services.study.plan import _plan
 from api.services.study.wire import Batch, Grant
@@ -42,6 +43,19 @@ def persist(session: Session, batch: Batch) -> None:
                     "at_ms": e.event.at_ms,
                     "data": _ENCODER.encode(e.event).decode(),
                 }
+                for e in batch.events
+            ],
+        )
+        log.append(
+            session,
+            [
+                log.entry(
+                    learner=e.learner,
+                    at_ms=e.event.at_ms,
+                    kind=str(e.event.__struct_config__.tag),
+                    ref=f"chapter:{e.chapter_id}:{e.cycle}",
+                    data=e.event,
+                )
                 for e in batch.events
             ],
         )

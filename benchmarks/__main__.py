@@ -18,7 +18,8 @@ generation check adds to a request), ``endpoint_cpu`` (server CPU per request of
 exam start wave's endpoints, beside bare Litestar's), ``roster`` (a 10,000-line
 roster read and imported, beside openpyxl alone and bare inserts) and ``group_purchase``
 (10,000 pasted ID numbers checked into one order, then paid and enrolled, beside bare
-lookups and inserts). ``challenges`` runs here without its ``http``
+lookups and inserts) and ``integrity_log`` (study events chained as a tick stores them,
+beside the events stored alone; a million entries verified, beside reading them). ``challenges`` runs here without its ``http``
 part, which is ``http_app``'s.
 
 ``--quick`` passes ``--quick`` on: the same code paths on tiny sizes, all of them in
@@ -55,6 +56,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("endpoint_cpu", ()),
     ("roster", ()),
     ("group_purchase", ()),
+    ("integrity_log", ()),
 )
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -67,14 +67,7 @@ def append(session: Session, new: Iterable[NewEntry]) -> list[integrity.Entry]:
         head = found[learner]
         chained = integrity.extend(head if head.seq else None, by_learner[learner])
         written.extend(chained)
-        updates.append(
-            {
-                "learner_id": learner,
-                "seq": chained[-1].seq,
-                "hash": chained[-1].hash,
-                "pending": True,
-            }
-        )
+        updates.append({"_learner": learner, "_seq": chained[-1].seq, "_hash": chained[-1].hash})
     connection = session.connection()
     connection.execute(_INSERT_ENTRIES, [_row(e) for e in written])
     connection.execute(_UPDATE_HEAD, updates)

@@ -147,12 +147,17 @@ class _Templates:
         server = url.set(drivername="postgresql", database="postgres").render_as_string(
             hide_password=False
         )
-        with psycopg.connect(
-            url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
-        ) as target:
-            empty = target.execute(
-                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
-            ).fetchone() == (0,)
+        try:
+            with psycopg.connect(
+                url.set(drivername="postgresql").render_as_string(hide_password=False),
+                autocommit=True,
+                connect_timeout=3,
+            ) as target:
+                empty = target.execute(
+                    "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                ).fetchone() == (0,)
+        except psycopg.Error:  # unreachable: the real upgrade reports it, as it would
+            empty = False
         if not empty:
             return self.upgrade(config, "head")
         template = self.postgres.get(server)

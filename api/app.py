@@ -74,6 +74,7 @@ from api.http.orders import (
 )
 from api.http.params import MAX_JSON_BYTES, ApiRequest
 from api.http.plans import PlanFilesController
+from api.http.risk import RiskController
 from api.http.schema import (
     ArrayLikeStructs,
     allow_every_method,
@@ -114,6 +115,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     ExamsController,
     LearnerAttemptsController,
     OperatorAttemptsController,
+    RiskController,
     StudyController,
     IntegrityController,
     EvidenceController,

@@ -18,6 +18,7 @@ from api.web.learner import AccountPages, LearnerPages, home
 from api.web.orders import EmployerOrderPages, OperatorPages
 from api.web.plans import PlanPages
 from api.web.proctor import ProctorPages
+from api.web.risk import RiskPages
 from api.web.study import StudyPages
 
 PAGE_HANDLERS: list[ControllerRouterHandler] = [
@@ -27,6 +28,7 @@ PAGE_HANDLERS: list[ControllerRouterHandler] = [
     AuthorPages,
     PlanPages,
     ProctorPages,
+    RiskPages,
     EmployerPages,
     EmployerOrderPages,
     OperatorPages,

@@ -101,6 +101,8 @@ GET    /author/exams/{exam}/edit                          302     302     200   
 GET    /author/exams/{exam}/sample                        302     302     200     302     302     200
 GET    /author/plans                                      302     302     200     302     302     200
 GET    /proctor                                           302     302     302     302     200     200
+GET    /proctor/risk                                      302     302     302     302     200     200
+GET    /proctor/risk/attempts/{attempt}                   302     302     302     302     200     200
 GET    /employer                                          302     302     302     200     302     302
 GET    /employer/orders                                   302     302     302     200     302     302
 GET    /operator/orders                                   302     302     302     302     302     200
@@ -166,6 +168,10 @@ POST   /api/exams/{exam}/versions/{version}/publish       401     403     200   
 GET    /api/exams/{exam}/papers/{learner}/{n}/audit       401     403     403     403     403     200
 GET    /api/operator/attempts                             401     403     403     403     200     200
 GET    /api/operator/attempts/{attempt}/steps             401     403     403     403     200     200
+GET    /api/operator/risk/attempts                        401     403     403     403     200     200
+GET    /api/operator/risk/attempts/{attempt}              401     403     403     403     200     200
+GET    /api/operator/risk/cycles                          401     403     403     403     200     200
+GET    /api/operator/risk/export                          401     403     403     403     200     200
 GET    /api/evidence/attempts/{attempt}                   401     403     403     403     200     200
 GET    /api/evidence/learners/{login}                     401     403     403     403     403     200
 POST   /api/operator/attempts/{attempt}/extend            401     403     403     403     200     200

@@ -78,7 +78,7 @@ def _now(state: State) -> int:
     return int(state.clock.now_ms())
 
 
-def _whose(request: Request[Any, Any, Any], db: Session, asked: str | None) -> str:
+def acting_employer(request: Request[Any, Any, Any], db: Session, asked: str | None) -> str:
     """The employer the caller acts for: an administrator's own, or the one an operator
     names (422 naming ``employer`` when an operator names none)."""
     user = db.get(User, principal_of(request).user_id)
@@ -147,7 +147,7 @@ class EmployerController(Controller):
         at all); ``format=xlsx``: every match as a workbook."""
         settings: Settings = state.settings
         with uow() as db:
-            whose = _whose(request, db, employer)
+            whose = acting_employer(request, db, employer)
             required = employers.yearly_requirement(db, settings.study, whose)
             listed = employers.staff_of(
                 db, employer=whose, year=_year(state), year_required=required,
@@ -172,7 +172,7 @@ class EmployerController(Controller):
         """Each line is one of this employer's learners or is reported (bilingual); the
         others are enrolled in the plan and in the exam it unlocks (idempotent)."""
         with uow() as db:
-            whose = _whose(request, db, data.employer)
+            whose = acting_employer(request, db, data.employer)
             return employers.enroll_staff(
                 db, employer=whose, plan=data.plan, logins=employers.parse_logins(data.logins),
                 now=_now(state),

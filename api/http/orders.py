@@ -20,7 +20,7 @@ from msgspec import Meta, Struct
 from sqlmodel import Session
 
 from api.http.auth import principal_of, requires_role
-from api.http.employer import XLSX, EmployerName, _whose
+from api.http.employer import XLSX, EmployerName, acting_employer
 from api.http.errors import RAISES, NotFound
 from api.http.params import (
     Filter,
@@ -176,7 +176,7 @@ class EmployerOrdersController(Controller):
         failures are reported line by line in both languages (``/check?format=xlsx``
         gives them as a workbook). 422 ``nothing_to_buy`` when no line can be bought."""
         with uow() as db:
-            whose = _whose(request, db, data.employer)
+            whose = acting_employer(request, db, data.employer)
             actor = _actor(request, db)
             assert actor.id is not None
             placed = orders.place_group(
@@ -202,7 +202,7 @@ class EmployerOrdersController(Controller):
         """What an order would hold and cost, and every line that cannot be bought;
         ``?format=xlsx``: those lines as the error file to fix and paste again."""
         with uow() as db:
-            whose = _whose(request, db, data.employer)
+            whose = acting_employer(request, db, data.employer)
             checked, _ = orders.check_group(
                 db, employer=whose, plan=data.plan, logins=parse_logins(data.logins)
             )
@@ -218,7 +218,7 @@ class EmployerOrdersController(Controller):
         size: Limit = orders.PAGE_SIZE, employer: OptionalFilter = None,
     ) -> orders.OrderPage:  # fmt: skip
         with uow() as db:
-            whose = _whose(request, db, employer)
+            whose = acting_employer(request, db, employer)
             return orders.orders(
                 db, providers=_providers(state), employer=whose, state=status, query=q,
                 page=page, page_size=size,

@@ -56,6 +56,15 @@ from api.http.auth import (
     session_config,
 )
 from api.http.authoring import AuthoringController
+from api.http.card import CARD_HANDLERS
+from api.http.certificates import (
+    EmployerCertificatesController,
+    MyCertificatesController,
+    OperatorCertificatesController,
+    key_set,
+    verify,
+    verify_rate_limit,
+)
 from api.http.codes import issue_codes, redeem_code
 from api.http.csrf import FormCsrf, SameSiteOnly, csrf_config, default_origins
 from api.http.employer import EmployerController, EmployerRegistryController, plans
@@ -84,7 +93,7 @@ from api.http.schema import (
 )
 from api.http.study import HOT_PATHS, HOT_ROUTES, StudyController, StudyHotController
 from api.logging import RequestLog, logging_config
-from api.services import keys
+from api.services import certificates, keys
 from api.services.accounts import LockPolicy
 from api.services.notify import load_notifier
 from api.services.payments import load_providers
@@ -129,6 +138,11 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     EmployerOrdersController,
     OrderController,
     OperatorOrdersController,
+    *CARD_HANDLERS,
+    MyCertificatesController,
+    EmployerCertificatesController,
+    OperatorCertificatesController,
+    verify,
 ]
 
 #: Routes that never read the login session: the probes, the study hot path
@@ -141,6 +155,8 @@ SESSIONLESS_HANDLERS: list[ControllerRouterHandler] = [
     StudyHotController,
     # A payment provider's server calls it: its signature, not a login, authenticates it.
     payment_callback,
+    # The public keys records are signed with: anyone fetches them, no session.
+    key_set,
     *STATIC_HANDLERS,
     viewer_assets(),
 ]
@@ -192,6 +208,8 @@ def create_app(
             DefineMiddleware(FormCsrf, config=csrf),
             sessions.middleware,
             SessionCheck,
+            # Certificate lookups (/verify): always limited, against enumeration.
+            verify_rate_limit(settings.records.verify_per_minute).middleware,
             *(
                 []
                 if settings.load_test
@@ -387,6 +405,8 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     engine = make_engine(settings.database, serving=running + BACKGROUND_UNITS)
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    # Units of work that make a certificate due sign it (api.services.certificates).
+    certificates.bind(app.state.sessions, settings.records)
     app.state.uow = UnitOfWork(app.state.sessions)
     sessions: Any = app.stores.get("sessions")
     if isinstance(sessions, FileStore):

@@ -18,11 +18,11 @@ import click
 from msgspec import Struct
 from sqlmodel import Session, col, select
 
+from api.cli.support import unit_of_work
 from api.services import attempts, banks, exams, study
 from api.services.accounts import employ_new
 from api.services.passwords import hash_password
 from api.settings import Settings
-from api.store.db import standalone_transaction
 from api.store.tables import Enrollment, PlanEnrollment, User
 from examengine import credit
 from examengine.commerce import PriceBasis
@@ -205,7 +205,7 @@ def demo() -> None:
 @demo.command("load")
 def load() -> None:
     """Load demo accounts, the demo bank and the demo exam (safe to run again)."""
-    with standalone_transaction(Settings.from_env(os.environ).database) as session:
+    with unit_of_work() as session:
         done = load_demo(session, now=datetime.now(UTC))
     for line in done or ["demo data already loaded"]:
         click.echo(line)
@@ -255,7 +255,7 @@ def add_load_learners(
 @click.option("--exam", default=DEMO_EXAM, show_default=True, help="The exam they may sit.")
 def learners(count: int, prefix: str, password: str, exam: str) -> None:
     """Learners for a load test, enrolled in an exam (loadtests/README.md)."""
-    with standalone_transaction(Settings.from_env(os.environ).database) as session:
+    with unit_of_work() as session:
         created = add_load_learners(
             session, count=count, prefix=prefix, password=password, now=datetime.now(UTC),
             exam=exam,

@@ -28,12 +28,13 @@ from api.cli.demo import demo
 from api.cli.exam import exam, paper
 from api.cli.loadtest import loadtest
 from api.cli.plan import plan
+from api.cli.support import unit_of_work
 from api.http.metrics import multiprocess_dir
 from api.services import accounts
 from api.services.notify import Notice, load_notifier
 from api.services.passwords import hash_password
 from api.settings import Settings, SettingsError
-from api.store.db import migrate, standalone_transaction
+from api.store.db import migrate
 from api.store.tables import ROLES, User
 from api.workers.sweeper import sweep
 from examengine.clock import BEIJING
@@ -147,7 +148,7 @@ def user_add(
     settings = _settings()
     now = datetime.now(UTC)
     try:
-        with standalone_transaction(settings.database) as session:
+        with unit_of_work(settings) as session:
             user = User(
                 login=login,
                 display_name=display_name or login,
@@ -202,7 +203,7 @@ def user_import(
                "checking and importing …")  # fmt: skip
     settings = _settings()
     links = accounts.links_for(settings, "activation")
-    with standalone_transaction(settings.database) as session:
+    with unit_of_work(settings) as session:
         report, notices = accounts.import_roster(
             session, parsed, now=datetime.now(UTC), links=links, employer=employer,
             warnings_block=warnings_block, all_or_nothing=all_or_nothing,

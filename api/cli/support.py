@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlmodel import Session
 
+from api.services import certificates
 from api.settings import Settings
 from api.store.db import standalone_transaction
 
@@ -25,9 +26,11 @@ def settings() -> Settings:
     return Settings.from_env(os.environ)
 
 
-def unit_of_work() -> AbstractContextManager[Session]:
-    """One transaction on the configured database."""
-    return standalone_transaction(settings().database)
+def unit_of_work(configured: Settings | None = None) -> AbstractContextManager[Session]:
+    """One transaction on the configured database, carrying the records settings (a
+    certificate it makes due is signed and issued in it)."""
+    chosen = configured or settings()
+    return standalone_transaction(chosen.database, info=certificates.session_info(chosen.records))
 
 
 def now() -> datetime:

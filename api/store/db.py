@@ -11,7 +11,7 @@ The shape of the rows lives in ``api.store.tables``; queries live in the service
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
@@ -131,12 +131,17 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @contextmanager
-def standalone_transaction(settings: DatabaseSettings) -> Iterator[Session]:
+def standalone_transaction(
+    settings: DatabaseSettings, *, info: Mapping[str, Any] | None = None
+) -> Iterator[Session]:
     """One unit of work outside the app (the CLI, scripts, tests): an engine of its own,
-    one transaction, and the engine disposed of afterwards."""
+    one transaction, and the engine disposed of afterwards. ``info`` goes into the
+    session's ``info`` (what the services read from the unit of work: the records
+    settings that sign a certificate made due)."""
     engine = make_engine(settings)
     try:
         with transaction(session_factory(engine)) as session:
+            session.info.update(info or {})
             yield session
     finally:
         engine.dispose()

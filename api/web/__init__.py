@@ -12,6 +12,12 @@ from __future__ import annotations
 from litestar.types import ControllerRouterHandler
 
 from api.web.author import AuthorPages
+from api.web.card import CardPages
+from api.web.certificates import (
+    LearnerCertificatePages,
+    OperatorCertificatePages,
+    VerifyPages,
+)
 from api.web.common import static_router, template_config
 from api.web.employer import EmployerPages
 from api.web.learner import AccountPages, LearnerPages, home
@@ -33,6 +39,10 @@ PAGE_HANDLERS: list[ControllerRouterHandler] = [
     EmployerOrderPages,
     OperatorPages,
     StudyPages,
+    CardPages,
+    VerifyPages,
+    LearnerCertificatePages,
+    OperatorCertificatePages,
 ]
 STATIC_HANDLERS: list[ControllerRouterHandler] = [static_router()]
 

@@ -34,7 +34,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from api.clock import SystemClock
-from api.services import attempts
+from api.services import attempts, certificates
 from api.settings import Settings
 from api.store.db import make_engine, session_factory, transaction
 from examengine.clock import Clock
@@ -141,9 +141,11 @@ def sweep(once: bool) -> None:
     """Close every attempt whose time is up (the deadline is recorded as its finish)."""
     settings = Settings.from_env(os.environ)
     engine = make_engine(settings.database)
+    sessions = session_factory(engine)
+    certificates.bind(sessions, settings.records)  # a pass it grades issues the certificate
     try:
         sweeper = Sweeper(
-            session_factory(engine),
+            sessions,
             SystemClock(),
             interval_ms=settings.exam.sweep_interval_ms or 500,
         )

@@ -106,6 +106,13 @@ GET    /proctor/risk/attempts/{attempt}                   302     302     302   
 GET    /employer                                          302     302     302     200     302     302
 GET    /employer/orders                                   302     302     302     200     302     302
 GET    /operator/orders                                   302     302     302     302     302     200
+GET    /learner/card                                      302     200     302     302     302     302
+GET    /employer/staff/{login}/card                       302     302     302     200/404 302     302  ! the card page of another employer's learner is a 404 page, as its API
+GET    /operator/card                                     302     302     302     302     302     200
+GET    /verify                                            200     200     200     200     200     200  ! the public verification: no login
+GET    /verify/{certificate}                              404     404     404     404     404     404  ! {certificate}: a well-formed number no certificate has (its page says so, 404); limited per address
+GET    /learner/certificates                              302     200     302     302     302     302
+GET    /operator/certificates                             302     302     302     302     302     200
 GET    /api/me/exams                                      401     200     403     403     403     403
 GET    /api/attempts/{attempt}/paper                      401     200/404 403     403     403     403
 POST   /api/attempts/{attempt}/resume                     401     200/404 403     403     403     403
@@ -142,6 +149,16 @@ POST   /api/operator/orders/{number}/payments             401     403     403   
 POST   /api/operator/orders/{number}/refund               401     403     403     403     403     409  ! cancelled, not paid: 409 order_state
 POST   /api/operator/orders/{number}/invoice/issue        401     403     403     403     403     409  ! not paid: 409 order_state
 GET    /api/operator/invoices                             401     403     403     403     403     200
+GET    /api/me/certificates                               401     200     403     403     403     403
+GET    /api/me/certificates/{certificate}/pdf             401     404     403     403     403     403  ! no certificate has the number (own and others': tests/api/test_certificates.py)
+GET    /api/employer/certificates                         401     403     403     200     403     422  ! an operator names the employer
+GET    /api/employer/certificates/{certificate}/pdf       401     403     403     404     403     404
+GET    /api/operator/certificates                         401     403     403     403     403     200
+GET    /api/operator/certificates/{certificate}           401     403     403     403     403     404
+GET    /api/operator/certificates/{certificate}/pdf       401     403     403     403     403     404
+POST   /api/operator/certificates/{certificate}/revoke    401     403     403     403     403     404
+GET    /api/verify/{certificate}                          404     404     404     404     404     404  ! public, limited per address
+GET    /.well-known/examengine-keys.json                  200     200     200     200     200     200
 POST   /api/payments/{provider}/callback                  403     403     403     403     403     403  ! a provider's server calls it, with no session: its signature authorizes; the bank transfer takes no callbacks (403 callback_refused)
 POST   /api/study/heartbeat                               403     200/403 403     403     403     403  ! token-authenticated (decision 0022): no session read, so any caller but the sign-in that began the session is 403 not_your_session (401 only with no session cookie at all)
 POST   /api/study/ack                                     403     409/403 403     403     403     403  ! as the heartbeat; own: 409, no challenge waiting
@@ -181,6 +198,9 @@ POST   /api/accounts/roster                               401     403     403   
 POST   /api/accounts/{login}/reset-password               401     403     403     200/404 403     200
 POST   /api/accounts/{login}/roles                        401     403     403     403     403     200
 GET    /api/accounts/{login}/employment                   401     403     403     200/404 403     200  ! an administrator reads their own employer's learners only; any other account is a 404, as for a reset
+GET    /api/me/card                                       401     200     403     403     403     403
+GET    /api/accounts/{login}/card                         401     403     403     200/404 403     200  ! as the employment record: an administrator reads their own employer's learners' cards only
+GET    /api/employer/cards.zip                            401     403     403     200     403     422  ! an operator names the employer (?employer=), as for the staff list
 PUT    /api/accounts/{login}/employer                     401     403     403     403     403     200  ! only operators move people between employers, an administrator's own staff included (decision 0025)
 POST   /api/attempts/{attempt}/submit                     401     200/404 403     403     403     403
 POST   /api/operator/attempts/{attempt}/terminate         401     403     403     403     200     200
@@ -386,6 +406,8 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             "asset": ("swagger-ui.css", "swagger-ui.css"),
             "file": ("app.css", "app.css"),
             "number": (OWN_ORDER, OTHER_ORDER),
+            # A well-formed certificate number that no certificate has.
+            "certificate": ("2026-7K3M-Q9XD-4TZP", "2026-7K3M-Q9XD-4TZP"),
             # The employer the registry row above registers.
             "employer": ("矩阵单位", "矩阵单位"),
             "provider": ("offline_transfer", "offline_transfer"),
@@ -473,6 +495,8 @@ def request_of(row: Row, values: dict[str, str]) -> dict[str, Any]:
             return {"json": {"reference": "BANK-1", "amount_fen": 1}}
         case "POST", "/api/operator/orders/{number}/refund":
             return {"json": {"reason": "矩阵", "reference": "R-1"}}
+        case "POST", "/api/operator/certificates/{certificate}/revoke":
+            return {"json": {"reason": "矩阵"}}
         case "POST", "/api/operator/orders/{number}/invoice/issue":
             return {"json": {"number": "INV-1"}}
         case "GET", "/api/operator/invoices":

@@ -125,6 +125,11 @@ def assign_employer(
         session, current, "employer_changed", now=_when(at), actor_id=actor_id,
         **{"from": before, "to": after},
     )  # fmt: skip
+    # Certificates print the employer: the current ones are issued anew (decision 0028).
+    # (imported here: certificates read study and attempts, which import accounts)
+    from api.services import certificates  # noqa: PLC0415
+
+    certificates.refresh(session, learner_id=user.id, cause="employer_changed", now=at)
     return True
 
 

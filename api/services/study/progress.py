@@ -65,7 +65,8 @@ def persist(session: Session, batch: Batch) -> None:
 
 def refresh_study_met(session: Session, *, learner_id: int, now: int) -> None:
     """For each plan the learner has met in its current cycle, open the exam: cycle 1
-    meets the study requirement; a completed re-study opens the exam's next cycle."""
+    meets the study requirement; a completed re-study opens the exam's next cycle. A
+    plan now complete whose certificate is due (no exam, or its exam passed) gets it."""
     for enrollment, row in _enrollments(session, learner_id):
         plan = _plan(session, row)
         if not plan.exam:
@@ -87,6 +88,10 @@ def refresh_study_met(session: Session, *, learner_id: int, now: int) -> None:
                 exam.study_cycle = attempts.new_study_cycle(
                     session, learner_id=learner_id, exam=plan.exam
                 )
+    # (imported here: certificates read this module's credit)
+    from api.services import certificates  # noqa: PLC0415
+
+    certificates.hours_completed(session, learner_id=learner_id, now=now)
 
 
 def stored_credit(session: Session, *, learner_id: int, chapter: str, cycle: int = 1) -> int:

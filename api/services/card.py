@@ -42,8 +42,8 @@ from reportlab.platypus import TableStyle as Style
 from sqlmodel import Session, col, select
 
 from api.services import accounts, study
-from api.services.accounts import NO_PASSWORD, AccountInvalidError, FieldProblem
-from api.services.employer import NO_PLAN, AccountFilter, yearly_requirement
+from api.services.accounts import AccountInvalidError, FieldProblem
+from api.services.employer import AccountFilter, staff_where, yearly_requirement
 from api.services.pdf import register_font
 from api.settings import StudySettings
 from api.store.db import in_chunks
@@ -115,7 +115,7 @@ def archive_cards(
     """The cards of ``year`` of ``employer``'s learners the staff list's filters select
     (``query``, ``account``, ``plan``: ``api.services.employer.staff_of``), by name.
     Raises ``AccountInvalidError`` naming ``q`` when they are more than ``MAX_ARCHIVE``."""
-    where = _staff_where(employer=employer, query=query, account=account, plan=plan)
+    where = staff_where(employer=employer, query=query, account=account, plan=plan)
     total = session.exec(select(sa.func.count()).select_from(User).where(*where)).one()
     if total > MAX_ARCHIVE:
         raise AccountInvalidError(
@@ -134,30 +134,6 @@ def archive_cards(
     ).all()
     return cards_of(session, users, year=year, now=now, study_settings=study_settings,
                     issuer=issuer)  # fmt: skip
-
-
-def _staff_where(
-    *, employer: str, query: str, account: AccountFilter, plan: str | None
-) -> list[Any]:
-    """The staff list's filters (``employer.staff_of``'s, the same clauses: a test keeps
-    the archive's people equal to the list's)."""
-    learners = sa.cast(col(User.roles), sa.String).like('%"learner"%')
-    where: list[Any] = [col(User.employer) == employer, learners]
-    if query.strip():
-        term = f"%{query.strip()}%"
-        where.append(sa.or_(col(User.display_name).like(term), col(User.login).like(term),
-                            col(User.phone).like(term)))  # fmt: skip
-    if account != "all":
-        unused = col(User.password_hash) == NO_PASSWORD
-        where.append(unused if account == "not_activated" else sa.not_(unused))
-    if plan == NO_PLAN:
-        where.append(col(User.id).not_in(select(PlanEnrollment.learner_id)))
-    elif plan:
-        where.append(col(User.id).in_(
-            select(PlanEnrollment.learner_id)
-            .join(PlanRow, col(PlanRow.id) == PlanEnrollment.plan_id).where(PlanRow.key == plan)
-        ))  # fmt: skip
-    return where
 
 
 # ----------------------------------------------------------------- gathering rows

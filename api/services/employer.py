@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from msgspec import Struct
@@ -109,17 +109,14 @@ AccountFilter = Literal["all", "activated", "not_activated"]
 NO_PLAN = "-"
 
 
-def staff_of(
-    session: Session, *, employer: str, year: int, year_required: float, now: int,
-    query: str = "", account: AccountFilter = "all", plan: str | None = None, page: int = 1,
-    page_size: int | None = PAGE_SIZE,
-) -> StaffPage:  # fmt: skip
-    """One page of ``employer``'s learners by name (every one with ``page_size=None``),
-    those whose name or identifiers contain ``query``, whose account is activated or not
-    (``account``), who study ``plan`` (``NO_PLAN``: no plan at all): their plans'
-    progress, their hours of ``year`` against ``year_required``, their exams."""
+def staff_where(
+    *, employer: str, query: str = "", account: AccountFilter = "all", plan: str | None = None
+) -> list[Any]:
+    """The staff list's filters as WHERE clauses: ``employer``'s learners whose name or
+    identifiers contain ``query``, whose account is activated or not (``account``), who
+    study ``plan`` (``NO_PLAN``: no plan at all). The list and the cards' archive use them."""
     learners = sa.cast(col(User.roles), sa.String).like('%"learner"%')
-    where = [col(User.employer) == employer, learners]
+    where: list[Any] = [col(User.employer) == employer, learners]
     if query.strip():
         term = f"%{query.strip()}%"
         where.append(sa.or_(col(User.display_name).like(term), col(User.login).like(term),
@@ -134,6 +131,19 @@ def staff_of(
             select(PlanEnrollment.learner_id)
             .join(PlanRow, col(PlanRow.id) == PlanEnrollment.plan_id).where(PlanRow.key == plan)
         ))  # fmt: skip
+    return where
+
+
+def staff_of(
+    session: Session, *, employer: str, year: int, year_required: float, now: int,
+    query: str = "", account: AccountFilter = "all", plan: str | None = None, page: int = 1,
+    page_size: int | None = PAGE_SIZE,
+) -> StaffPage:  # fmt: skip
+    """One page of ``employer``'s learners by name (every one with ``page_size=None``),
+    those whose name or identifiers contain ``query``, whose account is activated or not
+    (``account``), who study ``plan`` (``NO_PLAN``: no plan at all): their plans'
+    progress, their hours of ``year`` against ``year_required``, their exams."""
+    where = staff_where(employer=employer, query=query, account=account, plan=plan)
     total = session.exec(select(sa.func.count()).select_from(User).where(*where)).one()
     ordered = select(User).where(*where).order_by(col(User.display_name), col(User.id))
     if page_size is not None:

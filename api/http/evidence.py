@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from sqlmodel import select
@@ -39,7 +38,7 @@ class EvidenceController(Controller):
     )
     def attempt(
         self, request: Request[Any, Any, Any], uow: Uow, state: State, attempt_id: AttemptId
-    ) -> Response[bytes]:
+    ) -> Response[integrity.SignedBundle]:
         with uow() as db:
             row = db.get(Attempt, attempt_id)
             if row is None:
@@ -57,7 +56,7 @@ class EvidenceController(Controller):
     )
     def learner(
         self, request: Request[Any, Any, Any], uow: Uow, state: State, login: LoginRef
-    ) -> Response[bytes]:
+    ) -> Response[integrity.SignedBundle]:
         with uow() as db:
             user = db.exec(select(User).where(User.login == login)).first()
             if user is None or user.id is None or "learner" not in user.roles:
@@ -94,9 +93,9 @@ def _export(
     )
 
 
-def _download(document: integrity.SignedBundle, name: str) -> Response[bytes]:
+def _download(document: integrity.SignedBundle, name: str) -> Response[integrity.SignedBundle]:
     return Response(
-        msgspec.json.encode(document),
+        document,
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

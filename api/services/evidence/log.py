@@ -56,11 +56,14 @@ def append(session: Session, new: Iterable[NewEntry]) -> list[integrity.Entry]:
     if not by_learner:
         return []
     learners = sorted(by_learner)
-    found = _locked_heads(session, learners)
-    missing = [learner for learner in learners if learner not in found]
-    if missing:
-        _create_heads(session, missing)
-        found.update(_locked_heads(session, missing))
+    if len(learners) == 1:  # an attempt's event, a report, a grant: one statement
+        found = {learners[0]: _lock_one(session, learners[0])}
+    else:  # a study tick's batch
+        found = _locked_heads(session, learners)
+        missing = [learner for learner in learners if learner not in found]
+        if missing:
+            _create_heads(session, missing)
+            found.update(_locked_heads(session, missing))
     written: list[integrity.Entry] = []
     updates = []
     for learner in learners:
@@ -117,6 +120,27 @@ def _locked_heads(session: Session, learners: Sequence[int]) -> dict[int, integr
         for row in connection.execute(query):
             found[row[0]] = integrity.Head(learner=row[0], seq=row[1], hash=row[2])
     return found
+
+
+def _lock_one(session: Session, learner: int) -> integrity.Head:
+    """One learner's head, created when missing, locked and read in one statement: an
+    upsert whose update changes nothing and returns the row (SQLite takes its write lock
+    with it; PostgreSQL locks the row as for FOR UPDATE)."""
+    connection = session.connection()
+    row = connection.execute(_UPSERT_ONE[connection.dialect.name], {"_learner": learner}).one()
+    return integrity.Head(learner=learner, seq=row[0], hash=row[1])
+
+
+def _upsert_one(insert: Any) -> Any:
+    statement = insert(_HEAD).values(
+        learner_id=sa.bindparam("_learner"), seq=0, hash=integrity.GENESIS, pending=False
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[_HEAD.c.learner_id], set_={"seq": _HEAD.c.seq}
+    ).returning(_HEAD.c.seq, _HEAD.c.hash)
+
+
+_UPSERT_ONE = {"postgresql": _upsert_one(postgresql.insert), "sqlite": _upsert_one(sqlite.insert)}
 
 
 def _create_heads(session: Session, learners: Sequence[int]) -> None:

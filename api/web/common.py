@@ -9,6 +9,11 @@ A page handler returns ``render(request, "x.html", **context)``. The base contex
 - ``principal``: the signed-in ``Principal`` or None.
 - ``lang_url``: this page's address with the other language (the switch link).
 - ``js_messages(*prefixes)``: catalogue entries as a dict, for a page's JSON data block.
+- ``fmt_ms(ms)``: a time in the platform's display zone (``EXAMENGINE_DISPLAY_TIMEZONE``,
+  default Asia/Shanghai), ``YYYY-MM-DD HH:MM``; ``fmt_time(ms)`` the same with the zone's
+  label ("2026-12-07 09:00（北京时间）"); ``tz_label`` the label alone, for a column
+  header. Scripts use ``formatTime(ms)`` from ``/static/js/i18n.js``, which reads the
+  zone from ``<html data-tz>`` (docs/decisions/0036).
 
 Page guards are not API guards: a page that needs a sign-in raises ``LoginRequired``
 (or ``PasswordChangeRequiredPage``), which ``PAGE_EXCEPTION_HANDLERS`` turn into a
@@ -23,10 +28,12 @@ script goes in ``<script type="application/json">`` blocks and behaviour in
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from litestar import Request, Response
 from litestar.datastructures import Cookie
@@ -43,11 +50,30 @@ from api.http.params import plain_file_path
 from api.web import i18n
 from examengine.ids import masked
 
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 
-#: Times on pages are China Standard Time (UTC+8, no daylight saving).
+#: China Standard Time (UTC+8, no daylight saving): the default display zone's offset.
 CST = timezone(timedelta(hours=8), "CST")
+#: The display zone when the settings name none (``Settings.display_timezone``).
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+UTC_ZONE = timezone.utc
+#: Zones with a name people use; others are labelled with their IANA name (and offset).
+_ZONE_NAMES: dict[str, tuple[str, str]] = {
+    "Asia/Shanghai": ("北京时间", "China Standard Time"),
+    "Asia/Chongqing": ("北京时间", "China Standard Time"),
+    "Asia/Urumqi": ("新疆时间", "Xinjiang Time"),
+    "Asia/Hong_Kong": ("香港时间", "Hong Kong Time"),
+    "Asia/Macau": ("澳门时间", "Macau Time"),
+    "Asia/Taipei": ("台北时间", "Taipei Time"),
+    "Asia/Tokyo": ("东京时间", "Japan Standard Time"),
+    "Europe/London": ("伦敦时间", "London time"),
+    "Europe/Berlin": ("柏林时间", "Berlin time"),
+    "America/New_York": ("纽约时间", "New York time"),
+    "UTC": ("协调世界时", "UTC"),
+    "Etc/UTC": ("协调世界时", "UTC"),
+}
 
 LANG_COOKIE = "lang"
 #: A year, in seconds.
@@ -200,11 +226,59 @@ PAGE_EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 # ------------------------------------------------------------------------- render
 
 
-def fmt_ms(ms: int | None) -> str:
-    """UTC milliseconds as ``YYYY-MM-DD HH:MM`` China Standard Time ("" for None)."""
+@lru_cache(maxsize=16)
+def display_zone(name: str = DEFAULT_TIMEZONE) -> tzinfo:
+    """The zone called ``name`` (validated when the settings are read)."""
+    return ZoneInfo(name)
+
+
+def zone_of(request: Request[Any, Any, Any] | None) -> str:
+    """The display zone's name from the app's settings (the default without them)."""
+    if request is None:
+        return DEFAULT_TIMEZONE
+    settings = request.app.state.get("settings")
+    return str(getattr(settings, "display_timezone", DEFAULT_TIMEZONE) or DEFAULT_TIMEZONE)
+
+
+def _offset_text(offset: timedelta | None) -> str:
+    minutes = int((offset or timedelta()).total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def tz_label(lang: str, zone: str = DEFAULT_TIMEZONE, at_ms: int | None = None) -> str:
+    """The zone's label: "北京时间" in Chinese, "China Standard Time, UTC+8" in English
+    (the offset at ``at_ms``, or now: zones with daylight saving change it)."""
+    moment = (
+        datetime.now(UTC_ZONE)
+        if at_ms is None
+        else datetime.fromtimestamp(at_ms / 1000, tz=UTC_ZONE)
+    )
+    offset = _offset_text(moment.astimezone(display_zone(zone)).utcoffset())
+    names = _ZONE_NAMES.get(zone)
+    if lang == "zh":
+        return names[0] if names and names[0] != "协调世界时" else f"{zone}（{offset}）"
+    if names and names[1] == "UTC":
+        return "UTC"
+    return f"{names[1] if names else zone}, {offset}"
+
+
+def fmt_ms(ms: int | None, zone: str = DEFAULT_TIMEZONE) -> str:
+    """UTC milliseconds as ``YYYY-MM-DD HH:MM`` in the display ``zone`` ("" for None);
+    put ``tz_label`` next to it (a column header) or use ``fmt_time``."""
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000, tz=CST).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(ms / 1000, tz=display_zone(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def fmt_time(ms: int | None, lang: str, zone: str = DEFAULT_TIMEZONE) -> str:
+    """``fmt_ms`` with the zone's label: "2026-12-07 09:00（北京时间）",
+    "2026-12-07 09:00 (China Standard Time, UTC+8)" ("" for None)."""
+    if ms is None:
+        return ""
+    label = tz_label(lang, zone, ms)
+    return f"{fmt_ms(ms, zone)}（{label}）" if lang == "zh" else f"{fmt_ms(ms, zone)} ({label})"
 
 
 def fmt_score(value: float | None) -> str:
@@ -220,18 +294,33 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     def translate(key: str, /, **values: object) -> str:
         return i18n.t(key, lang, **values)
 
+    def translate_n(key: str, n: int, /, **values: object) -> str:
+        return i18n.tn(key, n, lang, **values)
+
     def messages(*prefixes: str) -> dict[str, str]:
         return i18n.js_messages(lang, prefixes or ("js.",))
+
+    zone = zone_of(request)
+
+    def when(ms: int | None) -> str:
+        return fmt_ms(ms, zone)
+
+    def when_labelled(ms: int | None) -> str:
+        return fmt_time(ms, lang, zone)
 
     return {
         "lang": lang,
         "html_lang": "zh-CN" if lang == "zh" else "en",
         "t": translate,
+        "tn": translate_n,
         "js_messages": messages,
         "principal": current_principal(request),
         "lang_url": _lang_url(request, lang),
         "path": request.url.path,
-        "fmt_ms": fmt_ms,
+        "fmt_ms": when,
+        "fmt_time": when_labelled,
+        "tz": zone,
+        "tz_label": tz_label(lang, zone),
         "fmt_score": fmt_score,
         "masked": masked,
     }

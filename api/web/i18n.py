@@ -5,7 +5,9 @@ modules get the strings they need as JSON in the page (``js_messages``), so ther
 place for UI wording. A module with strings of its own (the author and proctor pages)
 adds them with ``register({...})`` at import; a key may be registered once only.
 
-Placeholders use ``str.format`` names: ``t("exams.attempts_left", n=2)``.
+Placeholders use ``str.format`` names: ``t("exams.attempts_left", n=2)``. A count that
+needs an English plural is two keys, ``KEY.one`` and ``KEY.other`` (Chinese says both
+alike), and ``tn("KEY", n)`` picks one and fills ``{n}``: "1 attempt", "2 attempts".
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ def t(key: str, lang: str = DEFAULT_LANG, /, **values: object) -> str:
         return key
     text = pair[1] if lang == "en" else pair[0]
     return text.format(**values) if values else text
+
+
+def tn(key: str, n: int, lang: str = DEFAULT_LANG, /, **values: object) -> str:
+    """``KEY.one`` when ``n`` is 1, else ``KEY.other``, with ``{n}`` and ``values`` filled
+    (English plural rules; Chinese registers the same text for both)."""
+    return t(f"{key}.{'one' if n == 1 else 'other'}", lang, n=n, **values)
 
 
 def js_messages(lang: str, prefixes: Iterable[str]) -> dict[str, str]:

@@ -18,6 +18,7 @@ import ipaddress
 import os
 import re
 import secrets
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,6 +231,8 @@ class Settings(Struct, frozen=True, kw_only=True):
     #: Who delivers activation and reset links: ``log`` (the built-in), or an SMS or
     #: e-mail provider's ``module:factory`` (``api.services.notify``).
     notifier: str = "log"
+    #: The IANA time zone every page shows times in, labelled (docs/decisions/0036).
+    display_timezone: str = "Asia/Shanghai"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -298,6 +301,7 @@ class Settings(Struct, frozen=True, kw_only=True):
             records=RecordsSettings(**{**section("records"), "signing_secret": signing_secret}),
             load_test=values.get("EXAMENGINE_LOAD_TEST", False),
             notifier=values.get("EXAMENGINE_NOTIFIER", "log"),
+            display_timezone=values.get("EXAMENGINE_DISPLAY_TIMEZONE", "Asia/Shanghai"),
         )
 
     def replace(self, **changes: Any) -> Settings:
@@ -376,6 +380,17 @@ def _notifier(raw: str) -> str:
     if raw == "log" or re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", raw):
         return raw
     raise ValueError("expected log or module:factory")
+
+
+def display_timezone(raw: str) -> str:
+    """An IANA time-zone name the platform has data for (``Asia/Shanghai``, ``UTC``)."""
+    try:
+        zoneinfo.ZoneInfo(raw)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            "not a known IANA time zone; expected a name such as Asia/Shanghai or UTC"
+        ) from None
+    return raw
 
 
 def database_url(raw: str) -> str:
@@ -565,6 +580,8 @@ VARIABLES: tuple[Variable, ...] = (
              "hours the activation link of a new account stays valid (default 336)"),
     Variable("EXAMENGINE_RESET_TTL_H", "security.reset_ttl_h", _integer(1, 24 * 14),
              "hours a password-reset link stays valid (default 24)"),
+    Variable("EXAMENGINE_DISPLAY_TIMEZONE", "display_timezone", display_timezone,
+             "IANA time zone the pages show times in, labelled (default Asia/Shanghai)"),
     Variable("EXAMENGINE_NOTIFIER", "notifier", _notifier,
              "who delivers activation and reset links: log (default; the links are written "
              "to the examengine.notices log) or an SMS/e-mail provider's module:factory"),

@@ -130,6 +130,9 @@ class Principal(Struct, frozen=True, kw_only=True):
     must_change_password: bool
     #: The account's session generation when the session was opened (decision 0014).
     generation: int = 0
+    #: The account's display name, for page headers (never the login: a learner's login
+    #: is a resident ID number). Empty in sessions opened before it was kept.
+    name: str = ""
 
 
 class Me(Struct, frozen=True, kw_only=True):
@@ -443,6 +446,7 @@ def _principal(user: User, *, load_test: bool = False) -> Principal:
         roles=tuple(user.roles),
         must_change_password=user.must_change_password and not load_test,
         generation=user.session_generation or 0,
+        name=user.display_name,
     )
 
 

@@ -18,7 +18,7 @@ from api.web.certificates import (
     OperatorCertificatePages,
     VerifyPages,
 )
-from api.web.common import static_router, template_config
+from api.web.common import favicon_handlers, static_router, template_config
 from api.web.employer import EmployerPages
 from api.web.learner import AccountPages, LearnerPages, home
 from api.web.orders import EmployerOrderPages, OperatorPages
@@ -44,6 +44,6 @@ PAGE_HANDLERS: list[ControllerRouterHandler] = [
     LearnerCertificatePages,
     OperatorCertificatePages,
 ]
-STATIC_HANDLERS: list[ControllerRouterHandler] = [static_router()]
+STATIC_HANDLERS: list[ControllerRouterHandler] = [static_router(), *favicon_handlers()]
 
 __all__ = ["PAGE_HANDLERS", "STATIC_HANDLERS", "template_config"]

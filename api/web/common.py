@@ -28,14 +28,14 @@ script goes in ``<script type="application/json">`` blocks and behaviour in
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from litestar import Request, Response
+from litestar import Request, Response, get
 from litestar.datastructures import Cookie
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
@@ -50,7 +50,6 @@ from api.http.params import plain_file_path
 from api.web import i18n
 from examengine.ids import masked
 
-
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -58,7 +57,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 CST = timezone(timedelta(hours=8), "CST")
 #: The display zone when the settings name none (``Settings.display_timezone``).
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-UTC_ZONE = timezone.utc
+UTC_ZONE = UTC
 #: Zones with a name people use; others are labelled with their IANA name (and offset).
 _ZONE_NAMES: dict[str, tuple[str, str]] = {
     "Asia/Shanghai": ("北京时间", "China Standard Time"),
@@ -111,6 +110,32 @@ def static_router() -> Any:
         path="/static", directories=[STATIC], name="static", include_in_schema=False,
         guards=[plain_file_path],
     )  # fmt: skip
+
+
+#: The site's icon: drawn once (docs/decisions/0036), served at the addresses browsers ask.
+_ICONS = {"/favicon.ico": "image/x-icon", "/favicon.svg": "image/svg+xml"}
+
+
+def favicon_handlers() -> list[Any]:
+    """``/favicon.ico`` (16 and 32 px PNGs in an ICO) and ``/favicon.svg``, cached a day."""
+
+    def handler(path: str, media_type: str) -> Any:
+        body = (STATIC / path.lstrip("/")).read_bytes()
+
+        @get(path, include_in_schema=False, name=path.strip("/").replace(".", "_"))
+        async def icon() -> Response[bytes]:
+            return Response(
+                body,
+                media_type=media_type,
+                headers={
+                    "Cache-Control": "public, max-age=86400",
+                    "X-Content-Type-Options": "nosniff",
+                },
+            )
+
+        return icon
+
+    return [handler(path, media) for path, media in _ICONS.items()]
 
 
 # ----------------------------------------------------------------------- language
@@ -256,12 +281,13 @@ def tz_label(lang: str, zone: str = DEFAULT_TIMEZONE, at_ms: int | None = None) 
         else datetime.fromtimestamp(at_ms / 1000, tz=UTC_ZONE)
     )
     offset = _offset_text(moment.astimezone(display_zone(zone)).utcoffset())
-    names = _ZONE_NAMES.get(zone)
+    zh, en = _ZONE_NAMES.get(zone, (zone, zone))
+    if offset == "UTC+0" and en == "UTC":
+        return zh if lang == "zh" else en
     if lang == "zh":
-        return names[0] if names and names[0] != "协调世界时" else f"{zone}（{offset}）"
-    if names and names[1] == "UTC":
-        return "UTC"
-    return f"{names[1] if names else zone}, {offset}"
+        # 北京时间 needs no offset: everyone in China knows it.
+        return zh if zh == "北京时间" else f"{zh}，{offset}"
+    return f"{en}, {offset}"
 
 
 def fmt_ms(ms: int | None, zone: str = DEFAULT_TIMEZONE) -> str:

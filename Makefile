@@ -35,8 +35,14 @@ $(VENV)/.installed-mutation: $(BIN)/python pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[test,mutation]'
 	touch $@
 
+# axe-core for the every-page accessibility sweep (tests/e2e/test_every_page.py), pinned in
+# package-lock.json; test-only, nothing of it is served (docs/decisions/0036).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test node_modules/.installed
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -21,6 +21,11 @@ export function t(key, values = {}) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
 }
 
+/** `key.one` when `n` is 1, else `key.other` (English plurals; Chinese has both alike). */
+export function tn(key, n, values = {}) {
+  return t(`${key}.${n === 1 ? "one" : "other"}`, { ...values, n });
+}
+
 const parts = new Intl.DateTimeFormat("en-CA", {
   timeZone,
   year: "numeric",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, post, put
 from litestar.datastructures import State
 from litestar.params import Body, FromQuery, JSONBody
 from msgspec import Meta, Struct
@@ -59,6 +59,11 @@ class SaveRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
 
 #: A batch of saves: ``Body(max_items=…)``, which Litestar enforces on a list body.
 Saves = Annotated[list[SaveRequest], Body(max_items=attempts.MAX_SAVES)]
+
+
+class FlagsRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    #: Every item the learner has flagged for review now (the whole set).
+    items: Annotated[list[ItemKey], Meta(max_length=attempts.MAX_SAVES)]
 
 
 class SubmitRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -191,6 +196,28 @@ class LearnerAttemptsController(Controller):
                 db,
                 learner_id=_learner(request),
                 attempt_id=attempt_id,
+                device=device_of(request),
+                now=_now(state),
+            )
+
+    @put("/attempts/{attempt_id:str}/flags", summary="The items I flagged for review",
+         sync_to_thread=True)  # fmt: skip
+    def flags(
+        self,
+        request: Request[Any, Any, Any],
+        uow: Uow,
+        state: State,
+        attempt_id: AttemptId,
+        data: JSONBody[FlagsRequest],
+    ) -> attempts.Flags:
+        """Kept with the attempt, so another browser resuming it shows them. 409 when the
+        attempt is closed or held by another device; 422 naming an item not on the paper."""
+        with uow() as db:
+            return attempts.set_flags(
+                db,
+                learner_id=_learner(request),
+                attempt_id=attempt_id,
+                items=data.items,
                 device=device_of(request),
                 now=_now(state),
             )

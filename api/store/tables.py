@@ -384,6 +384,8 @@ class Attempt(SQLModel, table=True):
     max_score: float | None = None
     passed: bool | None = None
     reason: str = Field(default="", max_length=500)
+    #: The item keys the learner flagged for review, as a JSON list (decision 0031).
+    flags: str = Field(default="[]", sa_column=Column(sa.Text, nullable=False, server_default="[]"))
 
 
 class AnswerStep(SQLModel, table=True):

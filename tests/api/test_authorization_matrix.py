@@ -119,6 +119,7 @@ POST   /api/attempts/{attempt}/resume                     401     200/404 403   
 POST   /api/attempts/{attempt}/answers                    401     200/404 403     403     403     403
 POST   /api/attempts/{attempt}/heartbeat                  401     200/404 403     403     403     403
 POST   /api/attempts/{attempt}/integrity                  401     200/404 403     403     403     403
+PUT    /api/attempts/{attempt}/flags                      401     200/404 403     403     403     403
 GET    /api/attempts/{attempt}/result                     401     200/404 403     403     403     403
 POST   /api/exams/{exam}/attempts                         401     409     403     403     403     403
 GET    /api/me/plans                                      401     200     403     403     403     403
@@ -443,6 +444,8 @@ def request_of(row: Row, values: dict[str, str]) -> dict[str, Any]:
             return {"json": []}
         case "POST", "/api/attempts/{attempt}/integrity":
             return {"json": {"kind": "copy"}}
+        case "PUT", "/api/attempts/{attempt}/flags":
+            return {"json": {"items": []}}
         case "POST", "/api/exams/{exam}/attempts":
             return {"json": {"practice": False}}
         case "POST", "/api/study/heartbeat":

@@ -13,7 +13,7 @@ the learner or the operator does:
 
 - ``start``: enrollment, the learner's exams (eligibility), start, resume, the paper;
 - ``preassembly``: the enrolled learners' next papers stored before the exam opens;
-- ``saves``: answer saves and heartbeats;
+- ``saves``: answer saves, heartbeats and the flags kept for review;
 - ``closing``: submit, results, regrades and ``sweep``;
 - ``operator``: extensions, grants, terminations, step logs and the live list;
 - ``_rows`` (locks, the row ⇄ core conversion, storing; the concurrency rules are
@@ -43,6 +43,7 @@ from api.services.attempts._wire import (
     EnrollOutcome,
     EventView,
     ExamEntry,
+    Flags,
     GrantOutcome,
     Heartbeat,
     ItemReview,
@@ -73,7 +74,13 @@ from api.services.attempts.closing import (
 )
 from api.services.attempts.operator import LIVE_LIMIT, extend, grant, live, step_log, terminate
 from api.services.attempts.preassembly import PreassemblyOutcome, preassemble
-from api.services.attempts.saves import MAX_RESPONSE_CHARS, MAX_SAVES, heartbeat, save_answers
+from api.services.attempts.saves import (
+    MAX_RESPONSE_CHARS,
+    MAX_SAVES,
+    heartbeat,
+    save_answers,
+    set_flags,
+)
 from api.services.attempts.start import (
     enroll,
     enroll_learners,
@@ -99,6 +106,7 @@ __all__ = [
     "EnrollOutcome",
     "EventView",
     "ExamEntry",
+    "Flags",
     "GrantOutcome",
     "Heartbeat",
     "ItemReview",
@@ -137,6 +145,7 @@ __all__ = [
     "result",
     "resume",
     "save_answers",
+    "set_flags",
     "start",
     "step_log",
     "submit",

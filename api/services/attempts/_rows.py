@@ -267,6 +267,15 @@ def _encode(value: Any) -> str:
 # ----------------------------------------------------------------------- eligibility
 
 
+def _flags_of(row: Any) -> tuple[str, ...]:
+    """The items the learner flagged (the row's JSON list; nothing for a bad value)."""
+    try:
+        flags = msgspec.json.decode(row.flags or "[]", type=tuple[str, ...])
+    except msgspec.ValidationError:  # pragma: no cover - written by set_flags only
+        return ()
+    return flags
+
+
 def _enrollment(
     session: Session, learner_id: int, exam: str, *, for_update: bool = False
 ) -> Enrollment | None:

@@ -134,6 +134,8 @@ class PaperView(Struct, frozen=True, kw_only=True):
     last_seq: int
     items: tuple[PaperItemView, ...]
     answers: tuple[AnswerView, ...]
+    #: The items the learner flagged for review (kept with the attempt: any browser).
+    flags: tuple[str, ...] = ()
 
 
 class SaveResult(Struct, frozen=True, kw_only=True):
@@ -144,6 +146,15 @@ class SaveResult(Struct, frozen=True, kw_only=True):
     last_seq: int
     seconds_left: int
     server_ms: int
+    #: The deadline now: a proctor's extension reaches the page with the next save.
+    deadline_ms: int = 0
+
+
+class Flags(Struct, frozen=True, kw_only=True):
+    """The items the learner flagged for review, as stored."""
+
+    attempt: str
+    flags: tuple[str, ...]
 
 
 class Heartbeat(Struct, frozen=True, kw_only=True):
@@ -158,7 +169,10 @@ class Heartbeat(Struct, frozen=True, kw_only=True):
 
 
 class ItemReview(Struct, frozen=True, kw_only=True):
-    """One item after the close whose key the rule lets out (``examengine.disclosure``)."""
+    """One item after the close whose key the rule lets out (``examengine.disclosure``):
+    the question as the paper showed it (``kind``, ``stem``, ``options`` in the paper's
+    order, matching ``prompts``), the learner's ``response`` and the key (``correct``, in
+    the shape of a response), the points and the explanation."""
 
     position: int
     item: str
@@ -167,6 +181,12 @@ class ItemReview(Struct, frozen=True, kw_only=True):
     response: Any
     correct: Any
     explanation: str = ""
+    kind: str = ""
+    section: int = 0
+    section_title: str = ""
+    stem: str = ""
+    options: tuple[PaperOptionView, ...] = ()
+    prompts: tuple[str, ...] = ()
 
 
 class ResultView(Struct, frozen=True, kw_only=True):
@@ -192,6 +212,9 @@ class ResultView(Struct, frozen=True, kw_only=True):
     key_shown: bool
     key_held: str = ""
     items: tuple[ItemReview, ...] = ()
+    #: The exam's title and its pass mark (a share of ``max_score``: 0.6 is 60 %).
+    title: str = ""
+    pass_mark: float = 0.0
 
 
 class OperatorAttempt(Struct, frozen=True, kw_only=True):

@@ -37,6 +37,7 @@ from api.services.attempts._rows import (
     _store,
 )
 from api.services.attempts._wire import ItemReview, OperatorAttempt, ResultView, SweepOutcome
+from api.services.attempts.start import _item_view
 from api.store.tables import Attempt as AttemptRow
 from examengine import attempt as core
 from examengine.blueprint import KeyRelease
@@ -224,24 +225,37 @@ def _result_view(
 ) -> ResultView:
     """The one builder of a learner's result: every key in it passed ``_disclosure``."""
     disclosure = _disclosure(row, attempt, loader)
+    context = loader.context(row)
     items: tuple[ItemReview, ...] = ()
     if disclosure.shown:
-        context = loader.context(row)
         answers = loader.answers(row.id)
         graded = {r.key: r for r in loader.result(row).items}
-        items = tuple(
-            ItemReview(
-                position=n,
-                item=entry.key,
-                points=graded[entry.key].points,
-                max_points=graded[entry.key].max_points,
-                response=answers.get(entry.key),
-                correct=_key_of(context.items[entry.key]),
-                explanation=context.items[entry.key].explanation,
+        sections = context.spec.sections
+        reviews: list[ItemReview] = []
+        for n, entry in enumerate(context.paper.items, start=1):
+            if entry.key not in disclosure.shown:
+                continue
+            item = context.items[entry.key]
+            # the question as the paper showed it: the learner's view, built without the key
+            shown = _item_view(n, entry, sections[entry.section].title, item)
+            reviews.append(
+                ItemReview(
+                    position=n,
+                    item=entry.key,
+                    points=graded[entry.key].points,
+                    max_points=graded[entry.key].max_points,
+                    response=answers.get(entry.key),
+                    correct=_key_of(item),
+                    explanation=item.explanation,
+                    kind=shown.kind,
+                    section=shown.section,
+                    section_title=shown.section_title,
+                    stem=shown.stem,
+                    options=shown.options,
+                    prompts=shown.prompts,
+                )
             )
-            for n, entry in enumerate(context.paper.items, start=1)
-            if entry.key in disclosure.shown
-        )
+        items = tuple(reviews)
     return ResultView(
         attempt=row.id,
         exam=row.exam_key,
@@ -260,6 +274,8 @@ def _result_view(
         key_shown=bool(items),
         key_held=disclosure.held,
         items=items,
+        title=context.spec.title,
+        pass_mark=context.spec.pass_mark,
     )
 
 

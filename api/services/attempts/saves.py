@@ -2,8 +2,10 @@
 
 ``save_answers`` checks each response's shape (``itembank.scoring``) before anything is
 stored, then stores the saves the core accepts as answer steps (append-only) and says
-which were repeated or stale; ``heartbeat`` says how long is left and whether another
-device took over, and takes no lock unless the attempt's time is up.
+which were repeated or stale; ``heartbeat`` says how long is left (and the deadline, so
+a proctor's extension reaches the page) and whether another device took over, and takes
+no lock unless the attempt's time is up; ``set_flags`` keeps the items flagged for
+review with the attempt.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlmodel import Session
 from api.services.attempts._errors import BadAnswerError
 from api.services.attempts._loading import _latest_seqs, _Loader
 from api.services.attempts._rows import (
+    _ATTEMPT,
     _call,
     _close_if_due,
     _domain,
@@ -24,7 +27,7 @@ from api.services.attempts._rows import (
     _owned,
     _store,
 )
-from api.services.attempts._wire import Heartbeat, Save, SaveRef, SaveResult
+from api.services.attempts._wire import Flags, Heartbeat, Save, SaveRef, SaveResult
 from api.store.tables import AnswerStep
 from examengine import attempt as core
 from itembank.model import Item
@@ -96,6 +99,7 @@ def save_answers(
         last_seq=attempt.last_seq,
         seconds_left=attempt.seconds_left(now=now),
         server_ms=now,
+        deadline_ms=attempt.deadline_ms,
     )
 
 
@@ -114,6 +118,47 @@ def heartbeat(
         server_ms=now,
         device_moved=attempt.open and row.device != device,
     )
+
+
+def set_flags(
+    session: Session,
+    *,
+    learner_id: int,
+    attempt_id: str,
+    items: Sequence[str],
+    device: str,
+    now: int,
+) -> Flags:
+    """Keep ``items`` as the attempt's flagged items (the whole set: a repeat changes
+    nothing), in the paper's order, so another browser resuming shows them (decision
+    0031). Refused as a save is: the attempt closed (or its time up), another device
+    holding it, an item not on the paper (422, naming it)."""
+    row = _close_if_due(session, _owned(session, attempt_id, learner_id), now)
+    attempt = _domain(row)
+    if not attempt.open:
+        raise core.closed_error(attempt)
+    if row.device != device:
+        raise core.AttemptError(
+            "device_moved",
+            "this attempt was continued on another device; this one can no longer save",
+            "本次考试已在另一台设备上继续，当前设备不能再保存答案",
+        )
+    keys = _Loader(session, now=now).context(row).keys
+    unknown = sorted(set(items) - set(keys))
+    if unknown:
+        raise core.AttemptError(
+            "unknown_item",
+            f"items: not on this paper: {', '.join(unknown)}",
+            f"items：以下题目不在本试卷中：{'、'.join(unknown)}",
+        )
+    wanted = set(items)
+    flags = tuple(k for k in keys if k in wanted)
+    stored = _encode(list(flags))
+    if stored != row.flags:
+        session.connection().execute(
+            sa.update(_ATTEMPT).where(_ATTEMPT.c.id == row.id).values(flags=stored)
+        )
+    return Flags(attempt=row.id, flags=flags)
 
 
 # -------------------------------------------------------------------------- answers

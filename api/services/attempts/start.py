@@ -38,6 +38,7 @@ from api.services.attempts._rows import (
     _domain,
     _enrollment,
     _extra_attempts,
+    _flags_of,
     _history_rows,
     _lock_sqlite,
     _locked,
@@ -419,6 +420,7 @@ def _paper_view(
             AnswerView(item=key, seq=seq, response=response)
             for key, (seq, response) in latest.items()
         ),
+        flags=_flags_of(row),
     )
 
 

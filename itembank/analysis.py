@@ -4,7 +4,9 @@ Input is a response matrix, one row per learner and one column per item, holding
 fraction of the item earned (0–1) or NaN where the item was not on that learner's paper
 (every learner gets a different paper, so the matrix has holes by design). For choice
 items a second matrix holds the options chosen as a bit mask (bit i = option i), which
-gives the distractor counts.
+gives the distractor counts. An optional third matrix says which presented items the
+learner actually answered: a blank scores 0 in the facility but is not a response, and
+is counted apart.
 
 Everything is vectorised over the whole matrix; 100,000 learners × 100 items take well
 under a second (benchmarks/itembank.py). Statistics per item:
@@ -16,6 +18,11 @@ under a second (benchmarks/itembank.py). Statistics per item:
 - upper–lower discrimination: facility among the top 27 % of learners by paper score
   minus facility among the bottom 27 %;
 - distractor counts: how many learners chose each option.
+
+An item is judged (too easy, too hard, low or negative discrimination, an unused
+distractor) only when at least ``Thresholds.min_responses`` learners answered it; below
+that it carries the one flag ``few_responses`` and nothing else (one learner's answer
+says nothing about an item).
 
 For the exam: Cronbach's alpha from the available-case covariance matrix of the items
 (reduces to the usual formula when every learner had every item), reported as KR-20
@@ -42,7 +49,8 @@ Flag = Literal[
 
 
 class Thresholds(Struct, frozen=True, kw_only=True):
-    """Where an item gets a flag. Defaults follow common CTT practice."""
+    """Where an item gets a flag. Defaults follow common CTT practice; ``min_responses``
+    is the fewest answers an item is judged on (the one place that number lives)."""
 
     too_easy: float = 0.90
     too_hard: float = 0.20
@@ -51,6 +59,9 @@ class Thresholds(Struct, frozen=True, kw_only=True):
 
 
 class ItemStats(Struct, frozen=True, kw_only=True):
+    """One item. ``responses``: learners who answered it; ``blanks``: learners who had it
+    and left it blank (scored 0 in ``facility``, not counted as responses)."""
+
     key: str
     responses: int
     facility: float | None
@@ -59,6 +70,7 @@ class ItemStats(Struct, frozen=True, kw_only=True):
     option_counts: tuple[int, ...] = ()
     flags: tuple[Flag, ...] = ()
     unused_options: tuple[int, ...] = ()
+    blanks: int = 0
 
 
 class ExamStats(Struct, frozen=True, kw_only=True):
@@ -69,6 +81,8 @@ class ExamStats(Struct, frozen=True, kw_only=True):
     alpha: float | None
     kr20: float | None
     item_stats: tuple[ItemStats, ...]
+    #: The fewest responses an item is judged on (``Thresholds.min_responses``).
+    min_responses: int = Thresholds().min_responses
 
 
 FloatMatrix = npt.NDArray[np.floating]
@@ -82,6 +96,7 @@ def analyse(
     choices: IntMatrix | None = None,
     correct_masks: Sequence[int] | None = None,
     option_counts: Sequence[int] | None = None,
+    answered: npt.NDArray[np.bool_] | None = None,
     thresholds: Thresholds | None = None,
 ) -> ExamStats:
     """Statistics for every item and the exam.
@@ -90,6 +105,8 @@ def analyse(
     masks, 0 = nothing chosen), ``correct_masks`` (per item, the bits of its correct
     options) and ``option_counts`` (per item, how many options it has; 0 for items that
     are not choice items) enable distractor counts and the unused-distractor flag.
+    ``answered`` (same shape) marks the presented items that were answered, not left
+    blank; without it every presented item counts as answered.
     Raises ``ValueError`` when the shapes disagree.
     """
     t = thresholds or Thresholds()
@@ -99,6 +116,7 @@ def analyse(
     seen = ~np.isnan(x)
     x0 = np.where(seen, x, 0.0)
     n = seen.sum(axis=0)
+    replied = (seen & np.asarray(answered, dtype=bool)).sum(axis=0) if answered is not None else n
     facility = _safe_div(x0.sum(axis=0), n)
     total, had = x0.sum(axis=1), seen.sum(axis=1)
     rpb = _point_biserial(x0, seen, total, had)
@@ -109,6 +127,7 @@ def analyse(
             j,
             keys[j],
             n=int(n[j]),
+            replied=int(replied[j]),
             facility=facility[j],
             rpb=rpb[j],
             d27=d27[j],
@@ -130,6 +149,7 @@ def analyse(
         alpha=alpha,
         kr20=alpha if dichotomous else None,
         item_stats=tuple(stats),
+        min_responses=t.min_responses,
     )
 
 
@@ -138,6 +158,7 @@ def _item_stats(
     key: str,
     *,
     n: int,
+    replied: int,
     facility: float,
     rpb: float,
     d27: float,
@@ -148,32 +169,34 @@ def _item_stats(
 ) -> ItemStats:
     flags: list[Flag] = []
     unused: tuple[int, ...] = ()
-    if n < t.min_responses:
+    judged = replied >= t.min_responses
+    if not judged:
         flags.append("few_responses")
-    if n and facility > t.too_easy:
+    if judged and facility > t.too_easy:
         flags.append("too_easy")
-    if n and facility < t.too_hard:
+    if judged and facility < t.too_hard:
         flags.append("too_hard")
-    if not np.isnan(rpb) and rpb < 0:
+    if judged and not np.isnan(rpb) and rpb < 0:
         flags.append("negative_discrimination")
-    elif not np.isnan(rpb) and rpb < t.low_discrimination:
+    elif judged and not np.isnan(rpb) and rpb < t.low_discrimination:
         flags.append("low_discrimination")
     item_counts: tuple[int, ...] = ()
     if counts is not None and option_counts is not None and option_counts[j]:
         item_counts = tuple(int(c) for c in counts[j, : option_counts[j]])
         correct = correct_masks[j] if correct_masks is not None else 0
         unused = tuple(i for i, c in enumerate(item_counts) if c == 0 and not (correct >> i) & 1)
-        if unused and n >= t.min_responses:
+        if unused and judged:
             flags.append("unused_distractor")
     return ItemStats(
         key=key,
-        responses=n,
+        responses=replied,
+        blanks=n - replied,
         facility=_num(facility) if n else None,
         point_biserial=_num(rpb),
         discrimination_27=_num(d27),
         option_counts=item_counts,
         flags=tuple(flags),
-        unused_options=unused if n >= t.min_responses else (),
+        unused_options=unused if judged else (),
     )
 
 

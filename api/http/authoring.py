@@ -67,9 +67,14 @@ class Upload(Struct, kw_only=True):
 
 
 class LintReportOut(Struct, frozen=True, kw_only=True):
+    """A lint report on the wire. ``items`` counts the items read; ``items_seen`` the
+    questions in the file (read or not), ``items_with_errors`` those with an error."""
+
     source: str
     format: str
     items: int
+    items_seen: int
+    items_with_errors: int
     errors: int
     warnings: int
     problems: tuple[Problem, ...]
@@ -86,10 +91,13 @@ class UnreadableUpload(ItembankError):
 
 
 def _report_out(source: str, report: Any) -> LintReportOut:
+    seen, broken = banks.question_counts(report)
     return LintReportOut(
         source=source,
         format=report.format,
         items=len(report.items),
+        items_seen=seen,
+        items_with_errors=broken,
         errors=report.errors,
         warnings=report.warnings,
         problems=report.problems,
@@ -136,12 +144,15 @@ class AuthoringController(Controller):
         with uow() as db:
             return banks.list_banks(db)
 
-    @post("/lint", summary="Lint a bank file without storing it", status_code=200)
+    # A bank file may be larger than a JSON body (images: decision 0032), up to the upload limit.
+    @post("/lint", summary="Lint a bank file without storing it", status_code=200,
+          request_max_body_size=MAX_UPLOAD_BYTES)  # fmt: skip
     async def lint(self, data: Multipart) -> LintReportOut:
         raw, name, fmt = await _read(data)
         return _report_out(name, banks.lint_upload(raw, source=name, fmt=fmt))
 
-    @post("/{bank:str}/import", summary="Import a bank file as a new draft version")
+    @post("/{bank:str}/import", summary="Import a bank file as a new draft version",
+          request_max_body_size=MAX_UPLOAD_BYTES)  # fmt: skip
     async def import_file(
         self, request: Request[Any, Any, Any], uow: Uow, bank: BankName, data: Multipart
     ) -> ImportOut:

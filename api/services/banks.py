@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from msgspec import Struct
 from sqlmodel import Session, col, select
 
+from api.services import media
 from api.store.tables import Bank, BankItem, BankVersion, ItemResponse
 from itembank import formats
 from itembank.analysis import ExamStats, analyse
@@ -80,6 +81,36 @@ def lint_upload(data: bytes, *, source: str, fmt: str | None = None) -> LintRepo
     return lint_file(data, source=source, format=fmt)
 
 
+def question_counts(report: LintReport) -> tuple[int, int]:
+    """``(questions in the file, questions with an error)``, counting the questions a
+    parser could not read as well as the items it read.
+
+    An error names its question by item key or by place; an error at no item read and
+    at no line of its own (a file-level error) is not a question. Where the lint reports
+    its own count of the questions seen (``items_seen``), that count wins.
+    """
+    index: dict[tuple[str, ...], int] = {}
+    for n, entry in enumerate(report.items):
+        index.setdefault(("key", entry.item.key), n)
+        index.setdefault(("at", entry.location.sheet, str(entry.location.line)), n)
+    broken: set[tuple[str, ...]] = set()
+    unread: set[tuple[str, ...]] = set()
+    for p in report.problems:
+        if p.severity != "error":
+            continue
+        by_key = ("key", p.item_key) if p.item_key else None
+        by_place = ("at", p.sheet, str(p.line))
+        if by_key in index or by_place in index:
+            broken.add(("item", str(index.get(by_key or by_place, index.get(by_place)))))
+        elif p.item_key or p.line:
+            unread.add(by_key or by_place)
+    seen = len(report.items) + len(unread)
+    told = getattr(report, "items_seen", None)
+    if isinstance(told, int) and told >= len(report.items):
+        seen = told
+    return seen, min(seen, len(broken) + len(unread))
+
+
 def import_file(
     session: Session,
     *,
@@ -110,6 +141,8 @@ def import_file(
     row = _new_version(session, bank_row, items, now=now, author_id=author_id, digest=digest)
     row.source_format, row.source_name = report.format, source
     _insert_items(session, row, items, progress)
+    assert bank_row.id is not None and row.id is not None
+    media.store(session, bank_id=bank_row.id, version_id=row.id, media=report.media)
     return ImportOutcome(version=_info(bank_row, row), report=report)
 
 
@@ -250,6 +283,7 @@ def item_analysis(session: Session, *, bank: str, version: int | None = None) ->
     learners = {ref: i for i, ref in enumerate(sorted({r.learner_ref for r in responses}))}
     scores = np.full((len(learners), len(items)), np.nan)
     choices = np.zeros((len(learners), len(items)), dtype=np.int64)
+    answered = np.zeros((len(learners), len(items)), dtype=bool)
     for r in responses:
         j = column.get(r.item_key)
         if j is None or r.max_score <= 0:
@@ -257,12 +291,14 @@ def item_analysis(session: Session, *, bank: str, version: int | None = None) ->
         i = learners[r.learner_ref]
         scores[i, j] = r.score / r.max_score
         choices[i, j] = _choice_mask(items[j], r.response)
+        answered[i, j] = _answered(r.response)
     return analyse(
         scores,
         [item.key for item in items],
         choices=choices,
         correct_masks=[_correct_mask(item) for item in items],
         option_counts=[_option_count(item) for item in items],
+        answered=answered,
     )
 
 
@@ -428,3 +464,17 @@ def _choice_mask(item: Item, response: Any) -> int:
     if not isinstance(chosen, list | tuple):
         return 0
     return sum(1 << ids[c] for c in chosen if isinstance(c, str) and c in ids)
+
+
+def _answered(response: Any) -> bool:
+    """Whether a stored response is an answer (not a blank: nothing, empty text, no
+    option chosen, no pair matched)."""
+    if response is None:
+        return False
+    if isinstance(response, str):
+        return bool(response.strip())
+    if isinstance(response, list | tuple):
+        return any(_answered(r) for r in response)
+    if isinstance(response, dict):
+        return any(_answered(r) for r in response.values())
+    return True

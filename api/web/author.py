@@ -40,7 +40,7 @@ from api.web import i18n
 from api.web.common import PAGE_EXCEPTION_HANDLERS, lang_of, page_principal, render
 from examengine.errors import EngineError
 from itembank import formats
-from itembank.errors import ItembankError
+from itembank.errors import BankNotFoundError, ItembankError
 from itembank.model import (
     FillBlank,
     Item,
@@ -53,6 +53,7 @@ from itembank.model import (
     difficulty_band,
     option_id,
 )
+from itembank.versioning import diff
 
 #: Who may use these pages (the same roles as the authoring API).
 ROLES = ("author", "operator")
@@ -86,6 +87,7 @@ i18n.register(
         "author.source": ("来源", "Source"),
         "author.created": ("创建时间", "Created"),
         "author.published_at": ("发布时间", "Published"),
+        "author.with_zone": ("{what}（{zone}）", "{what} ({zone})"),
         "author.actions": ("操作", "Actions"),
         "author.exam": ("考试", "Exam"),
         "author.exam_title": ("名称", "Title"),
@@ -128,8 +130,30 @@ i18n.register(
         "js.author.linting": ("正在检查…", "Checking…"),
         "js.author.importing": ("正在导入…", "Importing…"),
         "js.author.lint_summary": (
-            "{source}（{format}）：{items} 道试题，{errors} 个错误，{warnings} 个警告。",
-            "{source} ({format}): {items} items, {errors} errors, {warnings} warnings.",
+            "{source}（{format}）：{questions}，{broken}；{errors}，{warnings}。",
+            "{source} ({format}): {questions}, {broken}; {errors}, {warnings}.",
+        ),
+        "js.author.n_questions.other": ("{n} 道试题", "{n} questions"),
+        "js.author.n_questions.one": ("{n} 道试题", "{n} question"),
+        "js.author.n_broken": ("{n} 道有错误", "{n} with errors"),
+        "js.author.none_broken": ("均无错误", "none with errors"),
+        "js.author.n_errors.other": ("{n} 个错误", "{n} errors"),
+        "js.author.n_errors.one": ("{n} 个错误", "{n} error"),
+        "js.author.n_warnings.other": ("{n} 个警告", "{n} warnings"),
+        "js.author.n_warnings.one": ("{n} 个警告", "{n} warning"),
+        "js.author.n_items.other": ("{n} 道试题", "{n} items"),
+        "js.author.n_items.one": ("{n} 道试题", "{n} item"),
+        # Formats by name for people (the keys are the API's).
+        "js.author.format.native": ("本系统 YAML/JSON", "This system's YAML/JSON"),
+        "js.author.format.gift": ("GIFT", "GIFT"),
+        "js.author.format.aiken": ("Aiken", "Aiken"),
+        "js.author.format.moodle": ("Moodle XML", "Moodle XML"),
+        "js.author.format.qti": ("IMS QTI（zip）", "IMS QTI (zip)"),
+        "js.author.format.excel": ("Excel（.xlsx）", "Excel (.xlsx)"),
+        "js.author.format.csv": ("CSV", "CSV"),
+        "author.upload.no_problems": (
+            "没有发现问题。",
+            "No problems found.",
         ),
         "js.author.lint_clean": ("没有发现问题，可以导入。", "No problems: ready to import."),
         "js.author.lint_blocked": (
@@ -137,8 +161,8 @@ i18n.register(
             "Fix the errors in the file, then check it again.",
         ),
         "js.author.imported": (
-            "已导入为题库“{bank}”第 {version} 版（{state}，{items} 道试题）。",
-            "Imported as version {version} of bank “{bank}” ({state}, {items} items).",
+            "已导入为题库“{bank}”第 {version} 版（{state}，{items}）。",
+            "Imported as version {version} of bank “{bank}” ({state}, {items}).",
         ),
         "js.author.unchanged": (
             "内容与最新版本相同，未创建新版本（第 {version} 版）。",
@@ -163,6 +187,60 @@ i18n.register(
         ),
         "author.bank.upload_new": ("上传新版本", "Upload a new version"),
         "author.bank.new_item": ("新建试题", "New item"),
+        "author.bank.source": ("{name}（{format}）", "{name} ({format})"),
+        "author.bank.diff": ("比较版本", "Compare versions"),
+        "author.bank.diff_prev": ("与上一版比较", "Compare with the one before"),
+        "author.bank.diff_prev_label": (
+            "第 {n} 版与上一版比较",
+            "Compare version {n} with the one before",
+        ),
+        # ------------------------------------------------------------------ diff
+        "author.diff.title": ("版本比较：{bank}", "Compare versions: {bank}"),
+        "author.diff.intro": (
+            "选择两个版本，查看新版本相对旧版本新增、删除和修改的试题；修改的试题逐项并列显示修改前后的内容。",
+            "Pick two versions to see the items the newer one adds, removes and changes; "
+            "each changed field is shown before and after, side by side.",
+        ),
+        "author.diff.old": ("旧版本", "Older version"),
+        "author.diff.new": ("新版本", "Newer version"),
+        "author.diff.show": ("比较", "Compare"),
+        "author.diff.summary": (
+            "第 {old} 版 → 第 {new} 版：新增 {added}，删除 {removed}，修改 {changed}。",
+            "Version {old} → version {new}: {added} added, {removed} removed, {changed} changed.",
+        ),
+        "author.diff.same": (
+            "两个版本的试题完全相同。",
+            "The two versions hold the same items.",
+        ),
+        "author.diff.same_version": (
+            "请选择两个不同的版本。",
+            "Pick two different versions.",
+        ),
+        "author.diff.only_one": (
+            "该题库只有一个版本，没有可比较的内容。",
+            "This bank has one version only: there is nothing to compare.",
+        ),
+        "author.diff.added": ("新增的试题", "Items added"),
+        "author.diff.removed": ("删除的试题", "Items removed"),
+        "author.diff.changed": ("修改的试题", "Items changed"),
+        "author.diff.before": ("修改前", "Before"),
+        "author.diff.after": ("修改后", "After"),
+        "author.diff.fields": ("修改了：{fields}", "Changed: {fields}"),
+        "author.diff.empty": ("（空）", "(empty)"),
+        "author.diff.correct": ("（正确）", "(correct)"),
+        "author.diff.field.stem": ("题干", "Stem"),
+        "author.diff.field.body": ("选项与答案", "Options and answers"),
+        "author.diff.field.explanation": ("解析", "Explanation"),
+        "author.diff.field.topic": ("知识点", "Topic"),
+        "author.diff.field.difficulty": ("难度", "Difficulty"),
+        "author.diff.field.tags": ("标签", "Tags"),
+        "author.diff.field.enemy_group": ("互斥组", "Enemy group"),
+        "author.diff.field.points": ("分值", "Points"),
+        "author.diff.field.status": ("状态", "Status"),
+        "author.diff.kind": ("题型：{kind}", "Kind: {kind}"),
+        "author.diff.band": ("难度等级 {band}", "band {band}"),
+        "author.diff.facility": ("通过率 {p}", "facility {p}"),
+        "author.diff.irt": ("IRT a={a} b={b}", "IRT a={a} b={b}"),
         # ----------------------------------------------------------------- items
         "author.items.title": ("试题：{bank}", "Items: {bank}"),
         "author.items.search": ("搜索试题", "Search items"),
@@ -208,6 +286,12 @@ i18n.register(
             "Band {band} (1 easiest, 5 hardest)",
         ),
         "author.preview.none": ("无", "none"),
+        "author.preview.meta": ("（{kind}，{points}）", "({kind}, {points})"),
+        "author.preview.share": ("（得分比例 {share}%）", "({share}% of the points)"),
+        # Punctuation between UI words follows the page's language.
+        "author.punct.colon": ("：", ": "),
+        "author.punct.comma": ("，", ", "),
+        "author.punct.semicolon": ("；", "; "),
         "author.preview.answer_here": ("作答区", "Answer"),
         "author.preview.match_choose": ("请选择", "Choose"),
         # ------------------------------------------------------------------ edit
@@ -308,13 +392,17 @@ i18n.register(
         "author.spec.versions": ("版本", "Versions"),
         "js.spec.checking": ("正在检查…", "Checking…"),
         "js.spec.ok": (
-            "可以组卷：每份试卷 {n} 道题，共 {points} 分。",
-            "Papers can be built: {n} items, {points} points each.",
+            "可以组卷：每份试卷 {items}，共 {points}。",
+            "Papers can be built: {items} and {points} per paper.",
         ),
         "js.spec.ok_own_points": (
-            "可以组卷：每份试卷 {n} 道题。",
-            "Papers can be built: {n} items each.",
+            "可以组卷：每份试卷 {items}。",
+            "Papers can be built: {items} per paper.",
         ),
+        "js.spec.n_items.other": ("{n} 道题", "{n} items"),
+        "js.spec.n_items.one": ("{n} 道题", "{n} item"),
+        "js.spec.n_points.other": ("{n} 分", "{n} points"),
+        "js.spec.n_points.one": ("{n} 分", "{n} point"),
         "js.spec.error": ("错误", "error"),
         "js.spec.warning": ("提示", "warning"),
         "js.spec.saving": ("正在保存…", "Saving…"),
@@ -338,9 +426,13 @@ i18n.register(
         ),
         "js.spec.sample": ("预览样卷", "Preview a sample paper"),
         "js.spec.remove_section": ("删除第 {n} 大题", "Remove section {n}"),
-        "js.spec.has_errors": (
+        "js.spec.has_errors.other": (
             "有 {n} 个问题，暂不能组卷。",
             "{n} problems: papers cannot be built yet.",
+        ),
+        "js.spec.has_errors.one": (
+            "有 {n} 个问题，暂不能组卷。",
+            "{n} problem: papers cannot be built yet.",
         ),
         # ---------------------------------------------------------------- sample
         "author.sample.title": ("样卷预览：{exam}", "Sample paper: {exam}"),
@@ -368,8 +460,30 @@ i18n.register(
         # ----------------------------------------------------------------- stats
         "author.stats.title": ("试题分析：{bank}", "Item analysis: {bank}"),
         "author.stats.summary": (
-            "第 {version} 版：{learners} 名学员，{items} 道试题。",
-            "Version {version}: {learners} learners, {items} items.",
+            "第 {version} 版：{learners}，{items}。",
+            "Version {version}: {learners}, {items}.",
+        ),
+        "author.stats.n_learners.other": ("{n} 名学员", "{n} learners"),
+        "author.stats.n_learners.one": ("{n} 名学员", "{n} learner"),
+        "author.stats.n_items.other": ("{n} 道试题", "{n} items"),
+        "author.stats.n_items.one": ("{n} 道试题", "{n} item"),
+        "author.stats.show": ("查看", "Show"),
+        "author.stats.judged_from": (
+            "作答人数少于 {n} 的试题不作难度和区分度判断（样本不足）；"
+            "未作答的学员单独列出，计入通过率（记 0 分），不计入作答人数。",
+            "Items answered by fewer than {n} learners are not judged (too few to tell); "
+            "learners who left an item blank are counted apart: they score 0 in its "
+            "facility but are not responses.",
+        ),
+        "author.stats.blanks": ("未作答", "Blank"),
+        "author.stats.few.other": (
+            "仅 {n} 人作答，样本不足",
+            "only {n} responses, too few to judge",
+        ),
+        "author.stats.none_yet": ("还没有人作答", "no responses yet"),
+        "author.stats.few.one": (
+            "仅 {n} 人作答，样本不足",
+            "only {n} response, too few to judge",
         ),
         "author.stats.mean": ("平均得分率", "Mean score"),
         "author.stats.sd": ("标准差", "Standard deviation"),
@@ -380,6 +494,7 @@ i18n.register(
             "No responses from learners yet.",
         ),
         "author.stats.responses": ("作答人数", "Responses"),
+        "author.stats.item": ("试题", "Item"),
         "author.stats.facility": ("通过率", "Facility"),
         "author.stats.rpb": ("点双列相关", "Point-biserial"),
         "author.stats.d27": ("区分度（27%）", "Discrimination (27%)"),
@@ -398,14 +513,17 @@ i18n.register(
             "横轴为通过率区间，纵轴为试题数。",
             "Facility bands across, number of items up.",
         ),
-        "js.charts.scatter": ("通过率 × 区分度", "Facility × discrimination"),
+        "js.charts.scatter": (
+            "通过率 × 区分度（点双列相关）",
+            "Facility × discrimination (point-biserial)",
+        ),
         "js.charts.scatter_desc": (
             "每个点是一道试题；红色方块为有提示的试题。",
             "Each dot is an item; red squares are flagged items.",
         ),
         "js.charts.items": ("试题数", "Items"),
         "js.charts.facility": ("通过率", "Facility"),
-        "js.charts.discrimination": ("点双列相关", "Point-biserial"),
+        "js.charts.discrimination": ("区分度（点双列相关）", "Discrimination (point-biserial)"),
         "js.charts.bar_label": ("通过率 {range}：{n} 道", "Facility {range}: {n} items"),
         "js.charts.point_label": (
             "{key}：通过率 {p}，区分度 {r}",
@@ -482,6 +600,99 @@ def item_view(item: Item, order: tuple[str, ...] = ()) -> dict[str, Any]:
             view["pairs"] = [{"prompt": p.prompt, "answer": p.answer} for p in pairs]
             view["distractors"] = list(distractors)
     return view
+
+
+def _share(fraction: float) -> str:
+    return "" if fraction in (0, 1) else f" {fraction * 100:.0f}%"
+
+
+def _body_lines(item: Item, lang: str) -> list[str]:
+    """The item's kind, options and answers as lines of text (the diff's "body")."""
+    lines = [i18n.t("author.diff.kind", lang, kind=i18n.t(f"exam.kind.{item.kind.value}", lang))]
+    correct = i18n.t("author.diff.correct", lang)
+    match item.body:
+        case SingleChoice(options=options) | MultipleChoice(options=options):
+            for n, o in enumerate(options):
+                mark = f" {correct}{_share(o.fraction)}" if o.fraction > 0 else _share(o.fraction)
+                lines.append(f"{option_id(n)}. {o.text}{mark}")
+        case TrueFalse(answer=answer):
+            word = "exam.true" if answer else "exam.false"
+            lines.append(i18n.t(word, lang) if answer is not None else "—")
+        case FillBlank(answers=answers):
+            lines.extend(f"{a.text}{_share(a.fraction)}" for a in answers)
+        case Numerical(answers=answers):
+            lines.extend(
+                f"{a.value:g}" + (f" ±{a.tolerance:g}" if a.tolerance else "") + _share(a.fraction)
+                for a in answers
+            )
+        case Matching(pairs=pairs, distractors=distractors):
+            lines.extend(f"{p.prompt} → {p.answer}" for p in pairs)
+            lines.extend(f"✗ {d}" for d in distractors)
+    return lines
+
+
+def field_text(item: Item, field: str, lang: str) -> str:
+    """One field of ``item`` as text a person reads (the diff's before and after)."""
+    empty = i18n.t("author.diff.empty", lang)
+    match field:
+        case "body":
+            return "\n".join(_body_lines(item, lang))
+        case "difficulty":
+            d = item.difficulty
+            parts = []
+            if d.band is not None:
+                parts.append(i18n.t("author.diff.band", lang, band=d.band))
+            if d.facility is not None:
+                parts.append(i18n.t("author.diff.facility", lang, p=f"{d.facility:g}"))
+            if d.irt_a is not None or d.irt_b is not None:
+                parts.append(i18n.t("author.diff.irt", lang, a=d.irt_a, b=d.irt_b))
+            return "; ".join(parts) or empty
+        case "tags":
+            return ", ".join(item.tags) or empty
+        case "points":
+            return f"{item.points:g}"
+        case "status":
+            return i18n.t(f"author.status.{item.status.value}", lang)
+        case _:
+            value = getattr(item, field)
+            return str(value) if value else empty
+
+
+def diff_view(old: list[Item], new: list[Item], lang: str) -> dict[str, Any]:
+    """What the newer list adds, removes and changes, with each changed field's text
+    before and after (the diff page)."""
+    found = diff(old, new)
+    before = {i.key: i for i in old}
+    after = {i.key: i for i in new}
+    return {
+        "added": [(k, _short(after[k].stem)) for k in found.added],
+        "removed": [(k, _short(before[k].stem)) for k in found.removed],
+        "changed": [
+            {
+                "key": c.key,
+                "stem": _short(after[c.key].stem),
+                "fields": [
+                    {
+                        "name": f,
+                        "before": field_text(before[c.key], f, lang),
+                        "after": field_text(after[c.key], f, lang),
+                    }
+                    for f in c.fields
+                ],
+            }
+            for c in found.changed
+        ],
+    }
+
+
+#: How much of a stem a table shows (the full stem is one click away).
+STEM_CHARS = 60
+
+
+def _short(text: str, limit: int = STEM_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def _version_rows(db: Session, bank: str) -> list[dict[str, Any]]:
@@ -573,6 +784,41 @@ class AuthorPages(Controller):
                 bank=bank,
                 versions=sorted(versions, key=lambda v: -v.version),
                 format_names=formats.FORMAT_NAMES,
+            )
+
+    @get("/banks/{bank:str}/diff", sync_to_thread=True)
+    def compare(
+        self,
+        request: Request[Any, Any, Any],
+        uow: Uow,
+        bank: BankName,
+        old: LatestVersion = None,
+        new: LatestVersion = None,
+    ) -> Template:
+        """Two versions side by side: the newer one's added, removed and changed items
+        (by default the latest version against the one before it)."""
+        with uow() as db:
+            page_principal(request, *ROLES)
+            versions = sorted(banks.list_versions(db, bank=bank), key=lambda v: -v.version)
+            if not versions:
+                raise BankNotFoundError(bank)
+            newer = new or versions[0].version
+            older = old or next((v.version for v in versions if v.version < newer), newer)
+            view = None
+            if older != newer:
+                view = diff_view(
+                    banks.load_items(db, bank=bank, version=older),
+                    banks.load_items(db, bank=bank, version=newer),
+                    lang_of(request),
+                )
+            return render(
+                request,
+                "author/diff.html",
+                bank=bank,
+                versions=versions,
+                old=older,
+                new=newer,
+                diff=view,
             )
 
     @get("/banks/{bank:str}/items", sync_to_thread=True)
@@ -685,14 +931,18 @@ class AuthorPages(Controller):
             page_principal(request, *ROLES)
             info = banks.version_info(db, bank=bank, version=version)
             result = banks.item_analysis(db, bank=bank, version=info.version)
+            stems = {
+                i.key: _short(i.stem) for i in banks.load_items(db, bank=bank, version=info.version)
+            }
             return render(
                 request,
                 "author/stats.html",
                 bank=bank,
                 info=info,
                 stats=result,
+                stems=stems,
                 versions=banks.list_versions(db, bank=bank),
-                data=_plain(result),
+                data={**_plain(result), "stems": stems},
             )
 
     @get("/banks/{bank:str}/versions/{version:int}/topics", sync_to_thread=True)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -38,20 +39,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.routes import WebSocketRoute
 from litestar.testing import AsyncTestClient
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from api.app import create_app
 from api.cli.demo import DEMO_BANK, DEMO_EXAM, DEMO_LEARNER, DEMO_PLAN, load_demo
-from api.services import attempts, study
+from api.services import attempts, media, study
 from api.services.passwords import hash_password
 from api.settings import Settings
 from api.store.db import migrate, standalone_transaction
-from api.store.tables import Paper, PurchaseOrder, User
+from api.store.tables import Bank, BankItem, Paper, PurchaseOrder, User
 from api.store.tables import Plan as PlanRow
+from itembank.media import Media
+from itembank.model import decode_item, encode_item
 from tests.conftest import make_settings
 
 Client = AsyncTestClient[Litestar]
@@ -72,6 +76,9 @@ GET    /schema/{doc}                                      200     200     200   
 GET    /schema/oauth2-redirect.html                       200     200     200     200     200     200
 GET    /schema-assets/{asset}                             200     200     200     200     200     200
 GET    /static/{file}                                     200     200     200     200     200     200
+GET    /media/{sha256}                                    401     200     200     404     404     200  ! a bank's image: to who may see an item showing it (the demo items show one: ``prepare``); the other learner's case in tests/api/test_media.py
+GET    /favicon.ico                                       200     200     200     200     200     200
+GET    /favicon.svg                                       200     200     200     200     200     200
 GET    /                                                  302     302     302     302     302     302
 GET    /login                                             200     302     302     302     302     302
 GET    /password                                          302     200     200     200     200     200
@@ -95,6 +102,7 @@ GET    /author/banks/{bank}/items/{item}                  302     302     200   
 GET    /author/banks/{bank}/items/{item}/edit             302     302     200     302     302     200
 GET    /author/banks/{bank}/new-item                      302     302     200     302     302     200
 GET    /author/banks/{bank}/stats                         302     302     200     302     302     200
+GET    /author/banks/{bank}/diff                          302     302     200     302     302     200
 GET    /author/banks/{bank}/versions/{version}/topics     302     302     200     302     302     200
 GET    /author/exams/new                                  302     302     200     302     302     200
 GET    /author/exams/{exam}/edit                          302     302     200     302     302     200
@@ -103,6 +111,7 @@ GET    /author/plans                                      302     302     200   
 GET    /proctor                                           302     302     302     302     200     200
 GET    /proctor/risk                                      302     302     302     302     200     200
 GET    /proctor/risk/attempts/{attempt}                   302     302     302     302     200     200
+GET    /proctor/attempts/{attempt}                        302     302     302     302     200     200
 GET    /employer                                          302     302     302     200     302     302
 GET    /employer/orders                                   302     302     302     200     302     302
 GET    /operator/orders                                   302     302     302     302     302     200
@@ -336,6 +345,7 @@ def prepare(settings: Settings) -> None:
                 user.login, user.employer
             )
             db.add(user)
+        show_an_image_in_every_demo_item(db)
         other = db.exec(select(User).where(User.login == OTHER_LEARNER)).one()
         assert other.id is not None
         ms = int(now.timestamp() * 1000)
@@ -348,6 +358,24 @@ def prepare(settings: Settings) -> None:
             db.add(PurchaseOrder(number=number, kind="individual", buyer_id=buyer, plan_id=plan.id,
                                  unit_fen=0, amount_fen=0, provider="offline_transfer",
                                  created_ms=ms))  # fmt: skip
+
+
+IMAGE = b"\x89PNG\r\n\x1a\n matrix"
+IMAGE_SHA = hashlib.sha256(IMAGE).hexdigest()
+
+
+def show_an_image_in_every_demo_item(db: Session) -> None:
+    """The demo bank holds ``IMAGE`` and every demo item's stem shows it, so every paper
+    has it (``GET /media/{sha256}``)."""
+    bank = db.exec(select(Bank).where(Bank.name == DEMO_BANK)).one()
+    assert bank.id is not None
+    media.store(db, bank_id=bank.id, version_id=None, media=[
+        Media(sha256=IMAGE_SHA, mime="image/png", name="m.png", data=IMAGE)])  # fmt: skip
+    for row in db.exec(select(BankItem)).all():
+        item = decode_item(row.data)
+        stem = f"{item.stem}\n\n![](media:{IMAGE_SHA})"
+        row.data = encode_item(msgspec.structs.replace(item, stem=stem)).decode()
+        db.add(row)
 
 
 async def sign_in(client: Client, login: str) -> None:
@@ -412,6 +440,7 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             # The employer the registry row above registers.
             "employer": ("矩阵单位", "矩阵单位"),
             "provider": ("offline_transfer", "offline_transfer"),
+            "sha256": (IMAGE_SHA, IMAGE_SHA),
         }
         yield World(role=role, app=app, client=client, values=values)
 

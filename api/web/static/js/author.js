@@ -1,7 +1,7 @@
 // The course team's bank pages: upload → lint report → import; publish a version; edit an
 // item (PUT, a new version when the latest is published). Whichever parts the page has.
 import { ApiError, api, postForm } from "./api.js";
-import { lang, t } from "./i18n.js";
+import { lang, t, tn } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const dataNode = $("page-data");
@@ -17,11 +17,19 @@ function setNotice(node, text, kind = "") {
   node.textContent = text;
 }
 
-function cell(tag, text, className = "") {
+function cell(tag, text, className = "", label = "") {
   const node = document.createElement(tag);
   node.textContent = text;
   if (className) node.className = className;
+  // The column's name, shown beside the value when a phone lays the row out as a card.
+  if (label) node.dataset.label = label;
   return node;
+}
+
+/** A format's name for people ("Moodle XML"), not its key ("moodle"). */
+export function formatName(key) {
+  const name = t(`js.author.format.${key}`);
+  return name.startsWith("js.") ? key : name;
 }
 
 /** ``file:line:col`` as the CLI prints it (``file[sheet]:row:col`` for spreadsheets). */
@@ -34,21 +42,40 @@ export function where(problem) {
 // ----------------------------------------------------------------------------- upload
 
 function fillReport(problems) {
-  const body = $("report-table").tBodies[0];
+  const table = $("report-table");
+  const body = table.tBodies[0];
+  const labels = [...table.tHead.rows[0].cells].map((th) => th.textContent);
   body.replaceChildren();
   for (const p of problems) {
     const row = document.createElement("tr");
     row.className = `severity-${p.severity || "error"}`;
     row.dataset.line = String(p.line || 0);
     row.append(
-      cell("td", where(p), "where"),
-      cell("td", t(`js.author.severity.${p.severity || "error"}`), "severity"),
-      cell("td", p.code, "code"),
-      cell("td", p.item_key || ""),
-      cell("td", say(p), "message"),
+      cell("td", where(p), "where", labels[0]),
+      cell("td", t(`js.author.severity.${p.severity || "error"}`), "severity", labels[1]),
+      cell("td", p.code, "code", labels[2]),
+      cell("td", p.item_key || "", p.item_key ? "item" : "item empty", labels[3]),
+      cell("td", say(p), "message", labels[4]),
     );
     body.append(row);
   }
+  // A clean file says so instead of showing an empty table.
+  $("report-wrap").hidden = !problems.length;
+  $("report-clean").hidden = problems.length > 0;
+}
+
+/** "bank.gift (GIFT): 3 questions, 1 with errors; 1 error, 2 warnings." */
+export function lintSummary(result) {
+  const seen = result.items_seen ?? result.items;
+  const broken = result.items_with_errors ?? 0;
+  return t("js.author.lint_summary", {
+    source: result.source,
+    format: formatName(result.format),
+    questions: tn("js.author.n_questions", seen),
+    broken: broken ? t("js.author.n_broken", { n: broken }) : t("js.author.none_broken"),
+    errors: tn("js.author.n_errors", result.errors),
+    warnings: tn("js.author.n_warnings", result.warnings),
+  });
 }
 
 function uploadForm() {
@@ -92,7 +119,7 @@ function initUpload() {
       const result = await postForm("/api/banks/lint", uploadForm());
       fillReport(result.problems);
       report.hidden = false;
-      summary.textContent = t("js.author.lint_summary", result);
+      summary.textContent = lintSummary(result);
       if (result.errors) {
         setNotice(status, t("js.author.lint_blocked"), "error");
       } else {
@@ -124,7 +151,7 @@ function initUpload() {
             bank: v.bank,
             version: v.version,
             state: t(`js.author.state.${v.state}`),
-            items: v.item_count,
+            items: tn("js.author.n_items", v.item_count),
           });
       setNotice(status, text + " ", "ok");
       const link = document.createElement("a");
@@ -132,6 +159,8 @@ function initUpload() {
       link.textContent = t("js.author.open_bank");
       status.append(link);
       fillReport(result.lint.problems);
+      summary.textContent = lintSummary(result.lint);
+      report.hidden = false;
     } catch (error) {
       // An import with errors is refused whole: the problems come back in `errors`.
       if (error instanceof ApiError && Array.isArray(error.problem.errors) && error.problem.errors.length) {

@@ -1,7 +1,9 @@
 // Item-analysis charts as SVG built with DOM calls (no library): a histogram of facility
 // and a scatter of facility × discrimination (point-biserial) with flagged items marked.
 // Each chart has a title and description for screen readers, and every bar and point a
-// <title> (its tooltip); the table below the charts holds the same numbers.
+// <title> (its tooltip: the item's stem and key); the table below the charts holds the
+// same numbers. The captions and the axes use the same words (the catalogue's
+// js.charts.* keys), so the scatter's caption names the axis it plots.
 import { t } from "./i18n.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -130,7 +132,8 @@ export function facilityScatter(stats) {
     const mark = flagged
       ? el("rect", { x: cx - 5, y: cy - 5, width: 10, height: 10, fill: "#b3261e", class: "point flagged", "data-key": s.key })
       : el("circle", { cx, cy, r: 4.5, fill: "#0b57d0", "fill-opacity": 0.8, class: "point", "data-key": s.key });
-    mark.append(el("title", {}, t("js.charts.point_label", { key: s.key, p: s.facility.toFixed(2), r: s.point_biserial.toFixed(2) })));
+    const name = stats.stems?.[s.key] ? `${stats.stems[s.key]} (${s.key})` : s.key;
+    mark.append(el("title", {}, t("js.charts.point_label", { key: name, p: s.facility.toFixed(2), r: s.point_biserial.toFixed(2) })));
     g.append(mark);
   }
   svg.append(g);

@@ -2,7 +2,7 @@
 // bank version (POST /api/exams/validate, debounced) and the problems are listed live.
 // Save makes a draft version (POST /api/exams); publish fixes it.
 import { ApiError, api } from "./api.js";
-import { lang, t } from "./i18n.js";
+import { lang, t, tn } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const page = JSON.parse($("page-data").textContent || "{}");
@@ -213,13 +213,16 @@ function showProblems(problems) {
   }
 }
 
-function summary(spec) {
+/** "Papers can be built: 2 items and 10 points per paper." — the paper's total, never
+ * mistaken for one item's points. */
+export function summary(spec) {
   const n = spec.sections.reduce((sum, s) => sum + (s.count || 0), 0);
+  const items = tn("js.spec.n_items", n);
   if (spec.sections.every((s) => s.points)) {
-    const points = spec.sections.reduce((sum, s) => sum + s.count * s.points, 0);
-    return t("js.spec.ok", { n, points: Number(points.toFixed(2)) });
+    const points = Number(spec.sections.reduce((sum, s) => sum + s.count * s.points, 0).toFixed(2));
+    return t("js.spec.ok", { items, points: tn("js.spec.n_points", points) });
   }
-  return t("js.spec.ok_own_points", { n });
+  return t("js.spec.ok_own_points", { items });
 }
 
 async function check() {
@@ -232,7 +235,7 @@ async function check() {
     if (seq !== checkSeq) return; // a newer check is on its way
     showProblems(outcome.problems);
     if (outcome.ok) setNotice(status, summary(spec), "ok");
-    else setNotice(status, t("js.spec.has_errors", { n: outcome.problems.filter((p) => p.severity !== "warning").length }), "error");
+    else setNotice(status, tn("js.spec.has_errors", outcome.problems.filter((p) => p.severity !== "warning").length), "error");
     $("spec-form").dataset.checked = outcome.ok ? "ok" : "problems";
   } catch (error) {
     if (seq === checkSeq) setNotice(status, error.message, "error");

@@ -290,21 +290,26 @@ def tz_label(lang: str, zone: str = DEFAULT_TIMEZONE, at_ms: int | None = None) 
     return f"{en}, {offset}"
 
 
-def fmt_ms(ms: int | None, zone: str = DEFAULT_TIMEZONE) -> str:
-    """UTC milliseconds as ``YYYY-MM-DD HH:MM`` in the display ``zone`` ("" for None);
-    put ``tz_label`` next to it (a column header) or use ``fmt_time``."""
+def fmt_ms(ms: int | None, zone: str = DEFAULT_TIMEZONE, *, seconds: bool = False) -> str:
+    """UTC milliseconds as ``YYYY-MM-DD HH:MM`` (``:SS`` with ``seconds``) in the display
+    ``zone`` ("" for None); put ``tz_label`` next to it (a column header) or use
+    ``fmt_time``."""
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000, tz=display_zone(zone)).strftime("%Y-%m-%d %H:%M")
+    pattern = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return datetime.fromtimestamp(ms / 1000, tz=display_zone(zone)).strftime(pattern)
 
 
-def fmt_time(ms: int | None, lang: str, zone: str = DEFAULT_TIMEZONE) -> str:
+def fmt_time(
+    ms: int | None, lang: str, zone: str = DEFAULT_TIMEZONE, *, seconds: bool = False
+) -> str:
     """``fmt_ms`` with the zone's label: "2026-12-07 09:00（北京时间）",
     "2026-12-07 09:00 (China Standard Time, UTC+8)" ("" for None)."""
     if ms is None:
         return ""
     label = tz_label(lang, zone, ms)
-    return f"{fmt_ms(ms, zone)}（{label}）" if lang == "zh" else f"{fmt_ms(ms, zone)} ({label})"
+    text = fmt_ms(ms, zone, seconds=seconds)
+    return f"{text}（{label}）" if lang == "zh" else f"{text} ({label})"
 
 
 def fmt_score(value: float | None) -> str:
@@ -328,11 +333,11 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
     zone = zone_of(request)
 
-    def when(ms: int | None) -> str:
-        return fmt_ms(ms, zone)
+    def when(ms: int | None, seconds: bool = False) -> str:
+        return fmt_ms(ms, zone, seconds=seconds)
 
-    def when_labelled(ms: int | None) -> str:
-        return fmt_time(ms, lang, zone)
+    def when_labelled(ms: int | None, seconds: bool = False) -> str:
+        return fmt_time(ms, lang, zone, seconds=seconds)
 
     return {
         "lang": lang,

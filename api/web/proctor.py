@@ -1,31 +1,44 @@
-"""The proctors' and operators' page: the live list of open attempts (seconds left, last
-save, integrity events), refreshed every few seconds by its script, with forms to give
-an attempt more time, end it, or (operators) grant a learner another attempt.
+"""The proctors' and operators' pages: the live list of open attempts (learner by name
+and masked ID, seconds left, last save, integrity events), refreshed every few seconds
+by its script, with forms to give an attempt more time, end it, or (operators) grant a
+learner another attempt; and one attempt's log (``/proctor/attempts/{id}``): its events
+and answer steps in order, times labelled with the display zone, linked to the attempt's
+risk checks (``/proctor/risk/attempts/{id}``, which holds the flags and the evidence
+bundle: not repeated here).
 
-The page is rendered from ``api.services.attempts.live``, the same use case as the JSON
-live list its script polls; every action goes through the operator API
+The list is rendered from ``api.services.attempts.live``, the same use case as the JSON
+live list its script polls; the log from ``attempts.step_log``, the same as
+``GET /api/operator/attempts/{id}/steps``. Every action goes through the operator API
 (``api.http.attempts.OperatorAttemptsController``), which records who acted and why.
+On a phone the list's rows become cards (staff.css, "proctor" section).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get
 from litestar.datastructures import State
 from litestar.response import Template
+from sqlmodel import select
 
-from api.http.params import Filter
+from api.http.params import AttemptId, Filter
 from api.services import attempts, exams
+from api.services.attempts import AttemptNotFoundError
 from api.store.db import Uow
+from api.store.tables import User
 from api.web import i18n
-from api.web.common import PAGE_EXCEPTION_HANDLERS, page_principal, render
+from api.web.common import PAGE_EXCEPTION_HANDLERS, lang_of, page_principal, render
+from examengine.ids import masked
 
 #: Who may use the page (the same roles as the operator API).
 ROLES = ("proctor", "operator")
 #: How often the page refreshes the list, in milliseconds.
 REFRESH_MS = 5000
+#: A saved answer in the attempt's log is cut after this many characters.
+ANSWER_CHARS = 80
 
 i18n.register(
     {
@@ -84,7 +97,8 @@ i18n.register(
             "Refresh failed, retrying: {error}",
         ),
         "js.proctor.updated": ("已更新 {time}", "Updated {time}"),
-        "js.proctor.count": ("共 {n} 场考试进行中", "{n} attempts in progress"),
+        "js.proctor.count.one": ("共 {n} 场考试进行中", "{n} attempt in progress"),
+        "js.proctor.count.other": ("共 {n} 场考试进行中", "{n} attempts in progress"),
         "js.proctor.never": ("尚未保存", "not yet"),
         "js.proctor.ago": ("{s} 秒前", "{s} s ago"),
         "js.proctor.ago_min": ("{m} 分钟前", "{m} min ago"),
@@ -107,6 +121,56 @@ i18n.register(
         "js.proctor.state.overdue": ("已到时（宽限期）", "time up (grace period)"),
         "js.proctor.extend": ("延长时间", "Extend time"),
         "js.proctor.terminate": ("终止考试", "End attempt"),
+        "js.proctor.log": ("记录", "Log"),
+        "js.proctor.log_label": ("查看 {learner} 的考试记录", "Open {learner}'s attempt log"),
+        "js.proctor.seconds_left": ("剩余时间", "Time left"),
+        "js.proctor.last_save": ("最近保存", "Last save"),
+        "js.proctor.events": ("异常事件", "Integrity events"),
+        "js.proctor.kind": ("类型", "Kind"),
+        "js.proctor.state": ("状态", "State"),
+        "js.proctor.exam": ("考试", "Exam"),
+        "proctor.log": ("记录", "Log"),
+        # The attempt's log.
+        "proctor.log.title": ("考试记录：{learner}", "Attempt log: {learner}"),
+        "proctor.log.back": ("返回考试监控", "Back to live attempts"),
+        "proctor.log.not_found": ("没有这场考试。", "There is no such attempt."),
+        "proctor.log.facts": ("概况", "Summary"),
+        "proctor.log.id": ("身份证号", "ID number"),
+        "proctor.log.attempt": ("考试编号", "Attempt"),
+        "proctor.log.risk": (
+            "风险检查与证据包",
+            "Risk checks and evidence bundle",
+        ),
+        "proctor.log.timeline": ("事件与作答记录（按时间先后）", "Events and answers, in order"),
+        "proctor.log.time": ("时间（{zone}）", "Time ({zone})"),
+        "proctor.log.what": ("事件", "Event"),
+        "proctor.log.detail": ("详情", "Detail"),
+        "proctor.log.empty": ("还没有任何记录。", "Nothing recorded yet."),
+        "proctor.log.events.one": ("{n} 个事件", "{n} event"),
+        "proctor.log.events.other": ("{n} 个事件", "{n} events"),
+        "proctor.log.steps.one": ("{n} 次作答保存", "{n} answer save"),
+        "proctor.log.steps.other": ("{n} 次作答保存", "{n} answer saves"),
+        "proctor.log.answer": ("作答", "Answer"),
+        "proctor.log.step": ("保存作答", "Answer saved"),
+        "proctor.log.step_detail": ("第 {seq} 步 · 题目 {item}", "step {seq} · item {item}"),
+        "proctor.log.device": ("设备 {device}", "device {device}"),
+        "proctor.log.extra": ("延长 {minutes} 分钟", "{minutes} more minutes"),
+        "proctor.log.reason": ("原因：{reason}", "reason: {reason}"),
+        "proctor.log.score": ("得分 {score} / {max}", "score {score} of {max}"),
+        "proctor.log.saved": ("{count} 个答案，至第 {seq} 步", "{count} answers, up to step {seq}"),
+        "proctor.event.attempt_started": ("开始考试", "Attempt started"),
+        "proctor.event.attempt_resumed": ("继续考试", "Attempt resumed"),
+        "proctor.event.device_taken_over": ("被其他设备接管", "Taken over by another device"),
+        "proctor.event.answers_saved": ("答案已保存", "Answers saved"),
+        "proctor.event.attempt_submitted": ("交卷", "Submitted"),
+        "proctor.event.attempt_overdue": ("时间已到（宽限期）", "Time up (grace period)"),
+        "proctor.event.attempt_expired": ("到时结束", "Closed at the deadline"),
+        "proctor.event.attempt_terminated": ("被终止", "Ended by staff"),
+        "proctor.event.time_extended": ("延长时间", "Time extended"),
+        "proctor.event.attempt_regraded": ("重新评分", "Regraded"),
+        "proctor.event.attempts_granted": ("增加考试机会", "Attempts granted"),
+        "proctor.event.integrity": ("异常事件", "Integrity event"),
+        "proctor.event.other": ("其他事件：{kind}", "Other event: {kind}"),
     }
 )
 
@@ -145,3 +209,85 @@ class ProctorPages(Controller):
                     "can_grant": "operator" in principal.roles,
                 },
             )
+
+    @get("/attempts/{attempt_id:str}", sync_to_thread=True)
+    def attempt_log(
+        self, request: Request[Any, Any, Any], uow: Uow, attempt_id: AttemptId
+    ) -> Template:
+        """One attempt's events and answer steps, in order (the step-log API's data)."""
+        with uow() as db:
+            page_principal(request, *ROLES)
+            try:
+                log = attempts.step_log(db, attempt_id=attempt_id)
+            except AttemptNotFoundError:
+                return render(request, "proctor/attempt.html", status_code=404, log=None)
+            name = db.exec(select(User.display_name).where(User.login == log.learner)).first()
+            lang = lang_of(request)
+            return render(
+                request,
+                "proctor/attempt.html",
+                log=log,
+                name=name or masked(log.learner),
+                login=masked(log.learner),
+                lines=timeline(log, lang),
+            )
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row of an attempt's log: when, what (in the page's language), details."""
+
+    at_ms: int
+    what: str
+    detail: str
+    #: "event", "integrity" or "step": the row's look.
+    kind: str
+    #: A step's response as saved (the learner's words: shown as content, shortened).
+    answer: str = ""
+
+
+def _event_detail(kind: str, data: dict[str, Any], lang: i18n.Lang) -> str:
+    parts: list[str] = []
+    if kind == "time_extended" and isinstance(data.get("extra_ms"), int):
+        parts.append(i18n.t("proctor.log.extra", lang, minutes=round(data["extra_ms"] / 60000)))
+    if kind in ("attempt_submitted", "attempt_regraded") and "score" in data:
+        parts.append(
+            i18n.t("proctor.log.score", lang, score=data["score"], max=data.get("max_score", ""))
+        )
+    if kind == "answers_saved" and "count" in data:
+        parts.append(
+            i18n.t("proctor.log.saved", lang, count=data["count"], seq=data.get("last_seq", ""))
+        )
+    if data.get("reason"):
+        parts.append(i18n.t("proctor.log.reason", lang, reason=data["reason"]))
+    device = data.get("device") or data.get("new_device")
+    if device:
+        parts.append(i18n.t("proctor.log.device", lang, device=str(device)[:8]))
+    return " · ".join(parts)
+
+
+def timeline(log: attempts.StepLog, lang: i18n.Lang) -> list[Line]:
+    """The attempt's events and answer steps as one list, oldest first (a step and an
+    event at the same millisecond: the event first)."""
+    lines: list[tuple[int, int, int, Line]] = []
+    for index, e in enumerate(log.events):
+        if e.kind == "integrity":
+            what = i18n.t(f"risk.what.{e.data.get('kind', '')}", lang)
+            if what.startswith("risk.what."):
+                what = i18n.t("proctor.event.integrity", lang)
+            line = Line(e.at_ms, what, _event_detail(e.kind, e.data, lang), "integrity")
+        else:
+            key = f"proctor.event.{e.kind}"
+            if i18n.known(key):
+                what = i18n.t(key, lang)
+            else:
+                what = i18n.t("proctor.event.other", lang, kind=e.kind)
+            line = Line(e.at_ms, what, _event_detail(e.kind, e.data, lang), "event")
+        lines.append((e.at_ms, 0, index, line))
+    for index, s in enumerate(log.steps):
+        detail = i18n.t("proctor.log.step_detail", lang, seq=s.seq, item=s.item)
+        answer = msgspec.json.encode(s.response).decode()
+        answer = answer if len(answer) <= ANSWER_CHARS else answer[: ANSWER_CHARS - 1] + "…"
+        step = Line(s.saved_ms, i18n.t("proctor.log.step", lang), detail, "step", answer)
+        lines.append((s.saved_ms, 1, index, step))
+    return [line for *_, line in sorted(lines, key=lambda x: x[:3])]

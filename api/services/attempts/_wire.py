@@ -268,6 +268,7 @@ class StepLog(Struct, frozen=True, kw_only=True):
 
 class LiveAttempt(Struct, frozen=True, kw_only=True):
     attempt: str
+    #: The learner's login (a resident ID number: pages show it masked) and name.
     learner: str
     exam: str
     practice: bool
@@ -277,6 +278,7 @@ class LiveAttempt(Struct, frozen=True, kw_only=True):
     device: str
     last_save_ms: int | None
     events: int
+    name: str = ""
 
 
 class LiveList(Struct, frozen=True, kw_only=True):

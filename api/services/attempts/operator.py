@@ -216,9 +216,9 @@ def live(
         .where(AttemptEvent.attempt_id == AttemptRow.id)
         .scalar_subquery()
     )
-    query = sa.select(AttemptRow, col(User.login), last_save, event_count).join(
-        User, col(User.id) == col(AttemptRow.learner_id)
-    )
+    query = sa.select(
+        AttemptRow, col(User.login), last_save, event_count, col(User.display_name)
+    ).join(User, col(User.id) == col(AttemptRow.learner_id))
     if open_only:
         query = query.where(col(AttemptRow.state).in_(OPEN_STATES)).order_by(
             col(AttemptRow.deadline_ms)
@@ -228,11 +228,12 @@ def live(
     if exam is not None:
         query = query.where(col(AttemptRow.exam_key) == exam)
     out = []
-    for row, login, saved, count in session.execute(query.limit(LIVE_LIMIT)):
+    for row, login, saved, count, name in session.execute(query.limit(LIVE_LIMIT)):
         out.append(
             LiveAttempt(
                 attempt=row.id,
                 learner=login,
+                name=name,
                 exam=row.exam_key,
                 practice=row.practice,
                 state=row.state,

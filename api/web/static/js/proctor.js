@@ -2,9 +2,11 @@
 // countdown between refreshes (from the server's seconds left, never the browser's clock),
 // and dialogs to extend time or end an attempt with a reason; operators may grant more
 // attempts. Rows are redrawn in place; the dialogs live outside the table, so a refresh
-// never takes the focus away from a form being filled in.
+// never takes the focus away from a form being filled in. Learners are shown by name and
+// masked ID (never the whole ID number); each row links to the attempt's log. On a phone
+// the rows are cards (staff.css): every cell carries its column's name in data-label.
 import { api } from "./api.js";
-import { t } from "./i18n.js";
+import { formatTime, t, tn } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const page = JSON.parse($("page-data").textContent || "{}");
@@ -28,9 +30,22 @@ function ago(serverMs, savedMs) {
   return s < 120 ? t("js.proctor.ago", { s }) : t("js.proctor.ago_min", { m: Math.floor(s / 60) });
 }
 
-function td(text, className = "") {
+/** A login as lists show it (examengine.ids.masked): 110105********002X, 138****0001. */
+function masked(login) {
+  if (login.length === 18) return `${login.slice(0, 6)}${"*".repeat(8)}${login.slice(-4)}`;
+  if (login.length === 11 && /^\d+$/.test(login)) return `${login.slice(0, 3)}****${login.slice(-4)}`;
+  return login;
+}
+
+/** "Name · 110105********002X": how a dialog and a button's label name the learner. */
+function who(a) {
+  return `${a.name || masked(a.learner)} · ${masked(a.learner)}`;
+}
+
+function td(text, label = "", className = "") {
   const node = document.createElement("td");
   node.textContent = text;
+  if (label) node.dataset.label = t(`js.proctor.${label}`);
   if (className) node.className = className;
   return node;
 }
@@ -41,10 +56,22 @@ function actionButton(action, a) {
   button.className = `btn btn--small ${action === "terminate" ? "btn--danger" : "btn--secondary"}`;
   button.dataset.action = action;
   button.dataset.attempt = a.attempt;
-  button.dataset.learner = a.learner;
+  button.dataset.learner = who(a);
   button.textContent = t(`js.proctor.${action}`);
-  button.setAttribute("aria-label", t(`js.proctor.${action}_label`, { learner: a.learner }));
+  button.setAttribute("aria-label", t(`js.proctor.${action}_label`, { learner: who(a) }));
   return button;
+}
+
+function logLink(a, className, text) {
+  const link = document.createElement("a");
+  link.href = `/proctor/attempts/${encodeURIComponent(a.attempt)}`;
+  if (className) {
+    // The row's "Log" button names whose log it opens; the name link says so by itself.
+    link.className = className;
+    link.setAttribute("aria-label", t("js.proctor.log_label", { learner: who(a) }));
+  }
+  link.append(text);
+  return link;
 }
 
 function render(list) {
@@ -58,19 +85,35 @@ function render(list) {
     if (a.events) row.className = "has-events";
     const learner = document.createElement("th");
     learner.scope = "row";
-    learner.textContent = a.learner;
-    const left = td(clock(a.seconds_left), "seconds-left");
+    learner.className = "learner-cell";
+    const name = document.createElement("span");
+    name.className = "learner-name";
+    name.dataset.content = "";
+    name.textContent = a.name || masked(a.learner);
+    const id = document.createElement("span");
+    id.className = "learner-id";
+    id.textContent = masked(a.learner);
+    learner.append(logLink(a, "", name), " ", id);
+    const left = td(clock(a.seconds_left), "seconds_left", "seconds-left");
     left.dataset.seconds = String(a.seconds_left);
-    const actions = td("", "row-actions");
-    actions.append(actionButton("extend", a), " ", actionButton("terminate", a));
+    const exam = td(a.exam, "exam");
+    exam.dataset.content = "";
+    const actions = td("", "", "row-actions");
+    actions.append(
+      logLink(a, "btn btn--small btn--secondary", t("js.proctor.log")),
+      " ",
+      actionButton("extend", a),
+      " ",
+      actionButton("terminate", a),
+    );
     row.append(
       learner,
-      td(a.exam),
-      td(t(a.practice ? "js.proctor.practice" : "js.proctor.formal")),
-      td(t(`js.proctor.state.${a.state}`)),
+      exam,
+      td(t(a.practice ? "js.proctor.practice" : "js.proctor.formal"), "kind"),
+      td(t(`js.proctor.state.${a.state}`), "state"),
       left,
-      td(ago(list.server_ms, a.last_save_ms)),
-      td(String(a.events), "events"),
+      td(ago(list.server_ms, a.last_save_ms), "last_save"),
+      td(String(a.events), "events", "events"),
       actions,
     );
     body.append(row);
@@ -99,7 +142,7 @@ async function refresh() {
     current = await api("GET", `/api/operator/attempts?${query}`);
     fetchedAt = performance.now();
     render(current);
-    status.textContent = `${t("js.proctor.count", { n: current.attempts.length })} · ${t("js.proctor.updated", { time: new Date().toLocaleTimeString() })}`;
+    status.textContent = `${tn("js.proctor.count", current.attempts.length)} · ${t("js.proctor.updated", { time: formatTime(current.server_ms, { date: false, seconds: true }) })}`;
     status.classList.remove("live-status--error");
   } catch (error) {
     status.textContent = t("js.proctor.refresh_failed", { error: error.message });
@@ -156,7 +199,7 @@ wireDialog($("extend-dialog"), async (form) => {
     extra_s: Math.round(minutes * 60),
     reason,
   });
-  return t("js.proctor.extended", { learner: done.learner, left: clock(done.seconds_left) });
+  return t("js.proctor.extended", { learner: target.learner, left: clock(done.seconds_left) });
 });
 
 wireDialog($("terminate-dialog"), async (form) => {
@@ -166,7 +209,7 @@ wireDialog($("terminate-dialog"), async (form) => {
     throw new Error(t("js.proctor.need_confirm"));
   }
   const done = await api("POST", `/api/operator/attempts/${encodeURIComponent(target.attempt)}/terminate`, { reason });
-  return t("js.proctor.terminated", { learner: done.learner });
+  return t("js.proctor.terminated", { learner: target.learner });
 });
 
 $("live-rows").addEventListener("click", (event) => {
@@ -191,7 +234,7 @@ if (grant) {
         extra_s: Math.round(Number(grant.elements.extra_minutes.value || 0) * 60),
       });
       status.className = "notice notice--ok";
-      status.textContent = t("js.proctor.granted", { learner: done.learner, allowed: done.attempts_allowed });
+      status.textContent = t("js.proctor.granted", { learner: masked(done.learner), allowed: done.attempts_allowed });
     } catch (error) {
       status.className = "notice notice--error";
       status.textContent = error.message;

@@ -60,11 +60,20 @@ MIN_STEM_CHARS_FOR_DUPLICATES = 10
 
 
 class LintReport(Struct, frozen=True, kw_only=True):
-    """The items read and every problem found, sorted by place."""
+    """The items read and every problem found, sorted by place.
+
+    ``items_seen`` counts the questions in the file, read or not: a question the parser
+    could not build (a row with a bad answer cell, a GIFT question with an unclosed
+    brace, an unsupported kind) is not among ``items`` but is seen, so a page can say
+    "3 道试题，其中 1 道有错误" for a three-question file of which two were read.
+    ``items_parsed`` is ``len(items)``. A file that cannot be read at all (not UTF-8, a
+    YAML syntax error, a missing required column) has 0 seen.
+    """
 
     items: tuple[ParsedItem, ...]
     problems: tuple[Problem, ...]
     format: str = ""
+    items_seen: int = 0
 
     @property
     def errors(self) -> int:
@@ -78,6 +87,33 @@ class LintReport(Struct, frozen=True, kw_only=True):
     def ok(self) -> bool:
         return self.errors == 0
 
+    @property
+    def items_parsed(self) -> int:
+        return len(self.items)
+
+    def summary(self, source: str, *, lang: str = "en") -> str:
+        """One line: the questions seen and read, the errors and the warnings.
+
+        ``bank.gift: 3 items (1 not read), 2 errors, 1 warning`` or
+        ``bank.gift：3 道试题（1 道未能读取），2 个错误，1 个警告``.
+        """
+        unread = max(0, self.items_seen - self.items_parsed)
+        if lang == "zh":
+            not_read = f"（{unread} 道未能读取）" if unread else ""
+            return (
+                f"{source}：{self.items_seen} 道试题{not_read}，"
+                f"{self.errors} 个错误，{self.warnings} 个警告"
+            )
+        not_read = f" ({unread} not read)" if unread else ""
+        return (
+            f"{source}: {_count(self.items_seen, 'item')}{not_read}, "
+            f"{_count(self.errors, 'error')}, {_count(self.warnings, 'warning')}"
+        )
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
 
 def lint_file(data: bytes, *, source: str, format: str | None = None) -> LintReport:
     """Read ``data`` (format named or told from ``source``) and lint what was read.
@@ -89,7 +125,12 @@ def lint_file(data: bytes, *, source: str, format: str | None = None) -> LintRep
     parsed = formats.get(name).parse(data, source=source)
     found = [*parsed.problems, *lint_items(parsed.items)]
     placed = [at(p, file=source) if not p.file else p for p in found]
-    return LintReport(items=parsed.items, problems=tuple(sort_problems(placed)), format=name)
+    return LintReport(
+        items=parsed.items,
+        problems=tuple(sort_problems(placed)),
+        format=name,
+        items_seen=parsed.items_seen,
+    )
 
 
 def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
@@ -281,7 +322,9 @@ def _single_key(options: Sequence[Option]) -> list[tuple[str, str, str]]:
 def _multiple_key(options: Sequence[Option], scoring: str) -> list[tuple[str, str, str]]:
     correct = [o for o in options if o.fraction > 0]
     if not correct:
-        return [_missing("multiple-choice item has no correct option", "多选题没有正确选项")]
+        # A GIFT choice block with no "=" and no weight reads as a multiple-choice body
+        # (Moodle's rule): it is a choice question with no key, not known to be 多选题.
+        return [_missing("choice question has no key", "选择题没有正确答案")]
     if scoring == "partial":
         total = sum(o.fraction for o in correct)
         if abs(total - 1.0) > 0.01:

@@ -16,6 +16,7 @@ from typing import Literal
 from msgspec import Struct
 
 Severity = Literal["error", "warning"]
+SEVERITY_ZH: dict[str, str] = {"error": "错误", "warning": "警告"}
 
 
 class Problem(Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -37,9 +38,11 @@ class Problem(Struct, frozen=True, kw_only=True, omit_defaults=True):
         return f"{name}:{self.line}:{self.col}"
 
     def format(self, *, lang: Literal["en", "zh"] = "en") -> str:
-        """The lint line: ``file:line:col: severity code message``."""
-        text = self.message_zh if lang == "zh" else self.message
-        return f"{self.where()}: {self.severity} {self.code} {text}"
+        """The lint line: ``file:line:col: severity code message``; in Chinese the severity
+        is 错误 or 警告 (the code stays as it is: it is what docs/authoring.md lists)."""
+        if lang == "zh":
+            return f"{self.where()}: {SEVERITY_ZH[self.severity]} {self.code} {self.message_zh}"
+        return f"{self.where()}: {self.severity} {self.code} {self.message}"
 
 
 class Location(Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -16,15 +16,25 @@ from rich.table import Table
 
 from api.cli.support import LANGS, fail, now, progress_bar, unit_of_work
 from api.services import banks
-from itembank import formats
+from itembank import exporting, formats
 from itembank.errors import ImportRefusedError, ItembankError
 from itembank.lint import lint_file
-from itembank.problems import Problem
+from itembank.problems import SEVERITY_ZH, Problem
 
 
 def _print_problems(problems: tuple[Problem, ...], lang: str) -> None:
     for problem in problems:
         click.echo(problem.format(lang="zh" if lang == "zh" else "en"))
+
+
+def _print_export_warnings(warnings: tuple[Problem, ...], lang: str) -> None:
+    """What the format could not carry, one line per item, on stderr."""
+    for warning in warnings:
+        if lang == "zh":
+            line = f"{SEVERITY_ZH[warning.severity]} {warning.code} {warning.message_zh}"
+        else:
+            line = f"{warning.severity} {warning.code} {warning.message}"
+        click.echo(line, err=True)
 
 
 @click.group("bank")
@@ -51,11 +61,7 @@ def lint(files: tuple[Path, ...], fmt: str | None, lang: str) -> None:
             fail(str(exc))
         _print_problems(report.problems, lang)
         errors += report.errors
-        click.echo(
-            f"{path}: {len(report.items)} items, {report.errors} errors, "
-            f"{report.warnings} warnings",
-            err=True,
-        )
+        click.echo(report.summary(str(path), lang=lang), err=True)
     sys.exit(1 if errors else 0)
 
 
@@ -129,15 +135,22 @@ def list_() -> None:
 @click.option("--version", type=int, default=None, help="Default: the latest.")
 @click.option("--format", "fmt", type=click.Choice(formats.FORMAT_NAMES), required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def export(bank_name: str, version: int | None, fmt: str, output: Path) -> None:
-    """Write a version's items in any format."""
+@click.option("--lang", type=LANGS, default="en", help="Language of the warnings.")
+def export(bank_name: str, version: int | None, fmt: str, output: Path, lang: str) -> None:
+    """Write a version's items in any format.
+
+    Every field the format cannot carry is printed as a warning naming the item and the
+    field (the file is still written).
+    """
     try:
         with unit_of_work() as session:
-            data = banks.export(session, bank=bank_name, version=version, fmt=fmt)
+            items = banks.load_items(session, bank=bank_name, version=version)
     except ItembankError as exc:
         fail(str(exc))
-    output.write_bytes(data)
-    click.echo(f"wrote {output} ({len(data)} bytes)")
+    result = exporting.export(items, fmt)
+    _print_export_warnings(result.warnings, lang)
+    output.write_bytes(result.data)
+    click.echo(f"wrote {output} ({len(result.data)} bytes)")
 
 
 @bank.command("convert")
@@ -145,17 +158,25 @@ def export(bank_name: str, version: int | None, fmt: str, output: Path) -> None:
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--from", "src_fmt", type=click.Choice(formats.FORMAT_NAMES), default=None)
 @click.option("--to", "dst_fmt", type=click.Choice(formats.FORMAT_NAMES), default=None)
-def convert(source: Path, target: Path, src_fmt: str | None, dst_fmt: str | None) -> None:
-    """Convert a bank file to another format (refused while it has errors)."""
+@click.option("--lang", type=LANGS, default="en", help="Language of the messages.")
+def convert(
+    source: Path, target: Path, src_fmt: str | None, dst_fmt: str | None, lang: str
+) -> None:
+    """Convert a bank file to another format (refused while it has errors).
+
+    What the target format cannot carry is printed as warnings, item by item.
+    """
     try:
         report = lint_file(source.read_bytes(), source=str(source), format=src_fmt)
         out_fmt = dst_fmt or formats.detect(str(target))
     except formats.UnknownFormatError as exc:
         fail(str(exc))
     if not report.ok:
-        _print_problems(report.problems, "en")
+        _print_problems(report.problems, lang)
         fail(f"{source}: {report.errors} error(s); nothing was written")
-    target.write_bytes(formats.get(out_fmt).dump([p.item for p in report.items]))
+    result = exporting.export([p.item for p in report.items], out_fmt)
+    _print_export_warnings(result.warnings, lang)
+    target.write_bytes(result.data)
     click.echo(f"wrote {target}: {len(report.items)} items as {out_fmt}")
 
 

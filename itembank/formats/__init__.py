@@ -35,8 +35,22 @@ class ParsedItem(Struct, frozen=True, kw_only=True):
 
 
 class ParseResult(Struct, frozen=True, kw_only=True):
+    """What a parser read. ``unread`` counts the questions the parser saw in the file but
+    could not build (each has its problem); None when the parser does not count them, in
+    which case the lint counts its ``unsupported`` problems (one per question left out).
+    """
+
     items: tuple[ParsedItem, ...] = ()
     problems: tuple[Problem, ...] = ()
+    unread: int | None = None
+
+    @property
+    def items_seen(self) -> int:
+        """Questions in the file: those read and those that could not be."""
+        if self.unread is not None:
+            return len(self.items) + self.unread
+        left_out = sum(1 for p in self.problems if p.code == "unsupported")
+        return len(self.items) + left_out
 
     @property
     def ok(self) -> bool:

@@ -11,11 +11,14 @@ optional 分值 points, 标签 tags, 互斥组 enemy_group, 编号 key, 状态 s
 and 答案 are required. Matching items put one ``prompt=answer`` pair in each option
 column; an option cell without ``=`` is a distractor.
 
-A row cannot carry: option feedback, fixed options, option fractions other than "right"
-(1.0; 1/n of the correct options for multiple choice) and "wrong" (0), partial scoring
-of multiple choice, the fraction and feedback of accepted answers, case-sensitive
-blanks, true/false feedback, IRT parameters, and option ids (options are lettered by
-column). An item with both a difficulty band and a facility keeps the band.
+A choice item's answer cell is its letters (``ABD``: all or nothing for multiple
+choice), or, for partial credit, each option's credit: ``A:50%,B:50%,C:-100%``
+(multiple choice with partial scoring; a single choice with a part-credit option).
+
+A row cannot carry: option feedback, fixed options, the fraction and feedback of
+accepted answers, case-sensitive blanks, true/false feedback, IRT parameters, and
+option ids (options are lettered by column). An item with both a difficulty band and a
+facility keeps the band. ``itembank.exporting`` reports each loss at export.
 """
 
 from __future__ import annotations
@@ -170,6 +173,7 @@ _TAG_SPLIT = re.compile(r"[,，、;；|｜]")
 _LETTER_SEPARATORS = re.compile(r"[\s,，、;；/|]+")
 _OPTION_HEADER = re.compile(r"^(?:选项|option_?)?([a-z])$")
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"
+_WEIGHT = re.compile(r"([A-Za-z])\s*[:=]\s*([+-]?\d+(?:\.\d+)?)\s*%")
 _NUMERIC_ANSWER = re.compile(rf"^({_NUMBER})\s*(?:(?:±|\+-|\+/-)\s*({_NUMBER}))?$")
 
 
@@ -234,10 +238,11 @@ class _CellError(Exception):
 
 def parse_rows(
     rows: Iterable[tuple[int, Row]], *, sheet: str = "", require_header: bool = True
-) -> tuple[list[ParsedItem], list[Problem], bool]:
+) -> tuple[list[ParsedItem], list[Problem], bool, int]:
     """Items from ``(line, cells)`` rows: the header row first, then one item per row.
 
-    Returns the items, the problems and whether a header row was found. With
+    Returns the items, the problems, whether a header row was found and how many
+    non-blank rows could not be read as items (each has its problem). With
     ``require_header`` false a sheet without a recognisable header gives no problem (a
     workbook's instructions sheet).
     """
@@ -245,8 +250,9 @@ def parse_rows(
     columns, problems = _find_header(iterator, sheet=sheet, required=require_header)
     if columns is None:
         # a header row missing a required column was still found (and reported)
-        return [], problems, bool(problems)
+        return [], problems, bool(problems), 0
     items: list[ParsedItem] = []
+    unread = 0
     for line, cells in iterator:
         if not any(cell_text(c) for c in cells):
             continue
@@ -254,7 +260,9 @@ def parse_rows(
         problems.extend(row_problems)
         if item is not None:
             items.append(ParsedItem(item=item, location=Location(line=line, sheet=sheet)))
-    return items, problems, True
+        else:
+            unread += 1
+    return items, problems, True, unread
 
 
 def _find_header(
@@ -482,8 +490,15 @@ def _body(kind: ItemKind, answer: str, options: list[tuple[str, str]]) -> Body:
     """The kind-specific part of an item from its answer cell and filled option cells."""
     match kind:
         case ItemKind.SINGLE:
+            weights = _weights(answer, options)
+            if weights is not None:
+                return SingleChoice(options=_weighted_options(options, weights))
             return SingleChoice(options=choice_options(options, _letters(answer, options)))
         case ItemKind.MULTIPLE:
+            weights = _weights(answer, options)
+            if weights is not None:
+                weighted = _weighted_options(options, weights)
+                return MultipleChoice(options=weighted, scoring="partial")
             chosen = _letters(answer, options)
             return MultipleChoice(options=choice_options(options, chosen, multiple=True))
         case ItemKind.TRUE_FALSE:
@@ -530,6 +545,34 @@ def _letters(answer: str, options: list[tuple[str, str]]) -> list[str]:
         if letter not in letters:
             letters.append(letter)
     return letters
+
+
+def _weights(answer: str, options: list[tuple[str, str]]) -> dict[str, float] | None:
+    """The per-option credit of a weighted answer cell, ``A:50%,B:50%,C:-100%`` (partial
+    credit; unlisted options are worth 0), or None when the cell is plain letters."""
+    folded = unicodedata.normalize("NFKC", answer).replace("−", "-").strip()
+    if "%" not in folded:
+        return None
+    weights: dict[str, float] = {}
+
+    def take(match: re.Match[str]) -> str:
+        weights[match.group(1).upper()] = float(match.group(2)) / 100
+        return ""
+
+    rest = _WEIGHT.sub(take, folded)
+    if _LETTER_SEPARATORS.sub("", rest) or not weights:
+        raise _CellError(
+            f'answer "{answer}" is not a weighted answer such as A:50%,B:50%,C:-100%',
+            f"答案“{answer}”不是有效的分值答案（例如 A:50%,B:50%,C:-100%）",
+        )
+    _letters("".join(weights), options)  # every letter names a filled option
+    return weights
+
+
+def _weighted_options(
+    options: Sequence[tuple[str, str]], weights: dict[str, float]
+) -> tuple[Option, ...]:
+    return tuple(Option(id=oid, text=text, fraction=weights.get(oid, 0.0)) for oid, text in options)
 
 
 def _true_false(answer: str) -> bool | None:
@@ -615,8 +658,15 @@ def _option_count(item: Item) -> int:
 def _options_and_answer(body: Body) -> tuple[list[str], str]:
     match body:
         case SingleChoice(options=options) | MultipleChoice(options=options):
-            letters = "".join(option_id(i) for i, o in enumerate(options) if o.correct)
-            return [o.text for o in options], letters
+            texts = [o.text for o in options]
+            if _is_weighted(body):
+                weights = ",".join(
+                    f"{option_id(i)}:{_percent(o.fraction)}%"
+                    for i, o in enumerate(options)
+                    if o.fraction
+                )
+                return texts, weights
+            return texts, "".join(option_id(i) for i, o in enumerate(options) if o.correct)
         case TrueFalse(answer=answer):
             return [], "" if answer is None else ("正确" if answer else "错误")
         case FillBlank(answers=answers):
@@ -625,6 +675,18 @@ def _options_and_answer(body: Body) -> tuple[list[str], str]:
             return [], "|".join(_numeric_text(a) for a in answers)
         case Matching(pairs=pairs, distractors=distractors):
             return [f"{p.prompt}={p.answer}" for p in pairs] + list(distractors), ""
+
+
+def _is_weighted(body: SingleChoice | MultipleChoice) -> bool:
+    """Whether the answer cell must spell out each option's credit: partial multiple
+    choice, or a single choice with an option worth other than all or nothing."""
+    if isinstance(body, MultipleChoice):
+        return body.scoring == "partial"
+    return any(o.fraction not in (0.0, 1.0) for o in body.options)
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.6f}".rstrip("0").rstrip(".")
 
 
 def _numeric_text(answer: NumericAnswer) -> str:

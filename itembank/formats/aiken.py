@@ -177,7 +177,9 @@ def parse(data: bytes, *, source: str = "") -> ParseResult:
         reader.feed(number, line)
     reader.finish()
     return ParseResult(
-        items=tuple(reader.items), problems=tuple(at(p, file=source) for p in reader.problems)
+        items=tuple(reader.items),
+        problems=tuple(at(p, file=source) for p in reader.problems),
+        unread=len(reader.problems),  # each problem stops one question
     )
 
 

@@ -36,9 +36,11 @@ def parse(data: bytes, *, source: str = "") -> ParseResult:
         )
         return ParseResult(problems=(at(problem, file=source),))
     problems: list[Problem] = []
-    items, row_problems, _ = parse_rows(_rows(text, problems))
+    items, row_problems, _, unread = parse_rows(_rows(text, problems))
     problems.extend(row_problems)
-    return ParseResult(items=tuple(items), problems=tuple(at(p, file=source) for p in problems))
+    return ParseResult(
+        items=tuple(items), problems=tuple(at(p, file=source) for p in problems), unread=unread
+    )
 
 
 def _decode(data: bytes) -> str | None:

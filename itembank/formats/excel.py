@@ -43,12 +43,14 @@ def parse(data: bytes, *, source: str = "") -> ParseResult:
     items: list[ParsedItem] = []
     problems: list[Problem] = []
     found = False
+    unread = 0
     try:
         for sheet in workbook.worksheets:
-            sheet_items, sheet_problems, has_header = parse_rows(
+            sheet_items, sheet_problems, has_header, sheet_unread = parse_rows(
                 _rows(sheet), sheet=sheet.title, require_header=False
             )
             found = found or has_header
+            unread += sheet_unread
             items.extend(sheet_items)
             problems.extend(sheet_problems)
         if not found and workbook.worksheets:
@@ -58,7 +60,9 @@ def parse(data: bytes, *, source: str = "") -> ParseResult:
         problems.append(_damaged(error))
     finally:
         workbook.close()
-    return ParseResult(items=tuple(items), problems=tuple(at(p, file=source) for p in problems))
+    return ParseResult(
+        items=tuple(items), problems=tuple(at(p, file=source) for p in problems), unread=unread
+    )
 
 
 def _open(data: bytes) -> tuple[Workbook | None, Problem | None]:

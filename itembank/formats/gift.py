@@ -186,20 +186,26 @@ def parse(data: bytes, *, source: str = "") -> ParseResult:
     text, bad_lines, found = _decode(data)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     items: list[ParsedItem] = []
+    unread = 0  # questions seen but not read: not UTF-8, rejected or unsupported
     topic = ""
     for block in _blocks(lines):
         if bad_lines and any(block.first + i in bad_lines for i in range(len(block.lines))):
+            unread += 1
             continue
+        before = len(found)
         try:
             topic, parsed = _read_block(block, topic, found)
         except _Rejected as rejected:
             found.append(rejected.problem)
+            unread += 1
             continue
         if parsed is not None:
             items.append(parsed)
+        elif any(p.code == "unsupported" for p in found[before:]):
+            unread += 1
     if source:
         found = [problems.at(p, file=source) for p in found]
-    return ParseResult(items=tuple(items), problems=tuple(found))
+    return ParseResult(items=tuple(items), problems=tuple(found), unread=unread)
 
 
 def _decode(data: bytes) -> tuple[str, set[int], list[Problem]]:

@@ -222,6 +222,12 @@ def read_xml(data: bytes, *, namespaces: bool = False) -> XmlNode | Problem:
             line=error.lineno,
             col=error.offset + 1,
         )
+    except LookupError as error:  # an XML declaration naming an encoding Python lacks
+        return syntax(
+            f"the XML declares an unknown encoding: {error}; save the file as UTF-8",
+            f"XML 声明了未知的编码：{error}；请将文件另存为 UTF-8",
+            line=1,
+        )
     return root[0]  # expat reports "no element found" when there is none
 
 

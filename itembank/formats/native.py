@@ -353,10 +353,14 @@ def parse(data: bytes, *, source: str = "") -> ParseResult:
     """The items of a YAML or JSON bank file; never raises."""
     data = data.removeprefix(b"\xef\xbb\xbf")
     if _is_json(data, source):
-        items, problems = _parse_json(data)
+        items, problems, seen = _parse_json(data)
     else:
-        items, problems = _parse_yaml(data)
-    return ParseResult(items=tuple(items), problems=tuple(at(p, file=source) for p in problems))
+        items, problems, seen = _parse_yaml(data)
+    return ParseResult(
+        items=tuple(items),
+        problems=tuple(at(p, file=source) for p in problems),
+        unread=seen - len(items),
+    )
 
 
 def _is_json(data: bytes, source: str) -> bool:
@@ -376,9 +380,11 @@ class _Items:
     def __init__(self) -> None:
         self.items: list[ParsedItem] = []
         self.problems: list[Problem] = []
+        self.seen = 0
 
     def add(self, raw: object, *, index: int, line: int, locate: _Locate) -> None:
         """Convert one item (a decoded mapping) and keep it, or the problem with it."""
+        self.seen += 1
         try:
             entry: Entry = msgspec.convert(raw, type=Entry)
         except msgspec.ValidationError as error:
@@ -388,6 +394,7 @@ class _Items:
 
     def add_json(self, text: bytes, *, index: int, line: int) -> None:
         """Decode one item straight into its entry (the fast path) or report it."""
+        self.seen += 1
         try:
             entry = _ENTRY_JSON.decode(text)
         except msgspec.ValidationError as error:
@@ -483,21 +490,21 @@ def _not_a_list(line: int, col: int) -> Problem:
 # YAML ---------------------------------------------------------------------------
 
 
-def _parse_yaml(data: bytes) -> tuple[list[ParsedItem], list[Problem]]:
+def _parse_yaml(data: bytes) -> tuple[list[ParsedItem], list[Problem], int]:
     loaded = _load_yaml(data)
     if isinstance(loaded, Problem):
-        return [], [loaded]
+        return [], [loaded], 0
     document, root = loaded
     problems = _head_problems(document, locate=lambda path: _yaml_locate(root, path))
     if not isinstance(document, dict):
-        return [], problems
+        return [], problems, 0
     items_node = _yaml_child(root, "items")
     raw_items = document.get("items")
     if raw_items is None:
-        return [], problems
+        return [], problems, 0
     if not isinstance(raw_items, list) or not isinstance(items_node, yaml.SequenceNode):
         line, col = _yaml_mark(items_node) if items_node else (1, 1)
-        return [], [*problems, _not_a_list(line, col)]
+        return [], [*problems, _not_a_list(line, col)], 0
     reader = _Items()
     for index, (raw, node) in enumerate(zip(raw_items, items_node.value, strict=True)):
         line = node.start_mark.line + 1
@@ -506,7 +513,7 @@ def _parse_yaml(data: bytes) -> tuple[list[ParsedItem], list[Problem]]:
             return _yaml_locate(node, path)
 
         reader.add(raw, index=index, line=line, locate=locate)
-    return reader.items, problems + reader.problems
+    return reader.items, problems + reader.problems, reader.seen
 
 
 def _load_yaml(data: bytes) -> tuple[object, yaml.Node] | Problem:
@@ -562,24 +569,24 @@ def _yaml_locate(node: yaml.Node, path: str) -> tuple[int, int]:
 # JSON ---------------------------------------------------------------------------
 
 
-def _parse_json(data: bytes) -> tuple[list[ParsedItem], list[Problem]]:
+def _parse_json(data: bytes) -> tuple[list[ParsedItem], list[Problem], int]:
     try:
         top = msgspec.json.decode(data, type=dict[str, msgspec.Raw])
     except msgspec.ValidationError:
-        return [], _head_problems(None, locate=None)
+        return [], _head_problems(None, locate=None), 0
     except msgspec.DecodeError as error:
-        return [], [_json_syntax(data, str(error))]
+        return [], [_json_syntax(data, str(error))], 0
     head = {k: msgspec.json.decode(v) for k, v in top.items() if k != "items"}
     problems = _head_problems(head, locate=None)
     raw_items = top.get("items")
     if raw_items is None:
-        return [], problems
+        return [], problems, 0
     start = data.find(bytes(raw_items))
     line = data.count(b"\n", 0, start) + 1
     try:
         elements = msgspec.json.decode(raw_items, type=list[msgspec.Raw])
     except msgspec.ValidationError:
-        return [], [*problems, _not_a_list(line, 1)]
+        return [], [*problems, _not_a_list(line, 1)], 0
     reader = _Items()
     position = start
     for index, element in enumerate(elements):
@@ -588,7 +595,7 @@ def _parse_json(data: bytes) -> tuple[list[ParsedItem], list[Problem]]:
         line += data.count(b"\n", position, found)
         position = found
         reader.add_json(text, index=index, line=line)
-    return reader.items, problems + reader.problems
+    return reader.items, problems + reader.problems, reader.seen
 
 
 def _json_syntax(data: bytes, message: str) -> Problem:

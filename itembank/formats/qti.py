@@ -17,21 +17,26 @@ an option's fraction is its mapped value over the item's maximum score (the mapp
 values for several). The stem is the item body as XHTML text without the interaction
 (an element left empty by its removal goes too; a text entry amid text leaves
 ``____``), then the interaction's prompt; a lone ``<div>`` wrapper is unwrapped. The
-key is the item's ``identifier``; a ``MAXSCORE`` outcome's default gives the points.
+key is the item's ``identifier`` (or its ``label`` when that is the key this module
+wrote, see ``original_key``); a ``MAXSCORE`` outcome's default gives the points.
 Other interactions, custom response processing, template processing and items with
 several interactions are reported as unsupported with their line; feedback elements
 are reported as left out.
 
-Written: ``dump`` gives one QTI 2.2 item document for one item and a zip content package
-(``imsmanifest.xml`` + ``items/*.xml``) for any other number, since a QTI item file
-holds one item; ``dump_item`` and ``dump_package`` take the version ("2.2" or "3.0").
+Written: ``dump`` gives a QTI 2.2 zip content package (``imsmanifest.xml`` +
+``items/*.xml``), even for one item, since only the manifest carries an item's topic and
+tags (IEEE LOM: a classification taxon and keywords; read back by the package reader);
+``dump_item`` and ``dump_package`` take the version ("2.2" or "3.0"). Keys are written
+as QTI identifiers (``qti_identifier``: stable, distinct, ASCII), with the key as
+written in ``label``; item file names keep their Chinese (UTF-8 zip names).
+docs/decisions/0034-export-fidelity.md says why.
 
 QTI (with the response templates) cannot carry: numerical tolerances (templates compare
-exactly), option and answer feedback, true/false feedback, the explanation, topic,
-tags, difficulty, enemy group and status. Stems and option texts that are not
-well-formed XHTML are written as escaped text (``a < b`` reads back as ``a &lt; b``,
-the same HTML). Keys and option ids are written as given and must be QTI identifiers
-for the file to validate.
+exactly), option and answer feedback, true/false feedback, the explanation, difficulty,
+enemy group and status; ``itembank.exporting`` reports each of them per item at export.
+Stems and option texts that are not well-formed XHTML are written as escaped text
+(``a < b`` reads back as ``a &lt; b``, the same HTML). Option ids are written as QTI
+identifiers too (an id that is not one comes back changed, and is reported).
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Literal, NamedTuple
+
+import msgspec
 
 from itembank.formats import ParsedItem, ParseResult
 from itembank.formats.moodle_xml import (
@@ -171,7 +178,7 @@ class _Reader:
         for feedback in root.all("modalFeedback"):
             self.left_out("the QTI modalFeedback", feedback)
         return Item(
-            key=root.attrs.get("identifier", ""),
+            key=original_key(root.attrs),
             stem=self.stem(item_body, interaction.node),
             body=body,
             points=self.points(root),
@@ -472,12 +479,14 @@ def _parse_package(data: bytes) -> ParseResult:
             return ParseResult(problems=(hrefs,))
         items: list[ParsedItem] = []
         problems: list[Problem] = list(hrefs[1])
+        metadata = _manifest_metadata(archive)
         for href in hrefs[0]:
             content = _read_entry(archive, href)
             if isinstance(content, Problem):
                 problems.append(at(content, file=href))
                 continue
             found, trouble = _parse_document(content)
+            found = [with_metadata(p, metadata.get(href)) for p in found]
             items += found
             problems += (at(p, file=href) for p in trouble)
     return ParseResult(items=tuple(items), problems=tuple(problems))
@@ -576,9 +585,8 @@ class _Writer:
 
 
 def dump(items: Sequence[Item]) -> bytes:
-    """One item as a QTI 2.2 document; any other number as a QTI 2.2 zip package."""
-    if len(items) == 1:
-        return dump_item(items[0])
+    """The items as a QTI 2.2 zip content package (however many: only the manifest can
+    carry an item's topic and tags)."""
     return dump_package(items)
 
 
@@ -605,7 +613,11 @@ def dump_item(item: Item, version: Version = "2.2") -> bytes:
 
 
 def _root_tag(writer: _Writer, key: str, namespace: str, schema: str) -> str:
-    attrs = {"identifier": key, "title": key}
+    # The identifier must be a QTI identifier; the label keeps the key as written, and
+    # the reader restores it from there (``original_key``).
+    attrs = {"identifier": qti_identifier(key), "title": key}
+    if qti_identifier(key) != key:
+        attrs["label"] = key
     if writer.version == "2.2":
         attrs["adaptive"] = "false"  # required in QTI 2.x, gone in 3.0
     attrs["timeDependent"] = "false"
@@ -690,6 +702,7 @@ def _choice_parts(
     Single choice with a partly right option needs the mapping too; all-or-nothing
     multiple choice only needs which options are correct.
     """
+    options = [msgspec.structs.replace(o, id=qti_identifier(o.id)) for o in options]
     if not several:
         partial = any(o.fraction not in (0.0, 1.0) for o in options)
     correct = [o.id for o in options if (o.fraction >= 1.0 if partial else o.correct)]
@@ -781,7 +794,9 @@ _MANIFEST_NS: dict[Version, tuple[str, str]] = {
     "2.2": ("http://www.imsglobal.org/xsd/imscp_v1p1", "imsqti_item_xmlv2p2"),
     "3.0": ("http://www.imsglobal.org/xsd/qti/qtiv3p0/imscp_v1p1", "imsqti_item_xmlv3p0"),
 }
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+#: Characters a file name in a package may not keep: anything but letters and digits of
+#: any script (Chinese stays: zip names are UTF-8, flagged as such), "_", "." and "-".
+_UNSAFE = re.compile(r"[^\w.-]+")
 
 
 def dump_package(items: Sequence[Item], version: Version = "2.2") -> bytes:
@@ -790,12 +805,12 @@ def dump_package(items: Sequence[Item], version: Version = "2.2") -> bytes:
     The zip is the same bytes for the same items (fixed time stamps).
     """
     paths = [
-        f"items/{index + 1:04d}-{_UNSAFE.sub('_', item.key)[:60]}.xml"
+        f"items/{index + 1:04d}-{_UNSAFE.sub('_', item.key).strip('_')[:60]}.xml"
         for index, item in enumerate(items)
     ]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        _write(archive, "imsmanifest.xml", _manifest(paths, version))
+        _write(archive, "imsmanifest.xml", _manifest(paths, items, version))
         for path, item in zip(paths, items, strict=True):
             _write(archive, path, dump_item(item, version))
     return buffer.getvalue()
@@ -807,12 +822,12 @@ def _write(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
-def _manifest(paths: Sequence[str], version: Version) -> bytes:
+def _manifest(paths: Sequence[str], items: Sequence[Item], version: Version) -> bytes:
     namespace, kind = _MANIFEST_NS[version]
     resources = "".join(
         f'\n    <resource identifier="RES-{index + 1}" type="{kind}" href="{escape_attr(path)}">'
-        f'<file href="{escape_attr(path)}"/></resource>'
-        for index, path in enumerate(paths)
+        f'{_lom(item)}<file href="{escape_attr(path)}"/></resource>'
+        for index, (path, item) in enumerate(zip(paths, items, strict=True))
     )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -823,3 +838,100 @@ def _manifest(paths: Sequence[str], version: Version) -> bytes:
         f"  <resources>{resources}\n  </resources>\n"
         "</manifest>\n"
     ).encode()
+
+
+# --- Identifiers and metadata ----------------------------------------------------------
+
+_NAME_START = re.compile(r"[A-Za-z_]")
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_.-]")
+_ESCAPE = re.compile(r"_x([0-9A-F]{4,6})_")
+_LOM = "http://ltsc.ieee.org/xsd/LOM"
+
+
+def qti_identifier(key: str) -> str:
+    """``key`` as a QTI identifier (an ASCII NCName: a letter or ``_`` first, then letters,
+    digits, ``_``, ``.``, ``-``), the same for the same key and distinct for distinct keys.
+
+    Every other character is written ``_xHHHH_`` (its code point, as XML name encoding
+    does), and so is a ``_`` that would read as the start of such an escape: ``geo 001``
+    → ``geo_x0020_001``, ``地理-2`` → ``_x5730__x7406_-2``, ``2024-01`` → ``_x0032_024-01``.
+    A key that already is an identifier is written as it is.
+    """
+    out = []
+    for index, char in enumerate(key):
+        allowed = (_NAME_START if index == 0 else _NAME_CHAR).fullmatch(char)
+        if allowed and not (char == "_" and _ESCAPE.match(key, index)):
+            out.append(char)
+        else:
+            out.append(f"_x{ord(char):04X}_")
+    return "".join(out) or "_"
+
+
+def original_key(attrs: dict[str, str]) -> str:
+    """The item key of an ``assessmentItem``: its ``label`` when that is what this module
+    wrote (the label's identifier is the identifier), else the identifier."""
+    identifier = attrs.get("identifier", "")
+    label = attrs.get("label", "")
+    return label if label and qti_identifier(label) == identifier else identifier
+
+
+def _lom(item: Item) -> str:
+    """The item's topic (a classification taxon) and tags (keywords) as IEEE LOM in the
+    manifest, where QTI keeps an item's metadata; empty when it has neither."""
+    if not item.topic and not item.tags:
+        return ""
+    keywords = "".join(f"<keyword><string>{escape(tag)}</string></keyword>" for tag in item.tags)
+    general = f"<general>{keywords}</general>" if keywords else ""
+    classification = (
+        "<classification><purpose><source>LOMv1.0</source><value>discipline</value></purpose>"
+        f"<taxonPath><taxon><entry><string>{escape(item.topic)}</string></entry></taxon>"
+        "</taxonPath></classification>"
+        if item.topic
+        else ""
+    )
+    return f'<metadata><lom xmlns="{_LOM}">{general}{classification}</lom></metadata>'
+
+
+def package_metadata(manifest: XmlNode) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Item file path → (topic, tags) from the LOM metadata of the manifest's resources:
+    the first classification taxon's entry is the topic, the general keywords the tags."""
+    found: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for resources in manifest.all("resources"):
+        for resource in resources.all("resource"):
+            lom = _path(resource, "metadata", "lom")
+            if lom is None:
+                continue
+            taxon = _path(lom, "classification", "taxonPath", "taxon", "entry", "string")
+            general = lom.child("general")
+            tags = tuple(
+                text
+                for keyword in (general.all("keyword") if general is not None else ())
+                for string in keyword.all("string")
+                if (text := string.text.strip())
+            )
+            topic = taxon.text.strip() if taxon is not None else ""
+            found[resource.attrs.get("href", "")] = (topic, tags)
+    return found
+
+
+def _manifest_metadata(archive: zipfile.ZipFile) -> dict[str, tuple[str, tuple[str, ...]]]:
+    content = _read_entry(archive, "imsmanifest.xml")
+    root = None if isinstance(content, Problem) else read_xml(content, namespaces=True)
+    return package_metadata(root) if isinstance(root, XmlNode) else {}
+
+
+def with_metadata(parsed: ParsedItem, metadata: tuple[str, tuple[str, ...]] | None) -> ParsedItem:
+    """``parsed`` with the topic and tags its manifest entry gives."""
+    if metadata is None:
+        return parsed
+    topic, tags = metadata
+    item = msgspec.structs.replace(parsed.item, topic=topic, tags=tags)
+    return ParsedItem(item=item, location=parsed.location)
+
+
+def _path(node: XmlNode | None, *tags: str) -> XmlNode | None:
+    for tag in tags:
+        if node is None:
+            return None
+        node = node.child(tag)
+    return node

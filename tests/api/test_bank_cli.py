@@ -42,13 +42,31 @@ def test_lint_prints_file_line_col_code_message_and_exits_1_on_errors(tmp_path: 
         result.stdout
     )
     assert f"{bad}:5:" in result.stdout
-    assert "1 items, 2 errors" in result.stderr  # the unclosed question is no item
+    # the unclosed question is no item, but it is a question of the file
+    assert f"{bad}: 2 items (1 not read), 2 errors, 0 warnings" in result.stderr
 
 
 def test_lint_speaks_chinese_when_asked(tmp_path: Path) -> None:
     bad = write(tmp_path, "bad.gift", BAD)
     result = CliRunner().invoke(main, ["bank", "lint", "--lang", "zh", str(bad)])
-    assert "选项 A 与 B 内容相同" in result.stdout
+    assert f"{bad}:3:1: 错误 duplicate-option 选项 A 与 B 内容相同：'90 学时'" in result.stdout
+    assert " error " not in result.stdout
+    assert result.stderr.strip() == f"{bad}：2 道试题（1 道未能读取），2 个错误，0 个警告"
+
+
+def test_lint_in_chinese_names_a_choice_question_without_a_key_for_what_it_is(
+    tmp_path: Path,
+) -> None:
+    # No "=" and no weight: Moodle reads it as a multiple response; it is no 多选题.
+    path = write(tmp_path, "nokey.gift", "::q1:: 首都是？{~北京 ~上海}\n")
+    zh = CliRunner().invoke(main, ["bank", "lint", "--lang", "zh", str(path)])
+    assert "错误 missing-key 选择题没有正确答案" in zh.stdout
+    assert "多选题" not in zh.stdout
+    assert "警告 empty-topic" in zh.stdout
+    assert zh.stderr.strip() == f"{path}：1 道试题，1 个错误，1 个警告"
+    en = CliRunner().invoke(main, ["bank", "lint", str(path)])
+    assert "error missing-key choice question has no key" in en.stdout
+    assert en.stderr.strip() == f"{path}: 1 item, 1 error, 1 warning"
 
 
 def test_lint_of_a_clean_file_exits_0(tmp_path: Path) -> None:
@@ -124,11 +142,27 @@ def test_import_publish_edit_free_export_diff_and_convert(
         env=env,
     )
     assert exported.exit_code == 0, exported.output
+    assert exported.stderr == ""  # the template carries everything these items have
     relinted = runner.invoke(main, ["bank", "lint", str(out)])
     assert relinted.exit_code == 0, relinted.output
 
+    aiken = tmp_path / "out.txt"
+    lossy = runner.invoke(
+        main,
+        ["bank", "export", "--bank", "公需", "--format", "aiken", "-o", str(aiken), "--lang", "zh"],
+        env=env,
+    )
+    assert lossy.exit_code == 0, lossy.output
+    assert "警告 export-loss 试题 'law-1'：Aiken 格式无法保存其编号、知识点" in lossy.stderr
+    assert "警告 export-dropped 试题 'law-2'（判断题）无法以 Aiken 格式导出，已略去" in lossy.stderr
+
     converted = runner.invoke(main, ["bank", "convert", str(good), str(tmp_path / "b.yaml")])
     assert "2 items as native" in converted.stdout
+    assert converted.stderr == ""  # the native format loses nothing
+    to_aiken = runner.invoke(main, ["bank", "convert", str(good), str(tmp_path / "b.aiken")])
+    assert "warning export-dropped item 'law-2' (true/false) cannot be written in Aiken" in (
+        to_aiken.stderr
+    )
     assert "专业技术人员" in (tmp_path / "b.yaml").read_text(encoding="utf-8")
 
 

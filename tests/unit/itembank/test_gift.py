@@ -542,8 +542,8 @@ def test_item_location_is_the_first_line_of_the_question_after_comments() -> Non
 
 
 def test_comments_only_and_empty_files_give_nothing() -> None:
-    assert parse("// just a comment\n\n   \n") == ParseResult()
-    assert gift.parse(b"") == ParseResult()
+    assert parse("// just a comment\n\n   \n") == ParseResult(unread=0)
+    assert gift.parse(b"") == ParseResult(unread=0)
 
 
 # ------------------------------------------------------------------ writing

@@ -60,8 +60,8 @@ def test_an_item_without_a_stem_is_an_error_at_its_line():
         ),
         (
             MultipleChoice(options=(Option(id="A", text="甲"), Option(id="B", text="乙"))),
-            "multiple-choice item has no correct option",
-            "多选题没有正确选项",
+            "choice question has no key",
+            "选择题没有正确答案",
         ),
         (TrueFalse(), "true/false item has no answer", "判断题缺少答案"),
         (FillBlank(), "fill-in-the-blank item has no accepted answer", "填空题没有参考答案"),

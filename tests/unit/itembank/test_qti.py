@@ -391,10 +391,16 @@ def test_dump_item_30_uses_kebab_case_names_and_the_qti3_namespace():
     assert "<div>Which is <b>prime</b>?" in text
 
 
-def test_dump_of_one_item_is_a_qti22_document():
-    text = qti.dump([ITEMS[0]]).decode()
+def test_dump_of_one_item_is_a_qti22_package_too():
+    """A package even for one item: only its manifest carries the topic and tags."""
+    data = qti.dump([ITEMS[0]])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        text = archive.read(names[1]).decode()
+    assert names[0] == "imsmanifest.xml"
     assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<assessmentItem')
     assert "http://www.imsglobal.org/xsd/imsqti_v2p2" in text
+    assert [p.item for p in qti.parse(data).items] == [expected_back(ITEMS[0])]
 
 
 @pytest.mark.parametrize("version", ["2.2", "3.0"])

@@ -1,0 +1,235 @@
+"""Export with a report of what the format could not carry.
+
+``export(items, fmt)`` writes the items in format ``fmt`` and then reads its own output
+back with the same format's parser. Every field whose value did not survive is reported
+as an ``export-loss`` warning naming the item and the field (in English and Chinese),
+and an item the format cannot hold at all (Aiken holds only single choice) as an
+``export-dropped`` warning. The report is therefore exactly what a re-import would lose,
+never a hand-kept list that can drift from the writers: docs/decisions/0034.
+
+Values are compared in the form that decides grading, so a format that spells a value
+differently loses nothing: in all-or-nothing multiple choice only which options are
+correct counts (not their shares), and numbers are compared to 6 decimals (GIFT writes
+percentages with 7 digits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from msgspec import Struct
+
+from itembank import formats
+from itembank.formats._table import KIND_ZH
+from itembank.model import Item, MultipleChoice, normalize_text
+from itembank.problems import Problem
+
+#: Each format's name in messages (en, zh).
+FORMAT_LABELS: dict[str, tuple[str, str]] = {
+    "native": ("the native YAML", "原生 YAML 格式"),
+    "gift": ("GIFT", "GIFT 格式"),
+    "aiken": ("Aiken", "Aiken 格式"),
+    "moodle": ("Moodle XML", "Moodle XML 格式"),
+    "qti": ("QTI", "QTI 格式"),
+    "excel": ("the Excel template", "Excel 模板"),
+    "csv": ("the CSV template", "CSV 模板"),
+}
+
+#: Field names in messages (en, zh); a path's last named part is looked up here.
+FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "key": ("key", "编号"),
+    "stem": ("stem", "题干"),
+    "explanation": ("explanation", "解析"),
+    "topic": ("topic", "知识点"),
+    "difficulty.band": ("difficulty band", "难度等级"),
+    "difficulty.facility": ("difficulty (facility)", "难度（通过率）"),
+    "difficulty.irt_a": ("IRT discrimination a", "IRT 区分度 a"),
+    "difficulty.irt_b": ("IRT difficulty b", "IRT 难度 b"),
+    "tags": ("tags", "标签"),
+    "enemy_group": ("enemy group", "互斥组"),
+    "points": ("points", "分值"),
+    "status": ("status", "状态"),
+    "scoring": ("scoring mode", "计分方式"),
+    "options": ("options", "选项"),
+    "id": ("id", "编号"),
+    "text": ("text", "内容"),
+    "fraction": ("credit", "得分比例"),
+    "feedback": ("feedback", "反馈"),
+    "fixed": ("fixed position", "固定位置"),
+    "answer": ("answer", "答案"),
+    "feedback_true": ("feedback for True", "答“对”时的反馈"),
+    "feedback_false": ("feedback for False", "答“错”时的反馈"),
+    "answers": ("accepted answers", "参考答案"),
+    "value": ("value", "数值"),
+    "tolerance": ("tolerance", "误差范围"),
+    "case_sensitive": ("case sensitivity", "区分大小写"),
+    "pairs": ("pairs", "配对"),
+    "prompt": ("prompt", "题面"),
+    "distractors": ("distractors", "干扰项"),
+}
+
+
+_KIND_EN = {
+    "single": "single choice",
+    "multiple": "multiple choice",
+    "true_false": "true/false",
+    "fill_blank": "fill in the blank",
+    "numerical": "numerical",
+    "matching": "matching",
+}
+
+
+class ExportResult(Struct, frozen=True, kw_only=True):
+    """The file's bytes and one warning per item that lost something on the way."""
+
+    data: bytes
+    format: str
+    warnings: tuple[Problem, ...] = ()
+
+
+def export(items: Sequence[Item], fmt: str) -> ExportResult:
+    """``items`` written in format ``fmt``, with what the format could not carry.
+
+    Raises ``formats.UnknownFormatError`` for an unknown format name.
+    """
+    module = formats.get(fmt)
+    data = module.dump(items)
+    back = [p.item for p in module.parse(data).items]
+    return ExportResult(data=data, format=fmt, warnings=tuple(losses(items, back, fmt)))
+
+
+def losses(written: Sequence[Item], read: Sequence[Item], fmt: str) -> list[Problem]:
+    """A warning per item of ``written`` whose fields ``read`` (the export read back)
+    does not hold, or that is not among ``read`` at all."""
+    return [
+        _dropped(item, fmt) if fields is None else _lost(item, fields, fmt)
+        for item, fields in lost_fields(written, read)
+    ]
+
+
+def lost_fields(
+    written: Sequence[Item], read: Sequence[Item]
+) -> list[tuple[Item, list[str] | None]]:
+    """Each item of ``written`` that lost something, with the fields it lost (named as
+    in ``FIELD_LABELS``: ``topic``, ``difficulty.band``, ``options.feedback`` …), or None
+    when it is not among ``read`` at all."""
+    out: list[tuple[Item, list[str] | None]] = []
+    for item, back in _pairs(written, read):
+        if back is None:
+            out.append((item, None))
+            continue
+        fields = list(dict.fromkeys(_label(path) for path in _differences(item, back)))
+        if fields:
+            out.append((item, fields))
+    return out
+
+
+def _pairs(written: Sequence[Item], read: Sequence[Item]) -> Iterator[tuple[Item, Item | None]]:
+    """Each written item with the item read back in its place: in order when every item
+    came back; else matched in order by stem (a format that leaves items out)."""
+    if len(written) == len(read):
+        yield from zip(written, read, strict=True)
+        return
+    position = 0
+    for item in written:
+        stem = normalize_text(item.stem)
+        found = next(
+            (i for i in range(position, len(read)) if normalize_text(read[i].stem) == stem), None
+        )
+        if found is None:
+            yield item, None
+        else:
+            position = found + 1
+            yield item, read[found]
+
+
+def canonical(item: Item) -> dict[str, Any]:
+    """The item as plain values with every default spelled out, in the form that decides
+    grading (see the module docstring)."""
+    body: dict[str, Any] = {
+        "kind": str(item.kind),
+        **{f: _plain(getattr(item.body, f)) for f in item.body.__struct_fields__},
+    }
+    if isinstance(item.body, MultipleChoice) and item.body.scoring == "all_or_nothing":
+        for option in body["options"]:
+            option["fraction"] = 1.0 if option["fraction"] > 0 else 0.0
+    top = {f: _plain(getattr(item, f)) for f in item.__struct_fields__ if f != "body"}
+    return {**top, "body": body}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Struct):
+        return {f: _plain(getattr(value, f)) for f in value.__struct_fields__}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+def _differences(item: Item, back: Item) -> Iterator[str]:
+    yield from _walk(canonical(item), canonical(back), "")
+
+
+def _walk(a: Any, b: Any, path: str) -> Iterator[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in a:
+            yield from _walk(a[key], b.get(key), f"{path}.{key}" if path else key)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _walk(x, y, f"{path}[{index}]")
+    elif a != b:
+        yield path
+
+
+def _label(path: str) -> str:
+    """A path such as ``body.options[2].feedback`` as the field it names:
+    ``body.options.feedback`` → "options.feedback"; top-level paths as they are."""
+    parts = [p.split("[", 1)[0] for p in path.split(".")]
+    if parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _words(field: str) -> tuple[str, str]:
+    if field in FIELD_LABELS:
+        return FIELD_LABELS[field]
+    parts = field.split(".")
+    en = [FIELD_LABELS.get(p, (p, p))[0] for p in parts]
+    zh = [FIELD_LABELS.get(p, (p, p))[1] for p in parts]
+    if parts[0] in ("options", "answers", "pairs") and len(parts) == 2:
+        return f"{en[0][:-1] if en[0].endswith('s') else en[0]} {en[1]}", f"{zh[0]}{zh[1]}"
+    return " ".join(en), "".join(zh)
+
+
+def _lost(item: Item, fields: list[str], fmt: str) -> Problem:
+    name, name_zh = FORMAT_LABELS.get(fmt, (fmt, fmt))
+    words = [_words(f) for f in fields]
+    return Problem(
+        code="export-loss",
+        message=(
+            f"item {item.key!r}: {name} cannot carry its "
+            f"{', '.join(en for en, _ in words)}; re-importing the file loses them"
+        ),
+        message_zh=(
+            f"试题 {item.key!r}：{name_zh}无法保存其"
+            f"{'、'.join(zh for _, zh in words)}，重新导入该文件时这些内容将丢失"
+        ),
+        severity="warning",
+        item_key=item.key,
+    )
+
+
+def _dropped(item: Item, fmt: str) -> Problem:
+    name, name_zh = FORMAT_LABELS.get(fmt, (fmt, fmt))
+    return Problem(
+        code="export-dropped",
+        message=(
+            f"item {item.key!r} ({_KIND_EN[item.kind]}) cannot be written in {name}; "
+            "it was left out"
+        ),
+        message_zh=f"试题 {item.key!r}（{KIND_ZH[item.kind]}）无法以 {name_zh}导出，已略去",
+        severity="warning",
+        item_key=item.key,
+    )

@@ -73,6 +73,7 @@ from api.http.evidence import EvidenceController
 from api.http.exams import ExamsController
 from api.http.health import health, ready
 from api.http.integrity import IntegrityController
+from api.http.media import MEDIA_HANDLERS
 from api.http.metrics import MetricsController, worker_started, worker_stopped
 from api.http.orders import (
     EmployerOrdersController,
@@ -139,6 +140,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     OrderController,
     OperatorOrdersController,
     *CARD_HANDLERS,
+    *MEDIA_HANDLERS,
     MyCertificatesController,
     EmployerCertificatesController,
     OperatorCertificatesController,

@@ -36,6 +36,7 @@ from msgspec import Struct
 
 from itembank import formats
 from itembank.formats import ParsedItem
+from itembank.media import Media
 from itembank.model import (
     AcceptedText,
     Difficulty,
@@ -74,6 +75,8 @@ class LintReport(Struct, frozen=True, kw_only=True):
     problems: tuple[Problem, ...]
     format: str = ""
     items_seen: int = 0
+    #: The images the file carries (``itembank.media``); the shell stores them.
+    media: tuple[Media, ...] = ()
 
     @property
     def errors(self) -> int:
@@ -129,6 +132,7 @@ def lint_file(data: bytes, *, source: str, format: str | None = None) -> LintRep
         items=parsed.items,
         problems=tuple(sort_problems(placed)),
         format=name,
+        media=parsed.media,
         items_seen=parsed.items_seen,
     )
 

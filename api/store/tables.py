@@ -201,6 +201,28 @@ class BankItem(SQLModel, table=True):
     data: str = Field(sa_column=Column(sa.Text, nullable=False))
 
 
+class BankMedia(SQLModel, table=True):
+    """An image a bank's items refer to as ``media:<sha256>`` (``itembank.media``), stored
+    once per bank by its content hash, so every version of the bank shares it; served at
+    ``/media/{sha256}`` to those who may see an item referring to it (decision 0032).
+    ``bank_version_id``: the version whose import brought it."""
+
+    __tablename__ = "bank_media"
+    __table_args__ = (sa.UniqueConstraint("bank_id", "sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    bank_id: int = Field(foreign_key="bank.id")
+    sha256: str = Field(max_length=64, index=True)
+    bank_version_id: int | None = Field(
+        default=None, foreign_key="bank_version.id", ondelete="SET NULL"
+    )
+    mime: str = Field(max_length=32)
+    name: str = Field(default="", max_length=255)
+    size: int
+    data: bytes = Field(sa_column=Column(sa.LargeBinary, nullable=False))
+    created_at: datetime = _created_at()
+
+
 class ItemResponse(SQLModel, table=True):
     """A scored response to one item, the input of item analysis (facility, discrimination)."""
 

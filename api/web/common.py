@@ -42,11 +42,13 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ExceptionHandlersMap
+from markupsafe import Markup
 from msgspec import ValidationError
 
 from api.http.auth import Principal, principal_of
 from api.http.errors import NotAuthenticated
 from api.http.params import plain_file_path
+from api.services import markup
 from api.web import i18n
 from examengine.ids import masked
 
@@ -354,7 +356,19 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "tz_label": tz_label(lang, zone),
         "fmt_score": fmt_score,
         "masked": masked,
+        "markdown": markdown,
+        "markdown_inline": markdown_inline,
     }
+
+
+def markdown(text: str) -> Markup:
+    """An item text (stem, explanation) as sanitized HTML (``api.services.markup``)."""
+    return Markup(markup.html(text))  # sanitized by nh3
+
+
+def markdown_inline(text: str) -> Markup:
+    """An option's text as sanitized inline HTML (``api.services.markup``)."""
+    return Markup(markup.inline_html(text))  # sanitized by nh3
 
 
 def render(

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from msgspec import Struct
 
+from itembank.media import Media
 from itembank.model import Item
 from itembank.problems import Location, Problem
 
@@ -43,6 +44,9 @@ class ParseResult(Struct, frozen=True, kw_only=True):
     items: tuple[ParsedItem, ...] = ()
     problems: tuple[Problem, ...] = ()
     unread: int | None = None
+    #: The images the file carries; its items refer to them as ``media:<sha256>``
+    #: (``itembank.media``).
+    media: tuple[Media, ...] = ()
 
     @property
     def items_seen(self) -> int:

@@ -29,19 +29,24 @@ multiple choice by adding the chosen options' fractions, so all-or-nothing multi
 choice is written with ``itembank.scoring.additive_weights`` (each correct option an
 equal share, each wrong one the same share taken away, so ticking extra options never pays) and
 reads back as "partial". Answer numbering, penalties, hints,
-combined feedback, units and embedded files are not read (embedded files and units are
-reported as left out).
+combined feedback and units are not read (units are reported as left out). Images
+embedded as base64 ``<file>`` in the question text, answers and general feedback are
+read: ``@@PLUGINFILE@@/name`` becomes ``media:<sha256>`` (``itembank.media``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from xml.parsers import expat
 
 import msgspec
 
 from itembank.formats import ParsedItem, ParseResult
+from itembank.media import MediaBag, rewrite_sources
 from itembank.model import (
     AcceptedText,
     Body,
@@ -249,6 +254,7 @@ def placed(problems: Sequence[Problem], source: str) -> tuple[Problem, ...]:
 # ---------------------------------------------------------------------------------------
 
 _CONTEXT_PREFIXES = ("$course$/", "$system$/", "$cat1$/", "$module$/")
+_PLUGINFILE = "@@PLUGINFILE@@/"
 _TRUE_WORDS = frozenset({"true", "1", "yes"})
 
 
@@ -257,6 +263,31 @@ class _Reader:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.media = MediaBag()
+
+    def text(self, node: XmlNode | None) -> str:
+        """``text_of(node)`` with its ``@@PLUGINFILE@@/name`` images read from the node's
+        base64 ``<file>`` children and referred to as ``media:<sha256>``."""
+        text = text_of(node)
+        if node is None or node.child("file") is None:
+            return text
+        files: dict[str, str | None] = {}
+        for file in node.all("file"):
+            name = file.attrs.get("name", "")
+            try:
+                data = base64.b64decode(file.text, validate=False)
+            except binascii.Error:
+                data = b""
+            path = file.attrs.get("path", "/").strip("/")
+            full = f"{path}/{name}" if path else name
+            files[full] = self.media.add(name, data, line=file.line, col=file.col)
+
+        def resolve(src: str) -> str | None:
+            if not src.startswith(_PLUGINFILE):
+                return None
+            return files.get(urllib.parse.unquote(src[len(_PLUGINFILE) :]))
+
+        return rewrite_sources(text, resolve)
 
     def number(self, raw: str, what: str, node: XmlNode, default: float) -> float:
         """``raw`` as a float; a syntax problem at ``node`` (and ``default``) if it is not."""
@@ -313,7 +344,10 @@ def parse(data: bytes, *, source: str = "") -> ParseResult:
             continue
         item = _item(question, build(question, reader), topic, reader)
         items.append(ParsedItem(item=item, location=Location(line=question.line, col=question.col)))
-    return ParseResult(items=tuple(items), problems=placed(reader.problems, source))
+    problems = placed([*reader.problems, *reader.media.problems], source)
+    return ParseResult(
+        items=tuple(items), problems=problems, media=tuple(reader.media.media.values())
+    )
 
 
 def _topic(path: str) -> str:
@@ -327,10 +361,7 @@ def _topic(path: str) -> str:
 
 
 def _item(question: XmlNode, body: Body, topic: str, reader: _Reader) -> Item:
-    stem_node = question.child("questiontext")
-    stem = text_of(stem_node)
-    if stem_node is not None and stem_node.child("file") is not None:
-        reader.left_out("an embedded file in the question text", stem_node)
+    stem = reader.text(question.child("questiontext"))
     key = _child_text(question, "idnumber") or text_of(question.child("name"))
     grade = question.child("defaultgrade")
     points = 1.0 if grade is None else reader.number(grade.text, "defaultgrade", grade, 1.0)
@@ -341,7 +372,7 @@ def _item(question: XmlNode, body: Body, topic: str, reader: _Reader) -> Item:
         key=key or derive_key(stem),
         stem=stem,
         body=body,
-        explanation=text_of(question.child("generalfeedback")),
+        explanation=reader.text(question.child("generalfeedback")),
         topic=topic,
         tags=tuple(t for t in tags if t),
         points=points,
@@ -366,7 +397,7 @@ def _options(question: XmlNode, reader: _Reader) -> tuple[Option, ...]:
     return tuple(
         Option(
             id=option_id(index),
-            text=text_of(answer),
+            text=reader.text(answer),
             fraction=reader.fraction(answer),
             feedback=text_of(answer.child("feedback")),
             fixed=fixed,

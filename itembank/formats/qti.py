@@ -21,7 +21,8 @@ key is the item's ``identifier`` (or its ``label`` when that is the key this mod
 wrote, see ``original_key``); a ``MAXSCORE`` outcome's default gives the points.
 Other interactions, custom response processing, template processing and items with
 several interactions are reported as unsupported with their line; feedback elements
-are reported as left out.
+are reported as left out. In a package, images the stem and choices refer to by a
+relative path are read from the zip (``media:<sha256>``, ``itembank.media``).
 
 Written: ``dump`` gives a QTI 2.2 zip content package (``imsmanifest.xml`` +
 ``items/*.xml``), even for one item, since only the manifest carries an item's topic and
@@ -43,7 +44,9 @@ from __future__ import annotations
 
 import html.entities
 import io
+import posixpath
 import re
+import urllib.parse
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -60,6 +63,7 @@ from itembank.formats.moodle_xml import (
     placed,
     read_xml,
 )
+from itembank.media import MAX_IMAGE_BYTES, SCHEME, MediaBag, rewrite_sources
 from itembank.model import (
     AcceptedText,
     Body,
@@ -480,6 +484,7 @@ def _parse_package(data: bytes) -> ParseResult:
         items: list[ParsedItem] = []
         problems: list[Problem] = list(hrefs[1])
         metadata = _manifest_metadata(archive)
+        bag = MediaBag()
         for href in hrefs[0]:
             content = _read_entry(archive, href)
             if isinstance(content, Problem):
@@ -487,9 +492,60 @@ def _parse_package(data: bytes) -> ParseResult:
                 continue
             found, trouble = _parse_document(content)
             found = [with_metadata(p, metadata.get(href)) for p in found]
-            items += found
-            problems += (at(p, file=href) for p in trouble)
-    return ParseResult(items=tuple(items), problems=tuple(problems))
+            images = _PackageImages(archive, href, bag)
+            items += (images.embed(p) for p in found)
+            problems += (at(p, file=href) for p in [*trouble, *images.problems])
+        problems += bag.problems
+    media = tuple(bag.media.values())
+    return ParseResult(items=tuple(items), problems=tuple(problems), media=media)
+
+
+class _PackageImages:
+    """The images an item file of a package refers to by relative path, read from the
+    zip into ``bag`` and referred to as ``media:<sha256>``."""
+
+    def __init__(self, archive: zipfile.ZipFile, href: str, bag: MediaBag) -> None:
+        self.archive, self.base, self.bag = archive, posixpath.dirname(href), bag
+        self.problems: list[Problem] = []
+
+    def embed(self, parsed: ParsedItem) -> ParsedItem:
+        item = parsed.item
+        body = item.body
+        if isinstance(body, SingleChoice | MultipleChoice):
+            options = tuple(
+                msgspec.structs.replace(o, text=self.text(o.text)) for o in body.options
+            )
+            body = msgspec.structs.replace(body, options=options)
+        item = msgspec.structs.replace(item, stem=self.text(item.stem), body=body)
+        return ParsedItem(item=item, location=parsed.location)
+
+    def text(self, text: str) -> str:
+        return rewrite_sources(text, self.resolve) if "<img" in text else text
+
+    def resolve(self, src: str) -> str | None:
+        if "://" in src or src.startswith(("/", "data:", SCHEME)):
+            return None
+        path = posixpath.normpath(posixpath.join(self.base, urllib.parse.unquote(src)))
+        if path.startswith("../"):
+            return None
+        try:
+            info = self.archive.getinfo(path)
+        except KeyError:
+            self.problems.append(
+                Problem(
+                    code="media_missing",
+                    message=f"the image {src!r} is not in the package",
+                    message_zh=f"内容包中没有图片 {src!r}",
+                    severity="warning",
+                )
+            )
+            return None
+        try:
+            with self.archive.open(info) as entry:
+                data = entry.read(MAX_IMAGE_BYTES + 1)  # at most one byte past the limit
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
+            data = b""
+        return self.bag.add(path, data)
 
 
 def _package_problem(message: str, file: str = "") -> Problem:

@@ -89,10 +89,12 @@ class MyExams(Struct, frozen=True, kw_only=True):
 
 
 class PaperOptionView(Struct, frozen=True, kw_only=True):
-    """An option of a paper item as the learner sees it (no fraction, no feedback)."""
+    """An option of a paper item as the learner sees it (no fraction, no feedback).
+    ``text_html``: the text rendered and sanitized (``api.services.markup``)."""
 
     id: str
     text: str
+    text_html: str = ""
 
 
 class PaperItemView(Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -107,6 +109,8 @@ class PaperItemView(Struct, frozen=True, kw_only=True, omit_defaults=True):
     section_title: str
     stem: str
     points: float
+    #: The stem rendered and sanitized, safe to insert as HTML (``api.services.markup``).
+    stem_html: str = ""
     options: tuple[PaperOptionView, ...] = ()
     prompts: tuple[str, ...] = ()
     answers: tuple[str, ...] = ()
@@ -185,6 +189,8 @@ class ItemReview(Struct, frozen=True, kw_only=True):
     section: int = 0
     section_title: str = ""
     stem: str = ""
+    #: The stem rendered and sanitized (``api.services.markup``), as the paper showed it.
+    stem_html: str = ""
     options: tuple[PaperOptionView, ...] = ()
     prompts: tuple[str, ...] = ()
 

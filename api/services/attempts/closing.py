@@ -251,6 +251,7 @@ def _result_view(
                     section=shown.section,
                     section_title=shown.section_title,
                     stem=shown.stem,
+                    stem_html=shown.stem_html,
                     options=shown.options,
                     prompts=shown.prompts,
                 )

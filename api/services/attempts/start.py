@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from api.services import accounts, exams
+from api.services import accounts, exams, markup
 from api.services.attempts._errors import LearnersNotFoundError, NotEligibleError
 from api.services.attempts._loading import (
     _PAPER_DECODER,
@@ -433,7 +433,11 @@ def _item_view(position: int, entry: PaperItem, section_title: str, item: Item) 
     if isinstance(body, SingleChoice | MultipleChoice):
         by_id = {o.id: o for o in body.options}
         ids = entry.order or [o.id for o in body.options]
-        options = tuple(PaperOptionView(id=i, text=by_id[i].text) for i in ids if i in by_id)
+        options = tuple(
+            PaperOptionView(id=i, text=by_id[i].text, text_html=markup.inline_html(by_id[i].text))
+            for i in ids
+            if i in by_id
+        )
     elif isinstance(body, Matching):
         prompts = tuple(p.prompt for p in body.pairs)
         answers = entry.order or (*(p.answer for p in body.pairs), *body.distractors)
@@ -444,6 +448,7 @@ def _item_view(position: int, entry: PaperItem, section_title: str, item: Item) 
         section=entry.section,
         section_title=section_title,
         stem=item.stem,
+        stem_html=markup.html(item.stem),
         points=entry.points,
         options=options,
         prompts=prompts,

@@ -238,7 +238,9 @@ def test_a_fraction_that_is_not_a_number_is_reported_at_its_answer():
     assert (problem.line, problem.col) == (7, 1)
 
 
-def test_embedded_files_and_wildcard_numerical_answers_are_reported_as_left_out():
+def test_wildcard_numerical_answers_are_left_out_and_embedded_files_read_as_images():
+    """An embedded file is read as an image (tests/unit/itembank/test_media.py): "AAAA"
+    is none, and is refused naming it."""
     body = """<answer fraction="100"><text>1</text></answer>
 <answer fraction="0"><text>*</text></answer>"""
     data = quiz(
@@ -247,9 +249,9 @@ def test_embedded_files_and_wildcard_numerical_answers_are_reported_as_left_out(
         f"{body}</question>"
     )
     result = moodle_xml.parse(data)
-    assert [p.code for p in result.problems] == ["unsupported-part", "unsupported-part"]
+    assert [p.code for p in result.problems] == ["unsupported-part", "media_type"]
     assert result.problems[0].message.startswith("the '*' (any other answer) numerical answer")
-    assert result.problems[1].message.startswith("an embedded file in the question text")
+    assert result.problems[1].message == "'a.png' is not a PNG, JPEG, GIF or WebP image"
 
 
 ITEMS = (

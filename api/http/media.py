@@ -17,16 +17,18 @@ from litestar.params import Parameter
 
 from api.http.auth import principal_of, requires_role
 from api.http.errors import NotFound
+from api.http.params import ONE_LINE
 from api.services import media
 from api.store.db import Uow
 
-#: A SHA-256 in lowercase hex, as ``itembank.media`` writes it.
+#: A SHA-256 in lowercase hex, as ``itembank.media`` writes it: 64 characters on one line
+#: (the length is checked here; any other 64 characters name no image: 404).
 Sha256 = Annotated[
     str,
     Parameter(
         min_length=64,
         max_length=64,
-        pattern=r"^[0-9a-f]{64}$",
+        pattern=ONE_LINE,
         description="The image's SHA-256, 64 lowercase hex digits",
     ),
 ]

@@ -86,6 +86,17 @@ class ImportOut(Struct, frozen=True, kw_only=True):
     lint: LintReportOut
 
 
+class ExportLosses(Struct, frozen=True, kw_only=True):
+    """What exporting a version in ``format`` loses: one warning per item that loses a
+    field (``export-loss``, naming the fields) or cannot be written at all
+    (``export-dropped``), in English and Chinese. Empty when the format carries it all."""
+
+    format: str
+    version: int
+    items: int
+    warnings: tuple[Problem, ...]
+
+
 class UnreadableUpload(ItembankError):
     code = "unreadable_upload"
 
@@ -265,6 +276,28 @@ class AuthoringController(Controller):
                 body,
                 media_type=media_type,
                 headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(filename)}"},
+            )
+
+    @get(
+        "/{bank:str}/export/losses",
+        summary="What an export in a format cannot carry, item by item",
+        sync_to_thread=True,
+    )
+    def export_losses(
+        self,
+        uow: Uow,
+        bank: BankName,
+        format: FromQuery[FormatName],
+        version: LatestVersion = None,
+    ) -> ExportLosses:
+        with uow() as db:
+            info = banks.version_info(db, bank=bank, version=version)
+            result = banks.export_report(db, bank=bank, fmt=format, version=info.version)
+            return ExportLosses(
+                format=format,
+                version=info.version,
+                items=info.item_count,
+                warnings=result.warnings,
             )
 
     @get("/{bank:str}/diff", summary="What changed between two versions", sync_to_thread=True)

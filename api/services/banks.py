@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from api.services import media
 from api.store.tables import Bank, BankItem, BankVersion, ItemResponse
-from itembank import formats
+from itembank import exporting, formats
 from itembank.analysis import ExamStats, analyse
 from itembank.errors import (
     BankNotFoundError,
@@ -264,6 +264,14 @@ def save_item(
 def export(session: Session, *, bank: str, fmt: str, version: int | None = None) -> bytes:
     """The version's items written in format ``fmt``."""
     return formats.get(fmt).dump(load_items(session, bank=bank, version=version))
+
+
+def export_report(
+    session: Session, *, bank: str, fmt: str, version: int | None = None
+) -> exporting.ExportResult:
+    """The version's items written in format ``fmt``, with a warning for every field the
+    format cannot carry (``itembank.exporting``)."""
+    return exporting.export(load_items(session, bank=bank, version=version), fmt)
 
 
 def diff_versions(session: Session, *, bank: str, old: int, new: int) -> BankDiff:

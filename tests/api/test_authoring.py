@@ -198,6 +198,23 @@ async def test_a_version_exports_in_every_format_and_reads_back(author: Client, 
         }
 
 
+async def test_the_losses_of_an_export_are_named_item_by_item_in_both_languages(
+    author: Client,
+) -> None:
+    await author.post("/api/banks/公需/import", **upload("bank.gift", GOOD_GIFT))
+    native = await author.get("/api/banks/公需/export/losses", params={"format": "native"})
+    assert native.status_code == 200, native.text
+    assert native.json() == {"format": "native", "version": 1, "items": 3, "warnings": []}
+    aiken = (await author.get("/api/banks/公需/export/losses", params={"format": "aiken"})).json()
+    by_key = {w["item_key"]: w for w in aiken["warnings"]}
+    assert by_key["law-1"]["code"] == "export-loss"
+    assert by_key["law-1"]["message"].startswith("item 'law-1': Aiken cannot carry its key, topic")
+    assert by_key["law-2"]["message_zh"] == "试题 'law-2'（判断题）无法以 Aiken 格式导出，已略去"
+    unknown = await author.get("/api/banks/公需/export/losses", params={"format": "docx"})
+    assert unknown.status_code == 422  # as the export itself: the field is named
+    assert "format" in unknown.text
+
+
 async def test_item_analysis_reads_the_stored_responses(
     author: Client, app_settings: Settings
 ) -> None:

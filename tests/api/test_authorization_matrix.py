@@ -181,6 +181,7 @@ GET    /api/banks/{bank}/versions                         401     403     200   
 GET    /api/banks/{bank}/items                            401     403     200     403     403     200
 GET    /api/banks/{bank}/items/{item}                     401     403     200     403     403     200
 GET    /api/banks/{bank}/export                           401     403     200     403     403     200
+GET    /api/banks/{bank}/export/losses                    401     403     200     403     403     200
 GET    /api/banks/{bank}/diff                             401     403     200     403     403     200
 GET    /api/banks/{bank}/stats                            401     403     200     403     403     200
 PUT    /api/banks/{bank}/items/{item}                     401     403     422     403     403     422
@@ -483,7 +484,7 @@ def request_of(row: Row, values: dict[str, str]) -> dict[str, Any]:
             return {"json": {"token": values["token"], "seq": 1, "answer": "A"}}
         case "GET", "/api/study/events":
             return {"params": {"token": values["token"]}}
-        case "GET", "/api/banks/{bank}/export":
+        case "GET", "/api/banks/{bank}/export" | "/api/banks/{bank}/export/losses":
             return {"params": {"format": "native"}}
         case "GET", "/api/banks/{bank}/diff":
             return {"params": {"old": 1, "new": 1}}

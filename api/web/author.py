@@ -87,7 +87,7 @@ i18n.register(
         "author.source": ("来源", "Source"),
         "author.created": ("创建时间", "Created"),
         "author.published_at": ("发布时间", "Published"),
-        "author.with_zone": ("{what}（{zone}）", "{what} ({zone})"),
+        "author.times_in": ("时间均为{zone}。", "Times are {zone}."),
         "author.actions": ("操作", "Actions"),
         "author.exam": ("考试", "Exam"),
         "author.exam_title": ("名称", "Title"),
@@ -188,6 +188,7 @@ i18n.register(
         "author.bank.upload_new": ("上传新版本", "Upload a new version"),
         "author.bank.new_item": ("新建试题", "New item"),
         "author.bank.source": ("{name}（{format}）", "{name} ({format})"),
+        "author.bank.source_edit": ("在线编辑（{key}）", "edited online ({key})"),
         "author.bank.diff": ("比较版本", "Compare versions"),
         "author.bank.diff_prev": ("与上一版比较", "Compare with the one before"),
         "author.bank.diff_prev_label": (
@@ -287,6 +288,8 @@ i18n.register(
         ),
         "author.preview.none": ("无", "none"),
         "author.preview.meta": ("（{kind}，{points}）", "({kind}, {points})"),
+        "author.preview.n_points.one": ("{p} 分", "{p} point"),
+        "author.preview.n_points.other": ("{p} 分", "{p} points"),
         "author.preview.share": ("（得分比例 {share}%）", "({share}% of the points)"),
         # Punctuation between UI words follows the page's language.
         "author.punct.colon": ("：", ": "),
@@ -386,6 +389,7 @@ i18n.register(
         "author.spec.points_hint": ("留空则使用试题自身分值", "Empty: each item's own points"),
         "author.spec.topics": ("知识点（不选则全部）", "Topics (none chosen: all)"),
         "author.spec.add_section": ("添加大题", "Add a section"),
+        "author.spec.first_section": ("一、单项选择题", "Part 1: single choice"),
         "author.spec.problems": ("检查结果", "Check"),
         "author.spec.save": ("保存草稿", "Save the draft"),
         "author.spec.publish": ("发布", "Publish"),
@@ -446,10 +450,10 @@ i18n.register(
         "author.sample.version": ("考试版本", "Exam version"),
         "author.sample.show": ("生成样卷", "Build the paper"),
         "author.sample.summary": (
-            "第 {version} 版，{n} 道题，共 {points} 分；"
+            "第 {version} 版，{items}，共 {points}；"
             "平均难度 {difficulty}（logit）；随机种子 {seed}。",
-            "Version {version}, {n} items, {points} points; mean difficulty {difficulty} "
-            "(logit); seed {seed}.",
+            "Version {version}, {items}, {points}; mean difficulty {difficulty} (logit); "
+            "seed {seed}.",
         ),
         "author.sample.repeats": (
             "其中 {n} 道题与该学员之前的试卷重复（题库不足）。",
@@ -959,6 +963,12 @@ class AuthorPages(Controller):
         with uow() as db:
             page_principal(request, *ROLES)
             spec = dict(NEW_SPEC)
+            # The first section's title is a suggestion in the page's language.
+            first = {
+                **NEW_SPEC["sections"][0],
+                "title": i18n.t("author.spec.first_section", lang_of(request)),
+            }
+            spec["sections"] = [first]
             choices = self._bank_choices(db)
             if bank or choices:
                 chosen = next((c for c in choices if c["bank"] == bank), None) or choices[0]

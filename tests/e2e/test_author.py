@@ -198,7 +198,7 @@ async def test_item_analysis_draws_a_histogram_and_a_scatter_with_flagged_items(
                 db.add(
                     ItemResponse(
                         bank_version_id=version_id, item_key=key, learner_ref=f"L{learner}",
-                        response=None, score=score, max_score=1.0,
+                        response="A", score=score, max_score=1.0,
                     )
                 )  # fmt: skip
     await page.goto(f"/author/banks/{bank}/stats")
@@ -213,4 +213,80 @@ async def test_item_analysis_draws_a_histogram_and_a_scatter_with_flagged_items(
     await expect(page.locator("#stats-table tr.flagged[data-key='law-3']")).to_contain_text(
         "负区分度"
     )
+    # Listed by stem, with the key beside it.
+    await expect(page.locator("#stats-table tr[data-key='law-3'] th")).to_contain_text(
+        "继续教育的内容包括哪些？"
+    )
     await shot(page, "author-item-analysis")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(f"/author/banks/{bank}/stats?lang=en")
+    await expect(page.get_by_text("Version 1: 60 learners, 4 items.")).to_be_visible()
+    await expect(page.locator("#scatter-caption")).to_have_text(
+        "Facility × discrimination (point-biserial)"
+    )
+    await shot(page, "author-item-analysis-390-en")
+    await page.goto("/author?lang=zh")
+
+
+THREE_ONE_BROKEN = """::q1:: 一加一等于几？{=二 ~三 ~四}
+
+::q2:: 天空是什么颜色{=蓝 ~绿
+
+::q3:: 地球是圆的。{TRUE}
+""".encode()
+
+
+async def test_on_a_phone_each_lint_problem_is_a_card_and_a_clean_file_says_so(
+    page: Any, shot: Any
+) -> None:
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await sign_in(page, *AUTHOR)
+    await upload(page, new_bank(), "three.gift", THREE_ONE_BROKEN)
+    await expect(page.locator("#report-summary")).to_have_text(
+        "three.gift（GIFT）：3 道试题，1 道有错误；1 个错误，2 个警告。"
+    )
+    message = page.locator("#report-table tbody tr .message").nth(1)
+    await expect(message).to_contain_text("没有用“}”闭合")
+    box = await message.bounding_box()
+    assert box is not None and box["width"] > 300  # the message has the card's width
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await shot(page, "author-lint-report-390-zh")
+
+    await page.goto("/author/upload?lang=en")
+    await page.get_by_label("Bank file").set_input_files(
+        {"name": "good.gift", "mimeType": "text/plain", "buffer": GOOD_GIFT}
+    )
+    await page.get_by_role("button", name="Check the file").click()
+    await expect(page.locator("#report-summary")).to_have_text(
+        "good.gift (GIFT): 4 questions, none with errors; 0 errors, 0 warnings."
+    )
+    await expect(page.locator("#report-clean")).to_have_text("No problems found.")
+    await expect(page.locator("#report-table")).to_be_hidden()
+    await expect(page.get_by_label("Format")).to_contain_text("Moodle XML")
+    await shot(page, "author-lint-clean-390-en")
+    await page.goto("/author?lang=zh")
+
+
+async def test_an_author_compares_two_versions_of_a_bank(page: Any, shot: Any) -> None:
+    await sign_in(page, *AUTHOR)
+    bank = await import_published_bank(page)
+    await page.goto(f"/author/banks/{bank}/items/law-2/edit")
+    await page.get_by_label("题干").fill("公需科目学时能否完全替代专业科目学时？")
+    await page.get_by_role("button", name="保存").click()
+    await expect(page.locator("#item-status-message")).to_have_text("已保存到第 2 版（草稿）。")
+
+    await page.goto(f"/author/banks/{bank}")
+    await page.get_by_role("link", name="第 2 版与上一版比较").click()
+    await expect(page.locator("#diff-summary")).to_have_text(
+        "第 1 版 → 第 2 版：新增 0 道试题，删除 0 道试题，修改 1 道试题。"
+    )
+    stem = page.locator(".diff-item[data-key='law-2'] [data-field='stem']")
+    await expect(stem.locator(".diff-old")).to_contain_text("可以完全替代")
+    await expect(stem.locator(".diff-new")).to_contain_text("能否完全替代")
+    await shot(page, "author-diff-1280-zh")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(page.url + "&lang=en")
+    await expect(page.locator("#diff-summary")).to_contain_text("1 item changed")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await shot(page, "author-diff-390-en")
+    await page.goto("/author?lang=zh")

@@ -11,6 +11,7 @@ print the same words.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from msgspec import Struct
@@ -60,12 +61,51 @@ def syntax(message: str, message_zh: str, *, line: int, col: int = 1, sheet: str
     )
 
 
+#: The Chinese of the constructs parsers name in English (``construct_zh``).
+_CONSTRUCTS_ZH: dict[str, str] = {
+    "a GIFT description (a question with no answer block)": "GIFT 说明文字（没有答案块的题目）",
+    "a GIFT essay question (empty braces)": "GIFT 问答题（空的花括号）",
+    "GIFT's feedback for any other numerical answer (~#…)": "GIFT 数值题“其他答案”的反馈（~#…）",
+    "a <question> with no type": "未注明题型的 <question>",
+    "the '*' (any other answer) numerical answer": "数值题的“*”（任意其他答案）",
+    "numerical units": "数值题的单位",
+    "an embedded file in the question text": "题干中嵌入的文件",
+    "template processing (cloned items)": "模板处理（克隆试题）",
+    "an item with no interaction": "没有交互的试题",
+    "an item with several interactions": "含多个交互的试题",
+    "custom response processing": "自定义评分处理",
+    "a matchInteraction without exactly two match sets": "匹配集不是恰好两组的 matchInteraction",
+    "the assessment test (its items are read on their own)": (
+        "测验（assessmentTest；其中的试题单独读取）"
+    ),
+}
+_PATTERNS_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^the Moodle question type (.+)$"), r"Moodle 题型 \1"),
+    (re.compile(r"^the QTI (\w+)$"), r"QTI 的 \1 元素"),
+    (re.compile(r"^the response template (.+)$"), r"评分模板 \1"),
+    (
+        re.compile(r"^a true/false answer (.+) \(expected 'true' or 'false'\)$"),
+        r"判断题答案 \1（应为 true 或 false）",
+    ),
+)
+
+
+def construct_zh(construct: str) -> str:
+    """The Chinese name of a construct a parser names in English (as it is, if unknown)."""
+    if construct in _CONSTRUCTS_ZH:
+        return _CONSTRUCTS_ZH[construct]
+    for pattern, replacement in _PATTERNS_ZH:
+        if pattern.match(construct):
+            return pattern.sub(replacement, construct)
+    return construct
+
+
 def unsupported(construct: str, *, line: int, col: int = 1, sheet: str = "") -> Problem:
     """A construct this engine does not import; it is reported, never dropped silently."""
     return Problem(
         code="unsupported",
         message=f"{construct} is not supported; the item was not imported",
-        message_zh=f"不支持{construct}，该题未导入",
+        message_zh=f"不支持{construct_zh(construct)}，该题未导入",
         line=line,
         col=col,
         sheet=sheet,
@@ -77,7 +117,7 @@ def unsupported_part(construct: str, *, line: int, col: int = 1, sheet: str = ""
     return Problem(
         code="unsupported-part",
         message=f"{construct} is not supported and was left out of the item",
-        message_zh=f"不支持{construct}，已从该题中略去",
+        message_zh=f"不支持{construct_zh(construct)}，已从该题中略去",
         line=line,
         col=col,
         sheet=sheet,

@@ -307,7 +307,7 @@ def test_an_essay_is_reported_unsupported_at_its_braces() -> None:
     assert problem.message == (
         "a GIFT essay question (empty braces) is not supported; the item was not imported"
     )
-    assert problem.message_zh == "不支持a GIFT essay question (empty braces)，该题未导入"
+    assert problem.message_zh == "不支持GIFT 问答题（空的花括号），该题未导入"
 
 
 def test_a_description_is_reported_unsupported_at_its_first_line() -> None:

@@ -230,3 +230,84 @@ def test_lint_file_reads_any_format_and_places_problems_in_the_file():
     assert report.format == "gift"
     assert report.problems, "two fully correct options in a single choice must be reported"
     assert all(p.file == "bank.gift" for p in report.problems)
+
+
+def test_the_chinese_lint_line_says_error_and_warning_in_chinese():
+    (p,) = only(lint_items([entry(line=3, points=-1)]), "bad-points")
+    placed = at(p, file="bank.gift")
+    assert placed.format(lang="zh") == "bank.gift:3:1: 错误 bad-points 分值必须为正数，实际为 -1"
+    assert (
+        placed.format()
+        == "bank.gift:3:1: error bad-points points must be a positive number, got -1"
+    )
+    (w,) = only(lint_items([entry(line=4, topic="")]), "empty-topic")
+    assert at(w, file="b.gift").format(lang="zh").startswith("b.gift:4:1: 警告 empty-topic 试题")
+
+
+@pytest.mark.parametrize(
+    ("source", "data", "zh"),
+    [
+        (
+            "a.gift",
+            "没有答案块的说明文字。\n",
+            "不支持GIFT 说明文字（没有答案块的题目），该题未导入",
+        ),
+        ("b.gift", "::e:: 请论述。{}\n", "不支持GIFT 问答题（空的花括号），该题未导入"),
+        (
+            "c.xml",
+            '<quiz><question type="essay"><name><text>x</text></name></question></quiz>',
+            "不支持Moodle 题型 'essay'，该题未导入",
+        ),
+    ],
+)
+def test_constructs_left_out_are_named_in_chinese(source, data, zh):
+    report = lint_file(data.encode(), source=source)
+    assert zh in [p.message_zh for p in report.problems]
+    assert report.items_seen == 1 and report.items_parsed == 0
+
+
+@pytest.mark.parametrize(
+    ("source", "data", "seen", "parsed"),
+    [
+        # the upload page's case: three questions, one of which cannot be read
+        (
+            "three.gift",
+            "::a:: 甲？{=对 ~错}\n\n::b:: 乙？{=对 ~错\n\n::c:: 丙？{TRUE}\n",
+            3,
+            2,
+        ),
+        (
+            "three.csv",
+            "题型,题干,选项A,选项B,答案\n单选题,甲？,对,错,A\n单选题,乙？,对,错,E\n判断题,丙？,,,对\n",
+            3,
+            2,
+        ),
+        (
+            "three.aiken",
+            "甲？\nA. 对\nB. 错\nANSWER: A\n\n乙？\nA. 对\nB. 错\nANSWER: E\n\n"
+            "丙？\nA. 对\nB. 错\nANSWER: B\n",
+            3,
+            2,
+        ),
+        (
+            "three.yaml",
+            "format: examengine-bank\nitems:\n  - {kind: single, key: a, stem: 甲}\n"
+            "  - {kind: single, key: b, stem: 乙, points: many}\n  - {kind: essay, key: c}\n",
+            3,
+            1,
+        ),
+        ("broken.yaml", "format: [\n", 0, 0),
+    ],
+)
+def test_the_lint_counts_every_question_seen_not_only_those_read(source, data, seen, parsed):
+    report = lint_file(data.encode(), source=source)
+    assert (report.items_seen, report.items_parsed) == (seen, parsed)
+
+
+def test_the_summary_line_in_both_languages_with_english_plurals():
+    report = lint_file("::a:: 甲？{=对 ~错}\n\n::b:: 乙？{=对 ~错\n".encode(), source="x.gift")
+    assert report.summary("x.gift") == "x.gift: 2 items (1 not read), 1 error, 1 warning"
+    assert (
+        report.summary("x.gift", lang="zh")
+        == "x.gift：2 道试题（1 道未能读取），1 个错误，1 个警告"
+    )

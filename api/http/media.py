@@ -18,8 +18,10 @@ from litestar.params import Parameter
 from api.http.auth import principal_of, requires_role
 from api.http.errors import NotFound
 from api.http.params import ONE_LINE
+from api.http.schema import replying_in
 from api.services import media
 from api.store.db import Uow
+from itembank.media import MIME_TYPES
 
 #: A SHA-256 in lowercase hex, as ``itembank.media`` writes it: 64 characters on one line
 #: (the length is checked here; any other 64 characters name no image: 404).
@@ -38,7 +40,7 @@ CACHE = "private, max-age=31536000, immutable"
 
 @get("/media/{sha256:str}", guards=[requires_role()], sync_to_thread=True, tags=["authoring"],
      summary="An image of an item bank, to those who may see an item that shows it",
-     media_type="image/png", include_in_schema=True)  # fmt: skip
+     operation_class=replying_in(*sorted(MIME_TYPES)))  # fmt: skip
 def bank_image(*, request: Request[Any, Any, Any], uow: Uow, sha256: Sha256) -> Response[bytes]:
     """The image's bytes with its type (PNG, JPEG, GIF or WebP). 404 when there is no
     such image or the signed-in user may see no item that shows it."""

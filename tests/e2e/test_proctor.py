@@ -56,7 +56,7 @@ async def test_a_proctor_extends_one_attempt_and_ends_another_with_a_reason(
 
     # The row names the learner (display name, then the masked login).
     await expect(row.get_by_role("link", name=f"学员 {first.login}", exact=True)).to_be_visible()
-    await page.get_by_role("button", name=f"为 学员 {first.login} · {first.login} 延长时间").click()
+    await page.get_by_role("button", name=f"延长时间：学员 {first.login} · {first.login}").click()
     dialog = page.locator("#extend-dialog")
     await expect(dialog).to_be_visible()
     await dialog.get_by_label("延长分钟数").fill("15")
@@ -71,7 +71,7 @@ async def test_a_proctor_extends_one_attempt_and_ends_another_with_a_reason(
     await expect(row.locator(".seconds-left")).to_have_text(re.compile(r"^2:(1[0-5]|09):"))
 
     await page.get_by_role(
-        "button", name=f"终止 学员 {second.login} · {second.login} 的考试"
+        "button", name=f"终止考试：学员 {second.login} · {second.login}"
     ).click()
     dialog = page.locator("#terminate-dialog")
     await dialog.get_by_label("原因（必填，将记录在案）").fill("替考")
@@ -136,7 +136,7 @@ async def test_the_log_of_an_attempt_lists_its_events_and_answers_in_order(
     await page.goto("/proctor?lang=en")
     row = page.locator("#live-rows tr", has=page.get_by_role("rowheader", name=learner.login))
     who = f"学员 {learner.login} · {learner.login}"
-    await row.get_by_role("link", name=f"Open {who}'s attempt log").click()
+    await row.get_by_role("link", name=f"Log: {who}").click()
     await page.wait_for_url(f"**/proctor/attempts/{attempt}")
     await expect(page.get_by_role("heading", level=1)).to_have_text(
         f"Attempt log: 学员 {learner.login}"

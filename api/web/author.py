@@ -185,6 +185,29 @@ i18n.register(
             "导出最新版本为以下格式：",
             "Export the latest version as:",
         ),
+        "author.bank.export_check": (
+            "下载前先检查该格式能否完整保存每道试题；会丢失内容时先列出，由您决定是否下载。",
+            "Before a download the format is checked: if it cannot carry every item whole, "
+            "what would be lost is listed first and you decide.",
+        ),
+        "author.bank.export_anyway": ("仍然下载", "Download anyway"),
+        "author.bank.export_cancel": ("不下载", "Don't download"),
+        "js.author.export_checking": (
+            "正在检查 {format} 能否完整保存这些试题…",
+            "Checking what {format} can carry…",
+        ),
+        "js.author.export_clean": (
+            "{format} 能完整保存全部试题，开始下载。",
+            "{format} carries every item whole: downloading.",
+        ),
+        "js.author.export_losses.one": (
+            "导出为 {format} 时，{n} 道试题会丢失部分内容：",
+            "As {format}, {n} item loses something:",
+        ),
+        "js.author.export_losses.other": (
+            "导出为 {format} 时，{n} 道试题会丢失部分内容：",
+            "As {format}, {n} items lose something:",
+        ),
         "author.bank.upload_new": ("上传新版本", "Upload a new version"),
         "author.bank.new_item": ("新建试题", "New item"),
         "author.bank.source": ("{name}（{format}）", "{name} ({format})"),

@@ -290,3 +290,27 @@ async def test_an_author_compares_two_versions_of_a_bank(page: Any, shot: Any) -
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
     await shot(page, "author-diff-390-en")
     await page.goto("/author?lang=zh")
+
+
+async def test_an_export_that_loses_something_says_what_before_the_download(
+    page: Any, shot: Any
+) -> None:
+    await sign_in(page, *AUTHOR)
+    bank = await import_published_bank(page)
+    await page.goto(f"/author/banks/{bank}")
+    async with page.expect_download() as native:
+        await page.get_by_role("link", name="本系统 YAML/JSON").click()
+    assert (await native.value).suggested_filename == f"{bank}-v1.yaml"
+    await expect(page.locator("#export-status")).to_contain_text("能完整保存全部试题")
+    await expect(page.locator("#export-warnings")).to_be_hidden()
+
+    await page.get_by_role("link", name="Aiken").click()
+    warnings = page.locator("#export-warnings")
+    await expect(warnings.locator("h3")).to_have_text("导出为 Aiken 时，4 道试题会丢失部分内容：")
+    await expect(warnings.locator("li").first).to_contain_text("Aiken 格式无法保存其编号、知识点")
+    await expect(warnings.locator("li").nth(1)).to_contain_text("无法以 Aiken 格式导出")
+    await shot(page, "author-export-warnings")
+    async with page.expect_download() as aiken:
+        await page.get_by_role("link", name="仍然下载").click()
+    assert (await aiken.value).suggested_filename == f"{bank}-v1.txt"
+    await expect(warnings).to_be_hidden()

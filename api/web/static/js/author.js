@@ -198,6 +198,52 @@ function initPublishButtons() {
   }
 }
 
+/**
+ * An export link first asks what the format cannot carry (GET …/export/losses): nothing
+ * lost, the download starts; something lost, the losses are listed with "download
+ * anyway" beside them. Without the script the link downloads straight away.
+ */
+function initExportLinks() {
+  const status = $("export-status");
+  const panel = $("export-warnings");
+  const list = $("export-warning-list");
+  const anyway = $("export-anyway");
+  $("export-cancel").addEventListener("click", () => {
+    panel.hidden = true;
+    status.textContent = "";
+  });
+  anyway.addEventListener("click", () => {
+    panel.hidden = true;
+  });
+  for (const link of document.querySelectorAll("a.export-link")) {
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      const name = formatName(link.dataset.format);
+      panel.hidden = true;
+      setNotice(status, t("js.author.export_checking", { format: name }));
+      try {
+        const url = `/api/banks/${encodeURIComponent(link.dataset.bank)}/export/losses?format=${link.dataset.format}`;
+        const result = await api("GET", url);
+        if (!result.warnings.length) {
+          setNotice(status, t("js.author.export_clean", { format: name }), "ok");
+          anyway.href = link.href;
+          anyway.click();
+          return;
+        }
+        status.textContent = "";
+        const items = new Set(result.warnings.map((w) => w.item_key)).size;
+        $("export-warnings-title").textContent = tn("js.author.export_losses", items, { format: name });
+        list.replaceChildren(...result.warnings.map((w) => cell("li", say(w))));
+        anyway.href = link.href;
+        panel.hidden = false;
+        anyway.focus();
+      } catch (error) {
+        setNotice(status, error.message, "error");
+      }
+    });
+  }
+}
+
 // ------------------------------------------------------------------------------ edit
 
 function letter(index) {
@@ -391,4 +437,5 @@ function initEditor() {
 
 if ($("upload-form")) initUpload();
 if (document.querySelector("[data-action=publish-bank]")) initPublishButtons();
+if ($("export-warnings")) initExportLinks();
 if ($("item-form")) initEditor();

@@ -58,6 +58,7 @@ def bank_file(stem_image: bytes = STEM_IMAGE) -> bytes:
 
 SPEC: dict[str, Any] = {
     "key": EXAM, "title": "图片考试", "bank": BANK, "bank_version": 1, "duration_s": 600,
+    "show_key_after_close": True,
     "sections": [{"title": "单选", "kind": "single", "count": 1, "points": 10}],
 }  # fmt: skip
 
@@ -134,6 +135,18 @@ async def test_imported_images_are_stored_once_and_shown_only_to_who_may_see_the
     # the exam page shows it too
     page = await client.get(f"/learner/attempts/{started.json()['attempt']}")
     assert f'src="/media/{STEM_SHA}"' in page.text and "<strong>看图" in page.text
+
+    # passed and closed, the review shows the stem and the explanation with their images
+    url = f"/api/attempts/{started.json()['attempt']}"
+    answer = [{"item": item["item"], "seq": 1, "response": "A"}]
+    assert (await client.post(f"{url}/answers", json=answer)).status_code == 200
+    done = await client.post(f"{url}/submit", json={})
+    assert done.json()["passed"] is True, done.text
+    (review,) = done.json()["items"]
+    assert f'src="/media/{STEM_SHA}"' in review["stem_html"]
+    result = await client.get(f"/learner/attempts/{started.json()['attempt']}/result")
+    assert f'src="/media/{STEM_SHA}"' in result.text and f'src="/media/{KEY_SHA}"' in result.text
+    assert (await client.get(f"/media/{KEY_SHA}")).status_code == 200
 
     # another learner (enrolled, no paper yet), a proctor, nobody: 404 / 401
     await sign_in(client, OTHER)

@@ -528,7 +528,8 @@ def _load_yaml(data: bytes) -> tuple[object, yaml.Node] | Problem:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = " ".join(p for p in (error.context, error.problem) if p)
-        return syntax(f"YAML syntax error: {what}", f"YAML 语法错误：{what}", line=line, col=col)
+        what_zh = "".join(_yaml_zh(p) for p in (error.context, error.problem) if p)
+        return syntax(f"YAML syntax error: {what}", f"YAML 语法错误：{what_zh}", line=line, col=col)
     except yaml.YAMLError as error:
         return syntax(f"YAML cannot be read: {error}", f"无法读取 YAML：{error}", line=1)
     finally:
@@ -604,7 +605,71 @@ def _json_syntax(data: bytes, message: str) -> Problem:
     line_start = data.rfind(b"\n", 0, offset) + 1
     line = data.count(b"\n", 0, offset) + 1
     col = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
-    return syntax(f"JSON syntax error: {message}", f"JSON 语法错误：{message}", line=line, col=col)
+    return syntax(
+        f"JSON syntax error: {message}",
+        f"JSON 语法错误：{_translate(message, _JSON_ZH)}",
+        line=line,
+        col=col,
+    )
+
+
+#: The Chinese of PyYAML's and msgspec's syntax messages (what is not here stays as it is).
+_YAML_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), zh)
+    for pattern, zh in (
+        (r"while parsing a flow sequence", "读取 [ ] 列表时，"),
+        (r"while parsing a flow mapping", "读取 { } 映射时，"),
+        (r"while parsing a block collection", "读取缩进的列表时，"),
+        (r"while parsing a block mapping", "读取缩进的映射时，"),
+        (r"while scanning a quoted scalar", "读取带引号的文本时，"),
+        (r"while scanning a simple key", "读取键名时，"),
+        (r"while scanning for the next token", ""),
+        (r"(?:did not find )?expected (.+?),? but (?:got|found) (.+)", "应为 {0}，实际为 {1}"),
+        (r"did not find expected (.+)", "缺少应有的 {0}"),
+        (r"could not find expected (.+)", "缺少应有的 {0}"),
+        (
+            r"mapping values are not allowed (?:here|in this context)",
+            "此处不能出现“键: 值”（含冒号的文本请加引号）",
+        ),
+        (
+            r"found (?:character )?.*?that cannot start any token",
+            "此处有不能出现的字符（制表符请改为空格，特殊字符请加引号）",
+        ),
+        (r"found unexpected end of stream", "文件意外结束（引号或括号未闭合？）"),
+    )
+)
+_JSON_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), zh)
+    for pattern, zh in (
+        (r"Input data was truncated", "文件在中途结束（缺少结尾的括号或引号？）"),
+        (r"JSON is malformed: expected (.+) \((byte \d+)\)", "应为 {0}（{1}）"),
+        (r"JSON is malformed: invalid character \((byte \d+)\)", "无效字符（{0}）"),
+        (
+            r"JSON is malformed: trailing comma in (?:object|array) \((byte \d+)\)",
+            "末尾多了逗号（{0}）",
+        ),
+        (
+            r"JSON is malformed: trailing characters \((byte \d+)\)",
+            "JSON 结束后还有多余的字符（{0}）",
+        ),
+    )
+)
+
+
+_BYTE = re.compile(r"byte (\d+)")
+
+
+def _translate(text: str, table: tuple[tuple[re.Pattern[str], str], ...]) -> str:
+    for pattern, zh in table:
+        match = pattern.fullmatch(text)
+        if match:
+            groups = (g.replace("' or '", "' 或 '") for g in match.groups())
+            return _BYTE.sub(r"第 \1 字节", zh.format(*groups))
+    return text
+
+
+def _yaml_zh(text: str) -> str:
+    return _translate(text, _YAML_ZH)
 
 
 # --------------------------------------------------------------------------- writing

@@ -299,7 +299,7 @@ def test_a_json_syntax_error_is_reported_at_its_line_and_column() -> None:
         problem.message == "JSON syntax error: JSON is malformed: trailing comma in array (byte 43)"
     )
     assert (
-        problem.message_zh == "JSON 语法错误：JSON is malformed: trailing comma in array (byte 43)"
+        problem.message_zh == "JSON 语法错误：末尾多了逗号（第 43 字节）"
     )
     assert (problem.line, problem.col) == (2, 14)
 
@@ -369,3 +369,24 @@ def test_the_schema_describes_each_kind_by_its_kind_tag() -> None:
     defs = native.json_schema()["$defs"]
     assert defs["SingleEntry"]["properties"]["kind"] == {"enum": ["single"]}
     assert defs["OptionEntry"]["required"] == ["text"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "zh"),
+    [
+        (
+            "a.yaml",
+            "format: examengine-bank\nitems: [1\n",
+            "读取 [ ] 列表时，缺少应有的 ',' 或 ']'",
+        ),
+        ("b.yaml", "format: examengine-bank\nitems:\n\t- kind: single\n", "此处有不能出现的字符"),
+        ("c.yaml", "format: examengine-bank\nitems:\n  - stem: a: b\n", "此处不能出现“键: 值”"),
+        ("d.json", '{"format": "examengine-bank", "items": [1,', "文件在中途结束"),
+        ("e.json", '{"format": "examengine-bank", "items": [1,]}', "末尾多了逗号（第 42 字节）"),
+    ],
+)
+def test_yaml_and_json_syntax_errors_read_in_chinese(name: str, data: str, zh: str) -> None:
+    (problem,) = native.parse(data.encode(), source=name).problems
+    assert zh in problem.message_zh
+    assert problem.message_zh.isascii() is False
+    assert "while" not in problem.message_zh and "expected" not in problem.message_zh

@@ -263,6 +263,11 @@ def study_met(progress: PlanProgress) -> bool:
     return progress.met
 
 
+def electives_locked(plan: Plan, progress: PlanProgress) -> bool:
+    """Whether the plan's electives wait for its required hours (``required_first``)."""
+    return plan.required_first and progress.required_done + 1e-9 < plan.required_hours
+
+
 def may_study(plan: Plan, progress: PlanProgress, chapter: str) -> Chapter:
     """The chapter, if the learner may study it now; ``StudyError`` otherwise (not in
     the plan; an elective before the required hours are done, when required comes first)."""
@@ -274,11 +279,7 @@ def may_study(plan: Plan, progress: PlanProgress, chapter: str) -> Chapter:
             f"章节 {chapter!r} 不属于本学习计划",
         )
     entry, found_chapter = found
-    if (
-        plan.required_first
-        and not entry.required
-        and progress.required_done + 1e-9 < plan.required_hours
-    ):
+    if not entry.required and electives_locked(plan, progress):
         raise StudyError(
             "required_first",
             "finish the required courses before the electives",

@@ -1,5 +1,11 @@
 """Demo data for a first look: accounts of every role, a published demo bank and a
-published demo exam drawing from it.
+published demo exam drawing from it, the demo plans, and the demo learner's study.
+
+The demo learner's record is consistent (decision 0033): their credited study of the
+free plan is stored as for any learner (the required courses and one elective complete:
+3 of 3 credit hours), and it is that study, not a flag, that lets them sit the demo
+exam; the second elective is left to try, and the demo plan's own anti-idle policy
+brings a check within the first minute of a 2-minute chapter.
 
 ``examengine demo load`` (run by ``make run``) is idempotent: accounts that exist are
 left alone, and a bank whose items (or an exam whose spec) are unchanged gets no new
@@ -23,8 +29,10 @@ from api.services import attempts, banks, exams, study
 from api.services.accounts import employ_new
 from api.services.passwords import hash_password
 from api.settings import Settings
-from api.store.tables import Enrollment, PlanEnrollment, User
+from api.store.tables import Chapter as ChapterRow
+from api.store.tables import PlanEnrollment, User
 from examengine import credit
+from examengine.challenges import ChallengePolicy
 from examengine.commerce import PriceBasis
 
 DEMO_DIR = Path(__file__).parent / "demo_data"
@@ -35,6 +43,13 @@ DEMO_PLAN = "2026-公需科目-演示计划"
 #: A priced plan (2.5 yuan a credit hour, source 004), bought rather than enrolled in.
 DEMO_PRICED_PLAN = "2026-专业科目-演示计划"
 DEMO_EMPLOYER = "演示单位"
+#: The demo plan's anti-idle policy: a check 20–50 s after the last (the service's
+#: default, 5–15 minutes, never comes inside a 2-minute demo chapter), 60 s to answer,
+#: a miss voids and pauses as in production.
+DEMO_POLICY = ChallengePolicy(min_interval_ms=20_000, max_interval_ms=50_000, window_ms=60_000)
+#: The courses the demo learner has studied (2 h required + 1 h elective: the plan is
+#: met); the other elective, 信息安全, is left to try.
+DEMO_STUDIED = ("demo-law", "demo-ethics", "demo-digital")
 
 
 class DemoAccount(Struct, frozen=True, kw_only=True):
@@ -103,14 +118,15 @@ def load_demo(session: Session, *, now: datetime) -> list[str]:
             f"bank {DEMO_BANK} v{outcome.version.version} ({outcome.version.item_count} items)"
         )
     done += _load_exam(session, now=now)
-    done += _enroll_learner(session, now=now)
     done += _load_plan(session, now=now)
+    done += _seed_study(session, now=now)
     return done
 
 
 def demo_plan() -> credit.Plan:
     """Two required and two elective short courses (two 2-minute chapters each, 1 h of
-    credit per course): 2 h required + 1 h elective, questions from the demo bank."""
+    credit per course): 2 h required + 1 h elective, questions from the demo bank, a
+    check within the first minute (``DEMO_POLICY``)."""
 
     def course(key: str, title: str) -> credit.Course:
         chapters = tuple(
@@ -125,7 +141,7 @@ def demo_plan() -> credit.Plan:
                ("demo-digital", "数字经济", False), ("demo-safety", "信息安全", False)]  # fmt: skip
     return credit.Plan(
         key=DEMO_PLAN, title="2026 年公需科目（演示）", year=2026, category="public",
-        required_hours=2, elective_hours=1, exam=DEMO_EXAM,
+        required_hours=2, elective_hours=1, exam=DEMO_EXAM, challenge=DEMO_POLICY,
         courses=tuple(credit.PlanCourse(course=course(k, t), required=r) for k, t, r in courses),
     )  # fmt: skip
 
@@ -137,6 +153,7 @@ def demo_priced_plan() -> credit.Plan:
     return credit.Plan(
         key=DEMO_PRICED_PLAN, title="2026 年专业科目（演示）", year=2026, category="professional",
         required_hours=2, elective_hours=0, price_fen=250, price_basis=PriceBasis.HOUR,
+        challenge=DEMO_POLICY,
         courses=tuple(credit.PlanCourse(course=courses[k], required=True)
                       for k in ("demo-digital", "demo-safety")),
     )  # fmt: skip
@@ -160,26 +177,47 @@ def _load_plan(session: Session, *, now: datetime) -> list[str]:
     return [f"learner {DEMO_LEARNER} studies {DEMO_PLAN} (2 required + 2 elective courses)"]
 
 
-def _enroll_learner(session: Session, *, now: datetime) -> list[str]:
-    """The demo learner may sit the demo exam at once (enrolled, study requirement met)."""
+def _seed_study(session: Session, *, now: datetime) -> list[str]:
+    """The demo learner's credited study of the free plan: every chapter of
+    ``DEMO_STUDIED`` complete in the first cycle, stored as the ticker stores credit —
+    so the plan is met and the exam's study requirement opens from that record (as it
+    would for any learner), never from a bare flag. Done once: chapters already
+    complete are left alone."""
     learner = session.exec(select(User).where(User.login == DEMO_LEARNER)).first()
     if learner is None or learner.id is None:
         return []
-    found = session.exec(
-        select(Enrollment).where(
-            Enrollment.learner_id == learner.id, Enrollment.exam_key == DEMO_EXAM
-        )
-    ).first()
-    if found is not None and found.study_met:
+    ms = int(now.timestamp() * 1000)
+    chapters = [
+        ch
+        for entry in demo_plan().courses
+        if entry.course.key in DEMO_STUDIED
+        for ch in entry.course.chapters
+        if study.stored_credit(session, learner_id=learner.id, chapter=ch.key) < ch.duration_ms
+    ]
+    if not chapters:
         return []
-    attempts.enroll(
-        session,
-        learner_id=learner.id,
-        exam=DEMO_EXAM,
-        study_met=True,
-        now=int(now.timestamp() * 1000),
+    rows = session.exec(
+        select(ChapterRow.key, ChapterRow.id).where(
+            col(ChapterRow.key).in_([ch.key for ch in chapters])
+        )
+    ).all()
+    ids = {key: chapter_id for key, chapter_id in rows if chapter_id is not None}
+    grants = tuple(
+        study.Grant(
+            learner=learner.id,
+            chapter_id=ids[ch.key],
+            cycle=1,
+            credited_ms=ch.duration_ms,
+            position_ms=ch.duration_ms,
+            completed_ms=ms,
+        )
+        for ch in chapters
     )
-    return [f"learner {DEMO_LEARNER} enrolled in {DEMO_EXAM} (study requirement met)"]
+    study.persist(session, study.Batch(now=ms, grants=grants))
+    return [
+        f"learner {DEMO_LEARNER} has studied {', '.join(DEMO_STUDIED)} "
+        f"({len(chapters)} chapters credited: the plan's 3 h are met, the exam is open)"
+    ]
 
 
 def _load_exam(session: Session, *, now: datetime) -> list[str]:

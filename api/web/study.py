@@ -63,8 +63,8 @@ i18n.register(
         ),
         "plans.orders.title": ("我的订单", "My orders"),
         "plans.orders.number": ("订单号：{number}", "Order {number}"),
-        "plans.orders.placed": ("下单时间：{time}（北京时间）", "Placed at {time} (Beijing time)"),
-        "plans.orders.paid": ("支付时间：{time}（北京时间）", "Paid at {time} (Beijing time)"),
+        "plans.orders.placed": ("下单时间：{time}", "Placed: {time}"),
+        "plans.orders.paid": ("支付时间：{time}", "Paid: {time}"),
         "plans.orders.amount": ("金额：{amount}", "Amount: {amount}"),
         "plans.orders.invoice": ("发票：", "Invoice: "),
         "js.plans.bought": (
@@ -102,9 +102,44 @@ i18n.register(
             "The exam's attempts are used up: study again before the next exam.",
         ),
         "plans.electives_later": (
-            "请先完成必修课程，再学习选修课程。",
-            "Finish the required courses before the electives.",
+            "选修课程尚未解锁：完成必修课程的 {needed} 学时后解锁（已完成 {done} 学时）。",
+            "The electives are locked: they unlock once the required courses' {needed} h "
+            "are credited ({done} h so far).",
         ),
+        # A chapter's state, in words beside its icon (not only a colour).
+        "plans.state.not_started": ("未开始", "Not started"),
+        "plans.state.in_progress": ("学习中", "In progress"),
+        "plans.state.complete": ("已完成", "Complete"),
+        "plans.state.locked": ("未解锁", "Locked"),
+        "plans.locked_reason": (
+            "完成必修课程后解锁",
+            "Unlocks when the required courses are done",
+        ),
+        "plans.study_chapter": ("学习", "Study"),
+        "plans.continue_chapter": ("继续学习", "Continue"),
+        "plans.review_chapter": ("回看", "Review"),
+        # -------------------------------------------- my exams: why I may (not) sit it
+        "study.exam.progress": (
+            "学习要求：已完成 {done} / {needed} 学时（{plan}）",
+            "Study requirement: {done} of {needed} credit hours done ({plan})",
+        ),
+        "study.exam.may_start": ("学习已完成，{reason}", "Study complete: {reason}"),
+        # ``.one`` when exactly 1 hour is left (hours may be fractional: 0.5 hours)
+        "study.exam.to_go.one": (
+            "还需学习 {left} 学时，完成后才能考试。",
+            "{left} more credit hour to study before you may take the exam.",
+        ),
+        "study.exam.to_go.other": (
+            "还需学习 {left} 学时，完成后才能考试。",
+            "{left} more credit hours to study before you may take the exam.",
+        ),
+        "study.exam.restudy": (
+            "已用 {used} 次机会，请重新学习后再考。",
+            "All {used} attempts are used: study the plan again, then the exam opens again.",
+        ),
+        "study.exam.go_study": ("去学习", "Go to my study plans"),
+        "study.exam.started_at": ("开始时间（{zone}）", "Started ({zone})"),
+        "study.locked.title": ("本章尚未解锁", "This chapter is locked"),
         "study.title": ("课程学习", "Study"),
         "study.back": ("返回我的学习计划", "Back to my study plans"),
         "study.course": ("课程：{title}", "Course: {title}"),
@@ -164,6 +199,13 @@ i18n.register(
         "js.study.state.paused": ("已暂停（验证超时）", "Paused (check missed)"),
         "js.study.state.complete": ("已完成", "Complete"),
         "js.study.state.ended": ("已结束", "Ended"),
+        "js.study.state.refused": ("未能开始", "Could not start"),
+        "js.study.state.not_started": ("未开始", "Not started"),
+        "js.study.prompt": (
+            "请点击“继续学习”确认您仍在学习",
+            "Click “Continue studying” to confirm you are still studying",
+        ),
+        "js.study.continue": ("继续学习", "Continue studying"),
     }
 )
 
@@ -182,13 +224,63 @@ def _hours(value: float) -> str:
 
 def _find(
     plans: study.MyPlans, chapter: str
-) -> tuple[credit.CourseProgress, credit.ChapterProgress] | None:
+) -> tuple[study.PlanEntry, credit.CourseProgress, credit.ChapterProgress] | None:
     for entry in plans.plans:
         for course in entry.progress.courses:
             for found in course.chapters:
                 if found.chapter == chapter:
-                    return course, found
+                    return entry, course, found
     return None
+
+
+def chapter_state(
+    entry: study.PlanEntry, course: credit.CourseProgress, chapter: credit.ChapterProgress
+) -> str:
+    """``locked`` (an elective waiting for the required hours), ``complete``,
+    ``in_progress`` (some credit) or ``not_started`` — the ``plans.state.*`` words."""
+    if not course.required and entry.electives_locked:
+        return "locked"
+    if chapter.complete:
+        return "complete"
+    return "in_progress" if chapter.credited_ms > 0 else "not_started"
+
+
+def plan_started(progress: credit.PlanProgress) -> bool:
+    """Whether any chapter of the plan has credit this cycle (学习中 rather than 未开始)."""
+    return any(ch.credited_ms > 0 for c in progress.courses for ch in c.chapters)
+
+
+@dataclass(frozen=True)
+class ExamStudy:
+    """The study behind an exam on "My exams": the plan that unlocks it and how far."""
+
+    plan: str
+    done: str
+    needed: str
+    #: Hours still to study (as shown), "" when met.
+    left: str
+    met: bool
+    restudy_due: bool
+
+
+def exam_study(session: Session, *, learner_id: int, now: int) -> dict[str, ExamStudy]:
+    """For each exam a plan of the learner unlocks, that plan's study (the first plan,
+    when several unlock one exam)."""
+    found: dict[str, ExamStudy] = {}
+    for entry in study.my_plans(session, learner_id=learner_id, now=now).plans:
+        p = entry.progress
+        if not entry.exam or entry.exam in found:
+            continue
+        earned = min(p.required_done, p.required_hours) + min(p.elective_done, p.elective_hours)
+        found[entry.exam] = ExamStudy(
+            plan=p.title,
+            done=_hours(earned),
+            needed=_hours(p.credit_required),
+            left="" if p.met else _hours(max(0.0, p.credit_required - earned)),
+            met=p.met,
+            restudy_due=entry.restudy_due,
+        )
+    return found
 
 
 def _mmss(ms: int) -> str:
@@ -261,6 +353,7 @@ class StudyPages(Controller):
             me = db.get(User, principal.user_id)
             return render(
                 request, "learner/plans.html", plans=mine.plans, hours=_hours, mmss=_mmss,
+                chapter_state=chapter_state, plan_started=plan_started,
                 offers=_offers(db, principal.user_id, studied, bought),
                 my_orders=[row_of(o, now) for o in bought.orders],
                 invoice_title=f"个人 {me.display_name}" if me is not None else "个人",
@@ -277,12 +370,16 @@ class StudyPages(Controller):
             found = _find(mine, chapter)
             if found is None:
                 return Redirect("/learner/plans")
-            course, progress = found
+            entry, course, progress = found
+            p = entry.progress
             return render(
                 request,
                 "learner/study.html",
                 course=course,
                 chapter=progress,
+                state=chapter_state(entry, course, progress),
+                required_done=_hours(p.required_done),
+                required_hours=_hours(p.required_hours),
                 heartbeat_ms=_heartbeat_ms(request),
                 mmss=_mmss,
             )

@@ -1,26 +1,44 @@
 """Credited study in a real browser: my plans, the study page's player and credit
 counter, the anti-idle challenge dialog (pause, answer, resume with credit) and a missed
-challenge (the open segment voided, the chapter paused — on the page and in the API).
+challenge (the open segment voided, the chapter paused — on the page and in the API);
+the credited time moving as soon as a check passes at the page's own heartbeat pace;
+chapter states and locked electives on my plans and the study page; and on my exams,
+why the learner may or may not sit the exam.
 
 A server of this module's own (``e2e_server`` overridden here) makes challenges fast:
-the next one 2–3 s after the last, 5 s to answer; the page heartbeats every second.
+the demo plan's policy (and the service's default) the next one 2–3 s after the last,
+5 s to answer; the page heartbeats every second unless a test says otherwise.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 from playwright.async_api import expect
 from sqlmodel import select
 
-from api.cli.demo import DEMO_PLAN
+from api.cli.demo import DEMO_BANK, DEMO_PLAN, demo_plan
 from api.services import study
+from api.services.passwords import hash_password
 from api.store.db import standalone_transaction
-from api.store.tables import StudyEvent
-from tests.e2e.conftest import SCALED_TOO, SCREENSHOTS, Learner, Server, server_for, sign_in
+from api.store.tables import StudyEvent, User
+from examengine import credit
+from examengine.challenges import ChallengePolicy
+from tests.e2e.conftest import (
+    PASSWORD,
+    SCALED_TOO,
+    SCREENSHOTS,
+    Learner,
+    server_for,
+    sign_in,
+)
+from tests.server import Server
 
 CHAPTER = "demo-law-1"
 STUDY_URL = f"/learner/study/{CHAPTER}?heartbeat_ms=1000"
@@ -36,8 +54,13 @@ FAST_STUDY = {
 def e2e_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """The demo app as in conftest, with a fast anti-idle policy (this module only)."""
+    """The demo app as in conftest, with a fast anti-idle policy (this module only): the
+    service's default and the demo plan's own (the demo's is 20–50 s)."""
     with server_for(request, tmp_path_factory.mktemp("e2e-study"), **FAST_STUDY) as app:
+        fast = ChallengePolicy(min_interval_ms=2_000, max_interval_ms=3_000, window_ms=5_000)
+        with standalone_transaction(app.database) as session:
+            plan = msgspec.structs.replace(demo_plan(), challenge=fast)
+            study.save_plan(session, plan, now=app.now_ms())
         yield app
 
 
@@ -50,6 +73,26 @@ def studying_learner(e2e_server: Server, new_learner: Callable[..., Learner]) ->
     return learner
 
 
+@pytest.fixture
+def plan_learner(e2e_server: Server) -> Learner:
+    """A learner enrolled in the demo plan only: the exam waits for their study."""
+    login = f"e2e-{secrets.token_hex(4)}"
+    with standalone_transaction(e2e_server.database) as session:
+        user = User(
+            login=login,
+            display_name=f"学员 {login}",
+            password_hash=hash_password(PASSWORD),
+            roles=["learner"],
+            must_change_password=False,
+            created_at=datetime.now(UTC),
+        )
+        session.add(user)
+        session.flush()
+        assert user.id is not None
+        study.enroll(session, learner_id=user.id, plan=DEMO_PLAN, now=e2e_server.now_ms())
+        return Learner(id=user.id, login=login, password=PASSWORD)
+
+
 #: The dialog closed (the answer was taken) or says the answer was wrong.
 ANSWERED = """() => {
   const dialog = document.getElementById("challenge-dialog");
@@ -57,8 +100,8 @@ ANSWERED = """() => {
 }"""
 
 
-async def open_chapter(page: Any, learner: Learner) -> None:
-    """Sign in, my plans, the first required chapter; play."""
+async def open_chapter(page: Any, learner: Learner, url: str = STUDY_URL) -> None:
+    """Sign in, my plans, the first required chapter (not started); play."""
     await sign_in(page, learner.login, learner.password)
     await page.get_by_role("link", name="我的学习计划").click()
     await expect(page).to_have_url(re.compile(r"/learner/plans$"))
@@ -68,10 +111,12 @@ async def open_chapter(page: Any, learner: Learner) -> None:
     await expect(plan.locator(".kind-progress[data-kind=elective]")).to_contain_text("0 / 1 学时")
     await expect(plan.locator(".percent")).to_have_attribute("data-percent", "0.0")
     await page.screenshot(path=str(SCREENSHOTS / "study-00-plans.png"), full_page=True)
-    await page.goto(STUDY_URL)
+    await page.goto(url)
     study_root = page.locator("#study")
     await expect(study_root).to_have_attribute("data-state", "active")
+    await expect(page.locator("#study-state")).to_have_text("未开始")
     await page.get_by_role("button", name="播放").click()
+    await expect(page.locator("#study-state")).to_have_text("学习中")
     await expect(study_root).to_have_attribute("data-playing", "true")
 
 
@@ -171,3 +216,136 @@ async def test_a_missed_challenge_voids_the_open_segment_and_pauses(
     await page.get_by_role("button", name="重新开始本章").click()
     await expect(study_root).to_have_attribute("data-state", "active")
     await expect(page.get_by_role("button", name="播放")).to_be_enabled()
+
+
+async def test_the_credited_time_moves_when_a_check_passes_at_the_pages_own_pace(
+    page: Any, e2e_server: Server, new_learner: Callable[..., Learner], shot: Any
+) -> None:
+    """The page's default heartbeat (15 s): the pass is applied by the server's next
+    tick, after the ack's reply, so the page looks again shortly — the credited time
+    must not wait for the next heartbeat or check (it stayed at 00:00 before). A plan of
+    the test's own spaces its checks 6 s apart, so no next check shows the credit."""
+    tag = secrets.token_hex(3)
+    chapter = f"e2e-pace-{tag}-1"
+    course = credit.Course(
+        key=f"e2e-pace-{tag}", title="节奏课程", bank=DEMO_BANK,
+        chapters=(credit.Chapter(key=chapter, title="第1章", duration_ms=120_000,
+                                 credit_hours=0.5),),
+    )  # fmt: skip
+    plan = credit.Plan(
+        key=f"e2e-pace-{tag}", title=f"节奏 {tag}", year=2026, category="public",
+        required_hours=0.5, elective_hours=0,
+        courses=(credit.PlanCourse(course=course, required=True),),
+        challenge=ChallengePolicy(min_interval_ms=6_000, max_interval_ms=6_000, window_ms=10_000),
+    )  # fmt: skip
+    learner = new_learner()
+    with standalone_transaction(e2e_server.database) as session:
+        study.save_plan(session, plan, now=e2e_server.now_ms())
+        study.enroll(session, learner_id=learner.id, plan=plan.key, now=e2e_server.now_ms())
+    await sign_in(page, learner.login, learner.password)
+    await page.goto(f"/learner/study/{chapter}")
+    study_root = page.locator("#study")
+    await expect(study_root).to_have_attribute("data-state", "active")
+    assert await study_root.get_attribute("data-heartbeat-ms") == "15000"
+    await page.get_by_role("button", name="播放").click()
+    dialog = page.get_by_role("dialog", name="学习验证")
+    await expect(dialog).to_be_visible(timeout=10_000)
+    assert await page.locator("#credited").get_attribute("data-seconds") == "0"
+    options = dialog.locator("#challenge-options button")
+    for n in range(await options.count()):
+        if not await dialog.is_visible():
+            break
+        if await options.nth(n).is_enabled():
+            await options.nth(n).click()
+            await page.wait_for_function(ANSWERED)
+    await expect(page.locator("#study-status")).to_have_attribute("data-kind", "passed")
+    # well before the next check (6 s) and the next heartbeat (15 s)
+    credited = page.locator("#credited")
+    await expect(credited).not_to_have_attribute("data-seconds", "0", timeout=3_500)
+    await expect(dialog).to_be_hidden()
+    assert not (await credited.text_content() or "").startswith("00:00")
+    await shot(page, "study-04-credited-at-page-pace", full_page=False)
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 390, "height": 844}, {"width": 1280, "height": 900}]
+)
+async def test_locked_electives_are_shown_locked_with_what_unlocks_them(
+    page: Any, plan_learner: Learner, shot: Any, viewport: dict[str, int]
+) -> None:
+    await sign_in(page, plan_learner.login, plan_learner.password)
+    await page.goto("/learner/plans")
+    plan = page.locator("section.plan")
+    await expect(plan.locator(".badge").first).to_have_text("未开始")
+    required = plan.locator('li.chapter[data-chapter="demo-law-1"]')
+    await expect(required).to_have_attribute("data-state", "not_started")
+    await expect(required.locator(".chapter-state")).to_have_text("未开始")
+    await expect(required.get_by_role("link", name="法治建设 · 第1章")).to_be_visible()
+    locked = plan.locator('li.chapter[data-chapter="demo-safety-1"]')
+    await expect(locked).to_have_attribute("data-state", "locked")
+    # a word and an icon, not only a colour; not a link; the reason beside it
+    await expect(locked.locator(".chapter-state")).to_have_text("未解锁")
+    await expect(locked.locator(".chapter-state svg")).to_have_attribute("aria-hidden", "true")
+    await expect(locked.get_by_role("link")).to_have_count(0)
+    await expect(locked).to_contain_text("完成必修课程后解锁")
+    await expect(plan.locator(".electives-locked")).to_contain_text(
+        "完成必修课程的 2 学时后解锁（已完成 0 学时）"
+    )
+    assert await plan.locator('li.chapter[data-state="locked"] a').count() == 0
+    await shot(page, f"study-05-plans-locked-zh-{viewport['width']}")
+
+    # The locked chapter's own address says so, without a player.
+    await page.goto("/learner/study/demo-safety-1")
+    await expect(page.get_by_role("heading", name="本章尚未解锁")).to_be_visible()
+    await expect(page.locator("#study")).to_have_count(0)
+    await expect(page.locator("#study-locked")).to_contain_text("完成必修课程的 2 学时后解锁")
+
+    # In English: nothing Chinese but the course content (titles).
+    await page.goto("/learner/plans?lang=en")
+    await expect(locked.locator(".chapter-state")).to_have_text("Locked")
+    await expect(locked).to_contain_text("Unlocks when the required courses are done")
+    await expect(required.locator(".chapter-state")).to_have_text("Not started")
+    await expect(plan.locator(".electives-locked")).to_contain_text(
+        "they unlock once the required courses' 2 h are credited (0 h so far)"
+    )
+    text = await page.locator("section.plan").inner_text()
+    content = (
+        "2026 年公需科目（演示）",
+        "法治建设",
+        "职业道德",
+        "数字经济",
+        "信息安全",
+        "第1章",
+        "第2章",
+    )
+    for title in content:
+        text = text.replace(title, "")
+    assert not re.search(r"[\u4e00-\u9fff]", text), text
+    await shot(page, f"study-06-plans-locked-en-{viewport['width']}")
+
+
+async def test_my_exams_says_why_the_exam_is_closed_and_how_far_the_study_is(
+    page: Any, plan_learner: Learner, shot: Any
+) -> None:
+    await sign_in(page, plan_learner.login, plan_learner.password)
+    await page.goto("/learner/exams")
+    card = page.locator("li.card[data-exam]")
+    await expect(card.locator(".exam-study")).to_have_text(
+        "学习要求：已完成 0 / 3 学时（2026 年公需科目（演示））"
+    )
+    reason = card.locator(".exam-reason")
+    await expect(reason).to_have_attribute("data-reason", "study_required")
+    await expect(reason).to_contain_text("还需学习 3 学时，完成后才能考试。")
+    await expect(reason.get_by_role("link", name="去学习")).to_have_attribute(
+        "href", "/learner/plans"
+    )
+    await expect(card.get_by_role("link", name="查看考试须知并开始")).to_have_count(0)
+    await shot(page, "study-07-exams-study-required-zh")
+    await page.goto("/learner/exams?lang=en")
+    await expect(card.locator(".exam-study")).to_contain_text(
+        "Study requirement: 0 of 3 credit hours done"
+    )
+    await expect(reason).to_contain_text(
+        "3 more credit hours to study before you may take the exam."
+    )
+    await shot(page, "study-08-exams-study-required-en")

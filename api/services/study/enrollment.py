@@ -112,7 +112,14 @@ def my_plans(session: Session, *, learner_id: int, now: int) -> MyPlans:
         due = exam_cycle is not None and credit.restudy_due(
             exam_locked=True, plan_cycle=enrollment.cycle, exam_cycle=exam_cycle
         )
-        entries.append(PlanEntry(progress=progress, exam=plan.exam, restudy_due=due))
+        entries.append(
+            PlanEntry(
+                progress=progress,
+                exam=plan.exam,
+                restudy_due=due,
+                electives_locked=credit.electives_locked(plan, progress),
+            )
+        )
     return MyPlans(server_ms=now, plans=tuple(entries))
 
 
@@ -137,7 +144,12 @@ def restudy(session: Session, *, learner_id: int, plan: str, now: int) -> PlanEn
     progress = credit.plan_progress(
         spec, _credits(session, learner_id, spec), cycle=enrollment.cycle
     )
-    return PlanEntry(progress=progress, exam=spec.exam, restudy_due=False)
+    return PlanEntry(
+        progress=progress,
+        exam=spec.exam,
+        restudy_due=False,
+        electives_locked=credit.electives_locked(spec, progress),
+    )
 
 
 def prepare_start(session: Session, *, learner_id: int, chapter: str) -> StartInfo:

@@ -64,6 +64,8 @@ class PlanEntry(Struct, frozen=True, kw_only=True):
     progress: credit.PlanProgress
     exam: str | None
     restudy_due: bool
+    #: The electives wait until the required hours are credited (``credit.electives_locked``).
+    electives_locked: bool = False
 
 
 class MyPlans(Struct, frozen=True, kw_only=True):

@@ -72,6 +72,7 @@ function setPlaying(playing) {
   root.dataset.playing = String(playing);
   playButton.setAttribute("aria-pressed", String(playing));
   playButton.textContent = playing ? t("js.study.pause") : t("js.study.play");
+  showState();
   render();
 }
 
@@ -104,15 +105,53 @@ function applyStatus(reply) {
   pendingNode.textContent = mmss(reply.pending_s * 1000);
   pendingNode.dataset.seconds = String(reply.pending_s);
   setState(reply.state);
+  confirmCredit(reply);
   if (reply.challenge) showChallenge(reply.challenge);
+}
+
+// A passed check is applied by the server's next tick (within about a second), after
+// the ack's reply: until a status shows the credit, look again shortly rather than
+// at the next heartbeat (15 s on), so the credited time moves when the check passes.
+const confirming = { before: -1, tries: 0, timer: 0 };
+
+function awaitCredit() {
+  confirming.before = Number(creditedNode.dataset.seconds);
+  confirming.tries = 0;
+  clearTimeout(confirming.timer);
+  confirming.timer = setTimeout(beat, 1000);
+}
+
+function confirmCredit(reply) {
+  if (confirming.before < 0) return;
+  clearTimeout(confirming.timer);
+  const moved = reply.credited_s !== confirming.before || reply.pending_s === 0;
+  if (moved || reply.state !== "active" || ++confirming.tries > 5) {
+    confirming.before = -1;
+    return;
+  }
+  confirming.timer = setTimeout(beat, 1000);
+}
+
+/** The badge: the session's state, and while it is open whether the chapter plays. */
+function showState() {
+  const state = session.state;
+  let key = `js.study.state.${state}`;
+  let kind = state === "paused" || state === "ended" ? "badge--error" : state === "complete" ? "badge--ok" : "badge--info";
+  if (state === "active" && !player.playing) {
+    const started = Number(creditedNode.dataset.seconds) > 0 || position() > 0;
+    key = started ? "js.study.paused_by_user" : "js.study.state.not_started";
+    kind = "badge--plain";
+  }
+  stateNode.textContent = t(key);
+  stateNode.className = `badge ${kind}`;
+  stateNode.dataset.show = key.replace("js.study.", "");
 }
 
 function setState(state) {
   const before = session.state;
   session.state = state;
   root.dataset.state = state;
-  stateNode.textContent = t(`js.study.state.${state}`);
-  stateNode.className = `badge ${state === "paused" || state === "ended" ? "badge--error" : state === "complete" ? "badge--ok" : "badge--info"}`;
+  showState();
   const live = state === "active" || state === "closing";
   playButton.disabled = !live;
   restartButton.hidden = state !== "paused" && state !== "ended";
@@ -326,14 +365,16 @@ function showChallenge(next) {
     setPlaying(false);
     beat();
   }
-  promptNode.textContent = next.prompt;
+  // A "click to continue" prompt is the service's own words: in the page's language.
+  const prompt = next.kind === "prompt";
+  promptNode.textContent = prompt ? t("js.study.prompt") : next.prompt;
   challengeAlert.textContent = "";
   optionsNode.replaceChildren(
     ...next.options.map((option) => {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "btn btn--secondary";
-      button.textContent = option.text;
+      button.textContent = prompt && option.id === "continue" ? t("js.study.continue") : option.text;
       button.dataset.answer = option.id;
       button.addEventListener("click", () => answer(next, option.id, button));
       return button;
@@ -393,6 +434,7 @@ async function answer(shown, optionId, button) {
   if (resume) setPlaying(true);
   playButton.focus();
   beat();
+  awaitCredit();
 }
 
 function timedOut() {
@@ -439,6 +481,7 @@ async function start() {
   statusNode.className = "notice";
   delete statusNode.dataset.kind;
   stateNode.textContent = t("js.study.starting");
+  stateNode.className = "badge badge--plain";
   try {
     const reply = await api("POST", `/api/study/${encodeURIComponent(chapter)}/start`);
     player.positionMs = reply.position_ms >= durationMs ? 0 : reply.position_ms;
@@ -447,9 +490,14 @@ async function start() {
     openSocket();
     if (session.state === "complete") statusNode.textContent = t("js.study.complete");
   } catch (error) {
+    // Not begun (refused, or the network): the chapter did not end; say it did not start.
     showError(alertNode, error);
-    setState("ended");
-    restartButton.hidden = true;
+    session.state = "refused";
+    root.dataset.state = "refused";
+    stateNode.textContent = t("js.study.state.refused");
+    stateNode.className = "badge badge--error";
+    playButton.disabled = true;
+    restartButton.hidden = false;
     return;
   }
   session.beatTimer = setTimeout(beat, heartbeatMs());

@@ -36,15 +36,15 @@ STEM_SHA = hashlib.sha256(STEM_IMAGE).hexdigest()
 KEY_SHA = hashlib.sha256(KEY_IMAGE).hexdigest()
 
 
-STEM_IMG = '<img src="@@PLUGINFILE@@/stem.png" alt="电路图">'
+STEM = '<p><strong>看图 {n}</strong>：<img src="@@PLUGINFILE@@/stem.png" alt="电路图"></p>'
 
 
-def bank_file(stem_image: bytes = STEM_IMAGE) -> bytes:
-    """Two single-choice items: each stem shows the stem image in bold text; the
-    explanation (the key's part) shows another image."""
+def bank_file(stem_image: bytes = STEM_IMAGE, more: str = "") -> bytes:
+    """Two single-choice items: each stem shows the stem image in bold text (then
+    ``more``); the explanation (the key's part) shows another image."""
     questions = "".join(
         f"""<question type="multichoice"><name><text>pic-{n}</text></name>
-  <questiontext format="html"><text><![CDATA[<p><strong>看图 {n}</strong>：{STEM_IMG}</p>]]></text>
+  <questiontext format="html"><text><![CDATA[{STEM.format(n=n)}{more}]]></text>
   {file_element("stem.png", stem_image)}</questiontext>
   <generalfeedback format="html"><text><![CDATA[<img src="@@PLUGINFILE@@/key.png">]]></text>
   {file_element("key.png", KEY_IMAGE)}</generalfeedback>

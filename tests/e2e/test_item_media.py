@@ -17,9 +17,18 @@ from api.services import attempts, banks, exams
 from api.store.db import standalone_transaction
 from tests.api.test_media import bank_file
 from tests.e2e.conftest import Learner, Server, sign_in
+from tests.unit.itembank.test_media import png
 
 AUTHOR = ("13800000001", "author-demo-1")
 DESKTOP = {"width": 1280, "height": 900}
+#: An image wider than a phone, and a table and a list after it.
+WIDE = png(640, 160, (200, 30, 30))
+MORE = (
+    "<table><tr><th>元件</th><th>电压 U<sub>1</sub></th><th>电流</th>"
+    "<th>功率 10<sup>3</sup></th></tr>"
+    "<tr><td>电阻 R<sub>1</sub></td><td>220 V</td><td>0.5 A</td><td>110 W</td></tr></table>"
+    "<ul><li>不计导线电阻</li><li>电源内阻为零</li></ul>"
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +42,8 @@ def image_exam(e2e_server: Server) -> tuple[str, str]:
         "sections": [{"title": "单选题", "kind": "single", "count": 2, "points": 5}],
     }  # fmt: skip
     with standalone_transaction(e2e_server.database) as db:
-        banks.import_file(db, data=bank_file(), source="pic.xml", bank=bank, now=now)
+        data = bank_file(stem_image=WIDE, more=MORE)
+        banks.import_file(db, data=data, source="pic.xml", bank=bank, now=now)
         banks.publish(db, bank=bank, version=1, now=now)
         saved = exams.save_spec(db, exams.convert_spec(spec, source="spec"), now=now)
         exams.publish(db, exam=exam, version=saved.version.version, now=now)
@@ -41,12 +51,20 @@ def image_exam(e2e_server: Server) -> tuple[str, str]:
 
 
 async def image_loaded(page: Any, selector: str) -> None:
-    """Waits until the image at ``selector`` has loaded (the 40 px wide test image)."""
+    """Waits until the image at ``selector`` has loaded (the 640 px wide test image), then
+    checks that it, and the page, fit the width."""
     await page.wait_for_function(
         "s => { const i = document.querySelector(s);"
-        " return i && i.complete && i.naturalWidth === 40 }",
+        " return i && i.complete && i.naturalWidth === 640 }",
         arg=selector,
     )
+    fits = await page.evaluate(
+        "s => { const i = document.querySelector(s);"
+        " return i.getBoundingClientRect().width <= i.closest('.stem').clientWidth"
+        " && document.documentElement.scrollWidth <= window.innerWidth }",
+        selector,
+    )
+    assert fits, "the image or the page is wider than the screen"
 
 
 @pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}, DESKTOP], ids=["390", "1280"])
@@ -72,6 +90,8 @@ async def test_the_exam_page_shows_the_stem_s_bold_text_and_its_image(
     await expect(question.locator(".stem strong")).to_contain_text("看图")
     image = question.locator(".stem img")
     await expect(image).to_have_attribute("alt", "电路图")
+    await expect(question.locator(".stem table td").first).to_have_text("电阻 R1")
+    await expect(question.locator(".stem li")).to_have_count(2)
     assert (await image.get_attribute("src") or "").startswith("/media/")
     await image_loaded(page, "#q-1 .stem img")
     # the stem's image is the learner's own to fetch; the page has no external image

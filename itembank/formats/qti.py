@@ -25,16 +25,18 @@ are reported as left out. In a package, images the stem and choices refer to by 
 relative path are read from the zip (``media:<sha256>``, ``itembank.media``).
 
 Written: ``dump`` gives a QTI 2.2 zip content package (``imsmanifest.xml`` +
-``items/*.xml``), even for one item, since only the manifest carries an item's topic and
-tags (IEEE LOM: a classification taxon and keywords; read back by the package reader);
-``dump_item`` and ``dump_package`` take the version ("2.2" or "3.0"). Keys are written
-as QTI identifiers (``qti_identifier``: stable, distinct, ASCII), with the key as
-written in ``label``; item file names keep their Chinese (UTF-8 zip names).
+``items/*.xml``), even for one item, since only the manifest carries an item's metadata:
+topic, tags, difficulty band and status go there as IEEE LOM (a classification taxon,
+keywords, educational difficulty, life-cycle status) and the package reader reads them
+back. ``dump_item`` and ``dump_package`` take the version ("2.2" or "3.0"). Keys are
+written as QTI identifiers (``qti_identifier``: stable, distinct, ASCII), with the key
+as written in ``label``; item file names keep their Chinese (UTF-8 zip names).
 docs/decisions/0034-export-fidelity.md says why.
 
 QTI (with the response templates) cannot carry: numerical tolerances (templates compare
-exactly), option and answer feedback, true/false feedback, the explanation, difficulty,
-enemy group and status; ``itembank.exporting`` reports each of them per item at export.
+exactly), option and answer feedback, true/false feedback, the explanation, a facility
+or IRT parameters, and the enemy group; ``itembank.exporting`` reports each of them per
+item at export.
 Stems and option texts that are not well-formed XHTML are written as escaped text
 (``a < b`` reads back as ``a &lt; b``, the same HTML). Option ids are written as QTI
 identifiers too (an id that is not one comes back changed, and is reported).
@@ -76,6 +78,7 @@ from itembank.model import (
     Option,
     Pair,
     SingleChoice,
+    Status,
     TrueFalse,
 )
 from itembank.problems import Location, Problem, at, syntax, unsupported, unsupported_part
@@ -931,27 +934,53 @@ def original_key(attrs: dict[str, str]) -> str:
     return label if label and qti_identifier(label) == identifier else identifier
 
 
+#: LOM's vocabularies for what an item's difficulty band and status are.
+_LOM_DIFFICULTY = ("very easy", "easy", "medium", "difficult", "very difficult")
+_LOM_STATUS = {Status.DRAFT: "draft", Status.ACTIVE: "final", Status.RETIRED: "unavailable"}
+
+
+class _Metadata(NamedTuple):
+    topic: str = ""
+    tags: tuple[str, ...] = ()
+    band: int | None = None
+    status: Status = Status.ACTIVE
+
+
+def _vocabulary(value: str) -> str:
+    return f"<source>LOMv1.0</source><value>{value}</value>"
+
+
 def _lom(item: Item) -> str:
-    """The item's topic (a classification taxon) and tags (keywords) as IEEE LOM in the
-    manifest, where QTI keeps an item's metadata; empty when it has neither."""
-    if not item.topic and not item.tags:
-        return ""
-    keywords = "".join(f"<keyword><string>{escape(tag)}</string></keyword>" for tag in item.tags)
-    general = f"<general>{keywords}</general>" if keywords else ""
-    classification = (
-        "<classification><purpose><source>LOMv1.0</source><value>discipline</value></purpose>"
-        f"<taxonPath><taxon><entry><string>{escape(item.topic)}</string></entry></taxon>"
-        "</taxonPath></classification>"
-        if item.topic
-        else ""
-    )
-    return f'<metadata><lom xmlns="{_LOM}">{general}{classification}</lom></metadata>'
+    """The item's topic (a classification taxon), tags (keywords), difficulty band
+    (educational difficulty, 1 = very easy … 5 = very difficult) and status (life-cycle
+    status: draft, final = active, unavailable = retired) as IEEE LOM in the manifest,
+    where a QTI package keeps an item's metadata; empty when it has none of them."""
+    parts = []
+    if item.tags:
+        keywords = "".join(f"<keyword><string>{escape(t)}</string></keyword>" for t in item.tags)
+        parts.append(f"<general>{keywords}</general>")
+    if item.status != Status.ACTIVE:
+        parts.append(
+            f"<lifeCycle><status>{_vocabulary(_LOM_STATUS[item.status])}</status></lifeCycle>"
+        )
+    band = item.difficulty.band
+    if band is not None and 1 <= band <= len(_LOM_DIFFICULTY):
+        difficulty = _vocabulary(_LOM_DIFFICULTY[band - 1])
+        parts.append(f"<educational><difficulty>{difficulty}</difficulty></educational>")
+    if item.topic:
+        parts.append(
+            f"<classification><purpose>{_vocabulary('discipline')}</purpose>"
+            f"<taxonPath><taxon><entry><string>{escape(item.topic)}</string></entry></taxon>"
+            "</taxonPath></classification>"
+        )
+    return f'<metadata><lom xmlns="{_LOM}">{"".join(parts)}</lom></metadata>' if parts else ""
 
 
-def package_metadata(manifest: XmlNode) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Item file path → (topic, tags) from the LOM metadata of the manifest's resources:
-    the first classification taxon's entry is the topic, the general keywords the tags."""
-    found: dict[str, tuple[str, tuple[str, ...]]] = {}
+def package_metadata(manifest: XmlNode) -> dict[str, _Metadata]:
+    """Item file path → the metadata ``_lom`` writes, read from the manifest's resources:
+    the first classification taxon's entry is the topic, the general keywords the tags,
+    the educational difficulty the band and the life-cycle status the status."""
+    found: dict[str, _Metadata] = {}
     for resources in manifest.all("resources"):
         for resource in resources.all("resource"):
             lom = _path(resource, "metadata", "lom")
@@ -965,23 +994,38 @@ def package_metadata(manifest: XmlNode) -> dict[str, tuple[str, tuple[str, ...]]
                 for string in keyword.all("string")
                 if (text := string.text.strip())
             )
-            topic = taxon.text.strip() if taxon is not None else ""
-            found[resource.attrs.get("href", "")] = (topic, tags)
+            difficulty = _path(lom, "educational", "difficulty", "value")
+            level = difficulty.text.strip().lower() if difficulty is not None else ""
+            status = _path(lom, "lifeCycle", "status", "value")
+            state = status.text.strip().lower() if status is not None else ""
+            found[resource.attrs.get("href", "")] = _Metadata(
+                topic=taxon.text.strip() if taxon is not None else "",
+                tags=tags,
+                band=_LOM_DIFFICULTY.index(level) + 1 if level in _LOM_DIFFICULTY else None,
+                status=next((k for k, v in _LOM_STATUS.items() if v == state), Status.ACTIVE),
+            )
     return found
 
 
-def _manifest_metadata(archive: zipfile.ZipFile) -> dict[str, tuple[str, tuple[str, ...]]]:
+def _manifest_metadata(archive: zipfile.ZipFile) -> dict[str, _Metadata]:
     content = _read_entry(archive, "imsmanifest.xml")
     root = None if isinstance(content, Problem) else read_xml(content, namespaces=True)
     return package_metadata(root) if isinstance(root, XmlNode) else {}
 
 
-def with_metadata(parsed: ParsedItem, metadata: tuple[str, tuple[str, ...]] | None) -> ParsedItem:
-    """``parsed`` with the topic and tags its manifest entry gives."""
+def with_metadata(parsed: ParsedItem, metadata: _Metadata | None) -> ParsedItem:
+    """``parsed`` with the topic, tags, difficulty band and status its manifest gives."""
     if metadata is None:
         return parsed
-    topic, tags = metadata
-    item = msgspec.structs.replace(parsed.item, topic=topic, tags=tags)
+    item = parsed.item
+    difficulty = msgspec.structs.replace(item.difficulty, band=metadata.band)
+    item = msgspec.structs.replace(
+        item,
+        topic=metadata.topic,
+        tags=metadata.tags,
+        difficulty=difficulty if metadata.band is not None else item.difficulty,
+        status=metadata.status,
+    )
     return ParsedItem(item=item, location=parsed.location)
 
 

@@ -167,9 +167,10 @@ EXPECTED_LOSSES: dict[str, dict[str, set[str] | None]] = {
         "geo-006": {"difficulty.facility"},
     },
     "qti": {
-        "geo 001": {"explanation", *_DIFFICULTY, "enemy_group", "options.feedback"},
-        "地理-002": {"difficulty.band", "enemy_group", "status", "options.feedback"},
-        "geo-004": {"explanation", "status", "feedback_true", "feedback_false"},
+        "geo 001": {"explanation", "difficulty.facility", "difficulty.irt_a", "difficulty.irt_b"}
+        | {"enemy_group", "options.feedback"},
+        "地理-002": {"enemy_group", "options.feedback"},
+        "geo-004": {"explanation", "feedback_true", "feedback_false"},
         "geo-005": {"answers.feedback"},
         "geo-006": {"difficulty.facility", "answers.tolerance", "answers.feedback"},
     },
@@ -263,6 +264,8 @@ def test_qti_keeps_topic_tags_and_the_key_and_writes_valid_identifiers() -> None
     back = {p.item.key: p.item for p in qti.parse(data).items}
     assert set(back) == {i.key for i in RICH}
     assert (back["geo 001"].topic, back["geo 001"].tags) == ("行政区划", ("首都", "基础"))
+    assert (back["地理-002"].difficulty.band, back["地理-002"].status) == (4, Status.DRAFT)
+    assert back["geo-004"].status == Status.RETIRED
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         first = archive.read(names[1]).decode()
@@ -344,6 +347,7 @@ def items(draw: st.DrawFn) -> Item:
         points=float(draw(st.integers(1, 5))),
         explanation=draw(st.sampled_from(["", "见**教材**第 3 章。"])),
         difficulty=Difficulty(band=draw(st.integers(1, 5))),
+        status=draw(st.sampled_from(list(Status))),
     )
 
 
@@ -355,9 +359,10 @@ PROMISED: dict[str, set[str]] = {
     # Moodle XML and GIFT have no all-or-nothing multiple choice (RICH's geo-003): they
     # promise the fractions of partial credit only, which EXPECTED_LOSSES holds them to.
     "moodle": {"key", "stem", "explanation", "topic", "tags", "points", "pairs"},
-    "qti": {"key", "stem", "topic", "tags", "points", "options.fraction", "scoring"},
+    "qti": {"key", "stem", "topic", "tags", "points", "options.fraction", "scoring"}
+    | {"difficulty.band", "status"},
     "excel": {"key", "stem", "explanation", "topic", "tags", "points", "difficulty.band"}
-    | {"options.fraction", "scoring", "answers.text", "pairs"},
+    | {"options.fraction", "scoring", "answers.text", "pairs", "status"},
 }
 PROMISED["csv"] = PROMISED["excel"]
 

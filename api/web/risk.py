@@ -98,7 +98,7 @@ i18n.register(
         "risk.cycle_n": ("第 {n} 周期", "Cycle {n}"),
         "risk.no_employer": ("未填单位", "No employer"),
         "risk.open": ("查看证据", "See the evidence"),
-        "risk.open_label": ("查看 {learner} 的证据", "See the evidence on {learner}"),
+        "risk.open_label": ("查看证据：{learner}", "See the evidence: {learner}"),
         "risk.show_evidence": ("展开证据（{n} 条）", "Show the evidence ({n} rows)"),
         "risk.badge.count": ("{name}：{n} 次", "{name}: {n}"),
         "risk.badge.run": ("{name}：连续 {n} 题", "{name}: {n} in a row"),

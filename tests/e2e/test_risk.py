@@ -184,7 +184,7 @@ async def test_a_proctor_reads_the_flags_and_their_evidence_in_both_languages(
     assert {r[2] for r in rows[1:]} == {"陈晓明", "刘芳"}
     assert len([r for r in rows[1:] if r[2] == "陈晓明"]) == 6  # 5 attempt flags, 1 cycle's
 
-    await row.get_by_role("link", name="查看 陈晓明 的证据").click()
+    await row.get_by_role("link", name="查看证据：陈晓明").click()
     await page.wait_for_url(f"**/proctor/risk/attempts/{mine}")
     await expect(page.get_by_role("heading", level=1)).to_have_text("风险提示：陈晓明")
     focus = page.locator(".risk-flag", has=page.get_by_role("heading", name="离开考试页面：6 次"))

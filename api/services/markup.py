@@ -63,11 +63,28 @@ def sanitize(html_text: str) -> str:
     )
 
 
+#: A character that may start Markdown or HTML syntax, or be escaped on output. A text
+#: with none of these (one line, printable, no surrounding space, not starting with a
+#: digit) renders as itself: most CJK stems and options, rendered in ~1 µs, not ~250.
+_SYNTAX = re.compile(r"[\\`*_\[\]<>&#|~!=+\-]")
+
+
+def _plain(text: str) -> bool:
+    return (
+        text.isprintable()
+        and text == text.strip()
+        and not text[0].isdigit()
+        and _SYNTAX.search(text) is None
+    )
+
+
 @lru_cache(maxsize=8192)
 def html(text: str) -> str:
     """A block of Markdown (a stem, an explanation) as sanitized HTML."""
     if not text:
         return ""
+    if _plain(text):
+        return f"<p>{text}</p>\n"
     return sanitize(_MARKDOWN.render(text))
 
 
@@ -76,4 +93,6 @@ def inline_html(text: str) -> str:
     """A phrase of Markdown (an option, a prompt) as sanitized HTML, with no paragraph."""
     if not text:
         return ""
+    if _plain(text):
+        return text
     return sanitize(_MARKDOWN.renderInline(text))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from api.services import markup
 from api.services.markup import html, inline_html, sanitize
 
 SHA = "0123456789abcdef" * 4
@@ -69,3 +72,25 @@ def test_plain_text_stays_text() -> None:
 def test_an_option_is_inline_without_a_paragraph() -> None:
     assert inline_html("**甲** 选项") == "<strong>甲</strong> 选项"
     assert inline_html("<script>x</script>乙") == "乙"
+
+
+#: Plain CJK and ASCII text with quotes and punctuation, odd spaces, and a little syntax.
+_TEXT = st.lists(
+    st.sampled_from(
+        [
+            *"专业技术人员继续教育学时？，。：；“”（）《》、 abcXYZ019.:;()'\"%@/?$^{}\t\n",
+            *("\u3000", "\u00a0", "\u200b", "*", "<", "&", "#", "-", "1. ", "> ", "    "),
+        ]
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TEXT)
+def test_the_fast_path_for_plain_text_renders_as_the_full_path_does(text: str) -> None:
+    """A text with no Markdown or HTML syntax skips markdown-it and nh3: same output."""
+    slow_block = markup.sanitize(markup._MARKDOWN.render(text)) if text else ""
+    slow_inline = markup.sanitize(markup._MARKDOWN.renderInline(text)) if text else ""
+    assert markup.html.__wrapped__(text) == slow_block
+    assert markup.inline_html.__wrapped__(text) == slow_inline

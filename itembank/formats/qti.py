@@ -500,7 +500,9 @@ def _parse_package(data: bytes) -> ParseResult:
             problems += (at(p, file=href) for p in [*trouble, *images.problems])
         problems += bag.problems
     media = tuple(bag.media.values())
-    return ParseResult(items=tuple(items), problems=tuple(problems), media=media)
+    # Each item file the manifest lists is one question, read or not.
+    unread = max(0, len(hrefs[0]) - len(items))
+    return ParseResult(items=tuple(items), problems=tuple(problems), media=media, unread=unread)
 
 
 class _PackageImages:

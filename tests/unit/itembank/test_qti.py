@@ -415,3 +415,17 @@ def test_dump_of_several_items_is_a_package_that_parses_back(version):
 
 def test_dump_is_deterministic():
     assert qti.dump(ITEMS) == qti.dump(ITEMS)
+
+
+def test_a_package_counts_every_listed_item_file_as_a_question_read_or_not():
+    data = qti.dump(ITEMS[:3])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    broken = sorted(files)[1]
+    files[broken] = b"<assessmentItem"  # cut short: not well-formed
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    result = qti.parse(buffer.getvalue())
+    assert (len(result.items), result.items_seen) == (2, 3)

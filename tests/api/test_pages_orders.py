@@ -145,7 +145,7 @@ async def test_the_employers_orders_list_their_state_amount_time_and_invoice(
     assert "申请后 15 日内可修改 1 次" in page
     assert LI not in page and WANG not in page
     english = await html(app_client, "/employer/orders?lang=en")
-    assert "Awaiting payment" in english and "Placed at (Beijing time)" in english
+    assert "Awaiting payment" in english and "Placed at (China Standard Time, UTC+8)" in english
     # Filtered by state, the pending order is not among the paid ones.
     paid = await html(app_client, "/employer/orders?status=paid&lang=zh")
     assert order["number"] not in paid and "没有符合条件的订单。" in paid

@@ -95,9 +95,18 @@ def import_(file: Path, bank_name: str, fmt: str | None, publish: bool, lang: st
         except (ItembankError, formats.UnknownFormatError) as exc:
             fail(str(exc))
     _print_problems(tuple(p for p in outcome.report.problems if p.severity == "warning"), lang)
-    word = "unchanged (same items as)" if outcome.unchanged else "imported as"
     count = len(outcome.report.items)
-    click.echo(f"{file}: {count} items {word} {bank_name} v{info.version} ({info.state})")
+    if lang == "zh":
+        state = _STATE_ZH.get(info.state, info.state)
+        done = "与该版本相同，未创建新版本" if outcome.unchanged else "已导入为"
+        click.echo(f"{file}：{count} 道试题{done}：{bank_name} 第 {info.version} 版（{state}）")
+        return
+    word = "unchanged (same items as)" if outcome.unchanged else "imported as"
+    items = "1 item" if count == 1 else f"{count} items"
+    click.echo(f"{file}: {items} {word} {bank_name} v{info.version} ({info.state})")
+
+
+_STATE_ZH = {"draft": "草稿", "published": "已发布"}
 
 
 @bank.command("publish")
@@ -173,7 +182,10 @@ def convert(
         fail(str(exc))
     if not report.ok:
         _print_problems(report.problems, lang)
-        fail(f"{source}: {report.errors} error(s); nothing was written")
+        if lang == "zh":
+            fail(f"{source}：{report.errors} 个错误，未写入任何文件")
+        errors = "1 error" if report.errors == 1 else f"{report.errors} errors"
+        fail(f"{source}: {errors}; nothing was written")
     result = exporting.export([p.item for p in report.items], out_fmt)
     _print_export_warnings(result.warnings, lang)
     target.write_bytes(result.data)

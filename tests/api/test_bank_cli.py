@@ -128,6 +128,10 @@ def test_import_publish_edit_free_export_diff_and_convert(
     assert "2 items imported as 公需 v1 (published)" in imported.stdout
     again = runner.invoke(main, ["bank", "import", str(good), "--bank", "公需"], env=env)
     assert "unchanged" in again.stdout
+    in_zh = runner.invoke(
+        main, ["bank", "import", str(good), "--bank", "公需", "--lang", "zh"], env=env
+    )
+    assert f"{good}：2 道试题与该版本相同，未创建新版本：公需 第 1 版（已发布）" in in_zh.stdout
 
     changed = write(tmp_path, "changed.gift", GOOD.replace("{FALSE}", "{TRUE}"))
     second = runner.invoke(main, ["bank", "import", str(changed), "--bank", "公需"], env=env)
@@ -207,3 +211,16 @@ def test_demo_data_with_published_passwords_is_refused_in_production(
     # Nothing was made: the demo bank is unknown afterwards.
     stats = CliRunner().invoke(main, ["bank", "stats", "--bank", "公需科目-演示题库"], env=env)
     assert stats.exit_code == 2
+
+
+def test_convert_refuses_a_file_with_errors_in_either_language(tmp_path: Path) -> None:
+    bad = write(tmp_path, "bad.gift", BAD)
+    en = CliRunner().invoke(main, ["bank", "convert", str(bad), str(tmp_path / "b.yaml")])
+    assert en.exit_code == 2
+    assert f"{bad}: 2 errors; nothing was written" in en.stderr
+    zh = CliRunner().invoke(
+        main, ["bank", "convert", str(bad), str(tmp_path / "b.yaml"), "--lang", "zh"]
+    )
+    assert f"{bad}：2 个错误，未写入任何文件" in zh.stderr
+    assert "错误 duplicate-option 选项 A 与 B 内容相同" in zh.stdout
+    assert not (tmp_path / "b.yaml").exists()

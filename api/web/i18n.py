@@ -137,7 +137,8 @@ register(
         # ---------------------------------------------------------------- my exams
         "exams.title": ("我的考试", "My exams"),
         "exams.none": ("您目前没有需要参加的考试。", "You are not enrolled for any exam."),
-        "exams.duration": ("考试时长：{minutes} 分钟", "Duration: {minutes} minutes"),
+        "exams.duration.one": ("考试时长：{n} 分钟", "Duration: {n} minute"),
+        "exams.duration.other": ("考试时长：{n} 分钟", "Duration: {n} minutes"),
         "exams.attempts": (
             "考试机会：已用 {used} 次，共 {allowed} 次，剩余 {left} 次",
             "Attempts: {used} used of {allowed}, {left} left",
@@ -149,14 +150,23 @@ register(
         "exams.available": ("可以考试", "Available"),
         "exams.unavailable": ("暂不可考", "Not available"),
         "exams.not_open": ("尚未到您的开考时间", "Your start is not open yet"),
-        "exams.open_attempt": (
-            "您有一场正在进行的考试，剩余约 {minutes} 分钟。计时不会暂停，请尽快继续。",
-            "You have an attempt in progress, about {minutes} minutes left. The clock does "
+        "exams.open_attempt.one": (
+            "您有一场正在进行的考试，剩余约 {n} 分钟。计时不会暂停，请尽快继续。",
+            "You have an attempt in progress, about {n} minute left. The clock does "
             "not stop: continue it soon.",
         ),
-        "exams.open_practice": (
-            "您有一场正在进行的模拟练习，剩余约 {minutes} 分钟。",
-            "You have a practice attempt in progress, about {minutes} minutes left.",
+        "exams.open_attempt.other": (
+            "您有一场正在进行的考试，剩余约 {n} 分钟。计时不会暂停，请尽快继续。",
+            "You have an attempt in progress, about {n} minutes left. The clock does "
+            "not stop: continue it soon.",
+        ),
+        "exams.open_practice.one": (
+            "您有一场正在进行的模拟练习，剩余约 {n} 分钟。",
+            "You have a practice attempt in progress, about {n} minute left.",
+        ),
+        "exams.open_practice.other": (
+            "您有一场正在进行的模拟练习，剩余约 {n} 分钟。",
+            "You have a practice attempt in progress, about {n} minutes left.",
         ),
         "exams.resume": ("继续作答", "Continue"),
         "exams.resume_practice": ("继续模拟练习", "Continue the practice"),
@@ -182,14 +192,18 @@ register(
         # --------------------------------------------------------------- rules
         "rules.title": ("考试须知", "Exam rules"),
         "rules.practice_title": ("模拟练习须知", "Practice rules"),
-        "rules.duration": (
-            "考试时长 {minutes} 分钟，从点击“开始考试”时起计时，以服务器时间为准。",
-            "The exam lasts {minutes} minutes, counted by the server's clock from the "
+        "rules.duration.one": (
+            "考试时长 {n} 分钟，从点击“开始考试”时起计时，以服务器时间为准。",
+            "The exam lasts {n} minute, counted by the server's clock from the moment you start.",
+        ),
+        "rules.duration.other": (
+            "考试时长 {n} 分钟，从点击“开始考试”时起计时，以服务器时间为准。",
+            "The exam lasts {n} minutes, counted by the server's clock from the "
             "moment you start.",
         ),
         "rules.attempts": (
             "本考试共 {allowed} 次机会，您还剩 {left} 次；开始即计为一次。",
-            "You have {left} of {allowed} attempts left; an attempt counts once started.",
+            "Attempts left: {left} of {allowed}; an attempt counts once started.",
         ),
         "rules.exhausted": (
             "两次考试均未合格的人员需重新学习后才能再次考试。",
@@ -227,8 +241,8 @@ register(
         "rules.practice_limits": (
             "每天最多可进行 {per_day} 次模拟练习，两次之间需间隔 {minutes} 分钟；"
             "在您通过正式考试之前，不显示可能出现在正式试卷上的试题的参考答案。",
-            "You may start {per_day} practice attempts a day, {minutes} minutes apart. Until "
-            "you pass the exam, no key is shown of an item that may appear on a formal paper.",
+            "Practice attempts a day: {per_day}; time between two: {minutes} min. Until you "
+            "pass the exam, no key is shown of an item that may appear on a formal paper.",
         ),
         "rules.start": ("开始考试", "Start the exam"),
         "rules.start_practice": ("开始模拟练习", "Start the practice"),
@@ -249,6 +263,16 @@ register(
         "exam.legend_flagged": ("已标记", "flagged"),
         "exam.question": ("第 {n} 题", "Question {n}"),
         "exam.points": ("{points} 分", "{points} points"),
+        "exam.points_n.one": ("{points} 分", "{points} point"),
+        "exam.points_n.other": ("{points} 分", "{points} points"),
+        "exam.meta": ("（{kind}，{points}）", "({kind}, {points})"),
+        "exam.section": ("{numeral}、{name}", "Section {n}: {name}"),
+        "exam.section_count.one": ("（共 {n} 题，{points}）", "({n} question, {points})"),
+        "exam.section_count.other": ("（共 {n} 题，{points}）", "({n} questions, {points})"),
+        "exam.navigator_help": (
+            "用方向键在题号间移动，按回车键跳到该题。",
+            "Use the arrow keys to move between questions and Enter to go to one.",
+        ),
         "exam.flag": ("标记此题", "Flag this question"),
         "exam.true": ("正确", "True"),
         "exam.false": ("错误", "False"),
@@ -270,7 +294,20 @@ register(
             "网络已断开：答案暂存在本机，恢复后自动保存",
             "Offline: answers are kept in this browser and saved when the network is back",
         ),
-        "js.exam.pending": ("{n} 项待保存", "{n} changes waiting"),
+        "js.exam.pending.one": ("{n} 项待保存", "{n} change waiting"),
+        "js.exam.pending.other": ("{n} 项待保存", "{n} changes waiting"),
+        "js.exam.extended.one": (
+            "监考老师为您延长了 {n} 分钟，剩余时间已更新。",
+            "The proctor gave you {n} more minute; the time left is updated.",
+        ),
+        "js.exam.extended.other": (
+            "监考老师为您延长了 {n} 分钟，剩余时间已更新。",
+            "The proctor gave you {n} more minutes; the time left is updated.",
+        ),
+        "js.exam.flags_unsaved": (
+            "标记未能保存到服务器（仅保存在本机）。",
+            "The flags could not be saved on the server (kept in this browser only).",
+        ),
         "js.exam.warn5": (
             "距离考试结束还有 5 分钟，请抓紧时间。",
             "5 minutes left: please finish up.",
@@ -288,9 +325,21 @@ register(
             "所有题目均已作答。交卷后不能再修改。",
             "Every question is answered. You cannot change answers after submitting.",
         ),
-        "js.exam.confirm_unanswered": (
+        "js.exam.confirm_unanswered.one": (
+            "以下 {n} 道题尚未作答：{list}。交卷后不能再修改。",
+            "{n} question is unanswered: {list}. You cannot change answers after submitting.",
+        ),
+        "js.exam.confirm_unanswered.other": (
             "以下 {n} 道题尚未作答：{list}。交卷后不能再修改。",
             "{n} questions are unanswered: {list}. You cannot change answers after submitting.",
+        ),
+        "js.exam.confirm_flagged.one": (
+            "您标记了 {n} 道题：{list}。",
+            "You flagged {n} question: {list}.",
+        ),
+        "js.exam.confirm_flagged.other": (
+            "您标记了 {n} 道题：{list}。",
+            "You flagged {n} questions: {list}.",
         ),
         "js.exam.confirm_yes": ("确认交卷", "Submit"),
         "js.exam.confirm_no": ("继续作答", "Keep answering"),
@@ -315,6 +364,58 @@ register(
         "result.practice_attempt": ("模拟练习 第 {n} 次", "Practice {n}"),
         "result.outcome": ("结果", "Outcome"),
         "result.score": ("得分", "Score"),
+        "result.which": ("考试次数", "Attempt"),
+        "result.score_value": ("{score} / {max} 分", "{score} / {max}"),
+        "result.pass_mark": ("合格线", "Pass mark"),
+        "result.pass_mark_value": (
+            "{score} 分（满分的 {percent}%）",
+            "{score} ({percent}% of the maximum)",
+        ),
+        "result.attempts_left": ("剩余考试机会", "Attempts left"),
+        "result.attempts_left_value": (
+            "{left} 次（共 {allowed} 次）",
+            "{left} of {allowed}",
+        ),
+        "result.next": ("下一步", "What next"),
+        "result.next_passed": (
+            "您已通过本考试，无需再次参加。",
+            "You have passed this exam; you need not sit it again.",
+        ),
+        "result.next_retry.one": (
+            "您还有 {n} 次考试机会。建议复习后再参加考试。",
+            "You have {n} attempt left. Review the course, then sit the exam again.",
+        ),
+        "result.next_retry.other": (
+            "您还有 {n} 次考试机会。建议复习后再参加考试。",
+            "You have {n} attempts left. Review the course, then sit the exam again.",
+        ),
+        "result.next_restudy": (
+            "考试机会已用完：需重新学习课程后才能再次参加考试。",
+            "No attempts are left: study the course again before you can sit the exam again.",
+        ),
+        "result.next_practice": (
+            "模拟练习不计成绩。准备好后可参加正式考试。",
+            "A practice attempt does not count. Sit the exam when you are ready.",
+        ),
+        "result.go_study": ("去学习", "Go to my study plans"),
+        "result.go_exams": ("查看我的考试", "Go to my exams"),
+        "result.review_intro": (
+            "以下是每道题的题目、您的答案、参考答案、得分和解析。",
+            "Each question with your answer, the key, your points and the explanation.",
+        ),
+        "result.review_points": ("得分：{points} / {max}", "Points: {points} / {max}"),
+        "result.mark_right": ("正确", "Right"),
+        "result.mark_wrong": ("错误", "Wrong"),
+        "result.mark_partial": ("部分正确", "Partly right"),
+        "result.no_answer": ("未作答", "Not answered"),
+        "result.your_choice": ("您的选择", "your choice"),
+        "result.key_choice": ("正确选项", "correct"),
+        "result.prompt": ("题目", "Prompt"),
+        "result.tolerance": ("{value}（允许误差 ±{tolerance}）", "{value} (± {tolerance})"),
+        "result.key_open": (
+            "考试结束后才能查看参考答案。",
+            "The key is shown once the attempt is closed.",
+        ),
         "result.no_score": ("无成绩", "No score"),
         "result.started": ("开始时间", "Started"),
         "result.finished": ("结束时间", "Finished"),
@@ -351,7 +452,7 @@ register(
         ),
         "result.review": ("答案解析", "Review"),
         "result.your_answer": ("您的答案", "Your answer"),
-        "result.correct_answer": ("参考答案", "Key"),
+        "result.correct_answer": ("参考答案", "Correct answer"),
         "result.explanation": ("解析", "Explanation"),
         "result.back": ("返回我的考试", "Back to my exams"),
         "result.continue": ("继续作答", "Continue"),

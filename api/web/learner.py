@@ -10,6 +10,8 @@ continues where it was: the server's saved answers and its clock.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Controller, Request, get
@@ -23,11 +25,14 @@ from api.store.db import Uow
 from api.web.common import (
     PAGE_EXCEPTION_HANDLERS,
     current_principal,
+    fmt_score,
     home_of,
+    lang_of,
     page_principal,
     render,
     safe_next,
 )
+from api.web.i18n import t, tn
 from examengine.attempt import AttemptError
 
 
@@ -74,6 +79,54 @@ class AccountPages(Controller):
 
 def _entry(exams: attempts.MyExams, key: str) -> attempts.ExamEntry | None:
     return next((e for e in exams.exams if e.exam == key), None)
+
+
+#: A section title an author numbered already, Chinese style: "一、单项选择题".
+_ZH_NUMBERED = re.compile(r"^[一二三四五六七八九十]+[、.．]\s*")
+_ZH_NUMERALS = "一二三四五六七八九十"
+
+
+def _section_heading(number: int, title: str, kinds: set[str], lang: str) -> str:
+    """A section's heading in the page's language. Chinese keeps the author's title
+    ("一、单项选择题", numbered when it is not); English says "Section 1: Single choice"
+    when the section holds one kind (the title is the author's Chinese), else the title
+    without its Chinese numbering."""
+    name = _ZH_NUMBERED.sub("", title).strip() or title
+    if lang == "en" and len(kinds) == 1:
+        name = t(f"exam.kind.{next(iter(kinds))}", "en")
+    numeral = _ZH_NUMERALS[number - 1] if number <= len(_ZH_NUMERALS) else str(number)
+    return t("exam.section", lang, n=number, numeral=numeral, name=name)
+
+
+def _points_text(lang: str) -> Callable[[float], str]:
+    """Points as the page says them: "1 point", "2 points", "0.5 points"; "2 分"."""
+
+    def text(points: float) -> str:
+        return tn("exam.points_n", 1 if points == 1 else 2, lang, points=fmt_score(points))
+
+    return text
+
+
+class Section:
+    """A section of the paper as the exam page shows it."""
+
+    def __init__(self, number: int, heading: str, items: list[attempts.PaperItemView]) -> None:
+        self.number = number
+        self.heading = heading
+        self.items = items
+        self.points = sum(i.points for i in items)
+
+
+def _sections(paper: attempts.PaperView, lang: str) -> list[Section]:
+    groups: list[tuple[int, str, list[attempts.PaperItemView]]] = []
+    for item in paper.items:
+        if not groups or groups[-1][0] != item.section:
+            groups.append((item.section, item.section_title, []))
+        groups[-1][2].append(item)
+    return [
+        Section(n, _section_heading(n, title, {i.kind for i in items}, lang), items)
+        for n, (_, title, items) in enumerate(groups, start=1)
+    ]
 
 
 class LearnerPages(Controller):
@@ -132,30 +185,29 @@ class LearnerPages(Controller):
                 # closed, or its time ran out (the close is stored): show the outcome
                 return Redirect(f"/learner/attempts/{attempt_id}/result")
             answers = {a.item: a.response for a in paper.answers}
-            sections: list[tuple[str, list[attempts.PaperItemView]]] = []
-            for item in paper.items:
-                if not sections or sections[-1][0] != item.section_title:
-                    sections.append((item.section_title, []))
-                sections[-1][1].append(item)
             data = {
                 "attempt": paper.attempt,
                 "exam": paper.exam,
                 "practice": paper.practice,
                 "seconds_left": paper.seconds_left,
+                "deadline_ms": paper.deadline_ms,
                 "server_ms": paper.server_ms,
                 "last_seq": paper.last_seq,
                 "items": [
                     {"item": i.item, "position": i.position, "kind": i.kind} for i in paper.items
                 ],
                 "answers": answers,
+                "flags": list(paper.flags),
                 "result_url": f"/learner/attempts/{paper.attempt}/result",
             }
             return render(
                 request,
                 "learner/exam.html",
                 paper=paper,
-                sections=sections,
+                sections=_sections(paper, lang_of(request)),
                 answers=answers,
+                flags=set(paper.flags),
+                points_text=_points_text(lang_of(request)),
                 exam_data=data,
             )
 
@@ -165,12 +217,23 @@ class LearnerPages(Controller):
     ) -> Template:
         with uow() as db:
             principal = page_principal(request, "learner")
+            now = _now(state)
             outcome = attempts.result(
-                db, learner_id=principal.user_id, attempt_id=attempt_id, now=_now(state)
+                db, learner_id=principal.user_id, attempt_id=attempt_id, now=now
+            )
+            # where the learner stands with the exam now: attempts left, what to do next
+            entry = _entry(
+                attempts.my_exams(db, learner_id=principal.user_id, now=now), outcome.exam
+            )
+            pass_score = (
+                outcome.pass_mark * outcome.max_score if outcome.max_score is not None else None
             )
             return render(
                 request,
                 "learner/result.html",
                 result=outcome,
+                entry=entry,
+                pass_score=pass_score,
+                points_text=_points_text(lang_of(request)),
                 is_open=outcome.state in attempts.OPEN_STATES,
             )

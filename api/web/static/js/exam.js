@@ -3,9 +3,11 @@
 //
 // Time: the browser's clock is never trusted. Every reply carries the seconds left (and
 // mostly the deadline and the server's time); the deadline is kept as a point on the
-// monotonic performance.now() scale, re-set from every reply.
+// monotonic performance.now() scale, re-set from every reply. A later deadline in a
+// reply is a proctor's extension: the clock moves at once and the page says so
+// (decision 0031). Flags are kept with the attempt on the server (PUT …/flags).
 import { api, ApiError, NetworkError } from "./api.js";
-import { t } from "./i18n.js";
+import { t, tn } from "./i18n.js";
 import { SaveQueue } from "./queue.js";
 
 const data = JSON.parse(document.getElementById("exam-data").textContent);
@@ -15,6 +17,7 @@ const base = `/api/attempts/${encodeURIComponent(attempt)}`;
 const timerNode = document.getElementById("timer");
 const saveNode = document.getElementById("save-state");
 const alertNode = document.getElementById("exam-alert");
+const noticeNode = document.getElementById("exam-notice");
 const form = document.getElementById("paper");
 const dialog = document.getElementById("confirm-dialog");
 const navButtons = [...document.querySelectorAll(".nav-item")];
@@ -27,6 +30,7 @@ let closed = false;
 
 const clock = {
   deadlineMono: performance.now() + data.seconds_left * 1000,
+  deadlineMs: data.deadline_ms,
   serverMs: data.server_ms,
   serverMono: performance.now(),
   warned5: false,
@@ -42,6 +46,11 @@ function sync(reply) {
     leftMs = Math.max(0, reply.deadline_ms - reply.server_ms);
   }
   clock.deadlineMono = now + leftMs;
+  if (typeof reply.deadline_ms === "number" && reply.deadline_ms > 0) {
+    const gained = reply.deadline_ms - clock.deadlineMs;
+    clock.deadlineMs = reply.deadline_ms;
+    if (gained >= 1000) extended(gained);
+  }
   if (typeof reply.server_ms === "number") {
     clock.serverMs = reply.server_ms;
     clock.serverMono = now;
@@ -63,6 +72,18 @@ function format(seconds) {
 
 function showAlert(text) {
   alertNode.textContent = text;
+}
+
+/** A proctor's extension arrived: say so (a polite live region), let the warnings come again. */
+function extended(gainedMs) {
+  const minutes = Math.max(1, Math.round(gainedMs / 60000));
+  noticeNode.hidden = false;
+  noticeNode.textContent = tn("js.exam.extended", minutes);
+  const left = (clock.deadlineMono - performance.now()) / 1000;
+  if (left > 300) clock.warned5 = false;
+  if (left > 60) clock.warned1 = false;
+  if (left > 60 && alertNode.textContent) showAlert("");
+  tick();
 }
 
 function tick() {
@@ -111,7 +132,7 @@ function finish() {
 function renderSaveState(state, count) {
   saveNode.dataset.state = state;
   let text = t(`js.exam.${state}`);
-  if (state !== "saved" && count > 0) text += ` · ${t("js.exam.pending", { n: count })}`;
+  if (state !== "saved" && count > 0) text += ` · ${tn("js.exam.pending", count)}`;
   saveNode.textContent = text;
 }
 
@@ -210,12 +231,62 @@ form.addEventListener("input", (event) => {
 
 // ---------------------------------------------------------------- navigator, flags
 
+// The flags are the server's (they follow the attempt to another browser); a change the
+// server has not taken yet waits in localStorage and is sent again with the heartbeat.
 const flagKey = `examengine.flags.${attempt}`;
-let flags;
+let flags = new Set(data.flags || []);
+let flagsPending = false;
 try {
-  flags = new Set(JSON.parse(window.localStorage.getItem(flagKey) || "[]"));
+  const waiting = window.localStorage.getItem(flagKey);
+  if (waiting !== null) {
+    flags = new Set(JSON.parse(waiting));
+    flagsPending = true;
+  }
 } catch {
-  flags = new Set();
+  // no localStorage: the server's flags stand
+}
+
+// One PUT at a time (the whole set each time): a change made meanwhile is sent after it.
+let flagsInFlight = null;
+let flagsAgain = false;
+function saveFlags() {
+  if (flagsInFlight) {
+    flagsAgain = true;
+    return flagsInFlight;
+  }
+  flagsInFlight = putFlags().finally(() => {
+    flagsInFlight = null;
+    if (flagsAgain) {
+      flagsAgain = false;
+      saveFlags();
+    }
+  });
+  return flagsInFlight;
+}
+
+async function putFlags() {
+  if (closed) return;
+  const sent = [...flags];
+  flagsPending = true;
+  try {
+    window.localStorage.setItem(flagKey, JSON.stringify(sent));
+  } catch {
+    // flags are a convenience; nothing is lost without them
+  }
+  try {
+    await api("PUT", `${base}/flags`, { items: sent }, { retries: 0 });
+    if (JSON.stringify([...flags]) === JSON.stringify(sent)) {
+      flagsPending = false;
+      try {
+        window.localStorage.removeItem(flagKey);
+      } catch {
+        // as above
+      }
+    }
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409 && error.code !== "device_moved") finish();
+    else if (!(error instanceof NetworkError)) showAlert(t("js.exam.flags_unsaved"));
+  }
 }
 
 function updateNav(item) {
@@ -236,12 +307,8 @@ for (const box of document.querySelectorAll(".flag")) {
   box.addEventListener("change", () => {
     if (box.checked) flags.add(box.dataset.item);
     else flags.delete(box.dataset.item);
-    try {
-      window.localStorage.setItem(flagKey, JSON.stringify([...flags]));
-    } catch {
-      // flags are a convenience; nothing is lost without them
-    }
     updateNav(box.dataset.item);
+    saveFlags();
   });
 }
 
@@ -253,15 +320,24 @@ function goTo(button) {
   (first || question).focus({ preventScroll: true });
 }
 
+// The navigator is one Tab stop (a roving tabindex): the arrow keys, Home and End move
+// within it, Enter or Space goes to the question.
+function rove(target) {
+  for (const b of navButtons) b.tabIndex = b === target ? 0 : -1;
+  target.focus();
+}
+
 navButtons.forEach((button, index) => {
-  button.addEventListener("click", () => goTo(button));
+  button.addEventListener("click", () => {
+    for (const b of navButtons) b.tabIndex = b === button ? 0 : -1;
+    goTo(button);
+  });
   button.addEventListener("keydown", (event) => {
     const columns = Math.max(1, Math.round(button.closest("ol").clientWidth / (button.offsetWidth || 1)));
     const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns, ArrowUp: -columns, Home: -index, End: navButtons.length - 1 - index };
     if (!(event.key in moves)) return;
     event.preventDefault();
-    const target = navButtons[Math.min(navButtons.length - 1, Math.max(0, index + moves[event.key]))];
-    target.focus();
+    rove(navButtons[Math.min(navButtons.length - 1, Math.max(0, index + moves[event.key]))]);
   });
 });
 
@@ -278,9 +354,13 @@ async function askSubmit() {
     return;
   }
   const missing = unanswered();
-  document.getElementById("confirm-text").textContent = missing.length
-    ? t("js.exam.confirm_unanswered", { n: missing.length, list: missing.map((n) => t("js.exam.q", { n })).join(t("js.exam.list_sep")) })
+  const names = (positions) => positions.map((n) => t("js.exam.q", { n })).join(t("js.exam.list_sep"));
+  let text = missing.length
+    ? tn("js.exam.confirm_unanswered", missing.length, { list: names(missing) })
     : t("js.exam.confirm_all");
+  const flagged = questions.filter((q) => flags.has(q.dataset.item)).map((q) => q.dataset.position);
+  if (flagged.length) text = `${tn("js.exam.confirm_flagged", flagged.length, { list: names(flagged) })}${text}`;
+  document.getElementById("confirm-text").textContent = text;
   dialog.showModal();
   document.getElementById("confirm-no").focus();
 }
@@ -311,6 +391,7 @@ async function heartbeat() {
   try {
     const beat = await api("POST", `${base}/heartbeat`);
     sync(beat);
+    if (flagsPending && !beat.device_moved) saveFlags();
     if (beat.device_moved) {
       queue.stop();
       showAlert(t("js.exam.device_moved"));
@@ -375,3 +456,7 @@ tick();
 setInterval(tick, 250);
 heartbeat();
 setInterval(heartbeat, 30000);
+// Back to the page (another tab, a locked phone): ask at once, not at the next beat.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") heartbeat();
+});

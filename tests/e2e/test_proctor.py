@@ -70,9 +70,7 @@ async def test_a_proctor_extends_one_attempt_and_ends_another_with_a_reason(
     )
     await expect(row.locator(".seconds-left")).to_have_text(re.compile(r"^2:(1[0-5]|09):"))
 
-    await page.get_by_role(
-        "button", name=f"终止考试：学员 {second.login} · {second.login}"
-    ).click()
+    await page.get_by_role("button", name=f"终止考试：学员 {second.login} · {second.login}").click()
     dialog = page.locator("#terminate-dialog")
     await dialog.get_by_label("原因（必填，将记录在案）").fill("替考")
     await dialog.get_by_role("button", name="确认终止").click()

@@ -15,8 +15,11 @@ A choice item's answer cell is its letters (``ABD``: all or nothing for multiple
 choice), or, for partial credit, each option's credit: ``A:50%,B:50%,C:-100%``
 (multiple choice with partial scoring; a single choice with a part-credit option).
 
-A row cannot carry: option feedback, fixed options, the fraction and feedback of
-accepted answers, case-sensitive blanks, true/false feedback, IRT parameters, and
+An accepted answer of a 填空题 or 数值题 may carry its credit the same way:
+``新疆|Xinjiang:50%``, ``8848.86±1|8800±50:50%``.
+
+A row cannot carry: option feedback, fixed options, the feedback of accepted answers,
+case-sensitive blanks, true/false feedback, IRT parameters, and
 option ids (options are lettered by column). An item with both a difficulty band and a
 facility keeps the band. ``itembank.exporting`` reports each loss at export.
 """
@@ -174,6 +177,7 @@ _LETTER_SEPARATORS = re.compile(r"[\s,，、;；/|]+")
 _OPTION_HEADER = re.compile(r"^(?:选项|option_?)?([a-z])$")
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"
 _WEIGHT = re.compile(r"([A-Za-z])\s*[:=]\s*([+-]?\d+(?:\.\d+)?)\s*%")
+_CREDIT = re.compile(r"(.*?)\s*[:：]\s*([+-]?\d+(?:\.\d+)?)\s*[%％]")
 _NUMERIC_ANSWER = re.compile(rf"^({_NUMBER})\s*(?:(?:±|\+-|\+/-)\s*({_NUMBER}))?$")
 
 
@@ -504,8 +508,8 @@ def _body(kind: ItemKind, answer: str, options: list[tuple[str, str]]) -> Body:
         case ItemKind.TRUE_FALSE:
             return TrueFalse(answer=_true_false(answer))
         case ItemKind.FILL_BLANK:
-            texts = [t.strip() for t in _LIST_SPLIT.split(answer) if t.strip()]
-            return FillBlank(answers=tuple(AcceptedText(text=t) for t in texts))
+            texts = [_credit(t) for t in _LIST_SPLIT.split(answer) if t.strip()]
+            return FillBlank(answers=tuple(AcceptedText(text=t, fraction=f) for t, f in texts))
         case ItemKind.NUMERICAL:
             return Numerical(answers=_numeric_answers(answer))
         case ItemKind.MATCHING:
@@ -592,7 +596,7 @@ def _true_false(answer: str) -> bool | None:
 def _numeric_answers(answer: str) -> tuple[NumericAnswer, ...]:
     answers: list[NumericAnswer] = []
     for part in _LIST_SPLIT.split(answer):
-        folded = unicodedata.normalize("NFKC", part).strip().casefold()
+        folded, fraction = _credit(unicodedata.normalize("NFKC", part).casefold())
         if not folded:
             continue
         match = _NUMERIC_ANSWER.match(folded)
@@ -603,8 +607,19 @@ def _numeric_answers(answer: str) -> tuple[NumericAnswer, ...]:
                 f"数值题答案“{part.strip()}”无效：应为数字，可带 ±误差（如 9.8±0.1）",
             )
         tolerance = abs(float(match.group(2))) if match.group(2) else 0.0
-        answers.append(NumericAnswer(value=float(match.group(1)), tolerance=tolerance))
+        answers.append(
+            NumericAnswer(value=float(match.group(1)), tolerance=tolerance, fraction=fraction)
+        )
     return tuple(answers)
+
+
+def _credit(text: str) -> tuple[str, float]:
+    """An accepted answer and its credit: ``Xinjiang:50%`` is worth half, a plain answer
+    full marks."""
+    match = _CREDIT.fullmatch(text.strip())
+    if match is None:
+        return text.strip(), 1.0
+    return match.group(1).strip(), float(match.group(2)) / 100
 
 
 def _matching(options: list[tuple[str, str]]) -> Matching:
@@ -670,9 +685,9 @@ def _options_and_answer(body: Body) -> tuple[list[str], str]:
         case TrueFalse(answer=answer):
             return [], "" if answer is None else ("正确" if answer else "错误")
         case FillBlank(answers=answers):
-            return [], "|".join(a.text for a in answers)
+            return [], "|".join(a.text + _credit_suffix(a.fraction) for a in answers)
         case Numerical(answers=answers):
-            return [], "|".join(_numeric_text(a) for a in answers)
+            return [], "|".join(_numeric_text(a) + _credit_suffix(a.fraction) for a in answers)
         case Matching(pairs=pairs, distractors=distractors):
             return [f"{p.prompt}={p.answer}" for p in pairs] + list(distractors), ""
 
@@ -683,6 +698,10 @@ def _is_weighted(body: SingleChoice | MultipleChoice) -> bool:
     if isinstance(body, MultipleChoice):
         return body.scoring == "partial"
     return any(o.fraction not in (0.0, 1.0) for o in body.options)
+
+
+def _credit_suffix(fraction: float) -> str:
+    return "" if fraction == 1.0 else f":{_percent(fraction)}%"
 
 
 def _percent(fraction: float) -> str:

@@ -138,8 +138,8 @@ _TABLE = {
     | {"options.feedback", "options.fixed"},
     "地理-002": {"options.feedback"},
     "geo-004": {"feedback_true", "feedback_false"},
-    "geo-005": {"answers.feedback", "answers.fraction", "case_sensitive"},
-    "geo-006": {"answers.fraction", "answers.feedback"},
+    "geo-005": {"answers.feedback", "case_sensitive"},
+    "geo-006": {"answers.feedback"},
 }
 
 #: format -> item key -> the fields that format cannot carry for that item (None: the
@@ -254,9 +254,19 @@ def test_the_table_keeps_partial_credit_and_a_minus_100_percent_option(fmt: str)
 
 
 def test_the_csv_answer_cell_spells_out_each_options_credit() -> None:
-    text = formats.get("csv").dump([RICH[1], RICH[2]]).decode("utf-8-sig")
+    text = formats.get("csv").dump([RICH[1], RICH[2], RICH[4], RICH[5]]).decode("utf-8-sig")
     assert "A:50%,B:50%,C:-100%" in text
     assert ",ABC," in text  # all or nothing stays plain letters
+    assert ",新疆|新疆维吾尔自治区|Xinjiang:50%," in text
+    assert ",8848.86±1|8800±50:50%," in text
+
+
+def test_a_credit_in_the_answer_cell_may_be_written_full_width() -> None:
+    data = "题型,题干,答案\n填空题,首都是____。,北京|ＢＥＩＪＩＮＧ：５０％\n".encode()
+    (parsed,) = formats.get("csv").parse(data).items
+    assert parsed.item.body == FillBlank(
+        answers=(AcceptedText(text="北京"), AcceptedText(text="ＢＥＩＪＩＮＧ", fraction=0.5))
+    )
 
 
 def test_qti_keeps_topic_tags_and_the_key_and_writes_valid_identifiers() -> None:
@@ -362,7 +372,7 @@ PROMISED: dict[str, set[str]] = {
     "qti": {"key", "stem", "topic", "tags", "points", "options.fraction", "scoring"}
     | {"difficulty.band", "status"},
     "excel": {"key", "stem", "explanation", "topic", "tags", "points", "difficulty.band"}
-    | {"options.fraction", "scoring", "answers.text", "pairs", "status"},
+    | {"options.fraction", "scoring", "answers.text", "answers.fraction", "pairs", "status"},
 }
 PROMISED["csv"] = PROMISED["excel"]
 

@@ -6,10 +6,11 @@ whose header row names the template's columns is read (an instructions sheet wit
 one is skipped); problems name the sheet, the row (``line``) and the column (``col``,
 1-based, with its letter in the message).
 
+Partial credit goes in the answer cell (``A:50%,B:50%,C:-100%``; ``Xinjiang:50%``).
 Cannot carry what a table row cannot (see ``_table``): option feedback and fixed
-options, partial-credit fractions and scoring mode, accepted-answer fractions and
-feedback, true/false feedback, case-sensitive blanks, IRT parameters. Formulas are read
-as their cached values; old binary .xls workbooks are refused with a clear problem.
+options, accepted-answer feedback, true/false feedback, case-sensitive blanks, IRT
+parameters; ``itembank.exporting`` reports each loss at export. Formulas are read as
+their cached values; old binary .xls workbooks are refused with a clear problem.
 """
 
 from __future__ import annotations

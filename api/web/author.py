@@ -210,8 +210,8 @@ i18n.register(
         ),
         "author.bank.upload_new": ("上传新版本", "Upload a new version"),
         "author.bank.new_item": ("新建试题", "New item"),
-        "author.bank.source": ("{name}（{format}）", "{name} ({format})"),
-        "author.bank.source_edit": ("在线编辑（{key}）", "edited online ({key})"),
+        "author.bank.source_format": ("（{format}）", "({format})"),
+        "author.bank.source_edit": ("在线编辑：", "edited online:"),
         "author.bank.diff": ("比较版本", "Compare versions"),
         "author.bank.diff_prev": ("与上一版比较", "Compare with the one before"),
         "author.bank.diff_prev_label": (
@@ -418,6 +418,11 @@ i18n.register(
         "author.spec.publish": ("发布", "Publish"),
         "author.spec.versions": ("版本", "Versions"),
         "js.spec.checking": ("正在检查…", "Checking…"),
+        "js.spec.version_option": (
+            "第 {version} 版 · {state} · {items}",
+            "version {version} · {state} · {items}",
+        ),
+        "js.spec.where": ("{where}：", "{where}: "),
         "js.spec.ok": (
             "可以组卷：每份试卷 {items}，共 {points}。",
             "Papers can be built: {items} and {points} per paper.",

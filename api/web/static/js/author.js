@@ -26,6 +26,12 @@ function cell(tag, text, className = "", label = "") {
   return node;
 }
 
+/** ``node`` marked as content (a bank's words, not the interface's). */
+function contentCell(node) {
+  node.dataset.content = "";
+  return node;
+}
+
 /** A format's name for people ("Moodle XML"), not its key ("moodle"). */
 export function formatName(key) {
   const name = t(`js.author.format.${key}`);
@@ -54,7 +60,7 @@ function fillReport(problems) {
       cell("td", where(p), "where", labels[0]),
       cell("td", t(`js.author.severity.${p.severity || "error"}`), "severity", labels[1]),
       cell("td", p.code, "code", labels[2]),
-      cell("td", p.item_key || "", p.item_key ? "item" : "item empty", labels[3]),
+      contentCell(cell("td", p.item_key || "", p.item_key ? "item" : "item empty", labels[3])),
       cell("td", say(p), "message", labels[4]),
     );
     body.append(row);

@@ -38,7 +38,11 @@ function fillBanks() {
   select.replaceChildren();
   const names = banks.map((b) => b.bank);
   if (original.bank && !names.includes(original.bank)) names.unshift(original.bank);
-  for (const name of names) select.append(option(name, name, name === original.bank));
+  for (const name of names) {
+    const node = option(name, name, name === original.bank);
+    node.dataset.content = ""; // a bank's name is content, in whatever language it was written
+    select.append(node);
+  }
   fillVersions(original.bank_version);
 }
 
@@ -49,7 +53,8 @@ function fillVersions(wanted) {
   const versions = bank ? bank.versions : [{ version: wanted || 1, state: "", items: 0 }];
   for (const v of versions) {
     const state = v.state ? t(`js.author.state.${v.state}`) : "";
-    select.append(option(v.version, `${v.version} · ${state} · ${v.items}`, v.version === wanted));
+    const items = tn("js.spec.n_items", v.items);
+    select.append(option(v.version, t("js.spec.version_option", { version: v.version, state, items }), v.version === wanted));
   }
 }
 
@@ -95,7 +100,10 @@ function renderTopics(panel) {
       updateSupply(panel);
       schedule();
     });
-    label.append(box, document.createTextNode(" " + (name || "—")));
+    const text = document.createElement("span");
+    text.textContent = name || "—";
+    if (name) text.dataset.content = "";
+    label.append(box, document.createTextNode(" "), text);
     list.append(label);
   }
   updateSupply(panel);
@@ -203,7 +211,7 @@ function showProblems(problems) {
     badge.className = `badge ${p.severity === "warning" ? "badge--warn" : "badge--error"}`;
     badge.textContent = t(p.severity === "warning" ? "js.spec.warning" : "js.spec.error");
     const where = document.createElement("strong");
-    where.textContent = " " + whereText(p.where) + "：";
+    where.textContent = " " + t("js.spec.where", { where: whereText(p.where) });
     li.append(badge, where, document.createTextNode(say(p)));
     list.append(li);
     const match = /^section (\d+)/.exec(p.where || "");

@@ -86,8 +86,9 @@ def question_counts(report: LintReport) -> tuple[int, int]:
     parser could not read as well as the items it read.
 
     An error names its question by item key or by place; an error at no item read and
-    at no line of its own (a file-level error) is not a question. Where the lint reports
-    its own count of the questions seen (``items_seen``), that count wins.
+    at no line of its own (a file-level error) is not a question. The lint's own count of
+    the questions seen (``LintReport.items_seen``, from the parser) wins where it is
+    larger: it also knows questions that were skipped without an error.
     """
     index: dict[tuple[str, ...], int] = {}
     for n, entry in enumerate(report.items):
@@ -104,10 +105,7 @@ def question_counts(report: LintReport) -> tuple[int, int]:
             broken.add(("item", str(index.get(by_key or by_place, index.get(by_place)))))
         elif p.item_key or p.line:
             unread.add(by_key or by_place)
-    seen = len(report.items) + len(unread)
-    told = getattr(report, "items_seen", None)
-    if isinstance(told, int) and told >= len(report.items):
-        seen = told
+    seen = max(len(report.items) + len(unread), report.items_seen)
     return seen, min(seen, len(broken) + len(unread))
 
 

@@ -229,7 +229,9 @@ function initExportLinks() {
       setNotice(status, t("js.author.export_checking", { format: name }));
       try {
         const url = `/api/banks/${encodeURIComponent(link.dataset.bank)}/export/losses?format=${link.dataset.format}`;
-        const result = await api("GET", url);
+        // The check writes and re-reads the whole version (decision 0034): seconds for a large
+        // bank in QTI or Excel, so it is given longer than an ordinary call.
+        const result = await api("GET", url, undefined, { timeoutMs: 120000, retries: 0 });
         if (!result.warnings.length) {
           setNotice(status, t("js.author.export_clean", { format: name }), "ok");
           anyway.href = link.href;

@@ -39,6 +39,7 @@ FORMAT_LABELS: dict[str, tuple[str, str]] = {
 #: Field names in messages (en, zh); a path's last named part is looked up here.
 FIELD_LABELS: dict[str, tuple[str, str]] = {
     "key": ("key", "编号"),
+    "kind": ("question kind", "题型"),
     "stem": ("stem", "题干"),
     "explanation": ("explanation", "解析"),
     "topic": ("topic", "知识点"),

@@ -384,3 +384,18 @@ def test_random_items_keep_every_field_their_format_promises(fmt: str, bank: lis
     for key, fields in lost(fmt, tuple(bank)).items():
         if fields is not None:
             assert not fields & PROMISED[fmt], (key, fields & PROMISED[fmt])
+
+
+def test_a_kind_that_changes_on_the_way_is_reported_as_the_kind() -> None:
+    # GIFT reads a single choice without a fully correct option as a multiple response
+    item = Item(
+        key="half",
+        stem="只有一半分的单选题？",
+        topic="t",
+        body=SingleChoice(
+            options=(Option(id="A", text="甲", fraction=0.5), Option(id="B", text="乙"))
+        ),
+    )
+    (warning,) = exporting.export([item], "gift").warnings
+    assert "question kind" in warning.message
+    assert "题型" in warning.message_zh

@@ -9,7 +9,7 @@ import { t } from "./i18n.js";
 const SVG = "http://www.w3.org/2000/svg";
 const W = 360;
 const H = 240;
-const M = { top: 12, right: 12, bottom: 40, left: 44 };
+const M = { top: 12, right: 14, bottom: 46, left: 50 };
 const PW = W - M.left - M.right;
 const PH = H - M.top - M.bottom;
 
@@ -39,16 +39,16 @@ function axes(svg, { xLabel, yLabel, xTicks, yTicks, x, y }) {
   g.append(el("line", { x1: M.left, y1: M.top, x2: M.left, y2: M.top + PH, stroke: "#4a4a4a" }));
   for (const v of xTicks) {
     g.append(el("line", { x1: x(v), y1: M.top + PH, x2: x(v), y2: M.top + PH + 4, stroke: "#4a4a4a" }));
-    g.append(el("text", { x: x(v), y: M.top + PH + 16, "text-anchor": "middle", "font-size": 11, fill: "#1a1a1a" }, String(v)));
+    g.append(el("text", { x: x(v), y: M.top + PH + 18, "text-anchor": "middle", "font-size": 13, fill: "#1a1a1a" }, String(v)));
   }
   for (const v of yTicks) {
     g.append(el("line", { x1: M.left - 4, y1: y(v), x2: M.left, y2: y(v), stroke: "#4a4a4a" }));
     g.append(el("line", { x1: M.left, y1: y(v), x2: M.left + PW, y2: y(v), stroke: "#e0e3e7" }));
-    g.append(el("text", { x: M.left - 7, y: y(v) + 4, "text-anchor": "end", "font-size": 11, fill: "#1a1a1a" }, String(v)));
+    g.append(el("text", { x: M.left - 7, y: y(v) + 4, "text-anchor": "end", "font-size": 13, fill: "#1a1a1a" }, String(v)));
   }
-  g.append(el("text", { x: M.left + PW / 2, y: H - 6, "text-anchor": "middle", "font-size": 12, fill: "#1a1a1a" }, xLabel));
+  g.append(el("text", { x: M.left + PW / 2, y: H - 6, "text-anchor": "middle", "font-size": 14, fill: "#1a1a1a" }, xLabel));
   g.append(
-    el("text", { x: 12, y: M.top + PH / 2, "text-anchor": "middle", "font-size": 12, fill: "#1a1a1a", transform: `rotate(-90 12 ${M.top + PH / 2})` }, yLabel),
+    el("text", { x: 12, y: M.top + PH / 2, "text-anchor": "middle", "font-size": 14, fill: "#1a1a1a", transform: `rotate(-90 12 ${M.top + PH / 2})` }, yLabel),
   );
   svg.append(g);
 }

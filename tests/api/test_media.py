@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from api.app import create_app
 from api.services import attempts, banks, exams
-from api.settings import Settings
+from api.settings import DatabaseSettings, Settings
 from api.store.db import migrate, standalone_transaction
 from api.store.tables import BankMedia, User
 from itembank import media
@@ -61,6 +61,16 @@ SPEC: dict[str, Any] = {
     "show_key_after_close": True,
     "sections": [{"title": "单选", "kind": "single", "count": 1, "points": 10}],
 }  # fmt: skip
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def app_settings(request: pytest.FixtureRequest, settings_sqlite: Settings) -> Settings:
+    """On SQLite and on PostgreSQL (bytea, the LIKE of the learner's check)."""
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+        url = str(request.getfixturevalue("postgres_url"))
+        return settings_sqlite.replace(database=DatabaseSettings(url=url))
+    return settings_sqlite
 
 
 @pytest.fixture

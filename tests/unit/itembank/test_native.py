@@ -298,9 +298,7 @@ def test_a_json_syntax_error_is_reported_at_its_line_and_column() -> None:
     assert (
         problem.message == "JSON syntax error: JSON is malformed: trailing comma in array (byte 43)"
     )
-    assert (
-        problem.message_zh == "JSON 语法错误：末尾多了逗号（第 43 字节）"
-    )
+    assert problem.message_zh == "JSON 语法错误：末尾多了逗号（第 43 字节）"
     assert (problem.line, problem.col) == (2, 14)
 
 

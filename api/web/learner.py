@@ -22,6 +22,7 @@ from api.http.auth import device_of
 from api.http.params import AttemptId, ExamKey
 from api.services import attempts
 from api.store.db import Uow
+from api.web import i18n
 from api.web.common import (
     PAGE_EXCEPTION_HANDLERS,
     current_principal,
@@ -75,6 +76,12 @@ class AccountPages(Controller):
         """Choose a password from an activation or reset link (``/activate#token``: the
         token stays in the browser, out of every server log and Referer)."""
         return render(request, "activate.html")
+
+
+def _same_lang(request: Request[Any, Any, Any], url: str) -> str:
+    """``url`` keeping the ``?lang=`` switch a redirected page was asked with."""
+    chosen = request.query_params.get("lang")
+    return f"{url}?lang={chosen}" if chosen in i18n.LANGS else url
 
 
 def _entry(exams: attempts.MyExams, key: str) -> attempts.ExamEntry | None:
@@ -156,7 +163,7 @@ class LearnerPages(Controller):
                 return Redirect("/learner/exams")
             open_attempt = entry.open_practice if practice else entry.open_attempt
             if open_attempt is not None:
-                return Redirect(f"/learner/attempts/{open_attempt.attempt}")
+                return Redirect(_same_lang(request, f"/learner/attempts/{open_attempt.attempt}"))
             may_start = entry.practice_may_start if practice else entry.may_start
             return render(
                 request,
@@ -183,7 +190,7 @@ class LearnerPages(Controller):
                 )
             except AttemptError:
                 # closed, or its time ran out (the close is stored): show the outcome
-                return Redirect(f"/learner/attempts/{attempt_id}/result")
+                return Redirect(_same_lang(request, f"/learner/attempts/{attempt_id}/result"))
             answers = {a.item: a.response for a in paper.answers}
             data = {
                 "attempt": paper.attempt,

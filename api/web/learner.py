@@ -34,6 +34,7 @@ from api.web.common import (
     safe_next,
 )
 from api.web.i18n import t, tn
+from api.web.study import exam_study
 from examengine.attempt import AttemptError
 
 
@@ -147,8 +148,10 @@ class LearnerPages(Controller):
     def my_exams(self, request: Request[Any, Any, Any], uow: Uow, state: State) -> Template:
         with uow() as db:
             principal = page_principal(request, "learner")
-            mine = attempts.my_exams(db, learner_id=principal.user_id, now=_now(state))
-            return render(request, "learner/exams.html", exams=mine.exams)
+            now = _now(state)
+            mine = attempts.my_exams(db, learner_id=principal.user_id, now=now)
+            studied = exam_study(db, learner_id=principal.user_id, now=now)
+            return render(request, "learner/exams.html", exams=mine.exams, studied=studied)
 
     @get("/exams/{key:str}/rules", sync_to_thread=True)
     def rules(

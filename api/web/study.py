@@ -46,7 +46,8 @@ i18n.register(
             "you can start studying. If your employer buys it for you, wait for their payment "
             "or use an activation code.",
         ),
-        "plans.shop.year": ("{year} 年度 · {hours} 学时", "{year} · {hours} credit hours"),
+        "plans.shop.year.one": ("{year} 年度 · {hours} 学时", "{year} · {hours} credit hour"),
+        "plans.shop.year.other": ("{year} 年度 · {hours} 学时", "{year} · {hours} credit hours"),
         "plans.shop.price": ("价格：{price}", "Price: {price}"),
         "plans.shop.free": ("免费", "Free"),
         "plans.shop.buy": ("购买", "Buy"),
@@ -101,6 +102,12 @@ i18n.register(
             "考试机会已用完，请重新学习后再参加考试。",
             "The exam's attempts are used up: study again before the next exam.",
         ),
+        "plans.restudy": ("开始重新学习", "Start studying again"),
+        "plans.restudy_label": ("开始重新学习“{title}”", "Start studying “{title}” again"),
+        "js.plans.restudy_started": (
+            "已开始新一轮学习，正在刷新…",
+            "A new study cycle has begun; refreshing…",
+        ),
         "plans.electives_later": (
             "选修课程尚未解锁：完成必修课程的 {needed} 学时后解锁（已完成 {done} 学时）。",
             "The electives are locked: they unlock once the required courses' {needed} h "
@@ -120,8 +127,8 @@ i18n.register(
         "plans.review_chapter": ("回看", "Review"),
         # -------------------------------------------- my exams: why I may (not) sit it
         "study.exam.progress": (
-            "学习要求：已完成 {done} / {needed} 学时（{plan}）",
-            "Study requirement: {done} of {needed} credit hours done ({plan})",
+            "学习要求：已完成 {done} / {needed} 学时",
+            "Study requirement: {done} of {needed} credit hours done",
         ),
         "study.exam.may_start": ("学习已完成，{reason}", "Study complete: {reason}"),
         # ``.one`` when exactly 1 hour is left (hours may be fractional: 0.5 hours)
@@ -133,16 +140,20 @@ i18n.register(
             "还需学习 {left} 学时，完成后才能考试。",
             "{left} more credit hours to study before you may take the exam.",
         ),
-        "study.exam.restudy": (
-            "已用 {used} 次机会，请重新学习后再考。",
-            "All {used} attempts are used: study the plan again, then the exam opens again.",
+        "study.exam.restudy.one": (
+            "已用 {n} 次机会，请重新学习后再考。",
+            "The only attempt is used: study the plan again, then the exam opens again.",
+        ),
+        "study.exam.restudy.other": (
+            "已用 {n} 次机会，请重新学习后再考。",
+            "All {n} attempts are used: study the plan again, then the exam opens again.",
         ),
         "study.exam.go_study": ("去学习", "Go to my study plans"),
         "study.exam.started_at": ("开始时间（{zone}）", "Started ({zone})"),
         "study.locked.title": ("本章尚未解锁", "This chapter is locked"),
         "study.title": ("课程学习", "Study"),
         "study.back": ("返回我的学习计划", "Back to my study plans"),
-        "study.course": ("课程：{title}", "Course: {title}"),
+        "study.course_label": ("课程：", "Course: "),
         "study.content": ("课程内容", "Content"),
         "study.player": ("课程播放器", "Player"),
         "study.position": ("播放进度", "Position"),

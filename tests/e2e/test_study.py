@@ -23,7 +23,7 @@ import pytest
 from playwright.async_api import expect
 from sqlmodel import select
 
-from api.cli.demo import DEMO_BANK, DEMO_PLAN, demo_plan
+from api.cli.demo import DEMO_BANK, DEMO_EXAM, DEMO_PLAN, demo_plan
 from api.services import study
 from api.services.passwords import hash_password
 from api.store.db import standalone_transaction
@@ -331,7 +331,7 @@ async def test_my_exams_says_why_the_exam_is_closed_and_how_far_the_study_is(
     await page.goto("/learner/exams")
     card = page.locator("li.card[data-exam]")
     await expect(card.locator(".exam-study")).to_have_text(
-        "学习要求：已完成 0 / 3 学时（2026 年公需科目（演示））"
+        "学习要求：已完成 0 / 3 学时 · 2026 年公需科目（演示）"
     )
     reason = card.locator(".exam-reason")
     await expect(reason).to_have_attribute("data-reason", "study_required")
@@ -349,3 +349,35 @@ async def test_my_exams_says_why_the_exam_is_closed_and_how_far_the_study_is(
         "3 more credit hours to study before you may take the exam."
     )
     await shot(page, "study-08-exams-study-required-en")
+
+
+async def test_after_two_failed_attempts_the_learner_studies_again_from_the_plans_page(
+    page: Any, studying_learner: Learner, shot: Any
+) -> None:
+    """Both attempts failed (nothing answered): my exams says why and where to go; my
+    plans offers the new study cycle; after it, the required courses start from zero."""
+    await sign_in(page, studying_learner.login, studying_learner.password)
+    for _ in range(2):
+        started = await page.request.post(f"/api/exams/{DEMO_EXAM}/attempts", data={})
+        assert started.status == 201, await started.text()
+        attempt = (await started.json())["attempt"]
+        submitted = await page.request.post(f"/api/attempts/{attempt}/submit", data={})
+        assert submitted.ok, await submitted.text()
+    await page.goto("/learner/exams")
+    reason = page.locator(".exam-reason")
+    await expect(reason).to_have_attribute("data-reason", "attempts_exhausted")
+    await expect(reason).to_contain_text("已用 2 次机会，请重新学习后再考。")
+    await reason.get_by_role("link", name="去学习").click()
+    await expect(page).to_have_url(re.compile(r"/learner/plans$"))
+    again = page.get_by_role("button", name="开始重新学习“2026 年公需科目（演示）”")
+    await expect(again).to_be_visible()
+    await shot(page, "study-09-restudy-due")
+    await again.click()
+    plan = page.locator("section.plan")
+    await expect(plan).to_contain_text("第 2 轮学习")
+    await expect(page.get_by_role("button", name="开始重新学习")).to_have_count(0)
+    await expect(plan.locator('li.chapter[data-chapter="demo-law-1"]')).to_have_attribute(
+        "data-state", "not_started"
+    )
+    await page.goto("/learner/exams?lang=en")
+    await expect(page.locator(".exam-reason")).to_contain_text("more credit hours to study")

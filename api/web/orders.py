@@ -148,10 +148,11 @@ i18n.register(
         # ----------------------------------------------------------- the dialogs
         "orders.dialog.invoice_request": ("申请发票", "Ask for the invoice"),
         "orders.dialog.invoice_correct": ("修改发票", "Correct the invoice"),
-        "orders.field.title": ("发票抬头", "Invoice title (抬头)"),
+        "orders.field.title": ("发票抬头", "Invoice title"),
         "orders.field.title_hint": (
             "单位全称；个人请填写“个人”及姓名",
-            "The employer's full name; for yourself, 个人 and your name",
+            "The employer's full name; for yourself, the Chinese word for “personal” and your "
+            "name (filled in for you)",
         ),
         "orders.field.tax_id": (
             "纳税人识别号（统一社会信用代码）",

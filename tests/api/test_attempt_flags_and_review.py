@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from examengine.clock import ManualClock
 from tests.api import test_attempts as base
 from tests.api.test_attempts import LEARNER as ME
-from tests.api.test_attempts import MARK, PROCTOR, RIGHT, T0, problem, saves, sign_in, start
+from tests.api.test_attempts import MARK, PROCTOR, RIGHT, T0, WRONG, problem, saves, sign_in, start
 
 Client = AsyncTestClient[Litestar]
 
@@ -106,3 +106,26 @@ async def test_the_result_names_the_exam_and_its_pass_mark_and_reviews_each_ques
     assert single["response"] == "A" and single["points"] == single["max_points"] == 10
     assert by_kind["matching"]["prompts"] == ["甲", "乙"]
     assert MARK in single["explanation"]
+
+
+async def test_the_result_page_says_what_to_do_next_retry_then_study_again(
+    client: Client, clock: ManualClock
+) -> None:
+    await sign_in(client, ME)
+    pages = []
+    for _ in range(2):
+        paper = await start(client)
+        url = f"/api/attempts/{paper['attempt']}"
+        await client.post(f"{url}/answers", json=saves(paper, WRONG))
+        assert (await client.post(f"{url}/submit")).json()["passed"] is False
+        page = await client.get(f"/learner/attempts/{paper['attempt']}/result")
+        assert page.status_code == 200
+        pages.append(page.text)
+    first, second = pages
+    assert 'data-next="retry"' in first and "您还有 1 次考试机会" in first
+    assert 'id="attempts-left">1 次（共 2 次）' in first
+    assert "公需科目考试" in first and "合格线" in first
+    assert 'data-next="restudy"' in second and 'href="/learner/plans"' in second
+    assert 'id="attempts-left">0 次（共 2 次）' in second
+    english = await client.get(f"/learner/attempts/{paper['attempt']}/result?lang=en")
+    assert "No attempts are left: study the course again" in english.text

@@ -126,7 +126,12 @@ i18n.register(
         "plans.continue_chapter": ("继续学习", "Continue"),
         "plans.review_chapter": ("回看", "Review"),
         # -------------------------------------------- my exams: why I may (not) sit it
-        "study.exam.progress": (
+        # ``.one`` when the plan asks for exactly 1 hour
+        "study.exam.progress.one": (
+            "学习要求：已完成 {done} / {needed} 学时",
+            "Study requirement: {done} of {needed} credit hour done",
+        ),
+        "study.exam.progress.other": (
             "学习要求：已完成 {done} / {needed} 学时",
             "Study requirement: {done} of {needed} credit hours done",
         ),

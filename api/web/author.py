@@ -275,9 +275,13 @@ i18n.register(
         "author.items.version": ("版本", "Version"),
         "author.items.latest": ("最新版本", "Latest"),
         "author.items.submit": ("搜索", "Search"),
-        "author.items.found": (
-            "第 {version} 版中找到 {total} 道试题。",
-            "{total} items in version {version}.",
+        "author.items.found.one": (
+            "第 {version} 版中找到 {n} 道试题。",
+            "{n} item in version {version}.",
+        ),
+        "author.items.found.other": (
+            "第 {version} 版中找到 {n} 道试题。",
+            "{n} items in version {version}.",
         ),
         "author.items.none": ("没有符合条件的试题。", "No items match."),
         "author.items.key": ("编号", "Key"),
@@ -483,7 +487,11 @@ i18n.register(
             "Version {version}, {items}, {points}; mean difficulty {difficulty} (logit); "
             "seed {seed}.",
         ),
-        "author.sample.repeats": (
+        "author.sample.repeats.one": (
+            "其中 {n} 道题与该学员之前的试卷重复（题库不足）。",
+            "{n} item repeats from this learner's earlier papers (the bank is short).",
+        ),
+        "author.sample.repeats.other": (
             "其中 {n} 道题与该学员之前的试卷重复（题库不足）。",
             "{n} items repeat from this learner's earlier papers (the bank is short).",
         ),
@@ -556,7 +564,9 @@ i18n.register(
         "js.charts.items": ("试题数", "Items"),
         "js.charts.facility": ("通过率", "Facility"),
         "js.charts.discrimination": ("区分度（点双列相关）", "Discrimination (point-biserial)"),
-        "js.charts.bar_label": ("通过率 {range}：{n} 道", "Facility {range}: {n} items"),
+        "js.charts.bar_label": ("通过率 {range}：{items}", "Facility {range}: {items}"),
+        "js.charts.n_items.one": ("{n} 道", "{n} item"),
+        "js.charts.n_items.other": ("{n} 道", "{n} items"),
         "js.charts.point_label": (
             "{key}：通过率 {p}，区分度 {r}",
             "{key}: facility {p}, discrimination {r}",

@@ -4,7 +4,7 @@
 // <title> (its tooltip: the item's stem and key); the table below the charts holds the
 // same numbers. The captions and the axes use the same words (the catalogue's
 // js.charts.* keys), so the scatter's caption names the axis it plots.
-import { t } from "./i18n.js";
+import { t, tn } from "./i18n.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const W = 360;
@@ -98,7 +98,7 @@ export function facilityHistogram(stats, bins = 10) {
       class: "bar",
       "data-count": n,
     });
-    bar.append(el("title", {}, t("js.charts.bar_label", { range: `${lo}–${hi}`, n })));
+    bar.append(el("title", {}, t("js.charts.bar_label", { range: `${lo}–${hi}`, items: tn("js.charts.n_items", n) })));
     bars.append(bar);
   });
   svg.append(bars);

@@ -27,7 +27,7 @@ from api.store.db import Uow
 from api.store.tables import Plan as PlanRow
 from api.store.tables import User
 from api.web import i18n
-from api.web.common import PAGE_EXCEPTION_HANDLERS, page_principal, render
+from api.web.common import PAGE_EXCEPTION_HANDLERS, lang_of, page_principal, render
 from examengine.clock import year_of
 
 ROLES = ("employer_admin",)
@@ -70,7 +70,10 @@ i18n.register(
         "employer.none": ("没有符合条件的学员。", "No staff member matches."),
         "employer.actions": ("操作", "Actions"),
         "employer.send_link": ("发送设置密码链接", "Send a password link"),
-        "employer.send_link_label": ("向 {name} 发送设置密码链接", "Send {name} a password link"),
+        "employer.send_link_label": ("发送设置密码链接：{name}", "Send a password link: {name}"),
+        "employer.plan_option": ("{title}（{year}）", "{title} ({year})"),
+        # Between a plan's or exam's title and its progress.
+        "employer.sep": ("：", ": "),
         "js.employer.link_sent": (
             "已向 {name} 发送设置密码的链接（{hours} 小时内有效）；"
             "原密码已失效，其登录已全部退出。",
@@ -168,13 +171,19 @@ class EmployerPages(Controller):
             )  # fmt: skip
             every_plan = db.exec(select(PlanRow).order_by(col(PlanRow.year).desc())).all()
         plans = [p for p in every_plan if p.price_fen == 0]  # a priced plan is bought
+        lang = lang_of(request)
         pages = max(1, -(-listed.total // listed.page_size))
         filters = {"q": q, "account": account, "plan": plan}
         return render(
             request, "employer/staff.html", listed=listed, q=q, pages=pages,
             year_required=required, account=account, plan=plan, no_plan=employer.NO_PLAN,
-            plans=[(p.key, f"{p.title}（{p.year}）") for p in plans],
-            all_plans=[(p.key, f"{p.title}（{p.year}）") for p in every_plan],
+            plans=[(p.key, _plan_label(p, lang)) for p in plans],
+            all_plans=[(p.key, _plan_label(p, lang)) for p in every_plan],
             export_url="/api/employer/staff?" + urlencode({**filters, "format": "xlsx"}),
             page_url=lambda n: "/employer?" + urlencode({**filters, "page": n}),
         )  # fmt: skip
+
+
+def _plan_label(plan: PlanRow, lang: i18n.Lang) -> str:
+    """A plan in the filter menus: its title and year, with the language's brackets."""
+    return i18n.t("employer.plan_option", lang, title=plan.title, year=plan.year)

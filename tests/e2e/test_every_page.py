@@ -99,8 +99,10 @@ CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\
 
 #: Text a reader of the English page sees, outside [data-content] and outside the
 #: language switch (which names the other language in that language, lang="zh-CN").
-#: A label or the title may quote content (a learner's name, an exam's title): the texts
-#: of the page's [data-content] elements are taken out of them before they are read.
+#: A sentence, a label or the title may quote content (a learner's name, an exam's
+#: title): the texts of the page's [data-content] elements are taken out of them before
+#: they are read, so "张三's registration card" passes where 张三 is marked content, and
+#: the full-width "（2026）" after a marked title still fails.
 ENGLISH_TEXT = """() => {
   const skip = (el) => el.closest("[data-content], script, style, template, [lang^=zh]");
   const content = [...document.querySelectorAll("[data-content]")]
@@ -111,7 +113,7 @@ ENGLISH_TEXT = """() => {
   const found = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const text = node.textContent.trim();
+    const text = unquote(node.textContent).trim();
     if (text && !skip(node.parentElement)) found.push(text);
   }
   for (const el of document.body.querySelectorAll("[aria-label], [title], [placeholder], [alt]")) {

@@ -240,11 +240,11 @@ async def test_the_learner_finds_the_certificate_and_an_operator_revokes_one(
     card = page.locator(f"[data-certificate='{genuine.number}']")
     await expect(card).to_contain_text(PLAN.title)
     await expect(card).to_contain_text("有效")
-    await expect(card.get_by_role("link", name=f"下载证书 {genuine.number} 的 PDF")).to_be_visible()
+    await expect(card.get_by_role("link", name=f"下载 PDF：证书 {genuine.number}")).to_be_visible()
     await fits(page)
     await shot(page, "certificates-mine-zh-phone")
     async with page.expect_download() as waiting:
-        await card.get_by_role("link", name=f"下载证书 {genuine.number} 的 PDF").click()
+        await card.get_by_role("link", name=f"下载 PDF：证书 {genuine.number}").click()
     download = await waiting.value
     assert download.suggested_filename == f"certificate-{genuine.number}.pdf"
 

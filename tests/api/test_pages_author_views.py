@@ -20,7 +20,10 @@ from api.settings import Settings
 from api.store.db import standalone_transaction
 from api.store.tables import BankVersion, ItemResponse
 from api.web.author import diff_view, field_text
+from itembank.formats import ParsedItem
+from itembank.lint import LintReport
 from itembank.model import Item, Option, SingleChoice, TrueFalse
+from itembank.problems import Location, Problem
 
 Client = AsyncTestClient[Litestar]
 AUTHOR = ("13800000001", "author-demo-1")
@@ -165,3 +168,19 @@ def test_a_changed_body_reads_as_options_with_the_correct_one_marked() -> None:
     assert [f["name"] for f in view["changed"][0]["fields"]] == ["body"]
     added = Item(key="tf", stem="对吗？", body=TrueFalse(answer=True))
     assert diff_view([], [added], "zh")["added"] == [("tf", "对吗？")]
+
+
+def test_questions_are_counted_from_the_problems_when_the_parser_gave_no_count() -> None:
+    read = Item(key="q1", stem="一加一？", body=TrueFalse(answer=True))
+    report = LintReport(
+        items=(ParsedItem(item=read, location=Location(line=1)),),
+        problems=(
+            Problem(code="missing-key", message="m", message_zh="m", line=1, item_key="q1"),
+            Problem(code="syntax", message="s", message_zh="s", line=3),
+            Problem(code="syntax", message="s", message_zh="s", line=3, col=9),
+            Problem(code="empty-topic", message="w", message_zh="w", line=5, severity="warning"),
+            Problem(code="encoding", message="f", message_zh="f"),  # the file's, no question's
+        ),
+    )
+    assert banks.question_counts(report) == (2, 2)
+    assert banks.question_counts(msgspec.structs.replace(report, items_seen=4)) == (4, 2)

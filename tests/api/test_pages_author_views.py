@@ -85,6 +85,7 @@ async def test_item_analysis_names_items_by_stem_counts_blanks_apart_and_waits_f
 ) -> None:
     with standalone_transaction(app_settings.database) as db:
         version_id = db.exec(select(BankVersion.id)).first()
+        assert version_id is not None
         stem = banks.get_item(db, bank=DEMO_BANK, key="law-001").stem
         db.add(
             ItemResponse(

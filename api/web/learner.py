@@ -17,6 +17,7 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.datastructures import State
 from litestar.response import Redirect, Template
+from markupsafe import Markup, escape
 
 from api.http.auth import device_of
 from api.http.params import AttemptId, ExamKey
@@ -94,16 +95,17 @@ _ZH_NUMBERED = re.compile(r"^[一二三四五六七八九十]+[、.．]\s*")
 _ZH_NUMERALS = "一二三四五六七八九十"
 
 
-def _section_heading(number: int, title: str, kinds: set[str], lang: str) -> str:
+def _section_heading(number: int, title: str, kinds: set[str], lang: str) -> Markup:
     """A section's heading in the page's language. Chinese keeps the author's title
     ("一、单项选择题", numbered when it is not); English says "Section 1: Single choice"
     when the section holds one kind (the title is the author's Chinese), else the title
-    without its Chinese numbering."""
-    name = _ZH_NUMBERED.sub("", title).strip() or title
+    without its Chinese numbering. The author's words are marked ``data-content``."""
+    words = _ZH_NUMBERED.sub("", title).strip() or title
+    name = Markup('<span data-content="">{}</span>').format(words)
     if lang == "en" and len(kinds) == 1:
-        name = t(f"exam.kind.{next(iter(kinds))}", "en")
+        name = Markup(escape(t(f"exam.kind.{next(iter(kinds))}", "en")))
     numeral = _ZH_NUMERALS[number - 1] if number <= len(_ZH_NUMERALS) else str(number)
-    return t("exam.section", lang, n=number, numeral=numeral, name=name)
+    return Markup(escape(t("exam.section", lang))).format(n=number, numeral=numeral, name=name)
 
 
 def _points_text(lang: str) -> Callable[[float], str]:
@@ -118,7 +120,7 @@ def _points_text(lang: str) -> Callable[[float], str]:
 class Section:
     """A section of the paper as the exam page shows it."""
 
-    def __init__(self, number: int, heading: str, items: list[attempts.PaperItemView]) -> None:
+    def __init__(self, number: int, heading: Markup, items: list[attempts.PaperItemView]) -> None:
         self.number = number
         self.heading = heading
         self.items = items

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import api.web.learner  # noqa: F401  (registers the pages' modules and their strings)
 from api.web import i18n
+from api.web.learner import _section_heading  # (the import registers the pages' strings)
 
 WEB = Path(i18n.__file__).parent
 PAGES = ["exam.html", "result.html", "rules.html", "exams.html"]
@@ -54,3 +54,15 @@ def test_counts_take_the_english_plural_and_chinese_says_both_alike() -> None:
     assert i18n.tn("js.exam.extended", 10, "zh") == "监考老师为您延长了 10 分钟，剩余时间已更新。"
     assert i18n.tn("result.next_retry", 1, "en").startswith("You have 1 attempt left.")
     assert i18n.tn("exams.duration", 120, "en") == "Duration: 120 minutes"
+
+
+def test_section_headings_in_the_pages_language_with_the_authors_words_marked() -> None:
+    assert _section_heading(1, "一、单项选择题", {"single"}, "zh") == (
+        '一、<span data-content="">单项选择题</span>'
+    )
+    assert _section_heading(2, "判断题", {"true_false"}, "zh") == (
+        '二、<span data-content="">判断题</span>'
+    )
+    assert _section_heading(1, "一、单项选择题", {"single"}, "en") == "Section 1: Single choice"
+    mixed = _section_heading(3, "三、综合题 <b>", {"single", "multiple"}, "en")
+    assert mixed == 'Section 3: <span data-content="">综合题 &lt;b&gt;</span>'

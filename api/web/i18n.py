@@ -198,8 +198,7 @@ register(
         ),
         "rules.duration.other": (
             "考试时长 {n} 分钟，从点击“开始考试”时起计时，以服务器时间为准。",
-            "The exam lasts {n} minutes, counted by the server's clock from the "
-            "moment you start.",
+            "The exam lasts {n} minutes, counted by the server's clock from the moment you start.",
         ),
         "rules.attempts": (
             "本考试共 {allowed} 次机会，您还剩 {left} 次；开始即计为一次。",

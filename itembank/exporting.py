@@ -11,17 +11,24 @@ Values are compared in the form that decides grading, so a format that spells a 
 differently loses nothing: in all-or-nothing multiple choice only which options are
 correct counts (not their shares), and numbers are compared to 6 decimals (GIFT writes
 percentages with 7 digits).
+
+Images are bytes beside the items (``itembank.media``): Moodle XML and QTI write the
+ones they are given into the file; an item that refers to an image the file read back
+does not carry (every other format, or bytes the caller did not give) loses its
+``images``, reported like any other field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence, Set
+from typing import Any, cast
 
+import msgspec
 from msgspec import Struct
 
 from itembank import formats
 from itembank.formats._table import KIND_ZH
+from itembank.media import Media, references
 from itembank.model import Item, MultipleChoice, normalize_text
 from itembank.problems import Problem
 
@@ -68,6 +75,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "pairs": ("pairs", "配对"),
     "prompt": ("prompt", "题面"),
     "distractors": ("distractors", "干扰项"),
+    "images": ("images", "图片"),
 }
 
 
@@ -86,6 +94,8 @@ _KIND_EN = {
 #: tests/unit/itembank/test_round_trip.py, exactly and on random items), and reading a
 #: large YAML file back would double the export's time for nothing.
 LOSSLESS = frozenset({"native"})
+#: Formats whose writers take the images (``dump(items, media=…)``).
+CARRIES_IMAGES = frozenset({"moodle", "qti"})
 
 
 class ExportResult(Struct, frozen=True, kw_only=True):
@@ -96,26 +106,68 @@ class ExportResult(Struct, frozen=True, kw_only=True):
     warnings: tuple[Problem, ...] = ()
 
 
-def export(items: Sequence[Item], fmt: str) -> ExportResult:
-    """``items`` written in format ``fmt``, with what the format could not carry.
+def export(
+    items: Sequence[Item], fmt: str, media: Mapping[str, Media] | None = None
+) -> ExportResult:
+    """``items`` written in format ``fmt`` (with the images of ``media``, by hash, where
+    the format carries images), with what the format could not carry.
 
     Raises ``formats.UnknownFormatError`` for an unknown format name.
     """
     module = formats.get(fmt)
-    data = module.dump(items)
+    data = dump(items, fmt, media)
     if fmt in LOSSLESS:
-        return ExportResult(data=data, format=fmt)
-    back = [p.item for p in module.parse(data).items]
-    return ExportResult(data=data, format=fmt, warnings=tuple(losses(items, back, fmt)))
+        return ExportResult(data=data, format=fmt, warnings=tuple(losses(items, items, fmt)))
+    parsed = module.parse(data)
+    back = [p.item for p in parsed.items]
+    carried = {m.sha256 for m in parsed.media}
+    return ExportResult(
+        data=data, format=fmt, warnings=tuple(losses(items, back, fmt, carried=carried))
+    )
 
 
-def losses(written: Sequence[Item], read: Sequence[Item], fmt: str) -> list[Problem]:
+def dump(items: Sequence[Item], fmt: str, media: Mapping[str, Media] | None = None) -> bytes:
+    """``items`` written in format ``fmt``, with the images of ``media`` where the format
+    carries images; no check of what is lost (``export`` does that)."""
+    module = formats.get(fmt)
+    if fmt in CARRIES_IMAGES:
+        return cast(formats.ImageFormat, module).dump(items, media=media)
+    return module.dump(items)
+
+
+def images_in(items: Sequence[Item]) -> set[str]:
+    """The hashes of the images the items refer to."""
+    return {sha for item in items for sha in images_of(item)}
+
+
+def losses(
+    written: Sequence[Item],
+    read: Sequence[Item],
+    fmt: str,
+    *,
+    carried: Set[str] = frozenset(),
+) -> list[Problem]:
     """A warning per item of ``written`` whose fields ``read`` (the export read back)
-    does not hold, or that is not among ``read`` at all."""
-    return [
-        _dropped(item, fmt) if fields is None else _lost(item, fields, fmt)
-        for item, fields in lost_fields(written, read)
-    ]
+    does not hold, or that is not among ``read`` at all; an item referring to an image
+    not in ``carried`` (the hashes of the images the file holds) loses its ``images``."""
+    lost = {id(item): fields for item, fields in lost_fields(written, read)}
+    out: list[Problem] = []
+    for item in written:
+        fields = lost.get(id(item), [])
+        if fields is None:
+            out.append(_dropped(item, fmt))
+            continue
+        if any(sha not in carried for sha in images_of(item)):
+            fields = [*fields, "images"]
+        if fields:
+            out.append(_lost(item, fields, fmt))
+    return out
+
+
+def images_of(item: Item) -> list[str]:
+    """The hashes of the images any text of ``item`` refers to (``media:<hash>``)."""
+    encoded = msgspec.json.encode(item).decode()
+    return references(encoded) if "media:" in encoded else []
 
 
 def lost_fields(

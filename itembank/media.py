@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from msgspec import Struct
 
@@ -70,6 +70,35 @@ def reference(sha256: str) -> str:
 def references(text: str) -> list[str]:
     """The hashes of the images ``text`` refers to, in order."""
     return _REFERENCE.findall(text)
+
+
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+def file_name(media: Media) -> str:
+    """The name an export gives the image: its hash's first 16 digits and its type's
+    extension (stable, ASCII, and the same image always the same file)."""
+    return f"{media.sha256[:16]}.{_EXTENSIONS.get(media.mime, 'bin')}"
+
+
+def embed(
+    text: str, media: Mapping[str, Media], target: Callable[[Media], str]
+) -> tuple[str, list[Media]]:
+    """For a writer that carries images: ``text`` with each ``media:<hash>`` source whose
+    bytes ``media`` holds replaced by ``target(image)``, and those images in order (each
+    once). A reference ``media`` does not hold stays as it is (the export reports it)."""
+    if SCHEME not in text:
+        return text, []
+    used: dict[str, Media] = {}
+
+    def resolve(src: str) -> str | None:
+        image = media.get(src[len(SCHEME) :]) if src.startswith(SCHEME) else None
+        if image is None:
+            return None
+        used.setdefault(image.sha256, image)
+        return target(image)
+
+    return rewrite_sources(text, resolve), list(used.values())
 
 
 def rewrite_sources(text: str, resolve: Callable[[str], str | None]) -> str:

@@ -153,10 +153,9 @@ def export(bank_name: str, version: int | None, fmt: str, output: Path, lang: st
     """
     try:
         with unit_of_work() as session:
-            items = banks.load_items(session, bank=bank_name, version=version)
+            result = banks.export_report(session, bank=bank_name, fmt=fmt, version=version)
     except ItembankError as exc:
         fail(str(exc))
-    result = exporting.export(items, fmt)
     _print_export_warnings(result.warnings, lang)
     output.write_bytes(result.data)
     click.echo(f"wrote {output} ({len(result.data)} bytes)")
@@ -186,7 +185,8 @@ def convert(
             fail(f"{source}：{report.errors} 个错误，未写入任何文件")
         errors = "1 error" if report.errors == 1 else f"{report.errors} errors"
         fail(f"{source}: {errors}; nothing was written")
-    result = exporting.export([p.item for p in report.items], out_fmt)
+    images = {m.sha256: m for m in report.media}
+    result = exporting.export([p.item for p in report.items], out_fmt, images)
     _print_export_warnings(result.warnings, lang)
     target.write_bytes(result.data)
     click.echo(f"wrote {target}: {len(report.items)} items as {out_fmt}")

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from api.services import media
 from api.store.tables import Bank, BankItem, BankVersion, ItemResponse
-from itembank import exporting, formats
+from itembank import exporting
 from itembank.analysis import ExamStats, analyse
 from itembank.errors import (
     BankNotFoundError,
@@ -260,16 +260,28 @@ def save_item(
 
 
 def export(session: Session, *, bank: str, fmt: str, version: int | None = None) -> bytes:
-    """The version's items written in format ``fmt``."""
-    return formats.get(fmt).dump(load_items(session, bank=bank, version=version))
+    """The version's items written in format ``fmt`` (with their images where the format
+    carries them)."""
+    return export_report(session, bank=bank, fmt=fmt, version=version, check=False).data
 
 
 def export_report(
-    session: Session, *, bank: str, fmt: str, version: int | None = None
+    session: Session, *, bank: str, fmt: str, version: int | None = None, check: bool = True
 ) -> exporting.ExportResult:
-    """The version's items written in format ``fmt``, with a warning for every field the
-    format cannot carry (``itembank.exporting``)."""
-    return exporting.export(load_items(session, bank=bank, version=version), fmt)
+    """The version's items written in format ``fmt``, with their images where the format
+    carries them and (``check``) a warning for every field the format cannot carry
+    (``itembank.exporting``)."""
+    bank_row, row = _version(session, bank, version)
+    assert bank_row.id is not None
+    items = _items_of(session, row)
+    images = (
+        media.load(session, bank_id=bank_row.id, hashes=exporting.images_in(items))
+        if fmt in exporting.CARRIES_IMAGES
+        else {}
+    )
+    if not check:
+        return exporting.ExportResult(data=exporting.dump(items, fmt, images), format=fmt)
+    return exporting.export(items, fmt, images)
 
 
 def diff_versions(session: Session, *, bank: str, old: int, new: int) -> BankDiff:

@@ -67,6 +67,20 @@ def store(session: Session, *, bank_id: int, version_id: int | None, media: Sequ
     return len(new)
 
 
+def load(session: Session, *, bank_id: int, hashes: Iterable[str]) -> dict[str, Media]:
+    """The bank's images with these hashes (by hash), for an export to write."""
+    wanted = set(hashes)
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(BankMedia).where(BankMedia.bank_id == bank_id, col(BankMedia.sha256).in_(wanted))
+    ).all()
+    return {
+        row.sha256: Media(sha256=row.sha256, mime=row.mime, name=row.name, data=row.data)
+        for row in rows
+    }
+
+
 def fetch(session: Session, *, sha256: str, user_id: int, roles: Iterable[str]) -> MediaFile | None:
     """The image with this hash if this user may see it, else None."""
     rows = session.exec(select(BankMedia).where(BankMedia.sha256 == sha256)).all()

@@ -18,7 +18,7 @@ Every format module offers the same two functions:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from types import ModuleType
 from typing import Protocol
@@ -65,6 +65,12 @@ class Format(Protocol):
     def parse(self, data: bytes, *, source: str = "") -> ParseResult: ...
 
     def dump(self, items: Sequence[Item]) -> bytes: ...
+
+
+class ImageFormat(Format, Protocol):
+    """A format whose writer carries images (Moodle XML, QTI): ``media`` by hash."""
+
+    def dump(self, items: Sequence[Item], media: Mapping[str, Media] | None = None) -> bytes: ...
 
 
 #: format name -> (module, file extensions it claims)

@@ -40,13 +40,13 @@ import base64
 import binascii
 import math
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from xml.parsers import expat
 
 import msgspec
 
 from itembank.formats import ParsedItem, ParseResult
-from itembank.media import MediaBag, rewrite_sources
+from itembank.media import Media, MediaBag, embed, file_name, rewrite_sources
 from itembank.model import (
     AcceptedText,
     Body,
@@ -528,20 +528,39 @@ def _percent(fraction: float) -> str:
     return number(round(fraction * 100, 7))
 
 
-def _text(tag: str, text: str, fmt: str | None = "markdown") -> str:
+def _text(
+    tag: str, text: str, fmt: str | None = "markdown", media: Mapping[str, Media] | None = None
+) -> str:
     attr = f' format="{fmt}"' if fmt else ""
-    return f"<{tag}{attr}><text>{escape(text)}</text></{tag}>"
+    text, files = _files(text, media)
+    return f"<{tag}{attr}><text>{escape(text)}</text>{files}</{tag}>"
 
 
-def dump(items: Sequence[Item]) -> bytes:
-    """The items as a Moodle XML ``<quiz>``, a category before each change of topic."""
+def _files(text: str, media: Mapping[str, Media] | None) -> tuple[str, str]:
+    """``text`` with its images referred to as ``@@PLUGINFILE@@/name``, and the base64
+    ``<file>`` elements that carry them (Moodle's own way, read back by ``_Reader.text``)."""
+    if not media:
+        return text, ""
+    text, used = embed(text, media, lambda m: _PLUGINFILE + file_name(m))
+    files = "".join(
+        f'<file name="{file_name(m)}" path="/" encoding="base64">'
+        f"{base64.b64encode(m.data).decode()}</file>"
+        for m in used
+    )
+    return text, files
+
+
+def dump(items: Sequence[Item], media: Mapping[str, Media] | None = None) -> bytes:
+    """The items as a Moodle XML ``<quiz>``, a category before each change of topic;
+    the images of ``media`` (by hash) the items refer to go in as base64 ``<file>``
+    elements beside the texts that show them."""
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<quiz>"]
     topic: str | None = None
     for item in items:
         if item.topic != topic:
             topic = item.topic
             lines.append(_category(topic))
-        lines.append(_question(item))
+        lines.append(_question(item, media))
     lines.append("</quiz>\n")
     return "\n".join(lines).encode()
 
@@ -551,12 +570,12 @@ def _category(topic: str) -> str:
     return f'  <question type="category">\n    {_text("category", path, None)}\n  </question>'
 
 
-def _question(item: Item) -> str:
-    kind, parts = _body_parts(item.body)
+def _question(item: Item, media: Mapping[str, Media] | None) -> str:
+    kind, parts = _body_parts(item.body, media)
     head = [
         _text("name", item.key, None),
-        _text("questiontext", item.stem),
-        _text("generalfeedback", item.explanation),
+        _text("questiontext", item.stem, media=media),
+        _text("generalfeedback", item.explanation, media=media),
         f"<defaultgrade>{number(item.points)}</defaultgrade>",
         f"<hidden>{1 if item.status == Status.RETIRED else 0}</hidden>",
     ]
@@ -573,22 +592,31 @@ def _text_only(text: str) -> str:
     return f"<text>{escape(text)}</text>"
 
 
-def _answer(fraction: float, text: str, feedback: str, fmt: str | None, extra: str = "") -> str:
+def _answer(
+    fraction: float,
+    text: str,
+    feedback: str,
+    fmt: str | None,
+    extra: str = "",
+    *,
+    media: Mapping[str, Media] | None = None,
+) -> str:
     attr = f' format="{fmt}"' if fmt else ""
+    text, files = _files(text, media)
     return (
-        f'<answer fraction="{_percent(fraction)}"{attr}>{_text_only(text)}{extra}'
+        f'<answer fraction="{_percent(fraction)}"{attr}>{_text_only(text)}{files}{extra}'
         f"{_text('feedback', feedback)}</answer>"
     )
 
 
-def _body_parts(body: Body) -> tuple[str, list[str]]:
+def _body_parts(body: Body, media: Mapping[str, Media] | None = None) -> tuple[str, list[str]]:
     match body:
         case SingleChoice(options=options):
-            return "multichoice", _choice_parts(options, single=True)
+            return "multichoice", _choice_parts(options, single=True, media=media)
         case MultipleChoice(options=options, scoring=scoring):
             if scoring == "all_or_nothing":
                 options = additive_weights(options)
-            return "multichoice", _choice_parts(options, single=False)
+            return "multichoice", _choice_parts(options, single=False, media=media)
         case TrueFalse():
             return "truefalse", _truefalse_parts(body)
         case FillBlank(answers=answers, case_sensitive=case_sensitive):
@@ -610,14 +638,16 @@ def _body_parts(body: Body) -> tuple[str, list[str]]:
             return "matching", _matching_parts(body)
 
 
-def _choice_parts(options: Sequence[Option], *, single: bool) -> list[str]:
+def _choice_parts(
+    options: Sequence[Option], *, single: bool, media: Mapping[str, Media] | None = None
+) -> list[str]:
     shuffle = not any(o.fixed for o in options)
     parts = [
         f"<single>{'true' if single else 'false'}</single>",
         f"<shuffleanswers>{'true' if shuffle else 'false'}</shuffleanswers>",
         "<answernumbering>abc</answernumbering>",
     ]
-    parts += [_answer(o.fraction, o.text, o.feedback, "markdown") for o in options]
+    parts += [_answer(o.fraction, o.text, o.feedback, "markdown", media=media) for o in options]
     return parts
 
 

@@ -46,12 +46,13 @@ from __future__ import annotations
 
 import html.entities
 import io
+import itertools
 import posixpath
 import re
 import urllib.parse
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Literal, NamedTuple
 
 import msgspec
@@ -65,7 +66,15 @@ from itembank.formats.moodle_xml import (
     placed,
     read_xml,
 )
-from itembank.media import MAX_IMAGE_BYTES, SCHEME, MediaBag, rewrite_sources
+from itembank.media import (
+    MAX_IMAGE_BYTES,
+    SCHEME,
+    Media,
+    MediaBag,
+    embed,
+    file_name,
+    rewrite_sources,
+)
 from itembank.model import (
     AcceptedText,
     Body,
@@ -525,7 +534,7 @@ class _PackageImages:
         return ParsedItem(item=item, location=parsed.location)
 
     def text(self, text: str) -> str:
-        return rewrite_sources(text, self.resolve) if "<img" in text else text
+        return rewrite_sources(text, self.resolve) if "<img" in text or "![" in text else text
 
     def resolve(self, src: str) -> str | None:
         if "://" in src or src.startswith(("/", "data:", SCHEME)):
@@ -645,10 +654,10 @@ class _Writer:
         return self.element(container, {}, inner)
 
 
-def dump(items: Sequence[Item]) -> bytes:
+def dump(items: Sequence[Item], media: Mapping[str, Media] | None = None) -> bytes:
     """The items as a QTI 2.2 zip content package (however many: only the manifest can
-    carry an item's topic and tags)."""
-    return dump_package(items)
+    carry an item's topic and tags), with the images of ``media`` (by hash) they show."""
+    return dump_package(items, media=media)
 
 
 def dump_item(item: Item, version: Version = "2.2") -> bytes:
@@ -696,9 +705,16 @@ def _outcome(writer: _Writer, name: str, value: float) -> str:
     )
 
 
+#: An HTML void element (``<img …>``, ``<br>``) not closed as XML wants it.
+_VOID = re.compile(r"<(img|br|hr|col|area|source|wbr)\b([^<>]*?)\s*/?>", re.IGNORECASE)
+
+
 def _xhtml(text: str) -> str:
-    """``text`` as it goes into XHTML: as written when well-formed, else escaped."""
+    """``text`` as it goes into XHTML: as written when well-formed (HTML's void elements
+    closed, ``<img …/>``), else escaped."""
     text = _ENTITY.sub(_numeric_entity, text)
+    if "<" in text:
+        text = _VOID.sub(r"<\1\2/>", text)
     fragment = read_xml(f"<div>{text}</div>".encode())
     return text if isinstance(fragment, XmlNode) else escape(text)
 
@@ -860,8 +876,12 @@ _MANIFEST_NS: dict[Version, tuple[str, str]] = {
 _UNSAFE = re.compile(r"[^\w.-]+")
 
 
-def dump_package(items: Sequence[Item], version: Version = "2.2") -> bytes:
-    """The items as a zip content package: ``imsmanifest.xml`` and one file per item.
+def dump_package(
+    items: Sequence[Item], version: Version = "2.2", media: Mapping[str, Media] | None = None
+) -> bytes:
+    """The items as a zip content package: ``imsmanifest.xml``, one file per item and,
+    under ``images/``, each image of ``media`` an item shows (referred to by relative
+    path, listed among the item's resource files, read back by ``_PackageImages``).
 
     The zip is the same bytes for the same items (fixed time stamps).
     """
@@ -869,12 +889,49 @@ def dump_package(items: Sequence[Item], version: Version = "2.2") -> bytes:
         f"items/{index + 1:04d}-{_UNSAFE.sub('_', item.key).strip('_')[:60]}.xml"
         for index, item in enumerate(items)
     ]
+    images: dict[str, Media] = {}
+    shown: list[list[str]] = []
+    written: list[Item] = []
+    for original in items:
+        item, used = _with_image_paths(original, media or {})
+        written.append(item)
+        shown.append([f"{_IMAGES}{file_name(m)}" for m in used])
+        images.update((m.sha256, m) for m in used)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        _write(archive, "imsmanifest.xml", _manifest(paths, items, version))
-        for path, item in zip(paths, items, strict=True):
+        _write(archive, "imsmanifest.xml", _manifest(paths, written, version, shown))
+        for path, item in zip(paths, written, strict=True):
             _write(archive, path, dump_item(item, version))
+        for image in images.values():
+            _write(archive, _IMAGES + file_name(image), image.data)
     return buffer.getvalue()
+
+
+#: Where a package keeps its images (items are in ``items/``, so they refer to
+#: ``../images/…``).
+_IMAGES = "images/"
+
+
+def _with_image_paths(item: Item, media: Mapping[str, Media]) -> tuple[Item, list[Media]]:
+    """``item`` with its stem's and options' ``media:`` images referred to by their path
+    in the package, and those images."""
+    if not media:
+        return item, []
+
+    def target(image: Media) -> str:
+        return f"../{_IMAGES}{file_name(image)}"
+
+    stem, used = embed(item.stem, media, target)
+    body = item.body
+    if isinstance(body, SingleChoice | MultipleChoice):
+        options = []
+        for option in body.options:
+            text, more = embed(option.text, media, target)
+            used += more
+            options.append(msgspec.structs.replace(option, text=text))
+        body = msgspec.structs.replace(body, options=tuple(options))
+    unique = list({m.sha256: m for m in used}.values())
+    return msgspec.structs.replace(item, stem=stem, body=body), unique
 
 
 def _write(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -883,12 +940,21 @@ def _write(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
-def _manifest(paths: Sequence[str], items: Sequence[Item], version: Version) -> bytes:
+def _manifest(
+    paths: Sequence[str],
+    items: Sequence[Item],
+    version: Version,
+    images: Sequence[Sequence[str]] = (),
+) -> bytes:
     namespace, kind = _MANIFEST_NS[version]
+    files = [
+        "".join(f'<file href="{escape_attr(href)}"/>' for href in [path, *extra])
+        for path, extra in itertools.zip_longest(paths, images, fillvalue=())
+    ]
     resources = "".join(
         f'\n    <resource identifier="RES-{index + 1}" type="{kind}" href="{escape_attr(path)}">'
-        f'{_lom(item)}<file href="{escape_attr(path)}"/></resource>'
-        for index, (path, item) in enumerate(zip(paths, items, strict=True))
+        f"{_lom(item)}{listed}</resource>"
+        for index, (path, item, listed) in enumerate(zip(paths, items, files, strict=True))
     )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -21,7 +21,7 @@ from api.services import attempts, banks, exams
 from api.settings import DatabaseSettings, Settings
 from api.store.db import migrate, standalone_transaction
 from api.store.tables import BankMedia, User
-from itembank import media
+from itembank import formats, media
 from tests.unit.itembank.test_media import file_element, png
 
 Client = AsyncTestClient[Litestar]
@@ -185,3 +185,28 @@ async def test_an_image_over_the_limit_refuses_the_import_naming_the_file(client
     errors = [e for e in problem["errors"] if e["code"] == "media_too_large"]
     assert errors and "stem.png" in errors[0]["message"] and "stem.png" in errors[0]["message_zh"]
     assert (await client.get("/api/banks/")).json() == []
+
+
+async def test_an_export_carries_the_bank_s_images_or_says_it_cannot(client: Client) -> None:
+    imported = await import_bank(client, bank_file())
+    assert imported.status_code == 201, imported.text
+
+    # Moodle XML and QTI write the images into the file: a re-import brings them back
+    # (QTI has no place for the explanation, so its image is reported lost with it)
+    for fmt, carried in (("moodle", {STEM_SHA, KEY_SHA}), ("qti", {STEM_SHA})):
+        exported = await client.get(f"/api/banks/{BANK}/export", params={"format": fmt})
+        assert exported.status_code == 200, exported.text
+        parsed = formats.get(fmt).parse(exported.content)
+        images = {STEM_SHA: STEM_IMAGE, KEY_SHA: KEY_IMAGE}
+        assert {m.sha256: m.data for m in parsed.media} == {s: images[s] for s in carried}
+        losses = await client.get(f"/api/banks/{BANK}/export/losses", params={"format": fmt})
+        lost = [w for w in losses.json()["warnings"] if "images" in w["message"]]
+        assert bool(lost) == (fmt == "qti"), losses.text
+        assert all("explanation" in w["message"] for w in lost)
+
+    # GIFT cannot: each item is reported as losing its images, in zh and en
+    losses = await client.get(f"/api/banks/{BANK}/export/losses", params={"format": "gift"})
+    assert losses.status_code == 200, losses.text
+    lost = [w for w in losses.json()["warnings"] if "images" in w["message"]]
+    assert sorted(w["item_key"] for w in lost) == ["pic-1", "pic-2"]
+    assert all("图片" in w["message_zh"] for w in lost)

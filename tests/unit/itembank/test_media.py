@@ -11,10 +11,12 @@ import struct
 import zipfile
 import zlib
 
-from itembank import media
+import pytest
+
+from itembank import exporting, formats, media
 from itembank.formats import moodle_xml, qti
 from itembank.lint import lint_file
-from itembank.model import SingleChoice
+from itembank.model import Item, Option, SingleChoice
 
 
 def png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -201,3 +203,56 @@ def test_external_and_absolute_sources_are_left_alone_for_the_sanitizer() -> Non
     stem = result.items[0].item.stem
     assert "https://evil.example/x.png" in stem and "/etc/passwd" in stem
     assert len(result.media) == 1  # the option's image only
+
+
+# ------------------------------------------------------------------ images in exports
+
+
+def _item_with_images() -> tuple[Item, dict[str, media.Media]]:
+    """A choice item whose stem and one option show an image each, and those images by
+    hash."""
+    first, second = png(rgb=(10, 20, 30)), png(rgb=(40, 50, 60))
+    images = {
+        hashlib.sha256(data).hexdigest(): media.Media(
+            sha256=hashlib.sha256(data).hexdigest(), mime="image/png", name=name, data=data
+        )
+        for name, data in (("a.png", first), ("b.png", second))
+    }
+    a, b = images
+    item = Item(
+        key="img-1",
+        stem=f"看图作答：![电路](media:{a})",
+        body=SingleChoice(
+            options=(
+                Option(id="A", text=f"![乙](media:{b})", fraction=1.0),
+                Option(id="B", text="甲", fraction=0.0),
+            )
+        ),
+    )
+    return item, images
+
+
+@pytest.mark.parametrize("fmt", sorted(exporting.CARRIES_IMAGES))
+def test_moodle_and_qti_exports_carry_the_images_and_read_back_the_same(fmt: str) -> None:
+    item, images = _item_with_images()
+    result = exporting.export([item], fmt, images)
+    assert result.warnings == ()
+    parsed = formats.get(fmt).parse(result.data)
+    assert {m.sha256: m.data for m in parsed.media} == {s: m.data for s, m in images.items()}
+    assert parsed.items[0].item.stem == item.stem
+    assert parsed.items[0].item.body == item.body
+
+
+@pytest.mark.parametrize("fmt", sorted(set(formats.FORMAT_NAMES) - exporting.CARRIES_IMAGES))
+def test_a_format_that_cannot_carry_images_reports_them_lost(fmt: str) -> None:
+    item, images = _item_with_images()
+    result = exporting.export([item], fmt, images)
+    lost = [w for w in result.warnings if w.item_key == "img-1"]
+    assert len(lost) == 1, result.warnings
+    assert "images" in lost[0].message and "图片" in lost[0].message_zh
+
+
+def test_an_image_whose_bytes_the_export_was_not_given_is_reported_lost() -> None:
+    item, _ = _item_with_images()
+    (warning,) = exporting.export([item], "moodle", {}).warnings
+    assert warning.code == "export-loss" and "images" in warning.message

@@ -14,6 +14,7 @@ and cached: every learner's paper shows the same few hundred texts.
 
 from __future__ import annotations
 
+import html as htmllib
 import re
 from functools import lru_cache
 
@@ -96,3 +97,17 @@ def inline_html(text: str) -> str:
     if _plain(text):
         return text
     return sanitize(_MARKDOWN.renderInline(text))
+
+
+@lru_cache(maxsize=8192)
+def excerpt(text: str, limit: int) -> str:
+    """An item text as plain words on one line, cut to ``limit`` characters with an
+    ellipsis (a list's label: no tags or Markdown marks, an image as "[图]")."""
+    if not _plain(text):
+        words = nh3.clean(_IMAGE_TAG.sub("[图]", html(text)), tags=set())
+        text = htmllib.unescape(words)
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+_IMAGE_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)

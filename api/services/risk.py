@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import msgspec
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from msgspec import Struct
 from sqlmodel import Session, col, select
 
-from api.services import attempts, banks
+from api.services import attempts, banks, markup
 from api.services.attempts import AttemptNotFoundError
 from api.services.sheets import workbook
 from api.store.db import in_chunks
@@ -275,9 +275,9 @@ class AttemptRisk(Struct, frozen=True, kw_only=True):
 # -------------------------------------------------------------------------- filters
 
 
-def parse_since(raw: str | None, *, now: int) -> int:
-    """``since`` as UTC ms: a date (``2026-11-01``, midnight in China) or a time with
-    its offset; None or empty: ``DEFAULT_SINCE`` before ``now``. Raises
+def parse_since(raw: str | None, *, now: int, zone: tzinfo = CST) -> int:
+    """``since`` as UTC ms: a date (``2026-11-01``, midnight in ``zone``, the display
+    zone) or a time with its offset; None or empty: ``DEFAULT_SINCE`` before ``now``. Raises
     ``FilterError`` for anything else, or a time after ``now``."""
     if raw is None or not raw.strip():
         return now - int(DEFAULT_SINCE.total_seconds() * 1000)
@@ -285,11 +285,11 @@ def parse_since(raw: str | None, *, now: int) -> int:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            moment = datetime(day.year, day.month, day.day, tzinfo=CST)
+            moment = datetime(day.year, day.month, day.day, tzinfo=zone)
         else:
             moment = datetime.fromisoformat(text)
             if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=CST)
+                moment = moment.replace(tzinfo=zone)
     except ValueError:
         raise FilterError(
             "since",
@@ -305,13 +305,19 @@ def parse_since(raw: str | None, *, now: int) -> int:
 
 
 def filters(
-    session: Session, *, exam: str | None, employer: str | None, since: str | None, now: int
+    session: Session,
+    *,
+    exam: str | None,
+    employer: str | None,
+    since: str | None,
+    now: int,
+    zone: tzinfo = CST,
 ) -> Filters:
     """The filters checked: an exam and an employer that exist (an employer in the
     registry or carried by an account), ``since`` as ``parse_since`` reads it."""
     exam = (exam or "").strip() or None
     employer = (employer or "").strip() or None
-    since_ms = parse_since(since, now=now)
+    since_ms = parse_since(since, now=now, zone=zone)
     if exam is not None and session.exec(select(Exam.id).where(Exam.key == exam)).first() is None:
         raise FilterError("exam", f"exam: no exam {exam!r}", f"exam（考试）：没有考试 {exam!r}")
     if employer is not None and not _employer_known(session, employer):
@@ -638,8 +644,7 @@ def _item_refs(
 
 
 def _cut(text: str, size: int = STEM_CHARS) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= size else flat[: size - 1] + "…"
+    return markup.excerpt(text, size)
 
 
 # --------------------------------------------------------------------------- study

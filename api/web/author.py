@@ -33,7 +33,7 @@ from api.http.params import (
     Offset,
     Version,
 )
-from api.services import banks, exams
+from api.services import banks, exams, markup
 from api.settings import Settings
 from api.store.db import Uow
 from api.web import i18n
@@ -732,9 +732,8 @@ STEM_CHARS = 60
 
 
 def _short(text: str, limit: int = STEM_CHARS) -> str:
-    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+    """An item text as plain words on one line, cut to ``limit`` characters."""
+    return markup.excerpt(text, limit)
 
 
 def _version_rows(db: Session, bank: str) -> list[dict[str, Any]]:

@@ -28,7 +28,15 @@ from api.services.attempts import AttemptNotFoundError
 from api.store.db import Uow
 from api.store.tables import Employer
 from api.web import i18n
-from api.web.common import PAGE_EXCEPTION_HANDLERS, lang_of, page_principal, render
+from api.web.common import (
+    PAGE_EXCEPTION_HANDLERS,
+    display_zone,
+    fmt_ms,
+    lang_of,
+    page_principal,
+    render,
+    zone_of,
+)
 from examengine.risk import RULES, Evidence, Flag, RiskPolicy
 
 ROLES = ("proctor", "operator")
@@ -56,7 +64,7 @@ i18n.register(
         "risk.filter.exam": ("考试", "Exam"),
         "risk.filter.all_exams": ("全部考试", "Every exam"),
         "risk.filter.employer": ("单位（全称）", "Employer (registered name)"),
-        "risk.filter.since": ("起始日期（北京时间）", "Since (Beijing date)"),
+        "risk.filter.since": ("起始日期（{zone}）", "Since (date, {zone})"),
         "risk.filter.apply": ("筛选", "Filter"),
         "risk.export": ("导出 Excel（每条提示一行）", "Export to Excel (one row per flag)"),
         "risk.scanned": (
@@ -90,7 +98,7 @@ i18n.register(
         "risk.col.id": ("身份证号", "ID number"),
         "risk.col.employer": ("单位", "Employer"),
         "risk.col.exam": ("考试", "Exam"),
-        "risk.col.started": ("开始时间（北京时间）", "Started (Beijing time)"),
+        "risk.col.started": ("开始时间（{zone}）", "Started ({zone})"),
         "risk.col.state": ("状态", "State"),
         "risk.col.flags": ("提示", "Flags"),
         "risk.col.evidence": ("证据", "Evidence"),
@@ -126,7 +134,7 @@ i18n.register(
         "risk.detail_title": ("风险提示：{learner}", "Risk flags: {learner}"),
         "risk.facts.number": ("考试次数", "Attempt"),
         "risk.facts.number_n": ("第 {n} 次正式考试", "formal attempt {n}"),
-        "risk.facts.finished": ("结束时间（北京时间）", "Finished (Beijing time)"),
+        "risk.facts.finished": ("结束时间（{zone}）", "Finished ({zone})"),
         "risk.facts.attempt": ("考试记录编号", "Attempt id"),
         "risk.checks": ("已检查的规则", "Rules checked"),
         "risk.compared": (
@@ -154,7 +162,7 @@ i18n.register(
         ),
         "risk.flag.other": ("对照：{learner}（{login}）", "Compared with: {learner} ({login})"),
         "risk.flag.other_link": ("查看对方的提示", "See their flags"),
-        "risk.col.time": ("时间（北京时间）", "Time (Beijing time)"),
+        "risk.col.time": ("时间（{zone}）", "Time ({zone})"),
         "risk.col.event": ("事件", "Event"),
         "risk.col.item": ("题目", "Item"),
         "risk.col.detail": ("说明", "Detail"),
@@ -218,14 +226,16 @@ def _value(rule: str, value: float) -> str:
 def _detail(
     row: Evidence,
     lang: str,
+    zone: str,
     chapters: Sequence[risk.ChapterRef],
     items: Mapping[str, risk.ItemRef],
 ) -> str:
     """The evidence row's ``Detail`` cell."""
     if row.what == "fast_answer":
         text = i18n.t(
-            "risk.fast_detail", lang, since=risk.cst(row.from_ms)[11:], chars=row.chars or 0,
-            elapsed=_seconds(row.elapsed_ms), needed=_seconds(row.needed_ms),
+            "risk.fast_detail", lang, since=fmt_ms(row.from_ms, zone, seconds=True)[11:],
+            chars=row.chars or 0, elapsed=_seconds(row.elapsed_ms),
+            needed=_seconds(row.needed_ms),
         )  # fmt: skip
         if (row.batch or 1) > 1:
             text += i18n.t("risk.fast_batch", lang, n=(row.batch or 1) - 1)
@@ -244,15 +254,16 @@ def _detail(
 
 
 def _helpers(request: Request[Any, Any, Any], policy: RiskPolicy) -> dict[str, Any]:
-    lang = lang_of(request)
+    lang, zone = lang_of(request), zone_of(request)
     index = 0 if lang == "zh" else 1
     return {
         "rules": RULES,
         "rule_test": lambda rule: risk.rule_test(rule, policy, index),
         "badge": lambda flag, peers=(): _badge(flag, lang, peers),
         "value": _value,
-        "detail": lambda row, chapters=(), items=None: _detail(row, lang, chapters, items or {}),
-        "cst": risk.cst,
+        "detail": lambda row, chapters=(), items=None: _detail(
+            row, lang, zone, chapters, items or {}
+        ),
         "similarity_explained": risk.SIMILARITY_EXPLAINED[index],
         "policy": policy,
     }
@@ -277,11 +288,14 @@ class RiskPages(Controller):
         since: Filter = "",
     ) -> Template:
         now = int(state.clock.now_ms())
+        local = display_zone(zone_of(request))
         with uow() as db:
             page_principal(request, *ROLES)
             error: risk.FilterError | None = None
             try:
-                found = risk.filters(db, exam=exam, employer=employer, since=since, now=now)
+                found = risk.filters(
+                    db, exam=exam, employer=employer, since=since, now=now, zone=local
+                )
             except risk.FilterError as exc:
                 error = exc
                 found = risk.filters(db, exam=None, employer=None, since=None, now=now)
@@ -290,7 +304,7 @@ class RiskPages(Controller):
             exam_keys = [e.exam for e in exams.list_exams(db)]
             employers = db.exec(select(Employer.name).order_by(col(Employer.name))).all()
         query = {"exam": found.exam or "", "employer": found.employer or "",
-                 "since": risk.cst(found.since_ms)[:10]}  # fmt: skip
+                 "since": fmt_ms(found.since_ms, zone_of(request))[:10]}  # fmt: skip
         return render(
             request,
             "proctor/risk.html",
@@ -300,7 +314,7 @@ class RiskPages(Controller):
             exam=exam,
             employer=employer,
             since=since or query["since"],
-            since_shown=risk.cst(found.since_ms)[:10],
+            since_shown=query["since"],
             exams=exam_keys,
             employers=employers,
             export_url="/api/operator/risk/export?" + urlencode(query),

@@ -497,3 +497,19 @@ async def test_the_pages_show_names_masked_ids_badges_and_evidence_in_both_langu
     assert "开始时间（北京时间）" in detail.text and ZHANG not in detail.text
     live = await client.get("/proctor")
     assert 'href="/proctor/risk"' in live.text
+
+
+async def test_the_pages_show_times_in_the_platform_s_display_zone_labelled(
+    client: Client, clock: ManualClock, app_settings: Settings
+) -> None:
+    zhang = await sit_slowly(client, clock, ZHANG)
+    started = datetime.fromtimestamp(T0 / 1000, tz=UTC)
+    async with AsyncTestClient(
+        app=create_app(app_settings.replace(display_timezone="Europe/London"), clock=clock)
+    ) as london:
+        await sign_in(london, PROCTOR)
+        page = await london.get(f"/proctor/risk/attempts/{zhang}", params={"lang": "en"})
+        assert page.status_code == 200
+        assert "Started (London time, UTC+0)" in page.text
+        assert started.strftime("%Y-%m-%d %H:%M") in page.text  # London is on UTC in November
+        assert "Beijing" not in page.text and "China Standard Time" not in page.text

@@ -94,3 +94,11 @@ def test_the_fast_path_for_plain_text_renders_as_the_full_path_does(text: str) -
     slow_inline = markup.sanitize(markup._MARKDOWN.renderInline(text)) if text else ""
     assert markup.html.__wrapped__(text) == slow_block
     assert markup.inline_html.__wrapped__(text) == slow_inline
+
+
+def test_an_excerpt_is_plain_words_cut_with_an_ellipsis() -> None:
+    image = "media:" + "a" * 64
+    text = f"**粗体** 看图：![电路]({image})\n\n与 <b>x</b> &amp; y <script>alert(1)</script>"
+    assert markup.excerpt(text, 40) == "粗体 看图：[图] 与 x & y"
+    assert markup.excerpt("普通的题干文字", 5) == "普通的题…"
+    assert markup.excerpt("一行\n两行", 10) == "一行 两行"

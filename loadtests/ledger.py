@@ -291,21 +291,28 @@ def _check_credit(
     db: sa.Connection, entries: Sequence[dict[str, Any]], *, now_ms: int, report: Report
 ) -> None:
     """No credit beyond the time that passed since the learner's first study session
-    started (one session at a time), none beyond a chapter's length."""
+    started (one session at a time), none beyond a chapter's length.
+
+    Credit of an account the run never acted as, last changed before the run began, is
+    not the run's (the demo learner's seeded study, decision 0033) and is left alone."""
     first: dict[str, int] = {}
     for entry in entries:
         if entry["kind"] == "study_start":
             login = entry["login"]
             first[login] = min(first.get(login, entry["at_ms"]), entry["at_ms"])
+    acted = {entry["login"] for entry in entries if entry.get("login")}
+    began = min((entry["at_ms"] for entry in entries if "at_ms" in entry), default=0)
     rows = db.execute(
         sa.text(
-            "SELECT u.login, p.credited_ms, c.duration_ms, c.key FROM chapter_progress p"
-            ' JOIN "user" u ON u.id = p.learner_id JOIN chapter c ON c.id = p.chapter_id'
-            " WHERE p.credited_ms > 0"
+            "SELECT u.login, p.credited_ms, c.duration_ms, c.key, p.updated_ms"
+            ' FROM chapter_progress p JOIN "user" u ON u.id = p.learner_id'
+            " JOIN chapter c ON c.id = p.chapter_id WHERE p.credited_ms > 0"
         )
     )
     total: dict[str, int] = {}
-    for login, credited, duration, chapter in rows:
+    for login, credited, duration, chapter, updated in rows:
+        if login not in acted and updated < began:
+            continue
         total[login] = total.get(login, 0) + credited
         if credited > duration:
             report.problems.append(f"{login} credited {credited} ms on {chapter} of {duration} ms")

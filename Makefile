@@ -14,10 +14,14 @@ run: install
 	$(BIN)/examengine serve
 
 ## test: install with the test extras, then ruff, mypy, import contracts, the whole pytest suite
-## and every benchmark's --quick mode (so that a benchmark can never rot)
+## and every benchmark's --quick mode (so that a benchmark can never rot). The suite runs
+## in two steps: everything but tests/load on TEST_WORKERS processes (pytest-xdist, one
+## file per process at a time), then the load tests alone, whose numbers need a quiet box.
+TEST_WORKERS ?= 3
 test: install-test lint typecheck
 	$(MAKE) --no-print-directory bench-quick
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/load
+	$(BIN)/python -m pytest tests/load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

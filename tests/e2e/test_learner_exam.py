@@ -3,6 +3,8 @@ practice, the forced password change and bilingual errors (see conftest.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import re
 import secrets
@@ -395,9 +397,11 @@ async def test_a_refused_save_waits_for_retry_after_with_jitter_and_none_is_lost
 async def test_a_refused_start_is_tried_again_and_the_page_says_the_clock_has_not_started(
     browser: Any, e2e_server: Server, new_learner: Any, shot: Any
 ) -> None:
-    """At 09:00 the server refuses the first two starts (503 overloaded, Retry-After: 1):
-    the rules page says the server is busy, that it will try again and that the exam
-    time has not started; it tries again by itself and opens the exam."""
+    """At 09:00 the server refuses the starts (503 overloaded, Retry-After: 1) until the
+    test has read the page — at least twice: the rules page says the server is busy,
+    that it will try again and that the exam time has not started; it tries again by
+    itself, never sooner than Retry-After, and opens the exam once a start is let through
+    (refusing until the message was read keeps a busy machine from racing the check)."""
     learner = new_learner()
     context = await browser.new_context(base_url=e2e_server.url, viewport=DESKTOP)
     context.set_default_timeout(10_000)
@@ -405,11 +409,12 @@ async def test_a_refused_start_is_tried_again_and_the_page_says_the_clock_has_no
         page = await context.new_page()
         await sign_in(page, learner.login, learner.password)
         sent: list[float] = []
+        read = asyncio.Event()
         problem = msgspec.json.encode(overloaded(1).content)  # as the full server says it
 
         async def refuse_two(route: Any) -> None:
             sent.append(time.monotonic())
-            if len(sent) <= 2:
+            if len(sent) <= 2 or not read.is_set():
                 await route.fulfill(
                     status=503,
                     headers={"Retry-After": "1", "Content-Type": "application/problem+json"},
@@ -423,11 +428,13 @@ async def test_a_refused_start_is_tried_again_and_the_page_says_the_clock_has_no
         await page.get_by_role("link", name="查看考试须知并开始").click()
         await page.get_by_role("button", name="开始考试").click()
         status = page.locator("#start-status")
-        await expect(status).to_contain_text("考试计时尚未开始")
+        await expect(status).to_contain_text("考试计时尚未开始", timeout=10_000)
         await expect(status).to_have_attribute("role", "status")
         await shot(page, "rules-refused-start")
+        read.set()
         await page.wait_for_url(ATTEMPT_URL)
-        assert len(sent) == 3
-        assert 1.0 <= sent[1] - sent[0] <= 2.0 and 1.0 <= sent[2] - sent[1] <= 2.0
+        gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
+        assert len(sent) >= 3, sent
+        assert all(1.0 <= gap <= 3.0 for gap in gaps), gaps
     finally:
         await context.close()

@@ -166,9 +166,10 @@ class Learner:
 @pytest.fixture
 def new_learner(e2e_server: Server) -> Callable[..., Learner]:
     """A learner of the test's own (login ``e2e-<random>``), enrolled in the demo exam
-    with the study requirement met; ``must_change=True`` forces a password change."""
+    with the study requirement met (``exam=False``: in nothing); ``must_change=True``
+    forces a password change."""
 
-    def make(*, must_change: bool = False) -> Learner:
+    def make(*, must_change: bool = False, exam: bool = True) -> Learner:
         login = f"e2e-{secrets.token_hex(4)}"
         with standalone_transaction(e2e_server.database) as session:
             user = User(
@@ -182,10 +183,11 @@ def new_learner(e2e_server: Server) -> Callable[..., Learner]:
             session.add(user)
             session.flush()
             assert user.id is not None
-            attempts.enroll(
-                session, learner_id=user.id, exam=DEMO_EXAM, study_met=True,
-                now=e2e_server.now_ms(),
-            )  # fmt: skip
+            if exam:
+                attempts.enroll(
+                    session, learner_id=user.id, exam=DEMO_EXAM, study_met=True,
+                    now=e2e_server.now_ms(),
+                )  # fmt: skip
             return Learner(id=user.id, login=login, password=PASSWORD)
 
     return make

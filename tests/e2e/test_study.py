@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -25,13 +24,11 @@ from sqlmodel import select
 
 from api.cli.demo import DEMO_BANK, DEMO_EXAM, DEMO_PLAN, demo_plan
 from api.services import study
-from api.services.passwords import hash_password
 from api.store.db import standalone_transaction
-from api.store.tables import StudyEvent, User
+from api.store.tables import StudyEvent
 from examengine import credit
 from examengine.challenges import ChallengePolicy
 from tests.e2e.conftest import (
-    PASSWORD,
     SCALED_TOO,
     SCREENSHOTS,
     Learner,
@@ -74,23 +71,12 @@ def studying_learner(e2e_server: Server, new_learner: Callable[..., Learner]) ->
 
 
 @pytest.fixture
-def plan_learner(e2e_server: Server) -> Learner:
+def plan_learner(e2e_server: Server, new_learner: Callable[..., Learner]) -> Learner:
     """A learner enrolled in the demo plan only: the exam waits for their study."""
-    login = f"e2e-{secrets.token_hex(4)}"
+    learner = new_learner(exam=False)
     with standalone_transaction(e2e_server.database) as session:
-        user = User(
-            login=login,
-            display_name=f"学员 {login}",
-            password_hash=hash_password(PASSWORD),
-            roles=["learner"],
-            must_change_password=False,
-            created_at=datetime.now(UTC),
-        )
-        session.add(user)
-        session.flush()
-        assert user.id is not None
-        study.enroll(session, learner_id=user.id, plan=DEMO_PLAN, now=e2e_server.now_ms())
-        return Learner(id=user.id, login=login, password=PASSWORD)
+        study.enroll(session, learner_id=learner.id, plan=DEMO_PLAN, now=e2e_server.now_ms())
+    return learner
 
 
 #: The dialog closed (the answer was taken) or says the answer was wrong.

@@ -41,4 +41,5 @@ if (button) {
       button.textContent = label;
     }
   });
+  button.disabled = false;  // the page renders it disabled until this handler is bound
 }

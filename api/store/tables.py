@@ -242,6 +242,80 @@ class ItemResponse(SQLModel, table=True):
     created_at: datetime = _created_at()
 
 
+#: The IRT models a calibration may fit, and how it was linked to the bank's scale
+#: (``itembank.calibration``).
+CALIBRATION_MODELS = ("rasch", "2pl")
+LINK_METHODS = ("none", "stocking_lord", "mean_sigma")
+
+
+class Calibration(SQLModel, table=True):
+    """A calibration of a bank (docs/decisions/0039): IRT parameters fitted to the
+    stored formal responses of one bank version (``bank_version_id``), numbered per bank
+    from 1, never changed once stored. ``link_*`` is how it was put on the scale of the
+    bank's previous calibration (θ_previous = A·θ + B over ``link_anchors`` common
+    items; ``link_previous`` its number). ``notes`` (a JSON list of strings): what a
+    reader must know (too few responses, simulated learners)."""
+
+    __tablename__ = "calibration"
+    __table_args__ = (
+        sa.UniqueConstraint("bank_id", "number"),
+        sa.CheckConstraint("model IN ('rasch', '2pl')", name="model"),
+        sa.CheckConstraint(
+            "link_method IN ('none', 'stocking_lord', 'mean_sigma')", name="link_method"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    bank_id: int = Field(foreign_key="bank.id")
+    number: int
+    bank_version_id: int = Field(foreign_key="bank_version.id", index=True)
+    #: One of ``CALIBRATION_MODELS``.
+    model: str = Field(max_length=8)
+    #: What fitted it, e.g. "girth 0.8.0 MML".
+    fitter: str = Field(max_length=120)
+    created_at: datetime = _created_at()
+    created_by: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    learners: int
+    #: One of ``LINK_METHODS``.
+    link_method: str = Field(default="none", max_length=16)
+    link_a: float = 1.0
+    link_b: float = 0.0
+    link_anchors: int = 0
+    link_previous: int | None = None
+    converged: bool
+    iterations: int
+    log_likelihood: float | None = None
+    min_responses: int
+    notes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class CalibrationItem(SQLModel, table=True):
+    """One item's parameters in a calibration (``itembank.calibration.CalibratedItem``),
+    in the bank version's item order (``position``). ``flags``: a JSON list of
+    ``misfit``, ``drift``, ``few_responses``, ``not_converged``, ``extreme``."""
+
+    __tablename__ = "calibration_item"
+    __table_args__ = (sa.UniqueConstraint("calibration_id", "item_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    calibration_id: int = Field(foreign_key="calibration.id", ondelete="CASCADE")
+    position: int
+    item_key: str = Field(max_length=120)
+    a: float
+    b: float
+    se_a: float | None = None
+    se_b: float | None = None
+    responses: int
+    p_value: float | None = None
+    infit: float | None = None
+    outfit: float | None = None
+    provisional: bool
+    anchor: bool
+    drift_a: float | None = None
+    drift_b: float | None = None
+    flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
 class Exam(SQLModel, table=True):
     """An exam, named by the ``key`` of its specs; what it asks is in its versions."""
 

@@ -37,14 +37,25 @@ import functools
 import hashlib
 import itertools
 import math
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 from msgspec import Struct
 
-from examengine.blueprint import ExamSpec, eligible, in_cell, topic_quotas, validate
+from examengine.blueprint import (
+    EQUATED_NEEDS_CALIBRATION,
+    ExamSpec,
+    PassStandard,
+    eligible,
+    in_cell,
+    topic_quotas,
+    validate,
+)
+from examengine.equating import expected_paper_cut, round_up
 from examengine.errors import SpecInvalidError
+from itembank.irt import ItemParameters, information, true_score
 from itembank.model import Item, Matching, MultipleChoice, SingleChoice, difficulty_logit
 
 U64 = npt.NDArray[np.uint64]
@@ -71,18 +82,31 @@ def paper_seed(
     bank_version: int,
     learner: str,
     attempt: int,
+    calibration: int | None = None,
 ) -> int:
     """The 64-bit seed of one paper: BLAKE2b keyed with the server's paper secret.
 
     The inputs are joined with NUL, which they may not contain, so no two different
-    inputs give the same message. Raises ``ValueError`` for an empty secret or a NUL.
+    inputs give the same message. ``calibration`` (the bank calibration a calibrated
+    exam assembles on) is appended as a seventh part; without one the message is the
+    six parts it always was, so the seeds of uncalibrated exams never change. Raises
+    ``ValueError`` for an empty secret or a NUL.
     """
     if not secret:
         raise ValueError("the paper secret must not be empty")
     if any("\x00" in text for text in (exam, bank, learner)):
         raise ValueError("exam, bank and learner must not contain NUL characters")
     key = hashlib.blake2b(secret, digest_size=32).digest() if len(secret) > 64 else secret
-    parts = (exam, str(spec_version), bank, str(bank_version), learner, str(attempt))
+    parts: tuple[str, ...] = (
+        exam,
+        str(spec_version),
+        bank,
+        str(bank_version),
+        learner,
+        str(attempt),
+    )
+    if calibration is not None:
+        parts = (*parts, f"calibration={calibration}")
     message = "\x00".join(parts).encode()
     digest = hashlib.blake2b(message, key=key, digest_size=8, person=b"examengine-paper").digest()
     return int.from_bytes(digest, "big")
@@ -118,7 +142,12 @@ class CompiledExam:
     holds, in blueprint order).
     """
 
-    def __init__(self, spec: ExamSpec, items: Sequence[Item]) -> None:
+    def __init__(
+        self,
+        spec: ExamSpec,
+        items: Sequence[Item],
+        parameters: Mapping[str, ItemParameters] | None = None,
+    ) -> None:
         self.spec = spec
         self.items = tuple(items)
         self.keys = tuple(item.key for item in items)
@@ -133,8 +162,47 @@ class CompiledExam:
         self.enemy_list: list[int] = self.enemy.tolist()
         pools, quotas, sections = _strata(spec, items)
         self.zero_quota = [pool for pool, quota in zip(pools, quotas, strict=True) if quota == 0]
+        #: Calibrated exams only (``parameters`` given): per item a, b and whether the
+        #: parameters are provisional (authored logit, a = 1), its points on a paper, the
+        #: probability ``q / n`` a paper holds it, θ_c, and its information at θ_c.
+        self.calibrated = parameters is not None
+        self.theta_cut: float | None = None
+        if parameters is not None:
+            self._calibrate(parameters, pools, quotas, sections)
         self._build_slots(pools, quotas, sections)
         self._build_options(items)
+
+    def _calibrate(
+        self,
+        parameters: Mapping[str, ItemParameters],
+        pools: list[list[int]],
+        quotas: list[int],
+        sections: list[int],
+    ) -> None:
+        found = [parameters.get(key) for key in self.keys]
+        self.provisional = np.array([p is None or p.provisional for p in found], dtype=bool)
+        self.a = np.array([1.0 if p is None else p.a for p in found], dtype=np.float64)
+        self.b = np.array(
+            [self.logit[n] if p is None else p.b for n, p in enumerate(found)], dtype=np.float64
+        )
+        self.logit = self.b.copy()
+        self.item_points = np.array([item.points for item in self.items], dtype=np.float64)
+        self.inclusion = np.zeros(len(self.items), dtype=np.float64)
+        for pool, quota, section in zip(pools, quotas, sections, strict=True):
+            if pool:
+                self.inclusion[pool] = quota / len(pool)
+                fixed = self.spec.sections[section].points
+                if fixed is not None:
+                    self.item_points[pool] = fixed
+        spec = self.spec
+        self.theta_cut = (
+            spec.theta_cut
+            if spec.theta_cut is not None
+            else expected_paper_cut(
+                self.a, self.b, self.item_points, self.inclusion, spec.pass_mark
+            )
+        )
+        self.info_cut = information(self.theta_cut, self.a, self.b)
 
     def _build_slots(self, pools: list[list[int]], quotas: list[int], sections: list[int]) -> None:
         sorted_pools = [sorted(pool, key=lambda i: (self.logit[i], self.keys[i])) for pool in pools]
@@ -229,16 +297,32 @@ def _strata(spec: ExamSpec, items: Sequence[Item]) -> tuple[list[list[int]], lis
     return pools, quotas, sections
 
 
-def compile_exam(spec: ExamSpec, items: Sequence[Item]) -> CompiledExam:
+def compile_exam(
+    spec: ExamSpec,
+    items: Sequence[Item],
+    parameters: Mapping[str, ItemParameters] | None = None,
+) -> CompiledExam:
     """Check ``spec`` against ``items`` and compile it for assembly.
 
-    Raises ``SpecInvalidError`` with every problem when the spec cannot be assembled.
-    Warnings (a topic with a zero quota) do not stop it; they stay on ``zero_quota``.
+    ``parameters``: the item parameters of the spec's calibration (item key → a, b);
+    items without parameters keep their authored difficulty as b, with a = 1 (as
+    provisional). Without parameters the exam is assembled on the authored labels,
+    exactly as before calibrations existed.
+
+    Raises ``SpecInvalidError`` with every problem when the spec cannot be assembled
+    (an equated pass standard needs parameters too). Warnings (a topic with a zero
+    quota) do not stop it; they stay on ``zero_quota``.
     """
     problems = validate(spec, items)
+    if (
+        parameters is None
+        and spec.pass_standard is PassStandard.EQUATED
+        and EQUATED_NEEDS_CALIBRATION not in problems
+    ):
+        problems.append(EQUATED_NEEDS_CALIBRATION)
     if any(p.severity == "error" for p in problems):
         raise SpecInvalidError(spec.key, problems)
-    return CompiledExam(spec, items)
+    return CompiledExam(spec, items, parameters)
 
 
 # ------------------------------------------------------------------------ assembling
@@ -254,20 +338,40 @@ class PaperItem(Struct, frozen=True, kw_only=True, array_like=True):
     order: tuple[str, ...] = ()
 
 
-class Paper(Struct, frozen=True, kw_only=True):
-    """A learner's paper: the seed it was built from and its items in order."""
+def _no_repeats() -> int:
+    return 0
+
+
+class Paper(Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A learner's paper: the seed it was built from and its items in order.
+
+    The calibration fields are left out of the JSON when None, so an uncalibrated
+    paper encodes to the same bytes as before they existed; ``repeats`` has a default
+    factory because ``omit_defaults`` never leaves out a field whose default comes from
+    a factory of one's own, so it stays in the JSON as it always was (pinned by
+    tests/unit/examengine/test_assembly_uncalibrated_pins.py).
+    """
 
     seed: str
     items: tuple[PaperItem, ...]
     difficulty: float
     #: Items repeated from an earlier attempt because their stratum had no other.
-    repeats: int = 0
+    repeats: int = msgspec.field(default_factory=_no_repeats)
+    #: Calibrated exams: the paper's test information at θ_c.
+    information: float | None = None
+    #: Calibrated exams: the cut ability θ_c (logits).
+    theta_cut: float | None = None
+    #: Equated pass standard: the points this paper needs (its TCC at θ_c, rounded up
+    #: to 0.01 point; ``examengine.equating``).
+    pass_score: float | None = None
 
 
 class PaperBatch(Struct, frozen=True, kw_only=True):
     """Many papers as arrays: ``item`` (papers × slots, item numbers in the order shown),
     ``section`` of each position, ``options`` (papers × slots × options: the order of
-    each item's choices, -1 padded), and per paper the mean difficulty and repeats."""
+    each item's choices, -1 padded), and per paper the mean difficulty and repeats;
+    calibrated exams also the test information at θ_c and the expected points at θ_c
+    (the equated pass mark before rounding)."""
 
     seeds: U64
     item: I32
@@ -276,6 +380,8 @@ class PaperBatch(Struct, frozen=True, kw_only=True):
     difficulty: npt.NDArray[np.float64]
     repeats: I32
     enemy_conflicts: I32
+    information: npt.NDArray[np.float64] | None = None
+    expected: npt.NDArray[np.float64] | None = None
 
 
 def assemble(
@@ -305,6 +411,11 @@ def assemble(
     section = exam.slot_section[order]
     options = _option_orders(exam, s, item)
     difficulty = exam.logit[chosen].mean(axis=1) if slots else np.zeros(papers)
+    info = expected = None
+    if exam.theta_cut is not None:
+        info = exam.info_cut[chosen].sum(axis=1)
+        points = exam.item_points[chosen]
+        expected = true_score(exam.theta_cut, exam.a[chosen], exam.b[chosen], points)
     return PaperBatch(
         seeds=s,
         item=item.astype(np.int32),
@@ -313,6 +424,8 @@ def assemble(
         difficulty=difficulty,
         repeats=repeats,
         enemy_conflicts=conflicts,
+        information=info,
+        expected=expected,
     )
 
 
@@ -610,11 +723,20 @@ def paper_from_batch(exam: CompiledExam, batch: PaperBatch, row: int) -> Paper:
         order = tuple(choices[j] for j in batch.options[row, position].tolist() if j >= 0)
         points = exam.spec.sections[section].points or item.points
         items.append(PaperItem(key=item.key, section=section, points=points, order=order))
+    information = theta_cut = pass_score = None
+    if exam.theta_cut is not None and batch.information is not None:
+        information = round(float(batch.information[row]), 6)
+        theta_cut = round(exam.theta_cut, 6)
+        if exam.spec.pass_standard is PassStandard.EQUATED and batch.expected is not None:
+            pass_score = round_up(float(batch.expected[row]))
     return Paper(
         seed=f"{int(batch.seeds[row]):016x}",
         items=tuple(items),
         difficulty=round(float(batch.difficulty[row]), 6),
         repeats=int(batch.repeats[row]),
+        information=information,
+        theta_cut=theta_cut,
+        pass_score=pass_score,
     )
 
 

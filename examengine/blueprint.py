@@ -41,6 +41,20 @@ class ExpiryPolicy(StrEnum):
     GRACE = "grace"
 
 
+class PassStandard(StrEnum):
+    """How a paper's pass mark is set (decision 0038)."""
+
+    #: ``pass_mark`` × the paper's maximum: the same share on every paper (the default).
+    RAW = "raw"
+    #: True-score equating on the exam's calibration: every paper's pass mark is its
+    #: expected score at the cut ability θ_c, so the same θ_c passes on every paper.
+    EQUATED = "equated"
+
+
+#: The cut ability θ_c on the bank's scale (logits); beyond ±4 no paper measures.
+ThetaCut = Annotated[float, Meta(ge=-4.0, le=4.0)]
+
+
 class Cell(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A quota: ``count`` items on ``topic`` in difficulty ``band`` (1–5; None: any)."""
 
@@ -127,6 +141,14 @@ class ExamSpec(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     practice: PracticeSettings = PracticeSettings()
     #: A staggered start window for formal attempts (None: they may start at any time).
     start_window: StartWindow | None = None
+    #: The bank's calibration (its number) whose item parameters papers are assembled
+    #: on; None: the authored difficulty labels (decision 0038). Part of the paper seed.
+    calibration: Annotated[int, Meta(ge=1)] | None = None
+    #: Raw percentage (``pass_mark`` of each paper) or equated (needs ``calibration``).
+    pass_standard: PassStandard = PassStandard.RAW
+    #: The cut ability θ_c; None: the θ at which the expected paper's score reaches
+    #: ``pass_mark`` of its maximum (``examengine.equating.cut_theta``).
+    theta_cut: ThetaCut | None = None
 
     @property
     def length(self) -> int:
@@ -184,8 +206,8 @@ def validate(spec: ExamSpec, items: Sequence[Item]) -> list[SpecProblem]:
     Errors: a section or cell asks for more items than the bank has; cells that do not
     add up to their section's count; a cell whose items cannot meet the exposure cap
     (each cell needs at least ``count / r_max`` items); two sections that could take the
-    same item. Warnings: a topic whose proportional share rounds to zero (its items
-    will never be used).
+    same item; an equated pass standard without a calibration. Warnings: a topic whose
+    proportional share rounds to zero (its items will never be used).
     """
     problems: list[SpecProblem] = []
     if not spec.sections:
@@ -196,6 +218,8 @@ def validate(spec: ExamSpec, items: Sequence[Item]) -> list[SpecProblem]:
         pool = [item for item in items if eligible(item, section)]
         problems += _section_problems(spec, number, section, pool)
     problems += _overlapping_pools(spec, items)
+    if spec.pass_standard is PassStandard.EQUATED and spec.calibration is None:
+        problems.append(EQUATED_NEEDS_CALIBRATION)
     window = spec.start_window
     if window is not None and window.opens_at.utcoffset() is None:
         problems.append(
@@ -211,6 +235,16 @@ def validate(spec: ExamSpec, items: Sequence[Item]) -> list[SpecProblem]:
 
 def _problem(code: str, where: str, en: str, zh: str, severity: str = "error") -> SpecProblem:
     return SpecProblem(code=code, where=where, message=en, message_zh=zh, severity=severity)
+
+
+EQUATED_NEEDS_CALIBRATION = _problem(
+    "equated-needs-calibration",
+    "pass_standard",
+    "pass_standard 'equated' needs a calibration: set calibration to the number of a "
+    "calibration of the bank, or use pass_standard 'raw'",
+    "等值合格标准（pass_standard 为 equated）需要题库校准：请将 calibration 设为题库某次校准的"
+    "编号，或改用 raw（按原始分比例）",
+)
 
 
 def _describe(section: Section) -> tuple[str, str]:

@@ -212,3 +212,46 @@ def test_points_are_rounded_to_six_places():
     result = grade(paper(matching=1 / 3), ITEMS, {"matching": ["30", "x"]}, pass_mark=PASS)
     assert result.items[0].points == round(1 / 6, 6)
     assert result.max_score == round(1 / 3, 6)
+
+
+# ------------------------------------------------------------------------ the equated standard
+
+
+def tf_paper(points: tuple[float, ...]) -> tuple[list[PaperItem], dict[str, Item]]:
+    keys = [f"tf{i}" for i in range(len(points))]
+    items = {k: Item(key=k, stem=k, body=TrueFalse(answer=True)) for k in keys}
+    return [PaperItem(key=k, section=0, points=p) for k, p in zip(keys, points, strict=True)], items
+
+
+@pytest.mark.parametrize(
+    ("right", "pass_score", "passed"),
+    [
+        (6, 5.5, True),  # 60 % of 10 passes the raw mark and 5.5 points
+        (6, 6.01, False),  # … but not an equated mark a hair above it
+        (5, 4.97, True),  # 50 % fails the raw 60 % but passes an easier paper's 4.97
+        (5, 5.0, True),  # exactly the pass score
+        (4, 5.0, False),
+    ],
+)
+def test_with_a_pass_score_the_total_is_compared_with_the_papers_points(right, pass_score, passed):
+    the_paper, items = tf_paper((1,) * 10)
+    answers = {f"tf{i}": i < right for i in range(10)}
+    result = grade(the_paper, items, answers, pass_mark=PASS, pass_score=pass_score)
+    assert (result.passed, result.pass_score) == (passed, pass_score)
+
+
+def test_without_a_pass_score_the_result_names_the_raw_points_needed():
+    the_paper, items = tf_paper((2, 2, 1))
+    result = grade(the_paper, items, {"tf0": True}, pass_mark=PASS)
+    assert result.pass_score == 3.0  # 60 % of 5
+    assert not result.passed
+
+
+def test_float_sums_do_not_lose_an_equated_pass():
+    the_paper, items = tf_paper((0.1,) * 10)
+    answers = {f"tf{i}": i < 7 for i in range(10)}  # 0.7 summed in floats
+    assert grade(the_paper, items, answers, pass_mark=PASS, pass_score=0.7).passed
+
+
+def test_an_empty_paper_is_not_passed_even_with_a_pass_score_of_zero():
+    assert not grade([], {}, {}, pass_mark=PASS, pass_score=0.0).passed

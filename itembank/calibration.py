@@ -1,0 +1,690 @@
+"""Calibration: Rasch and 2PL item parameters fitted to the graded responses of a bank
+version, item fit, and the link of a new calibration to the previous one's scale
+(decision 0037).
+
+Input is the response matrix of item analysis (``itembank.analysis``): one row per
+learner, one column per item, the fraction of the item earned (0–1), NaN where the item
+was not on the learner's paper. Every learner gets a different paper, so the matrix is
+sparse by design; a missing cell says nothing about the learner and is left out of the
+likelihood (it is *not* scored wrong).
+
+The steps, each documented where it is done:
+
+1. ``dichotomise``: a fraction earned becomes 0/1 (half credit or more counts as right).
+2. Items with fewer than ``min_responses`` responses, or whose responses are all right or
+   all wrong, are *provisional*: they keep their authored difficulty as ``b`` and
+   ``a = 1`` and are left out of the fit. If fewer than ``MIN_ITEMS`` items remain, the
+   whole bank stays on its authored labels, with a note saying so.
+3. The model is fitted by a ``Fitter`` (the swappable part): marginal maximum
+   likelihood with θ ~ N(0, 1) for the 2PL; for the Rasch model a = 1 and the spread of
+   θ is estimated instead. ``ReferenceFitter`` is our own Bock–Aitkin EM; a library's
+   fitter can stand in for it.
+4. Item fit: infit and outfit mean squares from the learners' EAP abilities; an item
+   outside ``FIT_RANGE`` is flagged ``misfit``.
+5. Linking: with a previous calibration, the items both calibrated are the anchors. The
+   Stocking–Lord transformation (θ_previous = A·θ_new + B), started from mean–sigma, puts
+   the new parameters on the previous scale; an anchor that drifted (``DRIFT_B`` logits
+   and beyond two standard errors) is dropped from the link, the worst first, and the
+   link is made again until no anchor drifts.
+
+Nothing here reads or writes anything; the same input gives the same output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from msgspec import Struct
+from scipy import optimize, sparse
+
+from itembank.irt import ItemParameters
+
+Floats = npt.NDArray[np.float64]
+Model = Literal["rasch", "2pl"]
+
+#: An item with fewer responses than this stays provisional (its authored label).
+DEFAULT_MIN_RESPONSES = 200
+#: Fewer calibratable items than this: nothing is calibrated (a scale needs items).
+MIN_ITEMS = 3
+#: Fewer anchors than this: the new calibration is not linked (its own scale), with a note.
+MIN_ANCHORS = 5
+#: Infit/outfit mean squares outside this range flag the item ``misfit`` (Wright &
+#: Linacre's range for high-stakes multiple-choice tests).
+FIT_RANGE = (0.7, 1.3)
+#: A common item has drifted when its linked b moved by more than this (logits) AND by
+#: more than two standard errors; the same for a with ``DRIFT_A``.
+DRIFT_B = 0.5
+DRIFT_A = 0.5
+#: Estimates beyond these are flagged ``extreme`` (the data barely hold them).
+EXTREME_B = 4.0
+EXTREME_A = (0.2, 4.0)
+
+
+class CalibratedItem(Struct, frozen=True, kw_only=True):
+    """One item's calibrated parameters on the bank's (linked) scale and the evidence."""
+
+    key: str
+    a: float
+    b: float
+    se_a: float | None
+    se_b: float | None
+    responses: int  # learners whose paper held it
+    p_value: float | None  # share right after dichotomising
+    infit: float | None  # mean squares (1 = perfect fit)
+    outfit: float | None
+    provisional: bool  # too few responses: b = authored logit, a = 1
+    anchor: bool  # used to link this calibration to the previous
+    drift_b: float | None = None  # linked b minus previous b (common items)
+    drift_a: float | None = None
+    flags: tuple[
+        str, ...
+    ] = ()  # "misfit" | "drift" | "few_responses" | "not_converged" | "extreme"
+
+
+class Link(Struct, frozen=True, kw_only=True):
+    """How the new scale was put on the previous one: θ_previous = A·θ_new + B, so
+    b' = A·b + B and a' = a / A."""
+
+    method: Literal["none", "stocking_lord", "mean_sigma"]
+    A: float = 1.0
+    B: float = 0.0
+    anchors: int = 0
+    previous: int | None = None  # the calibration number linked to
+
+
+class Calibration(Struct, frozen=True, kw_only=True):
+    """A calibration of a bank version: one item per key given, in the order given."""
+
+    model: Model
+    fitter: str
+    learners: int
+    items: tuple[CalibratedItem, ...]
+    link: Link
+    converged: bool
+    iterations: int
+    log_likelihood: float | None
+    min_responses: int
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a fitter returns, one entry per column of its input (NaN: not estimable)."""
+
+    a: Floats
+    b: Floats
+    se_a: Floats
+    se_b: Floats
+    converged: bool
+    iterations: int
+    log_likelihood: float
+    #: The spread of θ the parameters are on (the Rasch model estimates it; 1 for 2PL).
+    theta_sd: float = 1.0
+
+
+class Fitter(Protocol):
+    """The swappable model fit. ``x``: learners × items, 0/1 with NaN = not presented;
+    every column has responses of both kinds."""
+
+    @property
+    def name(self) -> str:
+        """What fitted, as the calibration records it (e.g. "mirt 1.2.0 EM")."""
+        ...
+
+    def fit(self, x: Floats, model: Model) -> FitResult: ...
+
+
+# --- dichotomising -------------------------------------------------------------------
+
+
+def dichotomise(scores: npt.ArrayLike) -> Floats:
+    """The fraction of an item earned → right (1) or wrong (0); NaN stays NaN.
+
+    Rule: **half credit or more is right** (the fraction rounded to the nearer of 0 and
+    1, a half rounding up). Full-credit-only would count a learner who got three of four
+    options of a multiple-response item the same as one who got none, and would make the
+    curves' expected points (points × P) understate what learners earn on partial-credit
+    items, which the equated pass mark relies on; rounding keeps the share right close to
+    the mean fraction earned. Items scored 0/1 are unchanged.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    return np.where(np.isnan(s), np.nan, (s >= 0.5).astype(np.float64))
+
+
+# --- the reference fitter: Bock–Aitkin EM ----------------------------------------------
+
+
+def _quadrature(nodes: int) -> tuple[Floats, Floats]:
+    """Fixed, equally spaced nodes on [−6, 6] with standard-normal weights summing to 1."""
+    z = np.linspace(-6.0, 6.0, nodes)
+    w = np.exp(-0.5 * z * z)
+    return z, w / w.sum()
+
+
+class _Responses:
+    """The sparse response matrix as the EM needs it: right answers and presentations,
+    rows = learners (for the E-step) and their transposes (for the expected counts)."""
+
+    def __init__(self, x: Floats) -> None:
+        observed = ~np.isnan(x)
+        rows, cols = np.nonzero(observed)
+        right = x[rows, cols] > 0.5
+        shape = x.shape
+        ones = np.ones(rows.size, dtype=np.float64)
+        self.seen = sparse.csr_matrix((ones, (rows, cols)), shape=shape)
+        self.right = sparse.csr_matrix((ones[right], (rows[right], cols[right])), shape=shape)
+        self.seen_t = self.seen.T.tocsr()
+        self.right_t = self.right.T.tocsr()
+        self.learners, self.items = shape
+
+
+def _posterior(
+    data: _Responses, a: Floats, b: Floats, theta: Floats, log_w: Floats
+) -> tuple[Floats, float]:
+    """Each learner's posterior weights over the nodes, and the marginal log-likelihood."""
+    logit = a[:, None] * (theta[None, :] - b[:, None])  # items × nodes
+    log_q = -np.logaddexp(0.0, logit)  # log(1 − P)
+    ll = data.right @ logit + data.seen @ log_q + log_w[None, :]  # log P = logit + log(1 − P)
+    top = ll.max(axis=1, keepdims=True)
+    post = np.exp(ll - top)
+    total = post.sum(axis=1, keepdims=True)
+    post /= total
+    return post, float(np.sum(top) + np.sum(np.log(total)))
+
+
+@dataclass(frozen=True)
+class ReferenceFitter:
+    """Marginal maximum likelihood by Bock–Aitkin EM, vectorised with numpy (our own, the
+    reference a library is measured against: decision 0037).
+
+    Fixed quadrature (``nodes`` points on [−6, 6], standard-normal weights). E-step: each
+    learner's posterior over the nodes from the items they saw (missing cells are left out
+    of the likelihood). M-step: per item, Fisher scoring on (ln a, b) against the expected
+    counts, with weak priors ln a ~ N(0, 0.5²) (BILOG's default slope prior) and
+    b ~ N(0, 3²), which keep items that only a few learners got right or wrong finite.
+    Rasch: a = 1 and the spread of θ is estimated (mean 0). Stops when no parameter moved
+    by more than ``tolerance``. Standard errors: the inverse of the item's information
+    (expected counts at the solution, prior included).
+    """
+
+    nodes: int = 31
+    max_iterations: int = 500
+    tolerance: float = 1e-4
+    prior_log_a_sd: float = 0.5
+    prior_b_sd: float = 3.0
+    name: str = "reference EM (Bock–Aitkin, numpy)"
+
+    def fit(self, x: Floats, model: Model) -> FitResult:
+        data = _Responses(x)
+        z, w = _quadrature(self.nodes)
+        log_w = np.log(w)
+        n_items = data.items
+        seen = np.asarray(data.seen.sum(axis=0)).ravel()
+        right = np.asarray(data.right.sum(axis=0)).ravel()
+        p = np.clip(right / np.maximum(seen, 1), 0.02, 0.98)
+        log_a = np.zeros(n_items)
+        b = np.log((1 - p) / p)
+        sd = 1.0
+        converged = False
+        iterations = 0
+        log_likelihood = -math.inf
+        info = np.zeros((n_items, 2, 2))
+        for iterations in range(1, self.max_iterations + 1):  # noqa: B007
+            theta = sd * z
+            a = np.exp(log_a)
+            post, log_likelihood = _posterior(data, a, b, theta, log_w)
+            n_q = np.asarray(data.seen_t @ post)  # items × nodes: expected learners
+            r_q = np.asarray(data.right_t @ post)  # … of whom expected right
+            if model == "rasch":
+                sd_new = math.sqrt(float(np.sum(post * theta**2)) / data.learners)
+            else:
+                sd_new = 1.0
+            new_log_a, new_b, info = self._m_step(n_q, r_q, theta, log_a=log_a, b=b, model=model)
+            change = max(
+                float(np.max(np.abs(new_log_a - log_a))),
+                float(np.max(np.abs(new_b - b))),
+                abs(sd_new - sd),
+            )
+            log_a, b, sd = new_log_a, new_b, sd_new
+            if change < self.tolerance:
+                converged = True
+                break
+        a = np.exp(log_a)
+        se_log_a, se_b = self._standard_errors(info, model)
+        return FitResult(
+            a=a,
+            b=b,
+            se_a=a * se_log_a if model == "2pl" else np.zeros(n_items),
+            se_b=se_b,
+            converged=converged,
+            iterations=iterations,
+            log_likelihood=log_likelihood,
+            theta_sd=sd,
+        )
+
+    def _m_step(
+        self, n_q: Floats, r_q: Floats, theta: Floats, *, log_a: Floats, b: Floats, model: Model
+    ) -> tuple[Floats, Floats, npt.NDArray[np.float64]]:
+        """Three Fisher-scoring steps per item on (ln a, b), all items at once; returns
+        the new parameters and each item's 2 × 2 information (prior included)."""
+        info = np.zeros((b.size, 2, 2))
+        for _ in range(3):
+            a = np.exp(log_a)
+            d = theta[None, :] - b[:, None]
+            p = 0.5 * (1.0 + np.tanh(0.5 * a[:, None] * d))
+            resid = r_q - n_q * p
+            weight = n_q * p * (1.0 - p)
+            # gradient and expected information of the log-likelihood in (ln a, b)
+            g_la = a * np.sum(resid * d, axis=1) - log_a / self.prior_log_a_sd**2
+            g_b = -a * np.sum(resid, axis=1) - b / self.prior_b_sd**2
+            i_la = a * a * np.sum(weight * d * d, axis=1) + 1.0 / self.prior_log_a_sd**2
+            i_b = a * a * np.sum(weight, axis=1) + 1.0 / self.prior_b_sd**2
+            i_x = -a * a * np.sum(weight * d, axis=1)
+            info = np.stack([np.stack([i_la, i_x], -1), np.stack([i_x, i_b], -1)], -2)
+            if model == "rasch":
+                step_b = g_b / i_b
+                step_la = np.zeros_like(log_a)
+            else:
+                det = i_la * i_b - i_x * i_x
+                step_la = (i_b * g_la - i_x * g_b) / det
+                step_b = (i_la * g_b - i_x * g_la) / det
+            log_a = log_a + np.clip(step_la, -0.5, 0.5)
+            b = b + np.clip(step_b, -1.0, 1.0)
+        return log_a, b, info
+
+    @staticmethod
+    def _standard_errors(info: npt.NDArray[np.float64], model: Model) -> tuple[Floats, Floats]:
+        if model == "rasch":
+            return np.zeros(info.shape[0]), 1.0 / np.sqrt(info[:, 1, 1])
+        det = info[:, 0, 0] * info[:, 1, 1] - info[:, 0, 1] ** 2
+        return np.sqrt(info[:, 1, 1] / det), np.sqrt(info[:, 0, 0] / det)
+
+
+def eap_abilities(
+    x: Floats, a: Floats, b: Floats, *, theta_sd: float = 1.0, nodes: int = 61
+) -> tuple[Floats, Floats]:
+    """Each learner's EAP ability and its posterior SD given items (a, b) (NaN cells
+    left out), with a N(0, theta_sd²) population."""
+    z, w = _quadrature(nodes)
+    theta = theta_sd * z
+    post, _ = _posterior(_Responses(x), a, b, theta, np.log(w))
+    mean = post @ theta
+    var = post @ (theta * theta) - mean * mean
+    return mean, np.sqrt(np.maximum(var, 0.0))
+
+
+def item_fit(
+    x: Floats, a: Floats, b: Floats, *, theta_sd: float = 1.0, nodes: int = 31
+) -> tuple[Floats, Floats]:
+    """Infit (information-weighted) and outfit (unweighted) mean squares of each item:
+    Σ(y − E)² / Σ E(1 − E) and mean((y − E)² / E(1 − E)) over the learners who had it.
+
+    E is the learner's expected score on the item from their ability posterior (EAP)
+    given their *other* items: a learner's own answer does not pull their ability
+    towards itself, which would make discriminating items look too good (outfit ≈ 0.6
+    for a = 2 among 30 items with plug-in abilities). Under the model each statistic
+    has expectation 1. NaN for an item nobody had."""
+    z, w = _quadrature(nodes)
+    theta = theta_sd * z
+    data = _Responses(x)
+    logit = a[:, None] * (theta[None, :] - b[:, None])  # items × nodes
+    log_q = -np.logaddexp(0.0, logit)
+    p_node = np.exp(logit + log_q)
+    log_like = data.right @ logit + data.seen @ log_q + np.log(w)[None, :]
+    rows, cols = np.nonzero(~np.isnan(x))
+    y = x[rows, cols]
+    expected = np.empty(rows.size)
+    chunk = 100_000
+    for start in range(0, rows.size, chunk):
+        r, c, yy = (
+            rows[start : start + chunk],
+            cols[start : start + chunk],
+            y[start : start + chunk],
+        )
+        own = np.where(yy[:, None] > 0.5, logit[c] + log_q[c], log_q[c])
+        rest = log_like[r] - own
+        rest = np.exp(rest - rest.max(axis=1, keepdims=True))
+        expected[start : start + chunk] = np.sum(rest * p_node[c], axis=1) / rest.sum(axis=1)
+    variance = np.maximum(expected * (1.0 - expected), 1e-12)
+    squared = (y - expected) ** 2
+    n_items = x.shape[1]
+    n = np.bincount(cols, minlength=n_items).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        infit = np.bincount(cols, squared, n_items) / np.bincount(cols, variance, n_items)
+        outfit = np.bincount(cols, squared / variance, n_items) / n
+    return infit, outfit
+
+
+# --- linking -------------------------------------------------------------------------
+
+
+def _tcc(theta: Floats, a: Floats, b: Floats) -> Floats:
+    """The anchors' test characteristic curve (expected number right) at each θ."""
+    p = 0.5 * (1.0 + np.tanh(0.5 * a[None, :] * (theta[:, None] - b[None, :])))
+    return np.asarray(p.sum(axis=1), dtype=np.float64)
+
+
+def mean_sigma(b_new: Floats, b_old: Floats) -> tuple[float, float]:
+    """A, B of the mean–sigma link: the anchors' b keep their mean and spread."""
+    sd_new = float(np.std(b_new))
+    scale = float(np.std(b_old)) / sd_new if sd_new > 1e-9 else 1.0
+    return scale, float(np.mean(b_old) - scale * np.mean(b_new))
+
+
+def stocking_lord(
+    a_new: Floats, b_new: Floats, a_old: Floats, b_old: Floats, *, fixed_scale: bool = False
+) -> tuple[float, float, bool]:
+    """A, B minimising the squared distance between the anchors' test characteristic
+    curves (old against transformed new) over θ in [−4, 4] weighted by N(0, 1) on the old
+    scale; started from mean–sigma (or, for the Rasch model, where ``fixed_scale`` keeps
+    A = 1, from mean–mean). Returns (A, B, whether the optimiser converged)."""
+    grid = np.linspace(-4.0, 4.0, 41)
+    weights = np.exp(-0.5 * grid * grid)
+    weights /= weights.sum()
+    old = _tcc(grid, a_old, b_old)
+
+    def loss(scale: float, shift: float) -> float:
+        if scale <= 0:
+            return math.inf
+        new = _tcc(grid, a_new / scale, scale * b_new + shift)
+        return float(np.sum(weights * (old - new) ** 2))
+
+    if fixed_scale:
+        start_b = float(np.mean(b_old - b_new))
+        found = optimize.minimize_scalar(
+            lambda shift: loss(1.0, shift), bracket=(start_b - 1.0, start_b + 1.0)
+        )
+        return 1.0, float(found.x), bool(found.success)
+    start = np.array(mean_sigma(b_new, b_old))
+    if not (0.1 < start[0] < 10.0):
+        start = np.array([1.0, float(np.mean(b_old - b_new))])
+    result = optimize.minimize(
+        lambda v: loss(float(v[0]), float(v[1])),
+        start,
+        method="Nelder-Mead",
+        options={"xatol": 1e-7, "fatol": 1e-12, "maxiter": 2000},
+    )
+    return float(result.x[0]), float(result.x[1]), bool(result.success)
+
+
+# --- calibrate -----------------------------------------------------------------------
+
+
+@dataclass
+class _Estimates:
+    """The per-item arrays a calibration is built from (NaN / None: not applicable)."""
+
+    a: Floats
+    b: Floats
+    se_a: Floats
+    se_b: Floats
+    infit: Floats
+    outfit: Floats
+    fitted: npt.NDArray[np.bool_]
+    anchor: npt.NDArray[np.bool_]
+    drift_a: list[float | None]
+    drift_b: list[float | None]
+
+    @classmethod
+    def authored(cls, authored: Sequence[float], fitted: npt.NDArray[np.bool_]) -> _Estimates:
+        n = len(authored)
+        return cls(
+            a=np.ones(n),
+            b=np.asarray(authored, dtype=np.float64).copy(),
+            se_a=np.full(n, np.nan),
+            se_b=np.full(n, np.nan),
+            infit=np.full(n, np.nan),
+            outfit=np.full(n, np.nan),
+            fitted=fitted,
+            anchor=np.zeros(n, dtype=bool),
+            drift_a=[None] * n,
+            drift_b=[None] * n,
+        )
+
+
+def calibrate(
+    scores: npt.ArrayLike,
+    keys: Sequence[str],
+    authored: Sequence[float],
+    *,
+    model: Model = "2pl",
+    min_responses: int = DEFAULT_MIN_RESPONSES,
+    previous: Mapping[str, ItemParameters] | None = None,
+    previous_number: int | None = None,
+    fitter: Fitter | None = None,
+) -> Calibration:
+    """Calibrate the items ``keys`` (columns of ``scores``: learners × items, fraction
+    earned 0–1, NaN = not presented) under ``model``; link to ``previous`` (the scale of
+    calibration ``previous_number``) through the items both hold. ``authored``: each
+    item's authored difficulty as a logit, kept for provisional items."""
+    x = dichotomise(scores)
+    if x.ndim != 2 or x.shape[1] != len(keys) or len(authored) != len(keys):
+        raise ValueError(
+            f"scores must be learners × items with one column per key "
+            f"(got {x.shape} for {len(keys)} keys and {len(authored)} authored labels)"
+        )
+    used: Fitter = fitter if fitter is not None else ReferenceFitter()
+    responses = np.sum(~np.isnan(x), axis=0).astype(int)
+    right = np.nansum(x, axis=0)
+    few = responses < min_responses
+    all_same = (responses > 0) & ((right == 0) | (right == responses))
+    est = _Estimates.authored(authored, ~few & ~all_same)
+    learners = int(np.sum(np.any(~np.isnan(x), axis=1)))
+    notes: list[str] = []
+    converged, iterations, log_likelihood, fitter_name = True, 0, None, used.name
+    link = Link(method="none")
+    if int(est.fitted.sum()) < MIN_ITEMS:
+        est.fitted[:] = False
+        notes.append(
+            f"too few responses: authored labels kept for every item "
+            f"({learners} learners; an item is calibrated from {min_responses} responses "
+            f"and a calibration needs {MIN_ITEMS} such items)"
+        )
+        fitter_name = "none"
+    else:
+        result = _fit(x, est, used, model)
+        converged, iterations = result.converged, result.iterations
+        log_likelihood = float(result.log_likelihood)
+        if model == "rasch":
+            notes.append(f"Rasch: spread of ability estimated, SD {result.theta_sd:.3f} logits")
+        if not converged:
+            notes.append(f"the fit did not converge in {iterations} iterations")
+        if few.any():
+            notes.append(
+                f"{int(few.sum())} item(s) below {min_responses} responses: provisional "
+                "(authored label, a = 1)"
+            )
+        if (all_same & ~few).any():
+            notes.append(
+                f"{int((all_same & ~few).sum())} item(s) answered all right or all wrong: "
+                "provisional (authored label, a = 1)"
+            )
+        if previous:
+            link = _link(
+                keys,
+                est,
+                model=model,
+                previous=previous,
+                previous_number=previous_number,
+                notes=notes,
+            )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_values = right / responses
+    items = tuple(
+        CalibratedItem(
+            key=key,
+            a=float(est.a[j]),
+            b=float(est.b[j]),
+            se_a=_opt(est.se_a[j]) if est.fitted[j] and model == "2pl" else None,
+            se_b=_opt(est.se_b[j]) if est.fitted[j] else None,
+            responses=int(responses[j]),
+            p_value=_opt(p_values[j]),
+            infit=_opt(est.infit[j]),
+            outfit=_opt(est.outfit[j]),
+            provisional=not bool(est.fitted[j]),
+            anchor=bool(est.anchor[j]),
+            drift_b=est.drift_b[j],
+            drift_a=est.drift_a[j],
+            flags=_flags(j, est, few=bool(few[j]), converged=converged, model=model),
+        )
+        for j, key in enumerate(keys)
+    )
+    return Calibration(
+        model=model,
+        fitter=fitter_name,
+        learners=learners,
+        items=items,
+        link=link,
+        converged=converged,
+        iterations=iterations,
+        log_likelihood=log_likelihood,
+        min_responses=min_responses,
+        notes=tuple(notes),
+    )
+
+
+def _fit(x: Floats, est: _Estimates, fitter: Fitter, model: Model) -> FitResult:
+    """Fit the calibratable items (learners who had none of them left out) and measure
+    their fit; fills ``est`` in."""
+    columns = np.flatnonzero(est.fitted)
+    sub = x[:, columns]
+    sub = sub[np.any(~np.isnan(sub), axis=1)]
+    result = fitter.fit(sub, model)
+    est.a[columns], est.b[columns] = result.a, result.b
+    est.se_a[columns], est.se_b[columns] = result.se_a, result.se_b
+    est.infit[columns], est.outfit[columns] = item_fit(
+        sub, est.a[columns], est.b[columns], theta_sd=result.theta_sd
+    )
+    return result
+
+
+def _flags(j: int, est: _Estimates, *, few: bool, converged: bool, model: Model) -> tuple[str, ...]:
+    """Item ``j``'s flags: ``few_responses`` (provisional: below the threshold),
+    ``extreme`` (all right or all wrong; or a calibrated |b| > 4, a outside 0.2–4),
+    ``misfit`` (infit or outfit outside ``FIT_RANGE``), ``drift`` (see ``_drifted``),
+    ``not_converged`` (the fit did not converge, or the item's SE is not finite)."""
+    flags: list[str] = []
+    if few:
+        return ("few_responses",)
+    if not est.fitted[j]:
+        return ("extreme",)
+    low, high = FIT_RANGE
+    if not (low <= est.infit[j] <= high and low <= est.outfit[j] <= high):
+        flags.append("misfit")
+    drift_b = est.drift_b[j]
+    if drift_b is not None and _drifted(
+        drift_b, float(est.se_b[j]), est.drift_a[j], float(est.se_a[j]), model
+    ):
+        flags.append("drift")
+    if not converged or not np.isfinite(est.se_b[j]):
+        flags.append("not_converged")
+    if abs(est.b[j]) > EXTREME_B or not (EXTREME_A[0] <= est.a[j] <= EXTREME_A[1]):
+        flags.append("extreme")
+    return tuple(flags)
+
+
+def _opt(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _drifted(drift_b: float, se_b: float, drift_a: float | None, se_a: float, model: Model) -> bool:
+    """The drift rule: |Δb| > ``DRIFT_B`` and beyond two standard errors of the new
+    estimate; for the 2PL also |Δa| > ``DRIFT_A`` and beyond two standard errors."""
+    se_b = se_b if np.isfinite(se_b) else 0.0
+    if abs(drift_b) > DRIFT_B and abs(drift_b) > 2.0 * se_b:
+        return True
+    if model == "2pl" and drift_a is not None:
+        se_a = se_a if np.isfinite(se_a) else 0.0
+        return abs(drift_a) > DRIFT_A and abs(drift_a) > 2.0 * se_a
+    return False
+
+
+def _link(
+    keys: Sequence[str],
+    est: _Estimates,
+    *,
+    model: Model,
+    previous: Mapping[str, ItemParameters],
+    previous_number: int | None,
+    notes: list[str],
+) -> Link:
+    """Put the fitted items on the previous scale through the common items (see the
+    module's docstring), in ``est``; provisional items keep their authored label. The
+    anchors with the largest drift are left out one at a time until none drifts (while
+    ``MIN_ANCHORS`` remain)."""
+    common = np.array(
+        [
+            bool(est.fitted[j]) and k in previous and not previous[k].provisional
+            for j, k in enumerate(keys)
+        ],
+        dtype=bool,
+    )
+    if int(common.sum()) < MIN_ANCHORS:
+        notes.append(
+            f"not linked to calibration {previous_number}: {int(common.sum())} common "
+            f"calibrated item(s), a link needs {MIN_ANCHORS}; this calibration is on its "
+            "own cohort's scale"
+        )
+        return Link(method="none")
+    old_a = np.array([previous[k].a if common[j] else 1.0 for j, k in enumerate(keys)])
+    old_b = np.array([previous[k].b if common[j] else 0.0 for j, k in enumerate(keys)])
+    use = common.copy()
+    a, b, se_a, se_b = est.a, est.b, est.se_a, est.se_b
+    while True:
+        idx = np.flatnonzero(use)
+        scale, shift, ok = stocking_lord(
+            a[idx], b[idx], old_a[idx], old_b[idx], fixed_scale=model == "rasch"
+        )
+        method: Literal["stocking_lord", "mean_sigma"] = "stocking_lord"
+        if not ok or not (0.1 < scale < 10.0):
+            method = "mean_sigma"
+            scale, shift = (
+                (1.0, float(np.mean(old_b[idx] - b[idx])))
+                if model == "rasch"
+                else mean_sigma(b[idx], old_b[idx])
+            )
+        d_b = scale * b + shift - old_b
+        d_a = a / scale - old_a
+        drifted = [
+            int(j)
+            for j in idx
+            if _drifted(
+                float(d_b[j]), scale * float(se_b[j]), float(d_a[j]), float(se_a[j]) / scale, model
+            )
+        ]
+        if not drifted or idx.size - 1 < MIN_ANCHORS:
+            break
+        worst = max(drifted, key=lambda j: (abs(float(d_b[j])), -j))
+        use[worst] = False
+        notes.append(
+            f"anchor {keys[worst]} drifted (Δb {float(d_b[worst]):+.2f}): left out of the link"
+        )
+    fitted = est.fitted
+    est.a = np.where(fitted, a / scale, a)
+    est.b = np.where(fitted, scale * b + shift, b)
+    est.se_a = np.where(fitted, se_a / scale, se_a)
+    est.se_b = np.where(fitted, scale * se_b, se_b)
+    for j in np.flatnonzero(common):
+        est.drift_b[j] = float(d_b[j])
+        est.drift_a[j] = float(d_a[j]) if model == "2pl" else 0.0
+    est.anchor = use
+    return Link(
+        method=method,
+        A=float(scale),
+        B=float(shift),
+        anchors=int(use.sum()),
+        previous=previous_number,
+    )
+
+
+def parameters(calibration: Calibration) -> dict[str, ItemParameters]:
+    """Every item's parameters as assembly and equating take them."""
+    return {
+        item.key: ItemParameters(a=item.a, b=item.b, provisional=item.provisional)
+        for item in calibration.items
+    }

@@ -27,6 +27,14 @@ How a paper is drawn (the design measured in shared/HOTPATHS.md):
 4. Items are shuffled within their sections and options within their items (options
    marked ``fixed`` keep their places), from the same seed.
 
+On a calibrated exam (``compile_exam`` with item parameters, decision 0038) step 2 balances
+the papers' test information at the cut θ_c as well as their difficulty: a stratum's
+items are ordered in bands, each band in rows by difficulty and each row by information
+at θ_c, and the offsets come from two weighted circles instead of one Latin hypercube —
+still uniform for every stratum, so every item keeps exposure exactly q/n. The paper
+then records its information at θ_c and, under the equated pass standard, the points it
+needs (``examengine.equating``).
+
 Everything is vectorised over arrays of papers × slots; Python loops run only over the
 few papers that need a repair.
 """
@@ -38,6 +46,7 @@ import hashlib
 import itertools
 import math
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Literal
 
 import msgspec
 import numpy as np
@@ -55,7 +64,7 @@ from examengine.blueprint import (
 )
 from examengine.equating import expected_paper_cut, round_up
 from examengine.errors import SpecInvalidError
-from itembank.irt import ItemParameters, information, true_score
+from itembank.irt import ItemParameters, information, probability
 from itembank.model import Item, Matching, MultipleChoice, SingleChoice, difficulty_logit
 
 U64 = npt.NDArray[np.uint64]
@@ -66,6 +75,9 @@ _DRAW_RANK = 1
 _DRAW_JITTER = 2
 _ITEM_ORDER = 3
 _OPTION_ORDER = 4
+_ARC_ORDER = 5
+_ARC_SHIFT_DIFFICULTY = 6
+_ARC_SHIFT_INFORMATION = 7
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -147,6 +159,8 @@ class CompiledExam:
         spec: ExamSpec,
         items: Sequence[Item],
         parameters: Mapping[str, ItemParameters] | None = None,
+        *,
+        balance: Balance | None = None,
     ) -> None:
         self.spec = spec
         self.items = tuple(items)
@@ -167,9 +181,17 @@ class CompiledExam:
         #: probability ``q / n`` a paper holds it, θ_c, and its information at θ_c.
         self.calibrated = parameters is not None
         self.theta_cut: float | None = None
+        #: How papers are balanced: "difficulty" (a Latin hypercube over strata sorted by
+        #: difficulty, the design of decision 0005 and the only one without parameters)
+        #: or "information" (decision 0038: calibrated exams).
+        self.balance: Balance = balance or ("information" if self.calibrated else "difficulty")
+        if self.balance == "information" and not self.calibrated:
+            raise ValueError("balancing on information needs item parameters")
         if parameters is not None:
             self._calibrate(parameters, pools, quotas, sections)
         self._build_slots(pools, quotas, sections)
+        if self.balance == "information":
+            self._balance_weights()
         self._build_options(items)
 
     def _calibrate(
@@ -195,17 +217,30 @@ class CompiledExam:
                 if fixed is not None:
                     self.item_points[pool] = fixed
         spec = self.spec
-        self.theta_cut = (
+        by_key = np.array(sorted(range(len(self.keys)), key=self.keys.__getitem__), dtype=np.int64)
+        self.theta_cut = (  # summed in key order: the same whatever the bank's order
             spec.theta_cut
             if spec.theta_cut is not None
             else expected_paper_cut(
-                self.a, self.b, self.item_points, self.inclusion, spec.pass_mark
+                self.a[by_key],
+                self.b[by_key],
+                self.item_points[by_key],
+                self.inclusion[by_key],
+                spec.pass_mark,
             )
         )
         self.info_cut = information(self.theta_cut, self.a, self.b)
+        #: Expected points of each item at θ_c (its share of a paper's TCC there).
+        self.points_cut = self.item_points * probability(self.theta_cut, self.a, self.b)
 
     def _build_slots(self, pools: list[list[int]], quotas: list[int], sections: list[int]) -> None:
         sorted_pools = [sorted(pool, key=lambda i: (self.logit[i], self.keys[i])) for pool in pools]
+        if self.balance == "information":
+            spread = _spreads(self.logit, self.info_cut, sorted_pools, quotas)
+            sorted_pools = [
+                self._information_order(pool, quota, by_information=bool(info))
+                for pool, quota, info in zip(sorted_pools, quotas, spread, strict=True)
+            ]
         self.pool = np.array([i for pool in sorted_pools for i in pool], dtype=np.int32)
         self.pool_list: list[int] = self.pool.tolist()
         starts = np.cumsum([0, *[len(p) for p in sorted_pools]])[:-1]
@@ -234,6 +269,62 @@ class CompiledExam:
             if total
             else 0.0
         )
+
+    def _information_order(self, pool: list[int], quota: int, *, by_information: bool) -> list[int]:
+        """A stratum's items in the order systematic sampling walks them on a calibrated
+        exam (decision 0038): ``quota`` bands (by information at θ_c when the stratum
+        spreads the papers' information more than their difficulty, else by difficulty),
+        each band in ``ROWS`` rows by difficulty, each row by information at θ_c. The
+        draw's coarse offset picks the row, its fine offset the place in the row."""
+        if not pool or quota == 0:
+            return pool
+        info = self.info_cut
+        if by_information:
+            pool = sorted(pool, key=lambda i: (info[i], self.keys[i]))
+        n = len(pool)
+        bands: list[list[int]] = [[] for _ in range(quota)]
+        for p, item in enumerate(pool):
+            bands[(2 * p + 1) * quota // (2 * n)].append(item)
+        ordered: list[int] = []
+        for band in bands:
+            band.sort(key=lambda i: (self.logit[i], self.keys[i]))
+            size = len(band)
+            rows: list[list[int]] = [[] for _ in range(ROWS)]
+            for at, item in enumerate(band):
+                rows[(2 * at + 1) * ROWS // (2 * size)].append(item)
+            for row in rows:
+                ordered.extend(sorted(row, key=lambda i: (info[i], self.keys[i])))
+        return ordered
+
+    def _balance_weights(self) -> None:
+        """Per stratum, how much its draw moves a paper's difficulty and information:
+        the SD, over the offset u, of the sum of its slots' b (and information at θ_c).
+        The strata's offsets are laid around a circle in lengths proportional to these
+        (``_weighted_offsets``), so a stratum that moves a paper more gets a wider arc."""
+        grid = (np.arange(_WEIGHT_GRID) + 0.5) / _WEIGHT_GRID
+        n = self.stratum_len[self.slot_stratum]
+        q = self.stratum_quota[self.slot_stratum]
+        position = ((self.slot_band[None, :] + grid[:, None]) * n / q).astype(np.int64)
+        chosen = self.pool[self.stratum_start[self.slot_stratum] + np.minimum(position, n - 1)]
+        strata = len(self.stratum_len)
+        weights = []
+        for value in (self.logit, self.info_cut):
+            per_slot = value[chosen]  # grid × slots
+            sums = np.zeros((_WEIGHT_GRID, strata))
+            np.add.at(sums.T, self.slot_stratum, per_slot.T)
+            weights.append(sums)
+        spread = weights[0].std(axis=0)
+        total = float(spread.sum())
+        self.weight_difficulty = spread / total if total > 0 else np.full(strata, 1.0 / strata)
+        #: Per row and stratum: the spread of its information over the row's offsets.
+        rows = np.floor(grid * ROWS).astype(np.int64)
+        self.weight_information = np.stack(
+            [weights[1][rows == c].std(axis=0) + 1e-12 for c in range(ROWS)]
+        )
+        step = max(1, round(strata * 0.618))
+        while math.gcd(step, strata) != 1:
+            step += 1
+        self.stride = (np.arange(strata) * step) % strata
 
     def _build_options(self, items: Sequence[Item]) -> None:
         counts = [len(_choices(item)) for item in items]
@@ -297,17 +388,51 @@ def _strata(spec: ExamSpec, items: Sequence[Item]) -> tuple[list[list[int]], lis
     return pools, quotas, sections
 
 
+def _spreads(
+    logit: npt.NDArray[np.float64],
+    info: npt.NDArray[np.float64],
+    pools: list[list[int]],
+    quotas: list[int],
+) -> list[bool]:
+    """Per stratum: does it spread the papers' information more than their difficulty?
+
+    Each stratum's share of the spread of uniformly drawn papers, for difficulty
+    (q · var b) and for information (q · var I(θ_c)), each over all strata; a stratum
+    whose share of information is the larger is banded by information (decision 0038).
+    """
+    shares = []
+    for value in (logit, info):
+        spread = np.array(
+            [q * value[p].var() if p else 0.0 for p, q in zip(pools, quotas, strict=True)]
+        )
+        total = float(spread.sum())
+        shares.append(spread / total if total > 0 else spread)
+    return [bool(i > d) for d, i in zip(*shares, strict=True)]
+
+
+Balance = Literal["difficulty", "information"]
+
+#: Rows by difficulty in each band of a calibrated stratum (decision 0038: 2 measured best).
+ROWS = 2
+#: Offsets at which a stratum's draw is evaluated to weigh it.
+_WEIGHT_GRID = 256
+
+
 def compile_exam(
     spec: ExamSpec,
     items: Sequence[Item],
     parameters: Mapping[str, ItemParameters] | None = None,
+    *,
+    balance: Balance | None = None,
 ) -> CompiledExam:
     """Check ``spec`` against ``items`` and compile it for assembly.
 
     ``parameters``: the item parameters of the spec's calibration (item key → a, b);
     items without parameters keep their authored difficulty as b, with a = 1 (as
     provisional). Without parameters the exam is assembled on the authored labels,
-    exactly as before calibrations existed.
+    exactly as before calibrations existed. ``balance``: "information" (the default with
+    parameters) or "difficulty" (the uncalibrated design on calibrated b; kept for the
+    benchmark's comparison).
 
     Raises ``SpecInvalidError`` with every problem when the spec cannot be assembled
     (an equated pass standard needs parameters too). Warnings (a topic with a zero
@@ -322,7 +447,7 @@ def compile_exam(
         problems.append(EQUATED_NEEDS_CALIBRATION)
     if any(p.severity == "error" for p in problems):
         raise SpecInvalidError(spec.key, problems)
-    return CompiledExam(spec, items, parameters)
+    return CompiledExam(spec, items, parameters, balance=balance)
 
 
 # ------------------------------------------------------------------------ assembling
@@ -414,8 +539,7 @@ def assemble(
     info = expected = None
     if exam.theta_cut is not None:
         info = exam.info_cut[chosen].sum(axis=1)
-        points = exam.item_points[chosen]
-        expected = true_score(exam.theta_cut, exam.a[chosen], exam.b[chosen], points)
+        expected = exam.points_cut[chosen].sum(axis=1)
     return PaperBatch(
         seeds=s,
         item=item.astype(np.int32),
@@ -443,14 +567,48 @@ def _draw(exam: CompiledExam, seeds: U64) -> npt.NDArray[np.int64]:
     slots, strata = exam.length, len(exam.stratum_len)
     if slots == 0:
         return np.zeros((len(seeds), 0), dtype=np.int64)
-    ranks = _sorted_slots(random_bits(seeds, _DRAW_RANK, strata))
-    rank_of = np.empty_like(ranks)
-    np.put_along_axis(rank_of, ranks, np.arange(strata)[None, :], axis=1)
-    u = (rank_of + uniforms(seeds, _DRAW_JITTER, strata)) / strata
+    if exam.balance == "information":
+        ranks = _sorted_slots(random_bits(seeds, _ARC_ORDER, strata))  # stratum at each place
+        coarse = _weighted_offsets(
+            seeds, ranks, exam.weight_difficulty[None, :], _ARC_SHIFT_DIFFICULTY
+        )
+        row = np.floor(coarse * ROWS).astype(np.int64)
+        weight = np.take_along_axis(exam.weight_information, row, axis=0)
+        weight /= weight.sum(axis=1, keepdims=True)
+        fine = _weighted_offsets(seeds, ranks[:, exam.stride], weight, _ARC_SHIFT_INFORMATION)
+        u = (row + fine) / ROWS
+    else:
+        ranks = _sorted_slots(random_bits(seeds, _DRAW_RANK, strata))
+        rank_of = np.empty_like(ranks)
+        np.put_along_axis(rank_of, ranks, np.arange(strata)[None, :], axis=1)
+        u = (rank_of + uniforms(seeds, _DRAW_JITTER, strata)) / strata
     n = exam.stratum_len[exam.slot_stratum]
     q = exam.stratum_quota[exam.slot_stratum]
     position = ((exam.slot_band + u[:, exam.slot_stratum]) * n / q).astype(np.int64)
     return np.ascontiguousarray(exam.stratum_start[exam.slot_stratum] + np.minimum(position, n - 1))
+
+
+def _weighted_offsets(
+    seeds: U64, ranks: npt.NDArray[np.int64], weight: npt.NDArray[np.float64], shift: int
+) -> npt.NDArray[np.float64]:
+    """One offset in [0, 1) per stratum and paper: the strata, in the paper's random
+    order ``ranks`` (the stratum at each place), laid around a circle of circumference 1
+    in arcs of length ``weight`` (summing to 1); a stratum's offset is its arc's
+    midpoint, the whole circle turned by a uniform ``shift``.
+
+    Every offset is exactly uniform on [0, 1) whatever the order (a uniform turn of
+    anything independent of it), so every item keeps its exposure q/n; two calls with
+    different shifts give independent offsets for any one stratum even over related
+    orders. The offsets of one paper are a systematic sample of the circle weighted by
+    how much each stratum moves the paper, so strata drawn on one side are offset by
+    the rest, the strata that move it most with the most room.
+    """
+    arcs = np.take_along_axis(np.broadcast_to(weight, ranks.shape), ranks, axis=1)
+    starts = np.cumsum(arcs, axis=1) - arcs
+    middle = np.empty_like(starts)
+    np.put_along_axis(middle, ranks, starts + 0.5 * arcs, axis=1)
+    turned = middle + uniforms(seeds, shift, 1)
+    return turned - np.floor(turned)
 
 
 _NOTHING = np.zeros(0, dtype=np.int64)

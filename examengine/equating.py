@@ -162,3 +162,33 @@ def explain(exam: CompiledExam, paper_items: Sequence[PaperItem]) -> PassExplana
         provisional_items=sum(1 for e in entries if e.provisional),
         items=tuple(entries),
     )
+
+
+def score_distribution(p: Floats, points: Sequence[int]) -> Floats:
+    """The distribution of the total score on papers of dichotomous items, exactly (the
+    Lord–Wingersky recursion): ``p`` is papers × items, P(correct) of each item at one
+    θ, and ``points`` the whole points of each item position (the same on every
+    paper). Returns papers × (total + 1): P(score = 0, 1, … total)."""
+    probabilities = np.atleast_2d(np.asarray(p, dtype=np.float64))
+    papers = probabilities.shape[0]
+    dist = np.zeros((papers, int(sum(points)) + 1))
+    dist[:, 0] = 1.0
+    reached = 0
+    for j, step in enumerate(points):
+        pj = probabilities[:, j : j + 1]
+        moved = np.zeros_like(dist[:, : reached + step + 1])
+        moved[:, step : step + reached + 1] = dist[:, : reached + 1] * pj
+        moved[:, : reached + 1] += dist[:, : reached + 1] * (1.0 - pj)
+        reached += step
+        dist[:, : reached + 1] = moved
+    return dist
+
+
+def pass_probability(p: Floats, points: Sequence[int], pass_score: Floats | float) -> Floats:
+    """Per paper, the probability that a learner with item probabilities ``p`` scores
+    at least ``pass_score`` (a float error of 1e-9 is forgiven, as in grading)."""
+    dist = score_distribution(p, points)
+    scores = np.arange(dist.shape[1], dtype=np.float64)
+    needed = np.asarray(pass_score, dtype=np.float64).reshape(-1, 1)
+    result: Floats = (dist * (scores[None, :] >= needed - 1e-9)).sum(axis=1)
+    return result

@@ -28,6 +28,7 @@ from examengine.assembly import (
 from examengine.blueprint import (
     Cell,
     ExamSpec,
+    PassStandard,
     Section,
     eligible,
     in_cell,
@@ -35,6 +36,7 @@ from examengine.blueprint import (
     validate,
 )
 from examengine.errors import SpecInvalidError
+from itembank.irt import ItemParameters
 from itembank.model import (
     Body,
     Difficulty,
@@ -265,17 +267,39 @@ def feasible_specs(draw, bank: list[Item], fits: Fits = fits_any) -> ExamSpec:
     return spec
 
 
-class Exam:
-    """A random bank, a spec it can fill, and the compiled exam; shown by its recipe."""
+def random_parameters(bank: Sequence[Item], seed: int) -> dict[str, ItemParameters]:
+    """2PL parameters for most of ``bank`` (a calibration): some items missing and some
+    provisional, as a real calibration leaves them."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for item in bank:
+        roll = rng.random()
+        if roll < 0.1:
+            continue  # no parameters: the authored logit, a = 1
+        out[item.key] = ItemParameters(
+            a=float(rng.lognormal(0.0, 0.4)),
+            b=float(rng.normal(0.0, 1.3)),
+            provisional=bool(roll < 0.2),
+        )
+    return out
 
-    def __init__(self, recipe: str, bank: list[Item], spec: ExamSpec) -> None:
+
+class Exam:
+    """A random bank, a spec it can fill, and the compiled exam (on a random calibration
+    when ``calibration`` is a seed for one); shown by its recipe."""
+
+    def __init__(
+        self, recipe: str, bank: list[Item], spec: ExamSpec, calibration: int | None = None
+    ) -> None:
         self.recipe = recipe
         self.bank = bank
         self.spec = spec
-        self.compiled = compile_exam(spec, bank)
+        self.calibration = calibration
+        self.parameters = None if calibration is None else random_parameters(bank, calibration)
+        self.compiled = compile_exam(spec, bank, self.parameters)
 
     def __repr__(self) -> str:
-        return f"Exam(random_bank({self.recipe}), {self.spec!r})"
+        return f"Exam(random_bank({self.recipe}), {self.spec!r}, calibration={self.calibration})"
 
 
 @st.composite
@@ -298,7 +322,11 @@ def exams(
     }
     bank = random_bank(**recipe)
     spec = draw(feasible_specs(bank, fits))
-    return Exam(", ".join(f"{k}={v!r}" for k, v in recipe.items()), bank, spec)
+    calibration = draw(st.one_of(st.none(), st.integers(0, 2**32 - 1)))
+    if calibration is not None:
+        standard = draw(st.sampled_from(PassStandard))
+        spec = msgspec.structs.replace(spec, calibration=1, pass_standard=standard)
+    return Exam(", ".join(f"{k}={v!r}" for k, v in recipe.items()), bank, spec, calibration)
 
 
 seeds = st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=8, unique=True)
@@ -465,7 +493,7 @@ def test_a_paper_is_the_same_whatever_batch_it_is_built_in(exam, seeds, others, 
     for row, seed in enumerate(batch_seeds):
         if seed in alone:
             assert paper_from_batch(compiled, batch, row) == alone[seed]
-    again = compile_exam(spec, data.draw(st.permutations(bank)))
+    again = compile_exam(spec, data.draw(st.permutations(bank)), exam.parameters)
     for seed in seeds:
         assert build_paper(again, seed, exclude=exclude[seed]) == alone[seed], (
             "the paper does not depend on the order of the bank's items"
@@ -620,7 +648,7 @@ def test_options_are_a_permutation_with_fixed_options_in_place(exam, seeds):
 def test_without_item_shuffling_items_appear_in_blueprint_order(exam, seeds):
     bank, spec, compiled = exam.bank, exam.spec, exam.compiled
     spec = msgspec.structs.replace(spec, shuffle_items=False)
-    compiled = compile_exam(spec, bank)
+    compiled = compile_exam(spec, bank, exam.parameters)
     papers = [build_paper(compiled, s) for s in seeds]
     by_key = {item.key: item for item in bank}
     for paper in papers:

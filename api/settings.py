@@ -150,6 +150,10 @@ class ExamSettings(Struct, frozen=True, kw_only=True):
     #: Milliseconds between two runs of the in-process sweeper that closes attempts past
     #: their deadline (0: none in this process; run ``examengine sweep`` instead).
     sweep_interval_ms: int = 500
+    #: Fewest responses an item needs in a calibration before its fitted parameters are
+    #: used; below, it stays provisional on its authored difficulty (docs/decisions/0039;
+    #: the default is ``itembank.calibration.DEFAULT_MIN_RESPONSES``).
+    calibration_min_responses: int = 200
 
 
 class StudySettings(Struct, frozen=True, kw_only=True):
@@ -654,6 +658,10 @@ VARIABLES: tuple[Variable, ...] = (
              "seconds of grace for a submit sent before the deadline (default 30)"),
     Variable("EXAMENGINE_SWEEP_INTERVAL_MS", "exam.sweep_interval_ms", _integer(0, 60_000),
              "ms between sweeps closing attempts past their deadline (default 500; 0: off)"),
+    Variable("EXAMENGINE_CALIBRATION_MIN_RESPONSES", "exam.calibration_min_responses",
+             _integer(1, 1_000_000),
+             "responses an item needs before a calibration's fitted parameters are used; "
+             "fewer: provisional, on its authored difficulty (default 200)"),
     Variable("EXAMENGINE_STUDY_CAPACITY", "study.capacity", _integer(1, 50_000_000),
              "study sessions the in-process challenge scheduler holds (default 100000)"),
     Variable("EXAMENGINE_STUDY_TICK_MS", "study.tick_interval_ms", _integer(0, 60_000),

@@ -1,4 +1,5 @@
-"""``examengine bank …``: lint, import, publish, export, diff and analyse item banks.
+"""``examengine bank …``: lint, import, publish, export, diff, analyse and calibrate
+item banks.
 
 ``lint`` and ``convert`` work on files alone; the others use the database named by
 ``EXAMENGINE_DATABASE_URL`` (the embedded SQLite file by default). Bad input ends with
@@ -14,9 +15,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from api.cli.support import LANGS, fail, now, progress_bar, unit_of_work
+from api.cli.support import LANGS, fail, now, progress_bar, settings, unit_of_work
 from api.services import banks
+from api.services import calibration as calibrations
 from itembank import exporting, formats
+from itembank.calibration import Link
 from itembank.errors import ImportRefusedError, ItembankError
 from itembank.lint import lint_file
 from itembank.problems import SEVERITY_ZH, Problem
@@ -39,7 +42,7 @@ def _print_export_warnings(warnings: tuple[Problem, ...], lang: str) -> None:
 
 @click.group("bank")
 def bank() -> None:
-    """Item banks: lint, import, publish, export, diff, stats."""
+    """Item banks: lint, import, publish, export, diff, stats, calibrate."""
 
 
 @bank.command("lint")
@@ -238,5 +241,116 @@ def stats(bank_name: str, version: int | None) -> None:
     )
 
 
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+@bank.command("calibrate")
+@click.argument("bank_name", metavar="BANK")
+@click.option("--version", type=click.IntRange(1), default=None, help="Default: the latest.")
+@click.option("--model", type=click.Choice(calibrations.MODELS), default="2pl", show_default=True)
+def calibrate(bank_name: str, version: int | None, model: str) -> None:
+    """Fit the IRT model to the stored formal responses of a bank version and store the
+    calibration as the bank's next number (linked to its latest through common items).
+
+    Items with fewer responses than EXAMENGINE_CALIBRATION_MIN_RESPONSES stay
+    provisional, on their authored difficulty.
+    """
+    configured = settings()
+    try:
+        with unit_of_work(configured) as session:
+            record = calibrations.calibrate(
+                session,
+                bank=bank_name,
+                version=version,
+                model=model,
+                actor=None,
+                now=now(),
+                min_responses=configured.exam.calibration_min_responses,
+            )
+    except ItembankError as exc:
+        fail(str(exc))
+    _print_calibration(record)
+
+
+@bank.command("calibrations")
+@click.argument("bank_name", metavar="BANK")
+def calibrations_(bank_name: str) -> None:
+    """Every calibration of a bank, newest first."""
+    try:
+        with unit_of_work() as session:
+            found = calibrations.listing(session, bank_name)
+    except ItembankError as exc:
+        fail(str(exc))
+    if not found:
+        click.echo(f"{bank_name} has no calibration yet (examengine bank calibrate {bank_name!r})")
+        return
+    table = Table(
+        "no.", "version", "model", "learners", "items", "provisional", "flagged", "link", "created"
+    )
+    for c in found:
+        table.add_row(
+            str(c.number),
+            str(c.bank_version),
+            c.model,
+            str(c.learners),
+            str(c.items),
+            str(c.provisional),
+            str(c.flagged),
+            _link_text(c.link),
+            c.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    _wide().print(table)
+
+
+def _print_calibration(record: calibrations.CalibrationRecord) -> None:
+    """The calibration as a table of items, then what a reader must know."""
+    console = _wide()
+    table = Table(
+        "item", "n", "a", "b", "se(b)", "p", "infit", "outfit", "drift b", "status", "flags",
+        title=f"{record.bank} calibration {record.number} (v{record.bank_version}, {record.model})",
+    )  # fmt: skip
+    for item in record.items:
+        status = "provisional" if item.provisional else ("anchor" if item.anchor else "")
+        table.add_row(
+            item.key,
+            str(item.responses),
+            f"{item.a:.2f}",
+            f"{item.b:+.2f}",
+            _fmt(item.se_b, 2),
+            _fmt(item.p_value, 2),
+            _fmt(item.infit, 2),
+            _fmt(item.outfit, 2),
+            "–" if item.drift_b is None else f"{item.drift_b:+.2f}",
+            status,
+            ", ".join(item.flags),
+        )
+    console.print(table)
+    provisional = sum(1 for i in record.items if i.provisional)
+    misfits = [i.key for i in record.items if "misfit" in i.flags]
+    drifted = [i.key for i in record.items if "drift" in i.flags]
+    state = "converged" if record.converged else "NOT converged"
+    console.print(
+        f"learners {record.learners}  items {len(record.items)}  provisional {provisional} "
+        f"(fewer than {record.min_responses} responses)  {state} after {record.iterations} "
+        f"iterations  fitter {record.fitter}"
+    )
+    console.print(f"link: {_link_text(record.link)}")
+    console.print(f"misfitting ({len(misfits)}): {', '.join(misfits) or 'none'}")
+    console.print(f"drifted ({len(drifted)}): {', '.join(drifted) or 'none'}")
+    for note in record.notes:
+        console.print(f"note: {note}")
+
+
+def _wide() -> Console:
+    """A console at least 120 columns wide (a pipe is 80): the tables stay one line a row."""
+    return Console(width=max(Console().width, 120))
+
+
+def _link_text(link: Link) -> str:
+    if link.method == "none":
+        return "none"
+    return (
+        f"{link.method} to calibration {link.previous} over {link.anchors} anchors "
+        f"(A {link.A:.3f}, B {link.B:+.3f})"
+    )

@@ -1,5 +1,6 @@
 """Demo data for a first look: accounts of every role, a published demo bank and a
-published demo exam drawing from it, the demo plans, and the demo learner's study.
+published demo exam drawing from it, the demo plans, the demo learner's study, and a
+calibration of the demo bank fitted to a simulated cohort.
 
 The demo learner's record is consistent (decision 0033): their credited study of the
 free plan is stored as for any learner (the required courses and one elective complete:
@@ -12,6 +13,11 @@ left alone, and a bank whose items (or an exam whose spec) are unchanged gets no
 version. The demo passwords
 are printed and are for a machine nobody else reaches; the demo accounts skip the forced
 password change so a first look needs no extra step.
+
+The demo bank's calibration (decision 0039) is fitted to ``DEMO_COHORT`` simulated
+learners (``sim-0001`` …, a fixed seed), each answering a paper of the demo exam by the
+2PL model around the items' authored difficulty: no response rows are stored (item
+analysis shows real responses only), and the calibration's notes say it is simulated.
 """
 
 from __future__ import annotations
@@ -21,17 +27,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import msgspec
+import numpy as np
 from msgspec import Struct
 from sqlmodel import Session, col, select
 
 from api.cli.support import unit_of_work
 from api.services import attempts, banks, exams, study
+from api.services import calibration as calibrations
 from api.services.accounts import employ_new
 from api.services.passwords import hash_password
 from api.settings import Settings
 from api.store.tables import Chapter as ChapterRow
 from api.store.tables import PlanEnrollment, User
 from examengine import credit
+from examengine.assembly import assemble, compile_exam
 from examengine.challenges import ChallengePolicy
 from examengine.commerce import PriceBasis
 
@@ -50,6 +60,10 @@ DEMO_POLICY = ChallengePolicy(min_interval_ms=20_000, max_interval_ms=50_000, wi
 #: The courses the demo learner has studied (2 h required + 1 h elective: the plan is
 #: met); the other elective, 信息安全, is left to try.
 DEMO_STUDIED = ("demo-law", "demo-ethics", "demo-digital")
+#: The simulated cohort the demo bank's calibration is fitted to: learners, and the
+#: seed of their papers, abilities and answers (the same calibration on every machine).
+DEMO_COHORT = 500
+DEMO_COHORT_SEED = 20261208
 
 
 class DemoAccount(Struct, frozen=True, kw_only=True):
@@ -120,7 +134,53 @@ def load_demo(session: Session, *, now: datetime) -> list[str]:
     done += _load_exam(session, now=now)
     done += _load_plan(session, now=now)
     done += _seed_study(session, now=now)
+    done += _seed_calibration(session, now=now)
     return done
+
+
+def _seed_calibration(session: Session, *, now: datetime) -> list[str]:
+    """The demo bank's first calibration, fitted to a simulated cohort (once: a bank
+    with a calibration is left alone)."""
+    if calibrations.latest(session, DEMO_BANK) is not None:
+        return []
+    prepared = calibrations.prepare(session, bank=DEMO_BANK)
+    learners, scores = simulated_cohort(session, prepared.keys, prepared.authored)
+    simulated = msgspec.structs.replace(prepared, learners=learners, scores=scores)
+    record = calibrations.store(
+        session, simulated, calibrations.fit(simulated), actor=None, now=now
+    )
+    provisional = sum(1 for item in record.items if item.provisional)
+    return [
+        f"bank {DEMO_BANK} calibration {record.number} ({record.model}): fitted to "
+        f"{len(learners)} simulated learners, {provisional} of {len(record.items)} items "
+        "provisional"
+    ]
+
+
+def simulated_cohort(
+    session: Session, keys: tuple[str, ...], authored: tuple[float, ...]
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """``DEMO_COHORT`` simulated learners (``sim-0001`` …) and their learners × items
+    matrix: each sits a paper of the demo exam and answers each item right with the 2PL
+    probability of items near their authored difficulty (a ≈ 1.1, b = the authored
+    logit ± 0.4) at θ ~ N(0.3, 1); NaN where their paper did not hold the item."""
+    rng = np.random.default_rng(DEMO_COHORT_SEED)
+    source = DEMO_DIR / "exam.yaml"
+    spec = exams.decode_spec(source.read_bytes(), source=source.name)
+    items = banks.load_items(session, bank=DEMO_BANK, version=spec.bank_version)
+    compiled = compile_exam(spec, items)
+    papers = assemble(compiled, rng.integers(1, 2**63, DEMO_COHORT, dtype=np.uint64))
+    column = {key: j for j, key in enumerate(keys)}
+    a = np.exp(rng.normal(0.1, 0.25, len(keys)))
+    b = np.asarray(authored) + rng.normal(0.0, 0.4, len(keys))
+    theta = rng.normal(0.3, 1.0, DEMO_COHORT)
+    scores = np.full((DEMO_COHORT, len(keys)), np.nan)
+    for n, row in enumerate(papers.item):
+        held = [column[k] for k in (compiled.keys[i] for i in row) if k in column]
+        p = 1.0 / (1.0 + np.exp(-a[held] * (theta[n] - b[held])))
+        scores[n, held] = (rng.random(len(held)) < p).astype(np.float64)
+    learners = tuple(f"{calibrations.SIMULATED_PREFIX}{n:04d}" for n in range(1, DEMO_COHORT + 1))
+    return learners, scores
 
 
 def demo_plan() -> credit.Plan:

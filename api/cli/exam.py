@@ -22,6 +22,7 @@ from rich.table import Table
 from api.cli.support import LANGS, fail, now, progress_bar, settings, unit_of_work
 from api.services import attempts, exams
 from examengine.blueprint import ExamSpec, SpecProblem
+from examengine.equating import PassExplanation
 from examengine.errors import EngineError, SpecInvalidError
 from itembank.errors import ItembankError
 
@@ -294,6 +295,8 @@ def show(exam_key: str, learner: str, attempt: int, version: int | None) -> None
     click.echo(f"mean difficulty {audit.rebuilt.difficulty:+.3f} (logit)")
     if audit.rebuilt.repeats:
         click.echo(f"items repeated from earlier attempts: {audit.rebuilt.repeats}")
+    if audit.pass_explanation is not None:
+        _print_pass_explanation(audit.pass_explanation)
     if audit.status == "none":
         click.echo("no stored paper")
     elif audit.identical:
@@ -301,3 +304,29 @@ def show(exam_key: str, learner: str, attempt: int, version: int | None) -> None
     else:
         click.echo(f"DIFFERS from the stored paper: {'; '.join(audit.differences)}")
         sys.exit(1)
+
+
+def _print_pass_explanation(how: PassExplanation) -> None:
+    """How the paper's pass mark was computed: θ_c and where it came from, each item's
+    expected points at θ_c, and the points needed under each standard."""
+    where = (
+        "the spec's theta_cut"
+        if how.derived_from == "theta_cut"
+        else f"where the expected paper ({how.reference_max:g} points) scores pass_mark "
+        f"{how.pass_mark:g} of it ({how.reference_cut:g} points)"
+    )
+    click.echo(
+        f"pass standard {how.standard}, calibration {how.calibration}: "
+        f"θ_c {how.theta_cut:+.3f} ({where})"
+    )
+    for item in how.items:
+        mark = " provisional" if item.provisional else ""
+        click.echo(
+            f"     {item.key:<24} a {item.a:.2f} b {item.b:+.2f}  P(θ_c) {item.probability:.3f}"
+            f" × {item.points:g} = {item.expected:.3f}{mark}"
+        )
+    click.echo(
+        f"expected points at θ_c {how.expected_points:.3f} of {how.max_score:g} → pass score "
+        f"{how.pass_score:g} (rounded up to 0.01); the raw standard would ask "
+        f"{how.raw_pass_score:g}"
+    )

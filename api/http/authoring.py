@@ -1,5 +1,6 @@
 """The authoring API (author role): upload and lint bank files, import, browse and edit
-items, publish versions, export in any format, diff versions, item analysis.
+items, publish versions, export in any format, diff versions, item analysis, and
+calibrations (IRT parameters fitted to the stored responses, DIF between groups).
 
 Thin handlers: each reads the request, calls one use case in ``api.services.banks`` on
 the request's transaction, and returns a wire Struct. Domain errors (``ItembankError``)
@@ -13,16 +14,19 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import msgspec
+from anyio import to_thread
 from litestar import Controller, Request, Response, get, post, put
-from litestar.datastructures import UploadFile
+from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery, JSONBody
-from msgspec import Struct
+from litestar.params import Body, FromQuery, JSONBody, Parameter
+from msgspec import Meta, Struct
 from sqlmodel import Session
 
 from api.http.auth import principal_of, requires_role
 from api.http.errors import RAISES
 from api.http.params import (
+    MAX_INT,
+    ONE_LINE,
     BankName,
     Filter,
     ItemKey,
@@ -33,6 +37,8 @@ from api.http.params import (
 )
 from api.http.schema import replying_in
 from api.services import banks
+from api.services import calibration as calibrations
+from api.settings import Settings
 from api.store.db import Uow
 from itembank import formats
 from itembank.analysis import ExamStats
@@ -95,6 +101,36 @@ class ExportLosses(Struct, frozen=True, kw_only=True):
     version: int
     items: int
     warnings: tuple[Problem, ...]
+
+
+#: A calibration's number within its bank (from 1).
+CalibrationNumber = Annotated[
+    int, Parameter(ge=1, le=MAX_INT, description="The calibration's number within the bank")
+]
+#: A group of learners for DIF: an employer's or a district's name, or a gender. Left
+#: out, the focal group is refused by the service naming the field (Litestar's own
+#: refusal of a missing query parameter names none).
+GroupLabel = Annotated[
+    str | None,
+    Parameter(
+        min_length=1,
+        max_length=200,
+        pattern=ONE_LINE,
+        description="A group's label: an employer, a district, or male/female",
+    ),
+]
+GroupName = Annotated[
+    Literal["employer", "district", "gender"],
+    Parameter(description="What learners are grouped by: their employer, district or gender"),
+]
+
+
+class CalibrateRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Calibrate a bank version (the latest when ``version`` is null) with the 2PL or
+    the Rasch model."""
+
+    version: Annotated[int, Meta(ge=1, le=MAX_INT)] | None = None
+    model: Literal["2pl", "rasch"] = "2pl"
 
 
 class UnreadableUpload(ItembankError):
@@ -309,6 +345,114 @@ class AuthoringController(Controller):
     def stats(self, uow: Uow, bank: BankName, version: LatestVersion = None) -> ExamStats:
         with uow() as db:
             return banks.item_analysis(db, bank=bank, version=version)
+
+    @post(
+        "/{bank:str}/calibrations",
+        summary="Calibrate a bank version from its stored formal responses (IRT)",
+        description=(
+            "Fits the 2PL or Rasch model to the graded formal responses of the version "
+            "(the latest if ``version`` is null), links it to the bank's latest calibration "
+            "through the common items and stores it as the bank's next number. Items with "
+            "fewer responses than ``EXAMENGINE_CALIBRATION_MIN_RESPONSES`` stay provisional "
+            "on their authored difficulty. 201 with the calibration; 404 for an unknown bank "
+            "or version; 422 naming a bad field."
+        ),
+    )
+    async def calibrate(
+        self,
+        request: Request[Any, Any, Any],
+        uow: Uow,
+        state: State,
+        bank: BankName,
+        data: JSONBody[CalibrateRequest],
+    ) -> calibrations.CalibrationRecord:
+        settings: Settings = state.settings
+        actor = principal_of(request).user_id
+
+        def read(db: Session) -> calibrations.Prepared:
+            return calibrations.prepare(
+                db,
+                bank=bank,
+                version=data.version,
+                model=data.model,
+                min_responses=settings.exam.calibration_min_responses,
+            )
+
+        prepared = await uow.run(read)
+        # the fit holds no transaction: seconds on a large bank, in a worker thread
+        fitted = await to_thread.run_sync(calibrations.fit, prepared)
+        return await uow.run(
+            lambda db: calibrations.store(db, prepared, fitted, actor=actor, now=_now())
+        )
+
+    @get(
+        "/{bank:str}/calibrations",
+        summary="Every calibration of a bank, newest first",
+        description="Counts per calibration (items, provisional, flagged), its link and notes.",
+        sync_to_thread=True,
+    )
+    def list_calibrations(self, uow: Uow, bank: BankName) -> list[calibrations.CalibrationSummary]:
+        with uow() as db:
+            return calibrations.listing(db, bank)
+
+    @get(
+        "/{bank:str}/calibrations/{calibration:int}",
+        summary="One calibration with every item's parameters, fit and drift",
+        sync_to_thread=True,
+    )
+    def get_calibration(
+        self, uow: Uow, bank: BankName, calibration: CalibrationNumber
+    ) -> calibrations.CalibrationRecord:
+        with uow() as db:
+            return calibrations.get(db, bank, calibration)
+
+    @get(
+        "/{bank:str}/calibrations/{calibration:int}/dif",
+        summary="Differential item functioning (Mantel–Haenszel) between groups of learners",
+        description=(
+            "Groups the learners of the calibration's responses by their account's employer, "
+            "district or gender and compares ``focal`` with ``reference`` (every other "
+            "learner with a label if left out), matched on their score. Only counts per "
+            "group are answered, never a learner; an item is judged (ETS A/B/C) only when "
+            "each group has at least 100 learners who had it."
+        ),
+        sync_to_thread=True,
+    )
+    def dif(
+        self,
+        *,
+        uow: Uow,
+        bank: BankName,
+        calibration: CalibrationNumber,
+        group: FromQuery[GroupName],
+        focal: FromQuery[GroupLabel] = None,
+        reference: FromQuery[GroupLabel] = None,
+    ) -> calibrations.DifReport:
+        """``focal``: the group compared; ``reference``: the group it is compared with
+        (every other learner with a label if left out)."""
+        with uow() as db:
+            return calibrations.dif(
+                db, bank, calibration, group=group, focal=focal or "", reference=reference
+            )
+
+    @get(
+        "/{bank:str}/calibrations/{calibration:int}/groups",
+        summary="The groups of learners large enough for DIF",
+        description=(
+            "The labels of the grouping among the calibration's learners that have at least "
+            "100 learners, with their counts (smaller groups are not named)."
+        ),
+        sync_to_thread=True,
+    )
+    def dif_groups(
+        self,
+        uow: Uow,
+        bank: BankName,
+        calibration: CalibrationNumber,
+        group: FromQuery[GroupName],
+    ) -> list[calibrations.DifGroup]:
+        with uow() as db:
+            return calibrations.dif_groups(db, bank, calibration, group=group)
 
 
 def _quote(name: str) -> str:

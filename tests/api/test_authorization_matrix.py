@@ -187,6 +187,11 @@ GET    /api/banks/{bank}/stats                            401     403     200   
 PUT    /api/banks/{bank}/items/{item}                     401     403     422     403     403     422
 POST   /api/banks/{bank}/import                           401     403     201     403     403     201
 POST   /api/banks/{bank}/versions/{version}/publish       401     403     200     403     403     200
+GET    /api/banks/{bank}/calibrations                     401     403     200     403     403     200
+GET    /api/banks/{bank}/calibrations/{calibration}       401     403     200     403     403     200
+GET    /api/banks/{bank}/calibrations/{calibration}/dif   401     403     200     403     403     200
+GET    /api/banks/{bank}/calibrations/{calibration}/groups 401    403     200     403     403     200
+POST   /api/banks/{bank}/calibrations                     401     403     201     403     403     201
 GET    /api/exams                                         401     403     200     403     403     200
 GET    /api/exams/{exam}                                  401     403     200     403     403     200
 GET    /api/exams/{exam}/sample-paper                     401     403     200     403     403     200
@@ -442,6 +447,8 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             "employer": ("矩阵单位", "矩阵单位"),
             "provider": ("offline_transfer", "offline_transfer"),
             "sha256": (IMAGE_SHA, IMAGE_SHA),
+            # The demo bank's calibration of a simulated cohort (api/cli/demo.py).
+            "calibration": ("1", "1"),
         }
         yield World(role=role, app=app, client=client, values=values)
 
@@ -486,6 +493,12 @@ def request_of(row: Row, values: dict[str, str]) -> dict[str, Any]:
             return {"params": {"token": values["token"]}}
         case "GET", "/api/banks/{bank}/export" | "/api/banks/{bank}/export/losses":
             return {"params": {"format": "native"}}
+        case "GET", "/api/banks/{bank}/calibrations/{calibration}/dif":
+            return {"params": {"group": "gender", "focal": "female"}}
+        case "GET", "/api/banks/{bank}/calibrations/{calibration}/groups":
+            return {"params": {"group": "employer"}}
+        case "POST", "/api/banks/{bank}/calibrations":
+            return {"json": {"model": "rasch"}}
         case "GET", "/api/banks/{bank}/diff":
             return {"params": {"old": 1, "new": 1}}
         case "POST", "/api/banks/lint" | "/api/banks/{bank}/import":

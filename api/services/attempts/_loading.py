@@ -138,6 +138,8 @@ class _Loader:
             context.items,
             self.answers(row.id),
             pass_mark=context.spec.pass_mark,
+            # the equated standard: the points this paper needs (its TCC at θ_c)
+            pass_score=context.paper.pass_score,
         )
 
     def grader(self, row: Any, *, current: bool = False) -> Callable[[], core.Grade]:

@@ -218,9 +218,15 @@ class ResultView(Struct, frozen=True, kw_only=True):
     key_shown: bool
     key_held: str = ""
     items: tuple[ItemReview, ...] = ()
-    #: The exam's title and its pass mark (a share of ``max_score``: 0.6 is 60 %).
+    #: The exam's title and its pass mark (a share of ``max_score``: 0.6 is 60 %; under
+    #: the equated standard, this paper's ``pass_score`` as a share of its maximum).
     title: str = ""
     pass_mark: float = 0.0
+    #: The points this paper needed under the equated standard (its expected score at
+    #: the cut ability θ_c; decision 0038); None under the raw standard.
+    pass_score: float | None = None
+    #: "raw" (``pass_mark`` of every paper's maximum) or "equated".
+    pass_standard: str = "raw"
 
 
 class OperatorAttempt(Struct, frozen=True, kw_only=True):

@@ -40,7 +40,8 @@ from api.services.attempts._wire import ItemReview, OperatorAttempt, ResultView,
 from api.services.attempts.start import _item_view
 from api.store.tables import Attempt as AttemptRow
 from examengine import attempt as core
-from examengine.blueprint import KeyRelease
+from examengine.assembly import Paper
+from examengine.blueprint import ExamSpec, KeyRelease
 from examengine.disclosure import Disclosure, disclose, formal_pool
 from examengine.eligibility import formal_ahead
 from itembank.model import (
@@ -276,8 +277,21 @@ def _result_view(
         key_held=disclosure.held,
         items=items,
         title=context.spec.title,
-        pass_mark=context.spec.pass_mark,
+        **_pass_standard(context.spec, context.paper),
     )
+
+
+def _pass_standard(spec: ExamSpec, paper: Paper) -> dict[str, Any]:
+    """The result's pass mark: the spec's share under the raw standard; under the
+    equated one, the points this paper needed and that as a share of its maximum."""
+    if paper.pass_score is None:
+        return {"pass_mark": spec.pass_mark, "pass_standard": spec.pass_standard.value}
+    maximum = sum(entry.points for entry in paper.items)
+    return {
+        "pass_mark": round(paper.pass_score / maximum, 6) if maximum else spec.pass_mark,
+        "pass_score": paper.pass_score,
+        "pass_standard": spec.pass_standard.value,
+    }
 
 
 def _disclosure(row: AttemptRow, attempt: core.Attempt, loader: _Loader) -> Disclosure:

@@ -45,6 +45,7 @@ def _seed(secret: bytes, spec: ExamSpec, learner: str, attempt: int) -> int:
         bank_version=spec.bank_version,
         learner=learner,
         attempt=attempt,
+        calibration=spec.calibration,
     )
 
 
@@ -67,6 +68,18 @@ def _bank_problem(spec: ExamSpec, exc: BankNotFoundError) -> SpecProblem:
         where="bank" if exc.version is None else "bank_version",
         message=exc.message,
         message_zh=exc.message_zh,
+    )
+
+
+def _calibration_problem(spec: ExamSpec) -> SpecProblem:
+    """The spec names a calibration its bank does not have."""
+    return SpecProblem(
+        code="calibration-not-found",
+        where="calibration",
+        message=f"bank {spec.bank!r} has no calibration {spec.calibration}: calibrate it "
+        "first (examengine bank calibrate), or leave calibration out",
+        message_zh=f"题库 {spec.bank!r} 没有第 {spec.calibration} 次校准：请先校准"
+        "（examengine bank calibrate），或删去 calibration",
     )
 
 

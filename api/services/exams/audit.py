@@ -1,6 +1,7 @@
 """The audit of a stored paper: the learner's paper rebuilt from its seed (excluding
 exactly what the original build could have excluded) and compared with the stored
-record, item by item (``show_paper``).
+record, item by item (``show_paper``); for a calibrated exam, how its pass mark was
+computed (``examengine.equating.explain``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from api.services.exams.error import ExamNotPublishedError
 from api.store.tables import Exam, ExamVersion
 from api.store.tables import Paper as PaperRow
 from examengine.assembly import Paper, build_paper
+from examengine.equating import PassExplanation, explain
 
 #: Most differences an audit lists one by one.
 MAX_DIFFERENCES = 20
@@ -53,6 +55,9 @@ class AuditResult(Struct, frozen=True, kw_only=True):
     differences: tuple[str, ...] = ()
     #: The section titles, indexed by ``PaperItem.section``.
     sections: tuple[str, ...] = ()
+    #: How the rebuilt paper's pass mark was computed (calibrated exams: θ_c, each
+    #: item's expected points there, the points needed; decision 0038).
+    pass_explanation: PassExplanation | None = None
 
 
 def show_paper(
@@ -86,7 +91,8 @@ def show_paper(
         before = found.id if found is not None else None
         seen = _seen_keys(session, row.id, [learner], attempt, before_id=before)
     seed = _seed(secret, spec, learner, attempt)
-    rebuilt = build_paper(_compiled(session, spec), seed, exclude=seen.get(learner, set()))
+    compiled = _compiled(session, spec)
+    rebuilt = build_paper(compiled, seed, exclude=seen.get(learner, set()))
     stored, differences = _compare(found, rebuilt)
     status: AuditStatus = "none" if found is None else ("differs" if differences else "identical")
     return AuditResult(
@@ -101,6 +107,7 @@ def show_paper(
         identical=status == "identical",
         differences=tuple(differences),
         sections=tuple(s.title for s in spec.sections),
+        pass_explanation=explain(compiled, rebuilt.items) if compiled.calibrated else None,
     )
 
 
@@ -169,4 +176,8 @@ def _paper_differences(stored: Paper, rebuilt: Paper) -> list[str]:
         out.append(f"mean difficulty {stored.difficulty} ≠ {rebuilt.difficulty}")
     if stored.repeats != rebuilt.repeats:
         out.append(f"repeats {stored.repeats} ≠ {rebuilt.repeats}")
+    if stored.pass_score != rebuilt.pass_score:
+        out.append(f"pass score {stored.pass_score} ≠ {rebuilt.pass_score}")
+    if stored.theta_cut != rebuilt.theta_cut:
+        out.append(f"θ_c {stored.theta_cut} ≠ {rebuilt.theta_cut}")
     return out

@@ -1,6 +1,7 @@
 """The compiled exams: compiling a spec against its bank version's items (``compile_exam``,
-~50 ms on a 10k-item bank) once, and keeping the result in a small LRU (``COMPILED``)
-that building, auditing and previewing papers share.
+~50 ms on a 10k-item bank) — and, when the spec names a calibration of its bank, that
+calibration's item parameters — once, and keeping the result in a small LRU
+(``COMPILED``) that building, auditing and previewing papers share.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from collections.abc import Callable
 from sqlmodel import Session
 
 from api.services import banks
-from api.services.exams._row import _SPEC_ENCODER, _bank_problem, _bank_version_row
+from api.services import calibration as calibrations
+from api.services.exams._row import (
+    _SPEC_ENCODER,
+    _bank_problem,
+    _bank_version_row,
+    _calibration_problem,
+)
 from examengine.assembly import CompiledExam, compile_exam
 from examengine.blueprint import ExamSpec
 from examengine.errors import SpecInvalidError
@@ -68,10 +75,20 @@ def _compiled(session: Session, spec: ExamSpec) -> CompiledExam:
         raise SpecInvalidError(spec.key, [_bank_problem(spec, exc)]) from None
     assert bank_row.id is not None
     digest = hashlib.blake2b(_SPEC_ENCODER.encode(spec), digest_size=16).hexdigest()
+    if spec.calibration is not None:
+        # a calibration never changes once stored; its row id and time tell a number
+        # reused in a new database apart
+        calibrated = calibrations.fingerprint(session, spec.bank, spec.calibration)
+        if calibrated is None:
+            raise SpecInvalidError(spec.key, [_calibration_problem(spec)])
+        digest = f"{digest}:{calibrated}"
     key = (bank_row.id, bank_row.content_hash, digest)
 
     def build() -> CompiledExam:
         items = banks.load_items(session, bank=spec.bank, version=spec.bank_version)
-        return compile_exam(spec, items)
+        if spec.calibration is None:
+            return compile_exam(spec, items)
+        parameters = calibrations.parameters(session, spec.bank, spec.calibration)
+        return compile_exam(spec, items, parameters)
 
     return COMPILED.get(key, build)

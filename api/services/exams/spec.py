@@ -18,9 +18,11 @@ from msgspec import Struct
 from sqlmodel import Session, col, select
 
 from api.services import banks
+from api.services import calibration as calibrations
 from api.services.exams._row import (
     _bank_problem,
     _bank_version_row,
+    _calibration_problem,
     _decode_spec,
     _encode_spec,
     _exam,
@@ -117,13 +119,19 @@ def field_path(message: str) -> str:
 def validate_spec(session: Session, spec: ExamSpec) -> list[SpecProblem]:
     """Every problem of ``spec`` against its bank version's items (the live check).
 
-    An unknown bank or bank version is a problem too (``bank-not-found``), not an error.
+    An unknown bank or bank version is a problem too (``bank-not-found``), not an error,
+    and so is a calibration the bank does not have (``calibration-not-found``).
     """
     try:
         _bank_version_row(session, spec.bank, spec.bank_version)
     except BankNotFoundError as exc:
         return [_bank_problem(spec, exc)]
-    return validate(spec, banks.load_items(session, bank=spec.bank, version=spec.bank_version))
+    problems = validate(spec, banks.load_items(session, bank=spec.bank, version=spec.bank_version))
+    if spec.calibration is not None and not calibrations.exists(
+        session, spec.bank, spec.calibration
+    ):
+        problems.append(_calibration_problem(spec))
+    return problems
 
 
 def save_spec(

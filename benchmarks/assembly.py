@@ -24,6 +24,18 @@ Measured for each method: time (batch, and one call per paper), spread of paper
 difficulty, enemy conflicts, blueprint compliance, item exposure, pairwise overlap against
 the design's floor, and repeats on retakes.
 
+Calibrated assembly (issue 18, decision 0038), a second table in the same run: the bank
+gets a calibration (each item's a and b as generated plus estimation noise, 5 % of items
+without parameters, i.e. provisional), the same blueprint is compiled on it and assembled
+three ways — ours (balanced on test information at θ_c), today's design on the
+calibrated b (``balance="difficulty"``) and (a) Moodle-style — and for each: the time, the
+SD across papers of the test information at θ_c and of the mean difficulty, and the
+pass-decision fairness: for learners at θ_c − 0.25, θ_c and θ_c + 0.25, the probability
+of passing each paper (exact, by the Lord–Wingersky recursion), and its spread across
+papers (SD and max − min) under the raw 60 % mark and under the equated pass standard
+(each paper's expected points at θ_c, rounded up to 0.01). The load average is printed
+with it: the machine may be shared.
+
 ``--quick``: 2,000 items (at 1,000 some of the blueprint's cells go short and the spec
 is refused), 200 papers, one timed run, 20 papers one call each: every method and
 measure, under a second; the figures mean nothing.
@@ -33,6 +45,7 @@ Nothing here is a test: it prints a table; results go in docs/benchmarks.md.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -44,7 +57,9 @@ import numpy.typing as npt
 
 from benchmarks import common
 from examengine.assembly import CompiledExam, assemble, compile_exam, exposure, paper_seed
-from examengine.blueprint import Cell, ExamSpec, Section
+from examengine.blueprint import Cell, ExamSpec, PassStandard, Section
+from examengine.equating import pass_probability
+from itembank.irt import ItemParameters, probability
 from itembank.model import (
     AcceptedText,
     Difficulty,
@@ -346,6 +361,128 @@ def timed(fn: Callable[[], T], runs: int) -> tuple[float, T]:
     return statistics.median(times), result
 
 
+# ---------------------------------------------------------------------------- calibrated
+
+#: Learners this far either side of θ_c are simulated too.
+AROUND = 0.25
+#: Items without parameters in the benchmark's calibration (provisional).
+UNCALIBRATED = 0.05
+
+
+def calibration(items: Sequence[Item], seed: int = 18) -> dict[str, ItemParameters]:
+    """A calibration of the bank: each item's generated a and b plus estimation noise
+    (SD 0.1 logit on b, 5 % on a); ``UNCALIBRATED`` of the items get none."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for item in items:
+        d = item.difficulty
+        if rng.random() < UNCALIBRATED or d.irt_a is None or d.irt_b is None:
+            continue
+        out[item.key] = ItemParameters(
+            a=d.irt_a * float(np.exp(rng.normal(0.0, 0.05))),
+            b=d.irt_b + float(rng.normal(0.0, 0.1)),
+        )
+    return out
+
+
+def fairness(exam: CompiledExam, item: Matrix) -> list[tuple[float, float, float, float]]:
+    """For learners at θ_c − AROUND, θ_c, θ_c + AROUND: (SD, max − min) across papers of
+    P(pass) under the raw 60 % mark, then under the equated standard."""
+    assert exam.theta_cut is not None
+    points = exam.item_points[item[0]]
+    assert np.all(points == points[0]) and float(points[0]).is_integer()
+    whole = [int(points[0])] * item.shape[1]
+    maximum = sum(whole)
+    equated = np.ceil(exam.points_cut[item].sum(axis=1) * 100 - 1e-9) / 100
+    out = []
+    for theta in (exam.theta_cut - AROUND, exam.theta_cut, exam.theta_cut + AROUND):
+        p = probability(theta, exam.a[item], exam.b[item])
+        raw = pass_probability(p, whole, exam.spec.pass_mark * maximum)
+        eq = pass_probability(p, whole, equated)
+        out.append((float(raw.std()), float(np.ptp(raw)), float(eq.std()), float(np.ptp(eq))))
+    return out
+
+
+def calibrated_table(items: list[Item], spec: ExamSpec, papers: int, runs: int) -> None:
+    parameters = calibration(items)
+    equated = msgspec.structs.replace(spec, calibration=1, pass_standard=PassStandard.EQUATED)
+    start = time.perf_counter()
+    ours = compile_exam(equated, items, parameters)
+    compile_s = time.perf_counter() - start
+    today = compile_exam(equated, items, parameters, balance="difficulty")
+    seeds = np.array(
+        [
+            paper_seed(
+                SECRET,
+                exam="bench-exam",
+                spec_version=1,
+                bank="bench",
+                bank_version=1,
+                learner=f"learner-{n:06d}",
+                attempt=1,
+                calibration=1,
+            )
+            for n in range(papers)
+        ],
+        dtype=np.uint64,
+    )
+    ours_s, batch = timed(lambda: assemble(ours, seeds), runs)
+    today_s, batch_today = timed(lambda: assemble(today, seeds), runs)
+    rng = np.random.default_rng(11)
+    moodle_s, moodle = timed(lambda: moodle_style(ours, papers, rng), runs)
+    drawn = [batch.item.astype(np.int64), batch_today.item.astype(np.int64), moodle]
+    info = [ours.info_cut[m].sum(axis=1) for m in drawn]
+    difficulty = [ours.logit[m].mean(axis=1) for m in drawn]
+    fair = [fairness(ours, m) for m in drawn]
+    exposures = [np.bincount(m.ravel(), minlength=len(items)).max() / papers for m in drawn]
+    load = os.getloadavg()
+
+    print(
+        f"\nCalibrated assembly: the same {papers:,} learners, the blueprint on a calibration "
+        f"of the bank ({len(parameters):,} items with a, b; {len(items) - len(parameters):,} "
+        f"provisional); θ_c = {ours.theta_cut:+.3f} (where the expected paper scores "
+        f"{spec.pass_mark:.0%}); compiled in {compile_s:.3f} s (once, not timed below); "
+        f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min) on "
+        f"{os.cpu_count()} CPUs\n"
+    )
+    print(
+        "| measure | goal | ours (information at θ_c) | today's design on calibrated b "
+        "| (a) Moodle-style per-slot random |"
+    )
+    print("| --- | --- | ---: | ---: | ---: |")
+
+    def row(name: str, goal: str, cells: list[str]) -> None:
+        print(f"| {name} | {goal} | " + " | ".join(cells) + " |")
+
+    row(
+        f"time to assemble {papers:,} papers (s)",
+        "≤ 0.2",
+        [f"{t:.3f}" for t in (ours_s, today_s, moodle_s)],
+    )
+    row(
+        "SD of test information at θ_c",
+        f"≤ ½ of today's = {info[1].std() / 2:.3f} and ≤ ½ of (a) = {info[2].std() / 2:.3f}",
+        [f"{i.std():.3f} (mean {i.mean():.2f})" for i in info],
+    )
+    row(
+        "SD of paper mean difficulty (logits)",
+        f"≤ today's = {difficulty[1].std():.4f}",
+        [f"{d.std():.4f}" for d in difficulty],
+    )
+    row("max item exposure", f"≤ r_max = {spec.r_max}", [f"{e:.4f}" for e in exposures])
+    for at, label in enumerate(("θ_c − 0.25", "θ_c", "θ_c + 0.25")):
+        row(
+            f"P(pass) at {label}: SD across papers, raw 60 % → equated",
+            "equated < raw",
+            [f"{f[at][0]:.4f} → {f[at][2]:.4f}" for f in fair],
+        )
+        row(
+            f"P(pass) at {label}: max − min across papers, raw 60 % → equated",
+            "",
+            [f"{f[at][1]:.3f} → {f[at][3]:.3f}" for f in fair],
+        )
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -478,6 +615,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{int(batch2.enemy_conflicts.sum()):,} enemy conflicts left; "
         f"{len(exam.zero_quota)} strata with a zero quota."
     )
+    calibrated_table(items, spec, papers, runs)
 
 
 if __name__ == "__main__":

@@ -324,7 +324,10 @@ class CompiledExam:
         step = max(1, round(strata * 0.618))
         while math.gcd(step, strata) != 1:
             step += 1
+        #: The second circle's order: place i holds the first order's place stride[i].
         self.stride = (np.arange(strata) * step) % strata
+        self.stride_place = np.empty(strata, dtype=np.int64)
+        self.stride_place[self.stride] = np.arange(strata)
 
     def _build_options(self, items: Sequence[Item]) -> None:
         counts = [len(_choices(item)) for item in items]
@@ -568,15 +571,7 @@ def _draw(exam: CompiledExam, seeds: U64) -> npt.NDArray[np.int64]:
     if slots == 0:
         return np.zeros((len(seeds), 0), dtype=np.int64)
     if exam.balance == "information":
-        ranks = _sorted_slots(random_bits(seeds, _ARC_ORDER, strata))  # stratum at each place
-        coarse = _weighted_offsets(
-            seeds, ranks, exam.weight_difficulty[None, :], _ARC_SHIFT_DIFFICULTY
-        )
-        row = np.floor(coarse * ROWS).astype(np.int64)
-        weight = np.take_along_axis(exam.weight_information, row, axis=0)
-        weight /= weight.sum(axis=1, keepdims=True)
-        fine = _weighted_offsets(seeds, ranks[:, exam.stride], weight, _ARC_SHIFT_INFORMATION)
-        u = (row + fine) / ROWS
+        u = _circle_offsets(exam, seeds)
     else:
         ranks = _sorted_slots(random_bits(seeds, _DRAW_RANK, strata))
         rank_of = np.empty_like(ranks)
@@ -588,27 +583,40 @@ def _draw(exam: CompiledExam, seeds: U64) -> npt.NDArray[np.int64]:
     return np.ascontiguousarray(exam.stratum_start[exam.slot_stratum] + np.minimum(position, n - 1))
 
 
-def _weighted_offsets(
-    seeds: U64, ranks: npt.NDArray[np.int64], weight: npt.NDArray[np.float64], shift: int
-) -> npt.NDArray[np.float64]:
-    """One offset in [0, 1) per stratum and paper: the strata, in the paper's random
-    order ``ranks`` (the stratum at each place), laid around a circle of circumference 1
-    in arcs of length ``weight`` (summing to 1); a stratum's offset is its arc's
-    midpoint, the whole circle turned by a uniform ``shift``.
+def _circle_offsets(exam: CompiledExam, seeds: U64) -> npt.NDArray[np.float64]:
+    """The strata's offsets on a calibrated exam: ``(row + fine) / ROWS``.
 
-    Every offset is exactly uniform on [0, 1) whatever the order (a uniform turn of
-    anything independent of it), so every item keeps its exposure q/n; two calls with
-    different shifts give independent offsets for any one stratum even over related
-    orders. The offsets of one paper are a systematic sample of the circle weighted by
-    how much each stratum moves the paper, so strata drawn on one side are offset by
-    the rest, the strata that move it most with the most room.
+    Each paper lays its strata, in a random order, around a circle of circumference 1
+    in arcs as long as their weights (summing to 1); a stratum's point is its arc's
+    midpoint, the circle turned by a uniform shift. The row comes from a circle weighted
+    by how much each stratum moves the paper's difficulty; ``fine`` from a second circle
+    (the same order taken with a fixed stride, its own shift) weighted by how much the
+    stratum moves the paper's information at θ_c within the row it drew.
+
+    Every point is exactly uniform on [0, 1) whatever the order and weights (a uniform
+    turn of anything independent of it), and the two turns are independent, so ``u`` is
+    uniform and every item keeps its exposure q/n. The points of one paper are a
+    systematic sample of the circle, so strata drawn on one side are offset by the rest,
+    those that move the paper most with the most room.
     """
-    arcs = np.take_along_axis(np.broadcast_to(weight, ranks.shape), ranks, axis=1)
-    starts = np.cumsum(arcs, axis=1) - arcs
-    middle = np.empty_like(starts)
-    np.put_along_axis(middle, ranks, starts + 0.5 * arcs, axis=1)
-    turned = middle + uniforms(seeds, shift, 1)
-    return turned - np.floor(turned)
+    papers, strata = len(seeds), len(exam.stratum_len)
+    ranks = _sorted_slots(random_bits(seeds, _ARC_ORDER, strata))  # the stratum at each place
+    place = np.empty_like(ranks)  # the place of each stratum
+    np.put_along_axis(place, ranks, np.arange(strata)[None, :], axis=1)
+    base = (np.arange(papers, dtype=np.int64) * strata)[:, None]
+
+    arcs = exam.weight_difficulty[ranks]
+    middle = (np.cumsum(arcs, axis=1) - 0.5 * arcs).ravel()[place + base]
+    coarse = middle + uniforms(seeds, _ARC_SHIFT_DIFFICULTY, 1)
+    row = (np.floor((coarse - np.floor(coarse)) * ROWS)).astype(np.int64)
+
+    weight = exam.weight_information.ravel()[row * strata + np.arange(strata)[None, :]]
+    weight /= weight.sum(axis=1, keepdims=True)
+    arcs = weight.ravel()[ranks[:, exam.stride] + base]
+    middle = (np.cumsum(arcs, axis=1) - 0.5 * arcs).ravel()[exam.stride_place[place] + base]
+    fine = middle + uniforms(seeds, _ARC_SHIFT_INFORMATION, 1)
+    u: npt.NDArray[np.float64] = (row + fine - np.floor(fine)) / ROWS
+    return u
 
 
 _NOTHING = np.zeros(0, dtype=np.int64)

@@ -22,7 +22,9 @@ from examengine.equating import (
     expected_points,
     explain,
     paper_pass_score,
+    pass_probability,
     round_up,
+    score_distribution,
 )
 from examengine.errors import SpecInvalidError
 from itembank.irt import ItemParameters, probability, true_score
@@ -230,3 +232,53 @@ def test_the_batch_holds_information_and_expected_points_per_paper():
     assert single.information == pytest.approx(float(batch.information[7]), abs=1e-6)
     entries = [PaperItem(key=e.key, section=e.section, points=e.points) for e in single.items]
     assert paper_pass_score(exam, entries) == single.pass_score
+
+
+# ------------------------------------------------------------------------ pass probabilities
+
+
+def test_the_score_distribution_of_small_papers_is_exact():
+    assert score_distribution(np.array([[0.5, 0.5]]), [1, 1]).tolist() == [[0.25, 0.5, 0.25]]
+    assert score_distribution(np.array([[0.5, 0.5]]), [1, 2]).tolist() == [[0.25] * 4]
+    two = score_distribution(np.array([[0.2, 0.9], [1.0, 0.0]]), [2, 1])
+    assert two == pytest.approx(np.array([[0.08, 0.72, 0.02, 0.18], [0.0, 0.0, 1.0, 0.0]]))
+
+
+def test_the_recursion_agrees_with_simulated_learners():
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.1, 0.9, size=(1, 30))
+    points = [1, 2, 1] * 10
+    exact = score_distribution(p, points)[0]
+    answers = rng.random((40_000, 30)) < p
+    scores = (answers * np.array(points)).sum(axis=1)
+    simulated = np.bincount(scores, minlength=len(exact)) / len(scores)
+    assert np.abs(simulated - exact).max() < 0.01
+    assert pass_probability(p, points, 24.5)[0] == pytest.approx(exact[25:].sum())
+
+
+def test_equating_gives_learners_at_the_cut_the_same_chance_on_easy_and_hard_papers():
+    # 50 items from a bank of 500 on four topics: the easiest and the hardest of 2,000
+    # papers (their expected scores at θ_c differ by several points).
+    items, parameters = tf_bank(500, topics=4)
+    exam = compile_exam(spec(50, **EQUATED), items, parameters)
+    batch = assemble(exam, np.arange(2_000, dtype=np.uint64))
+    assert batch.expected is not None
+    easiest, hardest = int(np.argmax(batch.expected)), int(np.argmin(batch.expected))
+    papers = [build_paper(exam, int(batch.seeds[row])) for row in (easiest, hardest)]
+    assert papers[0].pass_score - papers[1].pass_score > 3  # the easy paper asks for more
+    theta = cut_theta(exam)
+    numbers = np.array([[exam.number[e.key] for e in paper.items] for paper in papers])
+    p = probability(theta, exam.a[numbers], exam.b[numbers])
+    points = [1] * 50
+    equated = pass_probability(p, points, np.array([paper.pass_score for paper in papers]))
+    raw = pass_probability(p, points, 0.6 * 50)
+    # Learners at θ_c simulated on each paper agree with the exact probabilities.
+    rng = np.random.default_rng(11)
+    for row, paper in enumerate(papers):
+        scores = (rng.random((20_000, 50)) < p[row]).sum(axis=1)
+        assert np.mean(scores >= paper.pass_score) == pytest.approx(equated[row], abs=0.015)
+    # Whole points: a pass mark between two scores rounds up to the next, which moves the
+    # chance by at most the density of the score at the mark, about 0.4 / SD of scores.
+    spread = np.sqrt((p * (1 - p)).sum(axis=1)).min()
+    assert abs(equated[0] - equated[1]) <= 0.4 / spread
+    assert raw[0] - raw[1] > 0.3  # the raw 60 % favours the easy paper

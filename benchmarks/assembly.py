@@ -183,7 +183,7 @@ def blueprint(bank_version: int = 1) -> ExamSpec:
     )
 
 
-def seeds_for(papers: int, attempt: int) -> npt.NDArray[np.uint64]:
+def seeds_for(papers: int, attempt: int, calibration: int | None = None) -> npt.NDArray[np.uint64]:
     return np.array(
         [
             paper_seed(
@@ -194,6 +194,7 @@ def seeds_for(papers: int, attempt: int) -> npt.NDArray[np.uint64]:
                 bank_version=1,
                 learner=f"learner-{n:06d}",
                 attempt=attempt,
+                calibration=calibration,
             )
             for n in range(papers)
         ],
@@ -410,22 +411,7 @@ def calibrated_table(items: list[Item], spec: ExamSpec, papers: int, runs: int) 
     ours = compile_exam(equated, items, parameters)
     compile_s = time.perf_counter() - start
     today = compile_exam(equated, items, parameters, balance="difficulty")
-    seeds = np.array(
-        [
-            paper_seed(
-                SECRET,
-                exam="bench-exam",
-                spec_version=1,
-                bank="bench",
-                bank_version=1,
-                learner=f"learner-{n:06d}",
-                attempt=1,
-                calibration=1,
-            )
-            for n in range(papers)
-        ],
-        dtype=np.uint64,
-    )
+    seeds = seeds_for(papers, 1, calibration=1)
     ours_s, batch = timed(lambda: assemble(ours, seeds), runs)
     today_s, batch_today = timed(lambda: assemble(today, seeds), runs)
     rng = np.random.default_rng(11)

@@ -300,7 +300,7 @@ class CompiledExam:
         """Per stratum, how much its draw moves a paper's difficulty and information:
         the SD, over the offset u, of the sum of its slots' b (and information at θ_c).
         The strata's offsets are laid around a circle in lengths proportional to these
-        (``_weighted_offsets``), so a stratum that moves a paper more gets a wider arc."""
+        (``_circle_offsets``), so a stratum that moves a paper more gets a wider arc."""
         grid = (np.arange(_WEIGHT_GRID) + 0.5) / _WEIGHT_GRID
         n = self.stratum_len[self.slot_stratum]
         q = self.stratum_quota[self.slot_stratum]

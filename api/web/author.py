@@ -21,6 +21,7 @@ from litestar.response import Template
 from litestar.types import ExceptionHandlersMap
 from sqlmodel import Session
 
+from api.http.authoring import CalibrationNumber
 from api.http.errors import EXCEPTION_HANDLERS
 from api.http.params import (
     AttemptNumber,
@@ -34,9 +35,12 @@ from api.http.params import (
     Version,
 )
 from api.services import banks, exams, markup
+from api.services import calibration as calibrations
 from api.settings import Settings
 from api.store.db import Uow
+from api.web import calibration as cal_view
 from api.web import i18n
+from api.web.charts import information_chart, number
 from api.web.common import PAGE_EXCEPTION_HANDLERS, lang_of, page_principal, render
 from examengine.errors import EngineError
 from itembank import formats
@@ -59,6 +63,8 @@ from itembank.versioning import diff
 ROLES = ("author", "operator")
 #: Items per page of the item browser.
 PAGE_SIZE = 50
+#: Papers sampled for an exam's test information band.
+INFORMATION_PAPERS = 200
 #: Kinds the item editor builds a body for; other kinds keep the body they have.
 EDITABLE_KINDS = ("single", "multiple", "true_false", "fill_blank")
 
@@ -975,6 +981,8 @@ class AuthorPages(Controller):
             stems = {
                 i.key: _short(i.stem) for i in banks.load_items(db, bank=bank, version=info.version)
             }
+            latest = calibrations.latest(db, bank)
+            calibrated = {i.key: i for i in latest.items} if latest is not None else {}
             return render(
                 request,
                 "author/stats.html",
@@ -983,7 +991,100 @@ class AuthorPages(Controller):
                 stats=result,
                 stems=stems,
                 versions=banks.list_versions(db, bank=bank),
+                calibration=latest,
+                calibrated=calibrated,
+                cal_marks=cal_view.marks(latest, lang_of(request)),
+                fmt_param=number,
                 data={**_plain(result), "stems": stems},
+            )
+
+    @get("/banks/{bank:str}/calibrations", sync_to_thread=True)
+    def calibrations(self, request: Request[Any, Any, Any], uow: Uow, bank: BankName) -> Template:
+        """The bank's calibrations, newest first, and the form to calibrate now (its
+        script posts to ``POST /api/banks/{bank}/calibrations``)."""
+        with uow() as db:
+            page_principal(request, *ROLES)
+            lang = lang_of(request)
+            versions = sorted(banks.list_versions(db, bank=bank), key=lambda v: -v.version)
+            if not versions:
+                raise BankNotFoundError(bank)
+            rows = []
+            for summary in calibrations.listing(db, bank):
+                record = calibrations.get(db, bank, summary.number)
+                link = record.link
+                rows.append(
+                    {
+                        "record": summary,
+                        "counts": cal_view.counts(record.items),
+                        "link": cal_view.link_text(link.method, link.previous, link.anchors, lang),
+                    }
+                )
+            return render(
+                request,
+                "author/calibrations.html",
+                bank=bank,
+                versions=versions,
+                rows=rows,
+                models=cal_view.MODELS,
+            )
+
+    @get("/banks/{bank:str}/calibrations/{calibration:int}", sync_to_thread=True)
+    def calibration_record(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        uow: Uow,
+        bank: BankName,
+        calibration: CalibrationNumber,
+        group: Filter = "",
+        focal: Filter = "",
+        reference: Filter = "",
+    ) -> Template:
+        """One calibration: its parameters with badges and curves, its notes, and DIF
+        between the groups the form names (``?group=&focal=&reference=``)."""
+        with uow() as db:
+            page_principal(request, *ROLES)
+            lang = lang_of(request)
+            record = calibrations.get(db, bank, calibration)
+            stems = {
+                i.key: _short(i.stem)
+                for i in banks.load_items(db, bank=bank, version=record.bank_version)
+            }
+            dif_rows: list[dict[str, Any]] | None = None
+            dif_counts: dict[str, int] = {}
+            dif_error = ""
+            chosen = group if group in cal_view.DIF_GROUPS else "gender"
+            if group:
+                try:
+                    report = calibrations.dif(
+                        db, bank, calibration, group=group, focal=focal, reference=reference or None
+                    )
+                except calibrations.CalibrationRequestError as exc:
+                    dif_error = exc.message if lang == "en" else exc.message_zh
+                else:
+                    dif_rows = cal_view.dif_rows(report.items, stems)
+                    dif_counts = cal_view.dif_summary(report.items)
+            return render(
+                request,
+                "author/calibration.html",
+                bank=bank,
+                record=record,
+                link=cal_view.link_text(
+                    record.link.method, record.link.previous, record.link.anchors, lang
+                ),
+                link_constants=cal_view.link_constants(record.link, lang),
+                notes=cal_view.notes(record, lang),
+                rows=cal_view.item_rows(record.items, stems, lang, record.min_responses),
+                dif_groups=cal_view.DIF_GROUPS,
+                group=chosen,
+                focal=focal,
+                reference=reference,
+                known_groups=calibrations.dif_groups(db, bank, calibration, group=chosen),
+                dif_min=calibrations.DIF_MIN_GROUP,
+                dif=dif_rows,
+                dif_counts=dif_counts,
+                dif_error=dif_error,
+                group_label=lambda value: cal_view.group_value(chosen, value, lang),
             )
 
     @get("/banks/{bank:str}/versions/{version:int}/topics", sync_to_thread=True)
@@ -1088,4 +1189,43 @@ class AuthorPages(Controller):
                 learner=learner,
                 attempt=attempt,
                 version=version,
+            )
+
+    @get("/exams/{key:str}/information", sync_to_thread=True)
+    def information(self, request: Request[Any, Any, Any], uow: Uow, key: ExamKey) -> Template:
+        """The test information of the exam's papers: the mean curve, the spread across
+        papers as a band, θ_c, and the pass standard."""
+        with uow() as db:
+            page_principal(request, *ROLES)
+            lang = lang_of(request)
+            detail = exams.exam_detail(db, exam=key)
+            band = calibrations.exam_information(db, key, papers=INFORMATION_PAPERS)
+            # the standard of the version the band was drawn from (the latest published)
+            spec = detail.spec if detail.version.version == band.version else None
+            at_cut = None
+            if band.at_cut is not None:
+                mean, low, high = band.at_cut
+                at_cut = {"mean": number(mean), "low": number(low), "high": number(high)}
+            return render(
+                request,
+                "author/information.html",
+                exam=key,
+                detail=detail,
+                papers=band.papers,
+                version=band.version,
+                standard=str(spec.pass_standard) if spec is not None else None,
+                calibration=band.calibration,
+                theta_cut=number(band.theta_cut) if band.theta_cut is not None else None,
+                at_cut=at_cut,
+                pass_scores=None,
+                chart=information_chart(
+                    band.thetas,
+                    band.mean,
+                    band.p5,
+                    band.p95,
+                    lang,
+                    chart_id="information",
+                    cut=band.theta_cut,
+                    papers=band.papers,
+                ),
             )

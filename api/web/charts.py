@@ -110,7 +110,7 @@ def _y(value: float, top: float) -> float:
     return TOP + PLOT_H - (value / top) * PLOT_H
 
 
-def _num(value: float, digits: int = 2) -> str:
+def number(value: float, digits: int = 2) -> str:
     """A number for people: fixed digits, a true minus sign, no "-0.00"."""
     text = f"{value:.{digits}f}"
     if float(text) == 0:
@@ -140,6 +140,20 @@ def nice_top(value: float) -> float:
     return float(10 * power)  # pragma: no cover - the loop ends at 10
 
 
+def ticks(top: float) -> list[float]:
+    """Round steps from 0 to ``top`` (an end ``nice_top`` gave), at most six marks."""
+    power = 10.0 ** float(np.floor(np.log10(top))) / 10
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0):
+        if top / (step * power) <= 5 + 1e-9:
+            size = step * power
+            return [round(size * k, 10) for k in range(round(top / size) + 1)]
+    return [0.0, top]  # pragma: no cover - a step of 10× the power always fits
+
+
+def _tick(value: float) -> str:
+    return f"{value:g}".replace("-", "−")
+
+
 def _axes(lang: str, y_label: str, top: float, y_ticks: Sequence[float]) -> list[str]:
     out = ['<g class="axis" aria-hidden="true">']
     base = TOP + PLOT_H
@@ -148,7 +162,7 @@ def _axes(lang: str, y_label: str, top: float, y_ticks: Sequence[float]) -> list
         out.append(f'<line x1="{LEFT}" y1="{y}" x2="{LEFT + PLOT_W}" y2="{y}" stroke="{GRID}"/>')
         out.append(
             f'<text x="{LEFT - 6}" y="{_attr(_y(v, top) + 4)}" text-anchor="end" '
-            f'font-size="12" fill="{INK}">{_num(v, 0 if top >= 5 else 1)}</text>'
+            f'font-size="13" fill="{INK}">{_tick(v)}</text>'
         )
     out.append(f'<line x1="{LEFT}" y1="{base}" x2="{LEFT + PLOT_W}" y2="{base}" stroke="{AXIS}"/>')
     out.append(f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{base}" stroke="{AXIS}"/>')
@@ -156,17 +170,17 @@ def _axes(lang: str, y_label: str, top: float, y_ticks: Sequence[float]) -> list
         x = _attr(_x(theta))
         out.append(f'<line x1="{x}" y1="{base}" x2="{x}" y2="{base + 4}" stroke="{AXIS}"/>')
         out.append(
-            f'<text x="{x}" y="{base + 17}" text-anchor="middle" font-size="12" '
-            f'fill="{INK}">{_num(theta, 0)}</text>'
+            f'<text x="{x}" y="{base + 17}" text-anchor="middle" font-size="13" '
+            f'fill="{INK}">{number(theta, 0)}</text>'
         )
     out.append(
-        f'<text x="{LEFT + PLOT_W / 2}" y="{HEIGHT - 8}" text-anchor="middle" font-size="13" '
+        f'<text x="{LEFT + PLOT_W / 2}" y="{HEIGHT - 8}" text-anchor="middle" font-size="14" '
         f'fill="{INK}">{escape(i18n.t("chart.theta", lang))}</text>'
     )
     middle = TOP + PLOT_H / 2
     out.append(
-        f'<text x="13" y="{middle}" text-anchor="middle" font-size="13" fill="{INK}" '
-        f'transform="rotate(-90 13 {middle})">{escape(y_label)}</text>'
+        f'<text x="14" y="{middle}" text-anchor="middle" font-size="14" fill="{INK}" '
+        f'transform="rotate(-90 14 {middle})">{escape(y_label)}</text>'
     )
     out.append("</g>")
     return out
@@ -253,7 +267,7 @@ def icc_chart(curves: Sequence[Curve], lang: str, *, chart_id: str) -> Markup:
             )
         legend.append((curve.label, colour, dash, "line"))
     described = " ".join(
-        i18n.t("chart.icc.item", lang, label=c.label, a=_num(c.a), b=_num(c.b)) for c in curves
+        i18n.t("chart.icc.item", lang, label=c.label, a=number(c.a), b=number(c.b)) for c in curves
     )
     title = (
         i18n.t("chart.icc.title", lang)
@@ -271,7 +285,7 @@ def icc_chart(curves: Sequence[Curve], lang: str, *, chart_id: str) -> Markup:
         legend=legend if len(curves) > 1 else [],
         head=[i18n.t("chart.theta", lang), *(c.label for c in curves)],
         rows=[
-            [_num(theta, 0), *(_num(float(p[n])) for p in probabilities)]
+            [number(theta, 0), *(number(float(p[n])) for p in probabilities)]
             for n, theta in enumerate(table)
         ],
     )
@@ -294,8 +308,7 @@ def information_chart(
     xs = [float(t) for t in thetas]
     inside = [n for n, t in enumerate(xs) if THETA_MIN - 1e-9 <= t <= THETA_MAX + 1e-9]
     top = nice_top(max((float(high[n]) for n in inside), default=1.0))
-    ticks = [top * k / 4 for k in range(5)]
-    drawing = _axes(lang, i18n.t("chart.information", lang), top, ticks)
+    drawing = _axes(lang, i18n.t("chart.information", lang), top, ticks(top))
     upper = [(xs[n], float(high[n])) for n in inside]
     lower = [(xs[n], float(low[n])) for n in reversed(inside)]
     if upper:
@@ -318,15 +331,15 @@ def information_chart(
             f'<line class="info-cut" x1="{x}" y1="{TOP}" x2="{x}" y2="{TOP + PLOT_H}" '
             f'stroke="{CUT}" stroke-width="2" stroke-dasharray="5 3"/>'
         )
-        legend.append((i18n.t("chart.info.cut", lang) + f" = {_num(cut)}", CUT, "5 3", "line"))
-        desc = i18n.t("chart.info.desc", lang, papers=papers_text, cut=_num(cut))
+        legend.append((i18n.t("chart.info.cut", lang) + f" = {number(cut)}", CUT, "5 3", "line"))
+        desc = i18n.t("chart.info.desc", lang, papers=papers_text, cut=number(cut))
     else:
         desc = i18n.t("chart.info.desc_no_cut", lang, papers=papers_text)
     wanted = {n for n in inside if abs(xs[n] - round(xs[n])) < 1e-9}
     if cut is not None and xs:
         wanted.add(min(range(len(xs)), key=lambda n: abs(xs[n] - cut)))
     rows = [
-        [_num(xs[n]), _num(float(mean[n])), _num(float(low[n])), _num(float(high[n]))]
+        [number(xs[n]), number(float(mean[n])), number(float(low[n])), number(float(high[n]))]
         for n in sorted(wanted)
     ]
     return _figure(

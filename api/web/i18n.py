@@ -370,6 +370,19 @@ register(
             "{score} 分（满分的 {percent}%）",
             "{score} ({percent}% of the maximum)",
         ),
+        "result.paper_pass_mark": ("本卷合格线", "Pass mark of your paper"),
+        "result.pass_mark_equated": (
+            "{score} 分（满分 {max} 分，按等值换算）",
+            "{score} of {max} points (equated)",
+        ),
+        "result.pass_mark_equated_note": (
+            "每位学员的试卷不同，难度略有差别。本卷的合格线按等值换算确定：无论抽到哪份试卷，"
+            "能力相同的学员合格的机会相同。试卷稍难，合格线就稍低；稍易则稍高。",
+            "Every learner gets a different paper, and papers differ a little in "
+            "difficulty. Your paper's pass mark is set by equating, so that learners of the "
+            "same ability have the same chance to pass whichever paper they draw: a harder "
+            "paper has a lower pass mark, an easier one a higher.",
+        ),
         "result.attempts_left": ("剩余考试机会", "Attempts left"),
         "result.attempts_left_value": (
             "{left} 次（共 {allowed} 次）",

@@ -237,9 +237,11 @@ class LearnerPages(Controller):
             entry = _entry(
                 attempts.my_exams(db, learner_id=principal.user_id, now=now), outcome.exam
             )
-            pass_score = (
-                outcome.pass_mark * outcome.max_score if outcome.max_score is not None else None
-            )
+            # The equated standard names this paper's own pass mark in points; the raw one
+            # is the exam's share of the maximum.
+            pass_score = outcome.pass_score
+            if pass_score is None and outcome.max_score is not None:
+                pass_score = outcome.pass_mark * outcome.max_score
             return render(
                 request,
                 "learner/result.html",

@@ -82,6 +82,14 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("author-edit-exam", "author", "/author/exams/{exam}/edit"),
     ("author-sample", "author", "/author/exams/{exam}/sample"),
     ("author-plans", "author", "/author/plans"),
+    ("author-calibrations", "author", "/author/banks/{bank}/calibrations"),
+    ("author-calibration", "author", "/author/banks/{bank}/calibrations/{calibration}"),
+    (
+        "author-calibration-dif",
+        "author",
+        "/author/banks/{bank}/calibrations/{calibration}?group=gender&focal=female",
+    ),
+    ("author-information", "author", "/author/exams/{exam}/information"),
     ("proctor-live", "proctor", "/proctor"),
     ("proctor-attempt-log", "proctor", "/proctor/attempts/{open_attempt}"),
     ("proctor-risk", "proctor", "/proctor/risk"),
@@ -224,6 +232,9 @@ async def world(browser: Browser, e2e_server: Server) -> AsyncIterator[World]:
             await _href(world.contexts["learner"], "/learner/plans", "a[href^='/learner/study/']")
         ).rsplit("/", 1)[-1],
         "item": await _href(author, f"{bank}/items", f"a[href^='{bank}/items/']"),
+        "calibration": (
+            await _href(author, f"{bank}/calibrations", f"a[href^='{bank}/calibrations/']")
+        ).rsplit("/", 1)[-1],
     }
     try:
         yield world
@@ -282,7 +293,7 @@ def test_the_sweep_covers_every_page_route() -> None:
         "/author/banks/{bank}/versions/{version}/topics",  # JSON for the spec builder
     }
     for _, _, path in PAGES:
-        route = re.sub(r"\{(open|closed)_attempt\}", "{attempt_id}", path)
+        route = re.sub(r"\{(open|closed)_attempt\}", "{attempt_id}", path.split("?")[0])
         swept.add(route.replace("{exam}", "{key}").replace("{demo_learner}", "{login}"))
     not_swept = sorted(routes - swept - {"/"})
     assert not not_swept, f"pages not in PAGES: {not_swept}"

@@ -20,6 +20,7 @@ from api.web.charts import (
     icc_chart,
     information_chart,
     nice_top,
+    ticks,
 )
 from itembank import irt
 
@@ -165,3 +166,18 @@ def test_the_information_chart_without_a_cut_says_so() -> None:
 )
 def test_the_axis_ends_on_a_round_number(value: float, top: float) -> None:
     assert nice_top(value) == top
+
+
+@pytest.mark.parametrize(
+    ("top", "marks"),
+    [(1.0, [0, 0.2, 0.4, 0.6, 0.8, 1]), (5.0, [0, 1, 2, 3, 4, 5]), (2.5, [0, 0.5, 1, 1.5, 2, 2.5]),
+     (20.0, [0, 5, 10, 15, 20]), (0.5, [0, 0.1, 0.2, 0.3, 0.4, 0.5])],
+)  # fmt: skip
+def test_the_information_axis_is_marked_in_round_steps(top: float, marks: list[float]) -> None:
+    assert ticks(top) == marks
+    labels = re.findall(
+        r'text-anchor="end" font-size="13" fill="#1a1a1a">([^<]+)<',
+        information_chart([0.0], [top * 0.8], [top * 0.7], [top * 0.9], "en", chart_id="t",
+                          papers=2),
+    )  # fmt: skip
+    assert labels == [f"{m:g}" for m in marks]

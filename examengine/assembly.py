@@ -201,7 +201,7 @@ class CompiledExam:
         quotas: list[int],
         sections: list[int],
     ) -> None:
-        found = [parameters.get(key) for key in self.keys]
+        found = [_usable(parameters.get(key)) for key in self.keys]
         self.provisional = np.array([p is None or p.provisional for p in found], dtype=bool)
         self.a = np.array([1.0 if p is None else p.a for p in found], dtype=np.float64)
         self.b = np.array(
@@ -389,6 +389,16 @@ def _strata(spec: ExamSpec, items: Sequence[Item]) -> tuple[list[list[int]], lis
             quotas.append(shares[topic])
             sections.append(number)
     return pools, quotas, sections
+
+
+def _usable(parameters: ItemParameters | None) -> ItemParameters | None:
+    """An item's parameters if assembly can use them: a positive, finite discrimination
+    and a finite difficulty. An item that discriminates the wrong way (a ≤ 0, which a
+    2PL fit can give a flawed item) is treated as having none: its authored logit, a = 1."""
+    if parameters is None:
+        return None
+    a, b = parameters.a, parameters.b
+    return parameters if math.isfinite(a) and a > 0 and math.isfinite(b) else None
 
 
 def _spreads(

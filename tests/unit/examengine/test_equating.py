@@ -282,3 +282,22 @@ def test_equating_gives_learners_at_the_cut_the_same_chance_on_easy_and_hard_pap
     spread = np.sqrt((p * (1 - p)).sum(axis=1)).min()
     assert abs(equated[0] - equated[1]) <= 0.4 / spread
     assert raw[0] - raw[1] > 0.3  # the raw 60 % favours the easy paper
+
+
+def test_parameters_assembly_cannot_use_count_as_missing():
+    items, parameters = tf_bank(60)
+    parameters["t0004"] = ItemParameters(a=-0.4, b=0.3)  # discriminates the wrong way
+    parameters["t0005"] = ItemParameters(a=float("nan"), b=0.3)
+    exam = compile_exam(spec(**EQUATED), items, parameters)
+    for key in ("t0004", "t0005"):
+        n = exam.number[key]
+        assert (exam.a[n], exam.b[n], bool(exam.provisional[n])) == (1.0, 0.0, True)
+
+
+def test_the_explanation_of_a_given_theta_cut_names_the_points_it_means_on_the_expected_paper():
+    exam = calibrated(count=10, theta_cut=0.4)
+    why = explain(exam, build_paper(exam, 9).items)
+    assert (why.derived_from, why.theta_cut) == ("theta_cut", 0.4)
+    weight = exam.item_points * exam.inclusion
+    assert why.reference_cut == pytest.approx(float(true_score(0.4, exam.a, exam.b, weight)))
+    assert 0 < why.reference_cut < why.reference_max

@@ -167,20 +167,33 @@ def _quadrature(nodes: int) -> tuple[Floats, Floats]:
 
 
 class _Responses:
-    """The sparse response matrix as the EM needs it: right answers and presentations,
-    rows = learners (for the E-step) and their transposes (for the expected counts)."""
+    """The sparse response matrix as the EM needs it: presentations and right answers,
+    rows = learners (for the E-step) and their transposes (for the expected counts), and
+    each presentation's learner, item and answer in row order."""
 
     def __init__(self, x: Floats) -> None:
-        observed = ~np.isnan(x)
-        rows, cols = np.nonzero(observed)
-        right = x[rows, cols] > 0.5
-        shape = x.shape
-        ones = np.ones(rows.size, dtype=np.float64)
-        self.seen = sparse.csr_matrix((ones, (rows, cols)), shape=shape)
-        self.right = sparse.csr_matrix((ones[right], (rows[right], cols[right])), shape=shape)
+        rows, cols = np.nonzero(~np.isnan(x))
+        coded = sparse.csr_matrix(
+            (1.0 + (x[rows, cols] > 0.5), (rows, cols)), shape=x.shape
+        )  # 1 wrong, 2 right
+        del rows, cols
+        self.right_entries = coded.data > 1.5
+        self.seen = sparse.csr_matrix(
+            (np.ones(coded.nnz), coded.indices, coded.indptr), shape=x.shape
+        )
+        self.right = sparse.csr_matrix(
+            (self.right_entries.astype(np.float64), coded.indices.copy(), coded.indptr.copy()),
+            shape=x.shape,
+        )
+        self.right.eliminate_zeros()  # in place: hence the copies above
         self.seen_t = self.seen.T.tocsr()
         self.right_t = self.right.T.tocsr()
-        self.learners, self.items = shape
+        self.learners, self.items = x.shape
+
+    def entries(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int32], Floats]:
+        """Every presentation's (learner, item, 0/1 answer), sorted by learner."""
+        rows = np.repeat(np.arange(self.learners), np.diff(self.seen.indptr))
+        return rows, self.seen.indices, self.right_entries.astype(np.float64)
 
 
 def _posterior(
@@ -255,7 +268,13 @@ class ReferenceFitter:
                 converged = True
                 break
         a = np.exp(log_a)
-        se_log_a, se_b = self._standard_errors(info, model)
+        observed = self._observed_information(data, a, b, theta=sd * z, log_w=log_w)
+        se_log_a, se_b = self._standard_errors(observed, model)
+        if not (np.all(np.isfinite(se_b)) and np.all(np.isfinite(se_log_a))):
+            # not positive definite (an item barely informed): the complete-data information
+            complete_a, complete_b = self._standard_errors(info, model)
+            se_log_a = np.where(np.isfinite(se_log_a), se_log_a, complete_a)
+            se_b = np.where(np.isfinite(se_b), se_b, complete_b)
         return FitResult(
             a=a,
             b=b,
@@ -297,12 +316,127 @@ class ReferenceFitter:
             b = b + np.clip(step_b, -1.0, 1.0)
         return log_a, b, info
 
+    def _observed_information(
+        self, data: _Responses, a: Floats, b: Floats, *, theta: Floats, log_w: Floats
+    ) -> npt.NDArray[np.float64]:
+        """Each item's 2 × 2 block of the observed information of the marginal likelihood
+        in (ln a, b), by Louis's formula: the complete-data information, less the
+        posterior variance of the complete-data score, summed over learners (prior
+        included). The cross-item blocks are left out."""
+        post, _ = _posterior(data, a, b, theta, log_w)
+        n_q = np.asarray(data.seen_t @ post)
+        r_q = np.asarray(data.right_t @ post)
+        d = theta[None, :] - b[:, None]
+        p = 0.5 * (1.0 + np.tanh(0.5 * a[:, None] * d))
+        # Σ_q w·(da, db)(da, db)ᵀ with da = a·d, db = −a, for w = complete, squared score
+        weights = (n_q * p * (1.0 - p), r_q * (1.0 - p) ** 2 + (n_q - r_q) * p * p)
+        blocks = [
+            np.stack(
+                [
+                    a * a * np.sum(w * d * d, axis=1),
+                    -a * a * np.sum(w * d, axis=1),
+                    a * a * np.sum(w, axis=1),
+                ]
+            )
+            for w in weights
+        ]
+        # Σ_i m mᵀ, m the learner's posterior-mean score on the item
+        rows, cols, right = data.entries()
+        mean_theta = post @ theta
+        e_p = np.empty(rows.size)
+        e_tp = np.empty(rows.size)
+        bounds = np.searchsorted(rows, np.arange(0, data.learners + 10_000, 10_000))
+        for k in range(bounds.size - 1):
+            lo, hi = int(bounds[k]), int(bounds[k + 1])
+            if lo == hi:
+                continue
+            first = int(rows[lo])
+            chunk = post[first : int(rows[hi - 1]) + 1]
+            e_p[lo:hi] = (chunk @ p.T)[rows[lo:hi] - first, cols[lo:hi]]
+            e_tp[lo:hi] = (chunk @ (p * theta[None, :]).T)[rows[lo:hi] - first, cols[lo:hi]]
+        ai, bi = a[cols], b[cols]
+        m_a = ai * (right * (mean_theta[rows] - bi) - (e_tp - bi * e_p))
+        m_b = -ai * (right - e_p)
+        n = a.size
+        mean_part = np.stack(
+            [
+                np.bincount(cols, m_a * m_a, n),
+                np.bincount(cols, m_a * m_b, n),
+                np.bincount(cols, m_b * m_b, n),
+            ]
+        )
+        aa, ab, bb = blocks[0] - blocks[1] + mean_part
+        aa = aa + 1.0 / self.prior_log_a_sd**2
+        bb = bb + 1.0 / self.prior_b_sd**2
+        return np.stack([np.stack([aa, ab], -1), np.stack([ab, bb], -1)], -2)
+
     @staticmethod
     def _standard_errors(info: npt.NDArray[np.float64], model: Model) -> tuple[Floats, Floats]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if model == "rasch":
+                return np.zeros(info.shape[0]), 1.0 / np.sqrt(info[:, 1, 1])
+            det = info[:, 0, 0] * info[:, 1, 1] - info[:, 0, 1] ** 2
+            return np.sqrt(info[:, 1, 1] / det), np.sqrt(info[:, 0, 0] / det)
+
+
+@dataclass(frozen=True)
+class MirtFitter:
+    """The ``mirt`` library's EM (Rust backend): the second implementation the benchmark
+    measures the reference against (decision 0037), behind the same interface. Installed
+    with the ``bench`` extra, imported only when used.
+
+    2PL: ``fit_mirt(x, "2PL")`` with NaN as missing. Rasch: mirt's ``1PL`` holds both
+    a = 1 and θ ~ N(0, 1) (biased difficulties when the spread of ability is not 1), so
+    the Rasch model is fitted as a 2PL with one slope s shared by every item, and put on
+    the Rasch metric: θ' = s·θ (SD s), b' = s·b.
+    """
+
+    nodes: int = 21
+    max_iterations: int = 500
+    tolerance: float = 1e-4
+    standard_errors: bool = True
+
+    @property
+    def name(self) -> str:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        return f"mirt {version('mirt')} EM ({self.nodes} nodes)"
+
+    def fit(self, x: Floats, model: Model) -> FitResult:
+        import mirt  # noqa: PLC0415  (optional: the bench extra)
+
+        n_items = x.shape[1]
+        result = mirt.fit_mirt(
+            x,
+            model="2PL",
+            n_quadpts=self.nodes,
+            max_iter=self.max_iterations,
+            tol=self.tolerance,
+            compute_standard_errors=self.standard_errors,
+            constraints=[("discrimination", list(range(n_items)))] if model == "rasch" else None,
+        )
+        fitted = result.model.parameters
+        a = np.asarray(fitted["discrimination"], dtype=np.float64).ravel()
+        b = np.asarray(fitted["difficulty"], dtype=np.float64).ravel()
+        errors = result.standard_errors
+        nan = np.full(n_items, np.nan)
+        se_a = np.asarray(errors.get("discrimination", nan), dtype=np.float64).ravel()
+        se_b = np.asarray(errors.get("difficulty", nan), dtype=np.float64).ravel()
+        theta_sd = 1.0
         if model == "rasch":
-            return np.zeros(info.shape[0]), 1.0 / np.sqrt(info[:, 1, 1])
-        det = info[:, 0, 0] * info[:, 1, 1] - info[:, 0, 1] ** 2
-        return np.sqrt(info[:, 1, 1] / det), np.sqrt(info[:, 0, 0] / det)
+            theta_sd = float(a[0])
+            b, se_b = theta_sd * b, theta_sd * se_b
+            a, se_a = np.ones(n_items), np.zeros(n_items)
+        return FitResult(
+            a=a,
+            b=b,
+            se_a=se_a,
+            se_b=se_b,
+            converged=bool(result.converged),
+            iterations=int(result.n_iterations),
+            log_likelihood=float(result.log_likelihood),
+            theta_sd=theta_sd,
+        )
 
 
 def eap_abilities(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,7 @@ from msgspec import Struct
 from sqlmodel import Session, col, select
 
 from api.services import banks
+from api.store.db import in_chunks
 from api.store.tables import (
     Attempt,
     Bank,
@@ -62,6 +63,8 @@ DIF_MIN_GROUP = 100
 SIMULATED_PREFIX = "sim-"
 #: How a note about simulated learners begins (pages translate it by this prefix).
 SIMULATED_NOTE = "simulated"
+#: Items whose responses one statement reads (``_matrix``).
+MATRIX_CHUNK = 20
 #: The θ grid of an exam's information band (logits).
 THETAS: tuple[float, ...] = tuple(round(-4.0 + 0.25 * n, 2) for n in range(33))
 
@@ -607,30 +610,39 @@ def _matrix(
     session: Session, version_row: BankVersion, keys: Sequence[str]
 ) -> tuple[list[str], npt.NDArray[np.float64]]:
     """The learners (refs, sorted) and their learners × items matrix of the version's
-    formal responses: the share of the item's points earned, NaN where not presented."""
+    formal responses: the share of the item's points earned, NaN where not presented.
+
+    Read ``MATRIX_CHUNK`` items at a time and placed with numpy."""
+    found: list[Any] = []
+    # a statement per few items (the (version, item) index): each stays short, well
+    # inside the database's statement timeout, however many responses the bank holds
+    for chunk in in_chunks(list(keys), MATRIX_CHUNK):
+        found += session.execute(
+            sa.select(
+                col(ItemResponse.learner_ref),
+                col(ItemResponse.item_key),
+                col(ItemResponse.score),
+                col(ItemResponse.max_score),
+            )
+            .outerjoin(Attempt, col(Attempt.id) == col(ItemResponse.learner_ref))
+            .where(
+                col(ItemResponse.bank_version_id) == version_row.id,
+                col(ItemResponse.item_key).in_(chunk),
+                sa.or_(col(Attempt.practice).is_(None), col(Attempt.practice).is_(False)),
+            )
+        ).all()
+    if not found:
+        return [], np.full((0, len(keys)), np.nan)
+    refs_read, keys_read, earned, possible = zip(*found, strict=True)
+    refs, row = np.unique(np.array(refs_read, dtype=object), return_inverse=True)
     column = {key: j for j, key in enumerate(keys)}
-    found = session.execute(
-        sa.select(
-            col(ItemResponse.learner_ref),
-            col(ItemResponse.item_key),
-            col(ItemResponse.score),
-            col(ItemResponse.max_score),
-        )
-        .outerjoin(Attempt, col(Attempt.id) == col(ItemResponse.learner_ref))
-        .where(
-            col(ItemResponse.bank_version_id) == version_row.id,
-            sa.or_(col(Attempt.practice).is_(None), col(Attempt.practice).is_(False)),
-        )
-    ).all()
-    refs = sorted({ref for ref, *_ in found})
-    row_of = {ref: i for i, ref in enumerate(refs)}
+    j = np.fromiter((column.get(k, -1) for k in keys_read), dtype=np.int64, count=len(found))
+    top = np.asarray(possible, dtype=np.float64)
+    kept = (j >= 0) & (top > 0)
+    share = np.asarray(earned, dtype=np.float64)[kept] / top[kept]
     scores = np.full((len(refs), len(keys)), np.nan)
-    for ref, key, score, max_score in found:
-        j = column.get(key)
-        if j is None or max_score <= 0:
-            continue
-        scores[row_of[ref], j] = min(1.0, max(0.0, score / max_score))
-    return refs, scores
+    scores[row.reshape(-1)[kept], j[kept]] = np.clip(share, 0.0, 1.0)
+    return [str(ref) for ref in refs], scores
 
 
 def _row(session: Session, bank_row: Bank, number: int) -> Calibration:

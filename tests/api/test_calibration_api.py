@@ -16,7 +16,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlmodel import select
 
-from api.cli.demo import DEMO_BANK, DEMO_COHORT
+from api.cli.demo import DEMO_BANK, DEMO_COHORT, DEMO_DIR
 from api.cli.main import main
 from api.http.errors import PROBLEM_JSON
 from api.settings import ExamSettings, Settings
@@ -237,3 +237,42 @@ def test_calibrate_refuses_bad_input_in_one_line(
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_an_equated_exam_on_the_demo_calibration_and_its_audit_on_the_command_line(
+    demo_env: dict[str, str], tmp_path: Path
+) -> None:
+    spec = (DEMO_DIR / "exam.yaml").read_text(encoding="utf-8")
+    spec = spec.replace("key: 公需科目-演示考试", "key: 等值演示").replace(
+        "pass_mark: 0.6", "pass_mark: 0.6\ncalibration: 1\npass_standard: equated"
+    )
+    (tmp_path / "equated.yaml").write_text(spec, encoding="utf-8")
+    published = CliRunner().invoke(
+        main, ["exam", "publish", str(tmp_path / "equated.yaml")], env=demo_env
+    )
+    assert published.exit_code == 0, published.output
+    built = CliRunner().invoke(
+        main, ["paper", "build", "--exam", "等值演示", "--learner", "T-1"], env=demo_env
+    )
+    assert built.exit_code == 0, built.output
+    shown = CliRunner().invoke(
+        main,
+        ["paper", "show", "--exam", "等值演示", "--learner", "T-1", "--attempt", "1"],
+        env=demo_env,
+    )
+    assert shown.exit_code == 0, shown.output
+    out = shown.stdout
+    assert "pass standard equated, calibration 1: θ_c " in out
+    assert "where the expected paper (100 points) scores pass_mark 0.6 of it (60 points)" in out
+    assert out.count(" P(θ_c) ") == 20
+    assert "(rounded up to 0.01); the raw standard would ask 60" in out
+    assert "identical to the stored paper" in out
+    # a spec naming a calibration the bank lacks is refused, naming the field
+    (tmp_path / "missing.yaml").write_text(
+        spec.replace("calibration: 1", "calibration: 9"), encoding="utf-8"
+    )
+    refused = CliRunner().invoke(
+        main, ["exam", "publish", str(tmp_path / "missing.yaml"), "--lang", "zh"], env=demo_env
+    )
+    assert refused.exit_code != 0
+    assert "calibration" in refused.output and "没有第 9 次校准" in refused.output

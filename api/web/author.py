@@ -1017,6 +1017,7 @@ class AuthorPages(Controller):
                         "record": summary,
                         "counts": cal_view.counts(record.items),
                         "link": cal_view.link_text(link.method, link.previous, link.anchors, lang),
+                        "simulated": cal_view.simulated(summary.notes),
                     }
                 )
             return render(

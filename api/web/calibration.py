@@ -14,12 +14,11 @@ from markupsafe import Markup
 from api.services.calibration import SIMULATED_NOTE
 from api.web import i18n
 from api.web.charts import Curve, icc_chart, number
+from itembank.calibration import FIT_RANGE  # the misfit rule: outside it, a number is marked
 
 #: The groups DIF may compare (``api.services.calibration.dif``'s ``group``).
 DIF_GROUPS = ("gender", "employer", "district")
 MODELS = ("2pl", "rasch")
-#: Infit or outfit mean squares outside this range are shown in the table's colour.
-FIT_RANGE = (0.7, 1.3)
 
 i18n.register(
     {
@@ -49,7 +48,7 @@ i18n.register(
         "author.cal.link": ("量尺链接", "Linked to"),
         "author.cal.misfits": ("不拟合", "Misfits"),
         "author.cal.drifts": ("参数漂移", "Drift"),
-        "author.cal.open": ("查看", "Open"),
+        "author.cal.simulated": ("模拟数据", "simulated"),
         "author.cal.open_label": ("查看第 {n} 次校准", "Open calibration {n}"),
         "author.cal.link.none": ("未链接（首次校准）", "not linked (first calibration)"),
         "author.cal.link.none_short": ("未链接", "not linked"),
@@ -70,6 +69,8 @@ i18n.register(
             "a、b 取自第 {n} 次校准（题库第 {version} 版的作答）。",
             "a and b from calibration {n} (responses of bank version {version}).",
         ),
+        "author.stats.irt_a": ("IRT a", "IRT a"),
+        "author.stats.irt_b": ("IRT b", "IRT b"),
         "author.stats.not_calibrated": ("该题库还没有校准。", "This bank is not calibrated yet."),
         "author.stats.all_calibrations": ("全部校准", "All calibrations"),
         # ---------------------------------------------------------------- record
@@ -83,10 +84,15 @@ i18n.register(
         "author.cal.min_responses": ("暂定阈值", "Provisional below"),
         "author.cal.min_responses_value": ("{n} 人作答", "{n} responses"),
         "author.cal.notes": ("说明", "Notes"),
-        "author.cal.note.few": (
+        "author.cal.note.few.other": (
             "{n} 道试题作答人数少于 {min}，保留编写难度（a = 1），标为“暂定”。",
             "{n} items have fewer than {min} responses: they keep their authored "
             "difficulty (a = 1) and are marked provisional.",
+        ),
+        "author.cal.note.few.one": (
+            "{n} 道试题作答人数少于 {min}，保留编写难度（a = 1），标为“暂定”。",
+            "{n} item has fewer than {min} responses: it keeps its authored difficulty "
+            "(a = 1) and is marked provisional.",
         ),
         "author.cal.note.all_few": (
             "作答数据不足，全部试题保留编写难度：组卷和合格线暂不使用本次校准的参数。",
@@ -97,15 +103,25 @@ i18n.register(
             "拟合未收敛，参数仅供参考。",
             "The fit did not converge: take the parameters as a guide only.",
         ),
-        "author.cal.note.misfit": (
+        "author.cal.note.misfit.other": (
             "{n} 道试题拟合不佳（infit 或 outfit 均方超出 {lo}–{hi}），请检查题干和答案。",
             "{n} items fit poorly (infit or outfit mean square outside {lo}–{hi}): check "
             "their stems and keys.",
         ),
-        "author.cal.note.drift": (
-            "{n} 道锚题的难度与上一次校准相比变化明显（漂移），可能已泄露或过时。",
-            "{n} anchor items moved noticeably since the calibration before (drift): they "
+        "author.cal.note.misfit.one": (
+            "{n} 道试题拟合不佳（infit 或 outfit 均方超出 {lo}–{hi}），请检查题干和答案。",
+            "{n} item fits poorly (infit or outfit mean square outside {lo}–{hi}): check "
+            "its stem and key.",
+        ),
+        "author.cal.note.drift.other": (
+            "{n} 道共同试题的参数与上一次校准相比变化明显（漂移），可能已泄露或过时。",
+            "{n} common items moved noticeably since the calibration before (drift): they "
             "may have leaked or dated.",
+        ),
+        "author.cal.note.drift.one": (
+            "{n} 道共同试题的参数与上一次校准相比变化明显（漂移），可能已泄露或过时。",
+            "{n} common item moved noticeably since the calibration before (drift): it may "
+            "have leaked or dated.",
         ),
         "author.cal.note.not_linked": (
             "未能链接到上一次校准（共同的已校准试题太少），本次参数在自己的量尺上，"
@@ -430,27 +446,32 @@ def notes(record: Any, lang: str) -> list[str]:
         out.append(i18n.t("author.cal.note.all_few", lang))
     elif found["provisional"]:
         out.append(
-            i18n.t("author.cal.note.few", lang, n=found["provisional"], min=record.min_responses)
+            i18n.tn("author.cal.note.few", found["provisional"], lang, min=record.min_responses)
         )
     if not record.converged:
         out.append(i18n.t("author.cal.note.not_converged", lang))
     if record.link.method == "none" and record.number > 1:
         out.append(i18n.t("author.cal.note.not_linked", lang))
-    if any(note.startswith(SIMULATED_NOTE) for note in record.notes):
+    if simulated(record.notes):
         out.append(i18n.t("author.cal.note.simulated", lang))
     if found["misfit"]:
         out.append(
-            i18n.t(
+            i18n.tn(
                 "author.cal.note.misfit",
+                found["misfit"],
                 lang,
-                n=found["misfit"],
                 lo=number(FIT_RANGE[0], 1),
                 hi=number(FIT_RANGE[1], 1),
             )
         )
     if found["drift"]:
-        out.append(i18n.t("author.cal.note.drift", lang, n=found["drift"]))
+        out.append(i18n.tn("author.cal.note.drift", found["drift"], lang))
     return out
+
+
+def simulated(fitter_notes: Iterable[str]) -> bool:
+    """Whether a calibration was fitted to simulated learners (the demo's)."""
+    return any(note.startswith(SIMULATED_NOTE) for note in fitter_notes)
 
 
 def group_value(group: str, value: str, lang: str) -> str:

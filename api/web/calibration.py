@@ -230,7 +230,7 @@ i18n.register(
         "author.info.title": ("测验信息：{exam}", "Test information: {exam}"),
         "author.info.link": ("测验信息", "Test information"),
         "author.info.intro": (
-            "测验信息量越高，试卷在该能力处的测量越精确。曲线为该考试按当前设置生成的 {papers} "
+            "测验信息量越高，试卷在该能力处的测量越精确。曲线为该考试按当前设置生成的 {papers}"
             "的平均值，阴影为各试卷之间的差异（第 5 至第 95 百分位）；竖线为合格点 θc。"
             "各试卷在 θc 处的信息量越接近，同一能力的学员无论抽到哪份试卷，合格与否越一致。",
             "The higher the test information, the more precisely a paper measures at that "
@@ -248,6 +248,12 @@ i18n.register(
         "author.info.standard.equated": (
             "等值：每份试卷的合格分由 θc 处的期望得分确定",
             "Equated: each paper's pass mark is its expected score at θc",
+        ),
+        "author.info.no_cut": (
+            "该考试未使用校准，没有合格点 θc：在考试设置中选用题库的一次校准后，这里会标出 θc "
+            "和各试卷在该点的信息量。",
+            "This exam uses no calibration, so it has no pass point θc: once its spec names "
+            "one of the bank's calibrations, θc and the papers' information there show here.",
         ),
         "author.info.theta_cut": ("合格点 θc", "Pass point θc"),
         "author.info.theta_cut_value": ("{theta} logit", "{theta} logits"),

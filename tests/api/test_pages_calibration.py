@@ -307,6 +307,7 @@ async def test_the_exam_information_page_draws_the_band_and_names_the_standard(
     assert 'class="info-band"' in html and 'class="info-mean"' in html
     assert "原始分：每份试卷 60% 的分数" in html
     assert "200 份试卷" in html
+    assert 'id="no-cut"' in html  # no calibration: no θ_c, and the page says why
     english = await html_of(author, f"/author/exams/{DEMO_EXAM}/information?lang=en")
     assert "Test information curve" in english and "Raw: 60% of each paper" in english
     assert not CJK.search(english_words(english)), CJK.findall(english_words(english))
@@ -361,7 +362,7 @@ async def test_the_information_of_an_equated_exam_marks_theta_c_and_names_the_st
         band = calibrations.exam_information(db, DEMO_EXAM, papers=200)
     assert band.theta_cut is not None and band.at_cut is not None
     html = await html_of(author, f"/author/exams/{DEMO_EXAM}/information")
-    assert 'class="info-cut"' in html
+    assert 'class="info-cut"' in html and 'id="no-cut"' not in html
     assert "等值：每份试卷的合格分由 θc 处的期望得分确定" in html
     assert f"{number(band.theta_cut)} logit" in html
     assert f"第 {n} 次校准" in html

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -21,8 +22,16 @@ from playwright.async_api import expect
 
 from api.cli.demo import DEMO_BANK, DEMO_EXAM
 from api.store.db import standalone_transaction
-from tests.api.test_pages_calibration import DIF_ITEM, FEW, seed_cohort
+from tests.api.test_pages_calibration import (
+    DIF_ITEM,
+    FEW,
+    LEARNER,
+    calibrate,
+    publish_equated,
+    seed_cohort,
+)
 from tests.e2e.conftest import Server, sign_in
+from tests.server import served_app
 
 AUTHOR = ("13800000001", "author-demo-1")
 BANK = f"/author/banks/{quote(DEMO_BANK)}"
@@ -119,3 +128,53 @@ async def test_an_author_calibrates_reads_a_curve_and_runs_dif(
         await expect(page.get_by_role("img", name=name)).to_be_visible()
         await fits_the_screen(page)
         await shot(page, f"calibration-information-{lang}-{width}")
+
+
+@pytest.fixture(scope="module")
+def equated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server of its own whose demo exam is published on a calibration with the
+    equated pass standard (the session's server keeps the raw standard for the others)."""
+    with served_app(tmp_path_factory.mktemp("equated")) as app:
+        with standalone_transaction(app.database) as db:
+            seed_cohort(db)
+            publish_equated(db, calibrate(db).number)
+        yield app
+
+
+@pytest.mark.parametrize("viewport", WIDTHS, ids=["1280", "390"])
+async def test_the_learner_reads_the_equated_pass_mark_of_their_paper(
+    browser: Any, equated_server: Server, shot: Any, viewport: dict[str, int]
+) -> None:
+    context = await browser.new_context(
+        base_url=equated_server.url, viewport=viewport, locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )  # fmt: skip
+    try:
+        page = await context.new_page()
+        await sign_in(page, *LEARNER)
+        started = await context.request.post(
+            f"/api/exams/{DEMO_EXAM}/attempts", data={"practice": False},
+            headers={"x-csrftoken": next(
+                c["value"] for c in await context.cookies() if c["name"] == "csrftoken"
+            )},
+        )  # fmt: skip
+        assert started.status == 201, await started.text()
+        attempt = (await started.json())["attempt"]
+        await page.goto(f"/learner/attempts/{attempt}")
+        await page.locator("#submit-button").click()
+        await page.get_by_role("dialog").get_by_role("button", name="确认交卷").click()
+        await page.wait_for_url(re.compile(rf"/learner/attempts/{attempt}/result$"))
+        mark = page.locator("#pass-mark")
+        await expect(mark).to_have_attribute("data-standard", "equated")
+        await expect(mark).to_contain_text("分（满分")
+        await expect(mark).to_contain_text("按等值换算")
+        await expect(page.locator("#pass-mark-note")).to_contain_text("能力相同的学员")
+        await fits_the_screen(page)
+        await shot(page, f"calibration-result-equated-zh-{viewport['width']}")
+        await page.goto(f"/learner/attempts/{attempt}/result?lang=en")
+        await expect(mark).to_contain_text("points (equated)")
+        await expect(page.get_by_text("Pass mark of your paper")).to_be_visible()
+        await fits_the_screen(page)
+        await shot(page, f"calibration-result-equated-en-{viewport['width']}")
+    finally:
+        await context.close()

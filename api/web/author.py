@@ -1218,7 +1218,6 @@ class AuthorPages(Controller):
                 calibration=band.calibration,
                 theta_cut=number(band.theta_cut) if band.theta_cut is not None else None,
                 at_cut=at_cut,
-                pass_scores=None,
                 chart=information_chart(
                     band.thetas,
                     band.mean,

@@ -51,7 +51,6 @@ i18n.register(
         "author.cal.simulated": ("模拟数据", "simulated"),
         "author.cal.open_label": ("查看第 {n} 次校准", "Open calibration {n}"),
         "author.cal.link.none": ("未链接（首次校准）", "not linked (first calibration)"),
-        "author.cal.link.none_short": ("未链接", "not linked"),
         "author.cal.link.stocking_lord": (
             "Stocking–Lord 法链接到第 {previous} 次，{anchors} 道锚题",
             "Stocking–Lord to no. {previous}, {anchors} anchors",
@@ -225,7 +224,6 @@ i18n.register(
         "author.dif.too_few": ("人数不足，无法判断", "too few to judge"),
         "author.dif.gender.female": ("女", "female"),
         "author.dif.gender.male": ("男", "male"),
-        "author.dif.need_focal": ("请填写焦点组。", "Enter the focal group."),
         # ---------------------------------------------------------- information
         "author.info.title": ("测验信息：{exam}", "Test information: {exam}"),
         "author.info.link": ("测验信息", "Test information"),
@@ -267,11 +265,6 @@ i18n.register(
         "author.info.at_cut_value": (
             "平均 {mean}，第 5–95 百分位 {low}–{high}",
             "mean {mean}, 5th–95th percentile {low}–{high}",
-        ),
-        "author.info.pass_scores": ("各试卷合格分", "Pass marks of the papers"),
-        "author.info.pass_scores_value": (
-            "{low}–{high} 分（满分 {max} 分）",
-            "{low}–{high} of {max} points",
         ),
         "js.cal.calibrating": (
             "正在校准，题目较多时可能需要几十秒…",

@@ -46,7 +46,6 @@ CUT = "#b3261e"
 i18n.register(
     {
         "chart.theta": ("能力 θ（logit）", "Ability θ (logits)"),
-        "chart.theta_short": ("θ", "θ"),
         "chart.probability": ("答对概率 P(θ)", "P(correct) at θ"),
         "chart.information": ("测验信息量 I(θ)", "Test information I(θ)"),
         "chart.data": ("查看数据表", "Show the numbers"),

@@ -102,11 +102,14 @@ GET    /author/banks/{bank}/items/{item}                  302     302     200   
 GET    /author/banks/{bank}/items/{item}/edit             302     302     200     302     302     200
 GET    /author/banks/{bank}/new-item                      302     302     200     302     302     200
 GET    /author/banks/{bank}/stats                         302     302     200     302     302     200
+GET    /author/banks/{bank}/calibrations                  302     302     200     302     302     200
+GET    /author/banks/{bank}/calibrations/{calibration}    302     302     200     302     302     200
 GET    /author/banks/{bank}/diff                          302     302     200     302     302     200
 GET    /author/banks/{bank}/versions/{version}/topics     302     302     200     302     302     200
 GET    /author/exams/new                                  302     302     200     302     302     200
 GET    /author/exams/{exam}/edit                          302     302     200     302     302     200
 GET    /author/exams/{exam}/sample                        302     302     200     302     302     200
+GET    /author/exams/{exam}/information                   302     302     200     302     302     200
 GET    /author/plans                                      302     302     200     302     302     200
 GET    /proctor                                           302     302     302     302     200     200
 GET    /proctor/risk                                      302     302     302     302     200     200

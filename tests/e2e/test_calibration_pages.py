@@ -178,3 +178,25 @@ async def test_the_learner_reads_the_equated_pass_mark_of_their_paper(
         await shot(page, f"calibration-result-equated-en-{viewport['width']}")
     finally:
         await context.close()
+
+
+@pytest.mark.parametrize("viewport", WIDTHS, ids=["1280", "390"])
+async def test_the_information_of_an_equated_exam_marks_theta_c(
+    browser: Any, equated_server: Server, shot: Any, viewport: dict[str, int]
+) -> None:
+    context = await browser.new_context(
+        base_url=equated_server.url, viewport=viewport, locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )  # fmt: skip
+    try:
+        page = await context.new_page()
+        await sign_in(page, *AUTHOR)
+        for lang, standard in (("zh", "等值"), ("en", "Equated")):
+            await page.goto(f"/author/exams/{quote(DEMO_EXAM)}/information?lang={lang}")
+            await expect(page.locator("#pass-standard")).to_contain_text(standard)
+            await expect(page.locator("#theta-cut")).to_be_visible()
+            await expect(page.locator("line.info-cut")).to_have_count(1)
+            await fits_the_screen(page)
+            await shot(page, f"calibration-information-equated-{lang}-{viewport['width']}")
+    finally:
+        await context.close()

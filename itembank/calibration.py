@@ -686,8 +686,10 @@ def _fit(x: Floats, est: _Estimates, fitter: Fitter, model: Model) -> FitResult:
     """Fit the calibratable items (learners who had none of them left out) and measure
     their fit; fills ``est`` in."""
     columns = np.flatnonzero(est.fitted)
-    sub = x[:, columns]
-    sub = sub[np.any(~np.isnan(sub), axis=1)]
+    sub = x if columns.size == x.shape[1] else x[:, columns]  # no copy in the usual case
+    had_any = np.any(~np.isnan(sub), axis=1)
+    if not had_any.all():
+        sub = sub[had_any]
     result = fitter.fit(sub, model)
     est.a[columns], est.b[columns] = result.a, result.b
     est.se_a[columns], est.se_b[columns] = result.se_a, result.se_b

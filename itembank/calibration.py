@@ -614,8 +614,9 @@ def calibrate(
     link = Link(method="none")
     if int(est.fitted.sum()) < MIN_ITEMS:
         est.fitted[:] = False
+        kept = "authored labels kept for every item" if not previous else "nothing calibrated"
         notes.append(
-            f"too few responses: authored labels kept for every item "
+            f"too few responses: {kept} "
             f"({learners} learners; an item is calibrated from {min_responses} responses "
             f"and a calibration needs {MIN_ITEMS} such items)"
         )
@@ -628,16 +629,6 @@ def calibrate(
             notes.append(f"Rasch: spread of ability estimated, SD {result.theta_sd:.3f} logits")
         if not converged:
             notes.append(f"the fit did not converge in {iterations} iterations")
-        if few.any():
-            notes.append(
-                f"{int(few.sum())} item(s) below {min_responses} responses: provisional "
-                "(authored label, a = 1)"
-            )
-        if (all_same & ~few).any():
-            notes.append(
-                f"{int((all_same & ~few).sum())} item(s) answered all right or all wrong: "
-                "provisional (authored label, a = 1)"
-            )
         if previous:
             link = _link(
                 keys,
@@ -647,6 +638,22 @@ def calibrate(
                 previous_number=previous_number,
                 notes=notes,
             )
+    carried = _carry_forward(keys, est, previous)
+    if carried.any():
+        notes.append(
+            f"{int(carried.sum())} item(s) with too few usable responses here keep their "
+            f"parameters from calibration {previous_number}"
+        )
+    if (few & ~carried).any() and fitter_name != "none":
+        notes.append(
+            f"{int((few & ~carried).sum())} item(s) below {min_responses} responses: "
+            "provisional (authored label, a = 1)"
+        )
+    if (all_same & ~few & ~carried).any():
+        notes.append(
+            f"{int((all_same & ~few & ~carried).sum())} item(s) answered all right or all "
+            "wrong: provisional (authored label, a = 1)"
+        )
     with np.errstate(invalid="ignore", divide="ignore"):
         p_values = right / responses
     items = tuple(
@@ -660,7 +667,7 @@ def calibrate(
             p_value=_opt(p_values[j]),
             infit=_opt(est.infit[j]),
             outfit=_opt(est.outfit[j]),
-            provisional=not bool(est.fitted[j]),
+            provisional=not bool(est.fitted[j] or carried[j]),
             anchor=bool(est.anchor[j]),
             drift_b=est.drift_b[j],
             drift_a=est.drift_a[j],
@@ -680,6 +687,24 @@ def calibrate(
         min_responses=min_responses,
         notes=tuple(notes),
     )
+
+
+def _carry_forward(
+    keys: Sequence[str], est: _Estimates, previous: Mapping[str, ItemParameters] | None
+) -> npt.NDArray[np.bool_]:
+    """Items not calibrated here (too few responses, or all right / all wrong) that the
+    previous calibration did calibrate keep its parameters: they are on the scale this
+    calibration is linked to, and better evidence than the authored label. Returns
+    which items were carried; their a and b are set in ``est``."""
+    carried = np.zeros(len(keys), dtype=bool)
+    if not previous:
+        return carried
+    for j, key in enumerate(keys):
+        before = previous.get(key)
+        if not est.fitted[j] and before is not None and not before.provisional:
+            carried[j] = True
+            est.a[j], est.b[j] = before.a, before.b
+    return carried
 
 
 def _fit(x: Floats, est: _Estimates, fitter: Fitter, model: Model) -> FitResult:

@@ -289,3 +289,46 @@ def test_the_mirt_library_agrees_with_the_reference_fitter() -> None:
     pairs = zip(ours.items, theirs.items, strict=True)
     ratio = np.array([(o.se_b or 0.0) / (t.se_b or 1.0) for o, t in pairs])
     assert np.all((ratio > 0.75) & (ratio < 1.25))
+
+
+def test_items_too_sparse_to_recalibrate_keep_their_previous_parameters() -> None:
+    """A new bank version starts with few responses: its items that an earlier
+    calibration did calibrate keep those parameters (already on the bank's scale), not
+    their authored labels; a brand-new item keeps its authored label, provisional."""
+    a, b, keys = bank(24, 6)
+    x = simulate(25, a, b, 30)  # 30 learners: nothing can be calibrated
+    previous = {
+        keys[0]: ItemParameters(a=1.4, b=-0.3),
+        keys[1]: ItemParameters(a=0.8, b=0.9),
+        keys[2]: ItemParameters(a=1.0, b=2.0, provisional=True),
+    }
+    authored = [0.5] * 6
+    calibration = calibrate(x, keys, authored, previous=previous, previous_number=3)
+    first, second, third = calibration.items[:3]
+    assert (first.a, first.b, first.provisional) == (1.4, -0.3, False)
+    assert (second.a, second.b, second.provisional) == (0.8, 0.9, False)
+    assert (third.a, third.b, third.provisional) == (1.0, 0.5, True)
+    assert first.flags == ("few_responses",) and not first.anchor
+    assert all(item.provisional and item.b == 0.5 for item in calibration.items[2:])
+    assert calibration.notes[0].startswith("too few responses: nothing calibrated")
+    assert (
+        "2 item(s) with too few usable responses here keep their parameters from "
+        "calibration 3" in calibration.notes
+    )
+    assert parameters(calibration)[keys[0]] == ItemParameters(a=1.4, b=-0.3, provisional=False)
+
+
+def test_one_sparse_item_keeps_its_previous_parameters_beside_a_linked_fit() -> None:
+    a, b, keys = bank(26, 20)
+    x = simulate(27, a, b, 1_000)
+    x[40:, 0] = np.nan  # item 0: 40 responses this time
+    previous = {key: ItemParameters(a=float(a[j]), b=float(b[j])) for j, key in enumerate(keys)}
+    previous[keys[0]] = ItemParameters(a=1.7, b=1.1)
+    calibration = calibrate(
+        x, keys, [0.0] * 20, min_responses=100, previous=previous, previous_number=1
+    )
+    item = calibration.items[0]
+    assert (item.a, item.b, item.provisional, item.responses) == (1.7, 1.1, False, 40)
+    assert item.flags == ("few_responses",) and item.drift_b is None
+    assert calibration.link.method == "stocking_lord" and calibration.link.anchors == 19
+    assert not any("provisional" in note for note in calibration.notes)

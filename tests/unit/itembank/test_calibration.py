@@ -18,7 +18,9 @@ from itembank.calibration import (
     ReferenceFitter,
     calibrate,
     dichotomise,
+    mean_sigma,
     parameters,
+    stocking_lord,
 )
 from itembank.irt import ItemParameters
 
@@ -332,3 +334,25 @@ def test_one_sparse_item_keeps_its_previous_parameters_beside_a_linked_fit() -> 
     assert item.flags == ("few_responses",) and item.drift_b is None
     assert calibration.link.method == "stocking_lord" and calibration.link.anchors == 19
     assert not any("provisional" in note for note in calibration.notes)
+
+
+def test_both_links_recover_an_exact_transformation() -> None:
+    rng = np.random.default_rng(28)
+    a_new = np.exp(rng.normal(0.0, 0.3, 12))
+    b_new = rng.normal(0.0, 1.0, 12)
+    a_old, b_old = a_new / 1.3, 1.3 * b_new - 0.4
+    assert mean_sigma(b_new, b_old) == pytest.approx((1.3, -0.4))
+    scale, shift, ok = stocking_lord(a_new, b_new, a_old, b_old)
+    assert ok and (scale, shift) == pytest.approx((1.3, -0.4), abs=1e-4)
+    assert stocking_lord(np.ones(12), b_new, np.ones(12), b_new + 0.25, fixed_scale=True)[
+        :2
+    ] == pytest.approx((1.0, 0.25), abs=1e-6)
+
+
+def test_partial_credit_is_dichotomised_before_the_fit() -> None:
+    a, b, keys = bank(29, 10)
+    x = simulate(30, a, b, 400)
+    x[:200, 0] = 0.5  # half credit: right
+    x[200:, 0] = 0.4  # less than half: wrong
+    item = calibrate(x, keys, [0.0] * 10).items[0]
+    assert item.p_value == 0.5

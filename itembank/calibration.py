@@ -221,8 +221,9 @@ class ReferenceFitter:
     counts, with weak priors ln a ~ N(0, 0.5²) (BILOG's default slope prior) and
     b ~ N(0, 3²), which keep items that only a few learners got right or wrong finite.
     Rasch: a = 1 and the spread of θ is estimated (mean 0). Stops when no parameter moved
-    by more than ``tolerance``. Standard errors: the inverse of the item's information
-    (expected counts at the solution, prior included).
+    by more than ``tolerance``. Standard errors: the inverse of each item's block of the
+    observed information at the solution (Louis's formula, prior included; the
+    complete-data information where that block is not positive definite).
     """
 
     nodes: int = 31
@@ -605,7 +606,7 @@ def calibrate(
     used: Fitter = fitter if fitter is not None else ReferenceFitter()
     responses = np.sum(~np.isnan(x), axis=0).astype(int)
     right = np.nansum(x, axis=0)
-    few = responses < min_responses
+    few = responses < max(min_responses, 1)  # an item nobody had is never calibrated
     all_same = (responses > 0) & ((right == 0) | (right == responses))
     est = _Estimates.authored(authored, ~few & ~all_same)
     learners = int(np.sum(np.any(~np.isnan(x), axis=1)))

@@ -12,15 +12,17 @@ The steps, each documented where it is done:
 
 1. ``dichotomise``: a fraction earned becomes 0/1 (half credit or more counts as right).
 2. Items with fewer than ``min_responses`` responses, or whose responses are all right or
-   all wrong, are *provisional*: they keep their authored difficulty as ``b`` and
-   ``a = 1`` and are left out of the fit. If fewer than ``MIN_ITEMS`` items remain, the
-   whole bank stays on its authored labels, with a note saying so.
+   all wrong, are left out of the fit. They keep the previous calibration's parameters
+   if it calibrated them; otherwise they are *provisional*: the authored difficulty as
+   ``b`` and ``a = 1``. If fewer than ``MIN_ITEMS`` items remain, nothing is fitted,
+   with a note saying so.
 3. The model is fitted by a ``Fitter`` (the swappable part): marginal maximum
    likelihood with θ ~ N(0, 1) for the 2PL; for the Rasch model a = 1 and the spread of
-   θ is estimated instead. ``ReferenceFitter`` is our own Bock–Aitkin EM; a library's
-   fitter can stand in for it.
-4. Item fit: infit and outfit mean squares from the learners' EAP abilities; an item
-   outside ``FIT_RANGE`` is flagged ``misfit``.
+   θ is estimated instead. ``ReferenceFitter`` is our own Bock–Aitkin EM, the one used;
+   ``MirtFitter`` (the mirt library) stands in for it in the benchmark.
+4. Item fit: infit and outfit mean squares against each learner's expected score from
+   their ability posterior given their other items; an item outside ``FIT_RANGE`` is
+   flagged ``misfit``.
 5. Linking: with a previous calibration, the items both calibrated are the anchors. The
    Stocking–Lord transformation (θ_previous = A·θ_new + B), started from mean–sigma, puts
    the new parameters on the previous scale; an anchor that drifted (``DRIFT_B`` logits

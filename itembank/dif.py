@@ -6,8 +6,8 @@ same chance of getting it right. Ability is matched on the learner's *paper scor
 share of points they earned on their paper (papers differ, so a share, not a sum), the
 studied item included. Holland & Thayer (1988) include it so that the procedure is
 unbiased when the groups differ in ability (impact); leaving it out (the "rest score")
-measured here a bias of about −0.25 on the delta of every clean item when the focal group
-was half an SD weaker. For each item, the learners who had it are cut into up to
+moved the deltas of clean items by −0.26 on average here when the focal group was half
+an SD weaker. For each item, the learners who had it are cut into up to
 ``STRATA`` groups at the deciles of that share (both groups pooled), and in each stratum
 a 2 × 2 table is counted: group (reference, focal) × item (right, wrong) after
 dichotomising (``itembank.calibration.dichotomise``: half credit or more is right).

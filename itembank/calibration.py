@@ -65,6 +65,7 @@ DRIFT_A = 0.5
 #: Estimates beyond these are flagged ``extreme`` (the data barely hold them).
 EXTREME_B = 4.0
 EXTREME_A = (0.2, 4.0)
+_LOG_A_MIN, _LOG_A_MAX = math.log(0.05), math.log(20.0)
 
 
 class CalibratedItem(Struct, frozen=True, kw_only=True):
@@ -315,7 +316,9 @@ class ReferenceFitter:
                 det = i_la * i_b - i_x * i_x
                 step_la = (i_b * g_la - i_x * g_b) / det
                 step_b = (i_la * g_b - i_x * g_la) / det
-            log_a = log_a + np.clip(step_la, -0.5, 0.5)
+            # a stays in [0.05, 20]: an item that barely discriminates would otherwise
+            # slide along its ridge (a → 0, b → ±∞) and never converge
+            log_a = np.clip(log_a + np.clip(step_la, -0.5, 0.5), _LOG_A_MIN, _LOG_A_MAX)
             b = b + np.clip(step_b, -1.0, 1.0)
         return log_a, b, info
 
@@ -440,6 +443,32 @@ class MirtFitter:
             log_likelihood=float(result.log_likelihood),
             theta_sd=theta_sd,
         )
+
+
+def item_rest_correlation(x: Floats) -> Floats:
+    """Each item's correlation (0/1 answers) with the learners' share right on the other
+    items of their paper, over the learners who had it and at least one other item; NaN
+    where it is not defined. A 2PL cannot fit an item at or below 0 (its a would run to
+    0 and its b away), so such items are screened out before the fit."""
+    rows, cols = np.nonzero(~np.isnan(x))
+    y = x[rows, cols]
+    total = np.bincount(rows, y, x.shape[0])
+    count = np.bincount(rows, minlength=x.shape[0]).astype(np.float64)
+    keep = count[rows] > 1
+    rows, cols, y = rows[keep], cols[keep], y[keep]
+    rest = (total[rows] - y) / (count[rows] - 1)
+    n_items = x.shape[1]
+
+    def per_item(values: Floats) -> Floats:
+        return np.bincount(cols, values, n_items).astype(np.float64)
+
+    n = per_item(np.ones_like(y))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_y, mean_r = per_item(y) / n, per_item(rest) / n
+        cov = per_item(y * rest) / n - mean_y * mean_r
+        var_y = per_item(y * y) / n - mean_y**2
+        var_r = per_item(rest * rest) / n - mean_r**2
+        return np.asarray(cov / np.sqrt(var_y * var_r), dtype=np.float64)
 
 
 def eap_abilities(
@@ -610,7 +639,8 @@ def calibrate(
     right = np.nansum(x, axis=0)
     few = responses < max(min_responses, 1)  # an item nobody had is never calibrated
     all_same = (responses > 0) & ((right == 0) | (right == responses))
-    est = _Estimates.authored(authored, ~few & ~all_same)
+    reversed_ = ~few & ~all_same & (item_rest_correlation(x) <= 0.0)
+    est = _Estimates.authored(authored, ~few & ~all_same & ~reversed_)
     learners = int(np.sum(np.any(~np.isnan(x), axis=1)))
     notes: list[str] = []
     converged, iterations, log_likelihood, fitter_name = True, 0, None, used.name
@@ -657,6 +687,12 @@ def calibrate(
             f"{int((all_same & ~few & ~carried).sum())} item(s) answered all right or all "
             "wrong: provisional (authored label, a = 1)"
         )
+    if reversed_.any():
+        notes.append(
+            f"{int(reversed_.sum())} item(s) left out of the fit: learners who did better on "
+            "the rest of their paper did not do better on the item (item–rest correlation "
+            "≤ 0; check the key)"
+        )
     with np.errstate(invalid="ignore", divide="ignore"):
         p_values = right / responses
     items = tuple(
@@ -674,7 +710,14 @@ def calibrate(
             anchor=bool(est.anchor[j]),
             drift_b=est.drift_b[j],
             drift_a=est.drift_a[j],
-            flags=_flags(j, est, few=bool(few[j]), converged=converged, model=model),
+            flags=_flags(
+                j,
+                est,
+                few=bool(few[j]),
+                reversed_=bool(reversed_[j]),
+                converged=converged,
+                model=model,
+            ),
         )
         for j, key in enumerate(keys)
     )
@@ -727,14 +770,19 @@ def _fit(x: Floats, est: _Estimates, fitter: Fitter, model: Model) -> FitResult:
     return result
 
 
-def _flags(j: int, est: _Estimates, *, few: bool, converged: bool, model: Model) -> tuple[str, ...]:
-    """Item ``j``'s flags: ``few_responses`` (provisional: below the threshold),
+def _flags(
+    j: int, est: _Estimates, *, few: bool, reversed_: bool, converged: bool, model: Model
+) -> tuple[str, ...]:
+    """Item ``j``'s flags: ``few_responses`` (below the threshold: not fitted),
     ``extreme`` (all right or all wrong; or a calibrated |b| > 4, a outside 0.2–4),
-    ``misfit`` (infit or outfit outside ``FIT_RANGE``), ``drift`` (see ``_drifted``),
-    ``not_converged`` (the fit did not converge, or the item's SE is not finite)."""
+    ``misfit`` (infit or outfit outside ``FIT_RANGE``; or an item–rest correlation ≤ 0,
+    left out of the fit), ``drift`` (see ``_drifted``), ``not_converged`` (the fit did not
+    converge, or the item's SE is not finite)."""
     flags: list[str] = []
     if few:
         return ("few_responses",)
+    if reversed_:
+        return ("misfit",)
     if not est.fitted[j]:
         return ("extreme",)
     low, high = FIT_RANGE

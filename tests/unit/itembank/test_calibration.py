@@ -18,6 +18,7 @@ from itembank.calibration import (
     ReferenceFitter,
     calibrate,
     dichotomise,
+    item_rest_correlation,
     mean_sigma,
     parameters,
     stocking_lord,
@@ -356,3 +357,24 @@ def test_partial_credit_is_dichotomised_before_the_fit() -> None:
     x[200:, 0] = 0.4  # less than half: wrong
     item = calibrate(x, keys, [0.0] * 10).items[0]
     assert item.p_value == 0.5
+
+
+@pytest.mark.parametrize("model", ["2pl", "rasch"])
+def test_a_miskeyed_item_is_left_out_of_the_fit_and_does_not_spoil_it(model: Model) -> None:
+    """An item the better learners get wrong (a wrong key: a = −1) cannot be fitted by a
+    2PL (a would run to 0, b away, and the fit never converge): it is screened out by its
+    item–rest correlation, flagged misfit, and the other items calibrate as usual."""
+    a, b, keys = bank(40, 20)
+    a[0] = -1.0
+    calibration = calibrate(simulate(41, a, b, 2_000), keys, [0.25] * 20, model=model)
+    miskeyed = calibration.items[0]
+    assert (miskeyed.provisional, miskeyed.a, miskeyed.b, miskeyed.flags) == (
+        True,
+        1.0,
+        0.25,
+        ("misfit",),
+    )
+    assert calibration.converged and calibration.iterations < 100
+    assert not any(item.flags for item in calibration.items[1:])
+    assert any("item–rest correlation ≤ 0; check the key" in n for n in calibration.notes)
+    assert item_rest_correlation(simulate(41, a, b, 2_000))[0] < -0.2

@@ -42,7 +42,6 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 from msgspec import Struct
-from scipy import optimize, sparse
 
 from itembank.irt import ItemParameters
 
@@ -175,6 +174,8 @@ class _Responses:
     each presentation's learner, item and answer in row order."""
 
     def __init__(self, x: Floats) -> None:
+        from scipy import sparse  # noqa: PLC0415  (here, not at the top: ~0.6 s per process)
+
         rows, cols = np.nonzero(~np.isnan(x))
         coded = sparse.csr_matrix(
             (1.0 + (x[rows, cols] > 0.5), (rows, cols)), shape=x.shape
@@ -552,6 +553,8 @@ def stocking_lord(
     grid = np.linspace(-4.0, 4.0, 41)
     weights = np.exp(-0.5 * grid * grid)
     weights /= weights.sum()
+    from scipy import optimize  # noqa: PLC0415  (here, as sparse in _Responses)
+
     old = _tcc(grid, a_old, b_old)
 
     def loss(scale: float, shift: float) -> float:

@@ -83,9 +83,9 @@ class CalibratedItem(Struct, frozen=True, kw_only=True):
     anchor: bool  # used to link this calibration to the previous
     drift_b: float | None = None  # linked b minus previous b (common items)
     drift_a: float | None = None
-    flags: tuple[
-        str, ...
-    ] = ()  # "misfit" | "drift" | "few_responses" | "not_converged" | "extreme"
+    #: "misfit" | "drift" | "few_responses" | "not_converged" | "extreme", and "carried":
+    #: not calibrated here, a and b kept from the previous calibration (not provisional).
+    flags: tuple[str, ...] = ()
 
 
 class Link(Struct, frozen=True, kw_only=True):
@@ -720,7 +720,8 @@ def calibrate(
                 reversed_=bool(reversed_[j]),
                 converged=converged,
                 model=model,
-            ),
+            )
+            + (("carried",) if carried[j] else ()),
         )
         for j, key in enumerate(keys)
     )

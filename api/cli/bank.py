@@ -311,7 +311,11 @@ def _print_calibration(record: calibrations.CalibrationRecord) -> None:
         title=f"{record.bank} calibration {record.number} (v{record.bank_version}, {record.model})",
     )  # fmt: skip
     for item in record.items:
-        status = "provisional" if item.provisional else ("anchor" if item.anchor else "")
+        status = (
+            "provisional"
+            if item.provisional
+            else ("anchor" if item.anchor else ("carried" if "carried" in item.flags else ""))
+        )
         table.add_row(
             item.key,
             str(item.responses),
@@ -327,12 +331,14 @@ def _print_calibration(record: calibrations.CalibrationRecord) -> None:
         )
     console.print(table)
     provisional = sum(1 for i in record.items if i.provisional)
+    carried = sum(1 for i in record.items if "carried" in i.flags)
     misfits = [i.key for i in record.items if "misfit" in i.flags]
     drifted = [i.key for i in record.items if "drift" in i.flags]
     state = "converged" if record.converged else "NOT converged"
     console.print(
         f"learners {record.learners}  items {len(record.items)}  provisional {provisional} "
-        f"(fewer than {record.min_responses} responses)  {state} after {record.iterations} "
+        f"(fewer than {record.min_responses} responses)  carried {carried} (kept from the "
+        f"calibration before)  {state} after {record.iterations} "
         f"iterations  fitter {record.fitter}"
     )
     console.print(f"link: {_link_text(record.link)}")

@@ -93,6 +93,16 @@ i18n.register(
             "{n} item has fewer than {min} responses: it keeps its authored difficulty "
             "(a = 1) and is marked provisional.",
         ),
+        "author.cal.note.carried.other": (
+            "{n} 道试题本次作答不足，沿用上一次校准的参数（已在同一量尺上），标为“沿用旧参数”。",
+            "{n} items had too few usable responses this time: they keep the parameters of "
+            'the calibration before (on the same scale), marked "kept from before".',
+        ),
+        "author.cal.note.carried.one": (
+            "{n} 道试题本次作答不足，沿用上一次校准的参数（已在同一量尺上），标为“沿用旧参数”。",
+            "{n} item had too few usable responses this time: it keeps the parameters of "
+            'the calibration before (on the same scale), marked "kept from before".',
+        ),
         "author.cal.note.all_few": (
             "作答数据不足，全部试题保留编写难度：组卷和合格线暂不使用本次校准的参数。",
             "Too few responses: every item keeps its authored difficulty, so papers and "
@@ -157,6 +167,12 @@ i18n.register(
             "fewer than {min} responses: authored difficulty, a = 1",
         ),
         "author.cal.badge.anchor": ("锚题", "anchor"),
+        "author.cal.badge.carried": ("沿用旧参数", "kept from before"),
+        "author.cal.badge.carried_title": (
+            "本次作答不足 {min} 人，a、b 沿用上一次校准（同一量尺）",
+            "fewer than {min} usable responses here: a and b kept from the calibration "
+            "before (the same scale)",
+        ),
         "author.cal.badge.misfit": ("不拟合", "misfit"),
         "author.cal.badge.drift": ("漂移 Δb = {db}", "drift Δb = {db}"),
         "author.cal.badge.not_converged": ("未收敛", "not converged"),
@@ -291,10 +307,11 @@ def link_constants(link: Any, lang: str) -> str:
 def counts(items: Iterable[Any]) -> dict[str, int]:
     """Items, and the provisional, misfitting and drifting ones, of a calibration (the
     list's columns)."""
-    found = {"items": 0, "provisional": 0, "misfit": 0, "drift": 0}
+    found = {"items": 0, "provisional": 0, "carried": 0, "misfit": 0, "drift": 0}
     for item in items:
         found["items"] += 1
         found["provisional"] += bool(item.provisional)
+        found["carried"] += "carried" in item.flags
         found["misfit"] += "misfit" in item.flags
         found["drift"] += "drift" in item.flags
     return found
@@ -326,6 +343,15 @@ def badges(item: Any, lang: str, min_responses: int) -> list[dict[str, str]]:
                 "text": i18n.t("author.cal.badge.provisional", lang),
                 "kind": "info",
                 "evidence": i18n.t("author.cal.badge.provisional_title", lang, min=min_responses),
+            }
+        )
+    if "carried" in item.flags:
+        out.append(
+            {
+                "code": "carried",
+                "text": i18n.t("author.cal.badge.carried", lang),
+                "kind": "info",
+                "evidence": i18n.t("author.cal.badge.carried_title", lang, min=min_responses),
             }
         )
     if item.anchor:
@@ -390,10 +416,10 @@ def badges(item: Any, lang: str, min_responses: int) -> list[dict[str, str]]:
 
 def marks(record: Any | None, lang: str) -> dict[str, list[dict[str, str]]]:
     """Per item key, the marks item analysis repeats from ``record`` (the bank's latest
-    calibration): provisional, misfit, drift."""
+    calibration): provisional, kept from before, misfit, drift."""
     if record is None:
         return {}
-    wanted = ("provisional", "misfit", "drift")
+    wanted = ("provisional", "carried", "misfit", "drift")
     return {
         item.key: [m for m in badges(item, lang, record.min_responses) if m["code"] in wanted]
         for item in record.items
@@ -447,6 +473,8 @@ def notes(record: Any, lang: str) -> list[str]:
         out.append(
             i18n.tn("author.cal.note.few", found["provisional"], lang, min=record.min_responses)
         )
+    if found["carried"]:
+        out.append(i18n.tn("author.cal.note.carried", found["carried"], lang))
     if not record.converged:
         out.append(i18n.t("author.cal.note.not_converged", lang))
     if record.link.method == "none" and record.number > 1:

@@ -13,6 +13,7 @@ real service (``api.services.calibration``).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -54,17 +55,34 @@ CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff01-\uff5e]")
 #: The simulated cohort: half female, half male (DIF needs 100 a group).
 LEARNERS = 240
 #: Items (by position in the demo bank) built to show each mark: a very steep one that
-#: misfits, one harder for women than for men of the same ability (DIF), the last three
-#: answered by too few learners (provisional).
-STEEP, DIF_ITEM, FEW = 6, 10, 3
+#: misfits, one harder for women than for men of the same ability (DIF), one the second
+#: cohort hardly answers (its parameters carried from the first calibration); and ``FEW``
+#: items answered by too few learners that no calibration fitted before (provisional).
+STEEP, DIF_ITEM, CARRIED, FEW = 6, 10, 14, 3
 FEW_LEARNERS = 40
 
 
-def seed_cohort(db: Session, *, seed: int = 7, shift: float = 0.0) -> list[str]:
+def few_keys(db: Session) -> list[str]:
+    """``FEW`` items the demo's calibration left provisional (its simulated cohort never
+    had them): answered by too few learners here they stay provisional, as no earlier
+    calibration has parameters to carry forward."""
+    keys = [i.key for i in banks.load_items(db, bank=DEMO_BANK, version=1)]
+    special = {keys[j] for j in (STEEP, DIF_ITEM, DIF_ITEM + 1, CARRIED)}
+    demo = calibrations.get(db, DEMO_BANK, 1)
+    found = [i.key for i in demo.items if i.provisional and i.key not in special][:FEW]
+    assert len(found) == FEW, found
+    return found
+
+
+def seed_cohort(
+    db: Session, *, seed: int = 7, shift: float = 0.0, carried: Collection[str] = ()
+) -> list[str]:
     """Item responses of ``LEARNERS`` simulated learners to the demo bank's version 1
     (accounts and formal attempts created the first time; each call replaces the
     responses). ``shift`` moves the difficulty of item ``DIF_ITEM + 1`` (drift between
-    calibrations). Returns the bank's item keys."""
+    calibrations); the ``few_keys`` and the ``carried`` items are answered by only
+    ``FEW_LEARNERS``. Returns the bank's item keys."""
+    few = {*few_keys(db), *carried}
     version_id = db.exec(select(BankVersion.id).where(BankVersion.version == 1)).first()
     assert version_id is not None
     keys = [i.key for i in banks.load_items(db, bank=DEMO_BANK, version=1)]
@@ -113,7 +131,7 @@ def seed_cohort(db: Session, *, seed: int = 7, shift: float = 0.0) -> list[str]:
     rows: list[dict[str, Any]] = []
     for n, ref in enumerate(refs):
         for j, key in enumerate(keys):
-            if j >= len(keys) - FEW and n >= FEW_LEARNERS:
+            if key in few and n >= FEW_LEARNERS:
                 continue
             rows.append(
                 {
@@ -135,15 +153,17 @@ def calibrate(db: Session, *, model: str = "2pl") -> calibrations.CalibrationRec
 @pytest.fixture
 def calibrated(author: Client, app_settings: Settings) -> dict[str, Any]:
     """Two calibrations of the demo bank: the second after item ``DIF_ITEM + 1`` became
-    1.5 logits harder (drift), linked to the first through the common items."""
+    1.5 logits harder (drift), linked to the first through the common items, and with
+    item ``CARRIED`` hardly answered (kept from the first)."""
     with standalone_transaction(app_settings.database) as db:
         keys = seed_cohort(db)
+        few = few_keys(db)
         first = calibrate(db)
     with standalone_transaction(app_settings.database) as db:
-        seed_cohort(db, shift=1.5)
+        seed_cohort(db, shift=1.5, carried=[keys[CARRIED]])
         second = calibrate(db)
         stems = {i.key: banks.get_item(db, bank=DEMO_BANK, key=i.key).stem for i in second.items}
-    return {"keys": keys, "first": first, "second": second, "stems": stems}
+    return {"keys": keys, "few": few, "first": first, "second": second, "stems": stems}
 
 
 def row_of(html: str, key: str, table: str = "params") -> str:
@@ -208,9 +228,14 @@ async def test_the_record_shows_parameters_by_stem_with_badges_and_their_evidenc
     html = await html_of(author, f"/author/banks/{DEMO_BANK}/calibrations/{n}")
     by_key = {i.key: i for i in second.items}
     # provisional: the items few learners answered, with the rule
-    few = row_of(html, keys[-1])
+    few = row_of(html, calibrated["few"][-1])
     assert 'data-badge="provisional"' in few and ">暂定<" in few
     assert "作答人数少于 200：难度取编写值，a = 1" in few
+    # an item calibrated before and hardly answered now keeps the earlier a and b
+    kept = row_of(html, keys[CARRIED])
+    before = next(i for i in calibrated["first"].items if i.key == keys[CARRIED])
+    assert 'data-badge="carried"' in kept and ">沿用旧参数<" in kept
+    assert "a、b 沿用上一次校准" in kept and f"{before.a:.2f}" in kept
     # the item's stem (an excerpt), not only its key
     stem = calibrated["stems"][keys[0]]
     assert re.sub(r"\s+", " ", stem)[:12] in text_of(row_of(html, keys[0]))
@@ -239,6 +264,7 @@ async def test_the_record_shows_parameters_by_stem_with_badges_and_their_evidenc
     # notes a reader must know, in the page's language
     notes = text_of(html.split('id="calibration-notes"', 1)[1].split("</section>", 1)[0])
     assert f"{FEW} 道试题作答人数少于 200" in notes
+    assert "1 道试题本次作答不足，沿用上一次校准的参数" in notes
     english = await html_of(author, f"/author/banks/{DEMO_BANK}/calibrations/{n}?lang=en")
     assert "provisional" in english and "anchor" in english and "misfit" in english
     assert f"drift Δb = +{moved.drift_b:.2f}" in english
@@ -262,7 +288,7 @@ async def test_dif_shows_the_ets_class_and_the_evidence_per_item(
     first = re.search(r'<tbody>\s*<tr[^>]*data-key="([^"]+)"', html.split('id="dif-table"')[1])
     assert first is not None and first.group(1) == keys[DIF_ITEM]
     # the items few learners had cannot be judged
-    assert "人数不足，无法判断" in row_of(html, keys[-1], "dif-table")
+    assert "人数不足，无法判断" in row_of(html, calibrated["few"][-1], "dif-table")
     assert re.search(r"C 级 [1-9]\d* 道", text_of(html))
     # the groups large enough are offered, in words
     assert ">女</span>（120 人）" in html and ">男</span>（120 人）" in html
@@ -293,7 +319,8 @@ async def test_item_analysis_shows_the_latest_calibrated_parameters_and_provisio
     item = next(i for i in second.items if i.key == keys[0])
     row = row_of(html, keys[0], "stats-table")
     assert f">{number(item.a)}<" in row and f">{number(item.b)}<" in row
-    assert 'data-badge="provisional"' in row_of(html, keys[-1], "stats-table")
+    assert 'data-badge="provisional"' in row_of(html, calibrated["few"][-1], "stats-table")
+    assert 'data-badge="carried"' in row_of(html, keys[CARRIED], "stats-table")
     assert 'data-badge="misfit"' in row_of(html, keys[STEEP], "stats-table")
     assert f"/author/banks/{quote(DEMO_BANK)}/calibrations/{n}" in html
     english = await html_of(author, f"/author/banks/{DEMO_BANK}/stats?version=1&lang=en")

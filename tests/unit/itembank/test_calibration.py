@@ -311,7 +311,8 @@ def test_items_too_sparse_to_recalibrate_keep_their_previous_parameters() -> Non
     assert (first.a, first.b, first.provisional) == (1.4, -0.3, False)
     assert (second.a, second.b, second.provisional) == (0.8, 0.9, False)
     assert (third.a, third.b, third.provisional) == (1.0, 0.5, True)
-    assert first.flags == ("few_responses",) and not first.anchor
+    assert first.flags == ("few_responses", "carried") and not first.anchor
+    assert third.flags == ("few_responses",)  # provisional before: nothing to carry
     assert all(item.provisional and item.b == 0.5 for item in calibration.items[2:])
     assert calibration.notes[0].startswith("too few responses: nothing calibrated")
     assert (
@@ -332,7 +333,7 @@ def test_one_sparse_item_keeps_its_previous_parameters_beside_a_linked_fit() -> 
     )
     item = calibration.items[0]
     assert (item.a, item.b, item.provisional, item.responses) == (1.7, 1.1, False, 40)
-    assert item.flags == ("few_responses",) and item.drift_b is None
+    assert item.flags == ("few_responses", "carried") and item.drift_b is None
     assert calibration.link.method == "stocking_lord" and calibration.link.anchors == 19
     assert not any("provisional" in note for note in calibration.notes)
 

@@ -26,9 +26,13 @@ async def test_the_api_docs_render_with_every_other_host_blocked(
 
     await page.route("**/*", only_our_server)
     await page.set_viewport_size({"width": 1280, "height": 900})
-    await page.goto("/schema")
+    # The bundle is large and every request of it goes through the route above: on a
+    # loaded 2-core machine loading it took more than the default 10 s once.
+    await page.goto("/schema", timeout=30_000)
 
-    await expect(page.locator(".swagger-ui .info .title")).to_contain_text("examengine")
+    await expect(page.locator(".swagger-ui .info .title")).to_contain_text(
+        "examengine", timeout=30_000
+    )
     # The operations are listed, grouped by tag, from the app's own OpenAPI document.
     await expect(page.locator(".opblock-summary-path").first).to_be_visible()
     assert await page.locator(".opblock").count() > 20

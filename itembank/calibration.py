@@ -674,7 +674,10 @@ def calibrate(
                 previous_number=previous_number,
                 notes=notes,
             )
-    carried = _carry_forward(keys, est, previous)
+    # Carried parameters are on the previous scale: only where this calibration is on it
+    # too (linked, or nothing fitted here at all).
+    on_previous_scale = fitter_name == "none" or link.method != "none"
+    carried = _carry_forward(keys, est, previous if on_previous_scale else None)
     if carried.any():
         notes.append(
             f"{int(carried.sum())} item(s) with too few usable responses here keep their "

@@ -338,6 +338,22 @@ def test_one_sparse_item_keeps_its_previous_parameters_beside_a_linked_fit() -> 
     assert not any("provisional" in note for note in calibration.notes)
 
 
+def test_nothing_is_carried_onto_a_scale_the_previous_calibration_is_not_linked_to() -> None:
+    """With too few common items to link, this calibration stays on its own cohort's
+    scale: an earlier item's parameters would be on another, so it stays provisional."""
+    a, b, keys = bank(26, 20)
+    x = simulate(27, a, b, 1_000)
+    x[40:, 0] = np.nan  # item 0: 40 responses this time
+    previous = {keys[j]: ItemParameters(a=float(a[j]), b=float(b[j]) + 2.0) for j in range(3)}
+    calibration = calibrate(
+        x, keys, [0.5] * 20, min_responses=100, previous=previous, previous_number=1
+    )
+    item = calibration.items[0]
+    assert calibration.link.method == "none"
+    assert (item.b, item.provisional, item.flags) == (0.5, True, ("few_responses",))
+    assert not any("keep their parameters" in note for note in calibration.notes)
+
+
 def test_both_links_recover_an_exact_transformation() -> None:
     rng = np.random.default_rng(28)
     a_new = np.exp(rng.normal(0.0, 0.3, 12))

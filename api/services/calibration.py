@@ -44,6 +44,7 @@ from api.store.tables import (
     ItemResponse,
     User,
 )
+from examengine.assembly import assemble
 from itembank import calibration as core
 from itembank.calibration import CalibratedItem, Link
 from itembank.dif import DifItem, mantel_haenszel
@@ -541,23 +542,17 @@ def exam_information(
         found = exam_rows._version(session, exam_row, version)
     spec, number = exam_rows._decode_spec(found.spec), found.version
     compiled = cache._compiled(session, spec)
-    params = parameters(session, spec.bank, spec.calibration) if spec.calibration else {}
-    a = np.array([params[k].a if k in params else 1.0 for k in compiled.keys])
-    b = np.array(
-        [
-            params[k].b if k in params else float(compiled.logit[n])
-            for n, k in enumerate(compiled.keys)
-        ]
-    )
-    from examengine.assembly import assemble  # noqa: PLC0415
-
+    # a calibrated exam holds its items' a, b and θ_c (examengine.assembly); otherwise
+    # the authored difficulty with a = 1, and no θ_c
+    a = compiled.a if compiled.calibrated else np.ones(len(compiled.keys))
+    b = compiled.b if compiled.calibrated else compiled.logit
     batch = assemble(compiled, np.arange(1, papers + 1, dtype=np.uint64))
     grid = np.asarray(thetas, dtype=np.float64)
     curves = np.stack([paper_information(grid, a[row], b[row]) for row in batch.item])
-    theta_cut = _theta_cut(compiled)
-    at_cut = None
-    if theta_cut is not None:
-        info = np.array([float(paper_information(theta_cut, a[row], b[row])) for row in batch.item])
+    theta_cut = at_cut = None
+    if compiled.theta_cut is not None and batch.information is not None:
+        theta_cut = round(float(compiled.theta_cut), 4)
+        info = batch.information  # each paper's information at θ_c
         at_cut = (
             round(float(info.mean()), 4),
             round(float(np.percentile(info, 5)), 4),
@@ -575,17 +570,6 @@ def exam_information(
         theta_cut=theta_cut,
         at_cut=at_cut,
     )
-
-
-def _theta_cut(compiled: object) -> float | None:
-    """θ_c of the compiled exam (``examengine.equating.cut_theta``); None when it cannot
-    be told (no calibration, or the core refuses)."""
-    from examengine import equating  # noqa: PLC0415
-
-    try:
-        return round(float(equating.cut_theta(compiled)), 4)  # type: ignore[arg-type]
-    except (ValueError, ArithmeticError):
-        return None
 
 
 def _rounded(values: npt.NDArray[np.float64]) -> tuple[float, ...]:

@@ -143,14 +143,18 @@ def equated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
         yield app
 
 
+async def beijing_context(browser: Any, server: Server, viewport: dict[str, int]) -> Any:
+    """A browser context on ``server`` in Chinese, on Beijing time."""
+    return await browser.new_context(
+        base_url=server.url, viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+
+
 @pytest.mark.parametrize("viewport", WIDTHS, ids=["1280", "390"])
 async def test_the_learner_reads_the_equated_pass_mark_of_their_paper(
     browser: Any, equated_server: Server, shot: Any, viewport: dict[str, int]
 ) -> None:
-    context = await browser.new_context(
-        base_url=equated_server.url, viewport=viewport, locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-    )  # fmt: skip
+    context = await beijing_context(browser, equated_server, viewport)
     try:
         page = await context.new_page()
         await sign_in(page, *LEARNER)
@@ -186,10 +190,7 @@ async def test_the_learner_reads_the_equated_pass_mark_of_their_paper(
 async def test_the_information_of_an_equated_exam_marks_theta_c(
     browser: Any, equated_server: Server, shot: Any, viewport: dict[str, int]
 ) -> None:
-    context = await browser.new_context(
-        base_url=equated_server.url, viewport=viewport, locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-    )  # fmt: skip
+    context = await beijing_context(browser, equated_server, viewport)
     try:
         page = await context.new_page()
         await sign_in(page, *AUTHOR)
